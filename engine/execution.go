@@ -1,0 +1,91 @@
+package engine
+
+import (
+	"encoding/json"
+	"time"
+
+	"github.com/google/uuid"
+)
+
+// Execution triggers.
+const (
+	TriggerManual   = "manual"
+	TriggerSchedule = "schedule"
+	TriggerHook     = "hook"
+	TriggerRetry    = "retry"
+)
+
+// Step states inside an execution.
+const (
+	StepPending   = "pending"
+	StepRunning   = "running"
+	StepWaiting   = "waiting" // waiting for its next attempt (retry delay)
+	StepSuccess   = "success"
+	StepFailed    = "failed"
+	StepSkipped   = "skipped"
+	StepCancelled = "cancelled"
+)
+
+// Execution is one run of a flow, with the definition version it runs and
+// the state of each of its steps.
+type Execution struct {
+	ExecutionSummary
+	FlowID      uuid.UUID `json:"flow_id"`
+	CompanyID   uuid.UUID `json:"-"`
+	FlowVersion int       `json:"flow_version"`
+	Trigger     string    `json:"trigger"`
+	// ScheduledFor is the cron slot that produced a scheduled execution.
+	ScheduledFor   *time.Time      `json:"scheduled_for,omitempty"`
+	IdempotencyKey *string         `json:"idempotency_key,omitempty"`
+	Payload        json.RawMessage `json:"payload"`
+	// Variables are the variables given at trigger time.
+	Variables json.RawMessage `json:"variables"`
+	// Steps is the state of each step, keyed by step number.
+	Steps map[int]*StepState `json:"steps"`
+	// Records holds what an inbound flow brought in (flow_mapping.records).
+	Records json.RawMessage `json:"records,omitempty"`
+	// Attempts are the step attempts, filled by the read endpoints only.
+	Attempts []StepAttempt `json:"attempts,omitempty"`
+	// JobID is the River job that runs the execution.
+	JobID int64 `json:"-"`
+}
+
+// StepState is the progress of one step inside an execution.
+type StepState struct {
+	Status string `json:"status"`
+	// Attempts counts the attempts of the step in the current execution
+	// attempt; it restarts at 0 when the execution is retried.
+	Attempts int `json:"attempts"`
+	// FirstStartedAt is when the first attempt of this round started; the
+	// step's whole `timeout` counts from it.
+	FirstStartedAt *time.Time      `json:"first_started_at,omitempty"`
+	NextAttemptAt  *time.Time      `json:"next_attempt_at,omitempty"`
+	FinishedAt     *time.Time      `json:"finished_at,omitempty"`
+	Error          string          `json:"error,omitempty"`
+	Vars           json.RawMessage `json:"vars,omitempty"`
+}
+
+// StepAttempt is the record of one HTTP attempt of a step: what was sent
+// (secrets redacted) and what came back.
+type StepAttempt struct {
+	ID               uuid.UUID         `json:"id"`
+	ExecutionID      uuid.UUID         `json:"execution_id"`
+	StepNumber       int               `json:"step_number"`
+	Attempt          int               `json:"attempt"`
+	ExecutionAttempt int               `json:"execution_attempt"`
+	Outcome          string            `json:"outcome"` // success, failed, cancelled
+	RequestMethod    string            `json:"request_method"`
+	RequestURL       string            `json:"request_url"`
+	RequestHeaders   map[string]string `json:"request_headers"`
+	RequestBody      string            `json:"request_body"`
+	ResponseStatus   *int              `json:"response_status"`
+	ResponseHeaders  map[string]string `json:"response_headers"`
+	ResponseBody     string            `json:"response_body"`
+	ResponseTruncated bool             `json:"response_truncated"`
+	DurationMS       int64             `json:"duration_ms"`
+	Error            string            `json:"error,omitempty"`
+	Extracted        json.RawMessage   `json:"extracted"`
+	WorkerID         string            `json:"worker_id,omitempty"`
+	StartedAt        time.Time         `json:"started_at"`
+	CreatedAt        time.Time         `json:"created_at"`
+}

@@ -1,0 +1,136 @@
+// Package testdb gives each test package its own freshly migrated PostgreSQL
+// database on the server named by DATABASE_URL (which `make test` sets, to
+// the private cluster when nothing else is given). It is for tests only.
+package testdb
+
+import (
+	"context"
+	"fmt"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/flowd/flowd/store"
+)
+
+var (
+	once    sync.Once
+	pool    *pgxpool.Pool
+	dbURL   string
+	dbName  string
+	initErr error
+)
+
+// URL returns the connection string of the package's test database, creating
+// and migrating it on first use.
+func URL(tb testing.TB) string {
+	tb.Helper()
+	Pool(tb)
+	return dbURL
+}
+
+// Pool returns a pool on the package's test database, creating and
+// migrating it on first use. The database is dropped by Main.
+func Pool(tb testing.TB) *pgxpool.Pool {
+	tb.Helper()
+	once.Do(func() { initErr = create() })
+	if initErr != nil {
+		tb.Fatalf("test database: %v", initErr)
+	}
+	return pool
+}
+
+// AdminURL is the server's connection string from DATABASE_URL.
+func AdminURL() (string, error) {
+	u := os.Getenv("DATABASE_URL")
+	if u == "" {
+		return "", fmt.Errorf("DATABASE_URL is not set; run the tests with `make test`, which starts a private PostgreSQL when needed")
+	}
+	return u, nil
+}
+
+func create() error {
+	admin, err := AdminURL()
+	if err != nil {
+		return err
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	conn, err := pgx.Connect(ctx, admin)
+	if err != nil {
+		return fmt.Errorf("connect %s: %w", redactURL(admin), err)
+	}
+	defer conn.Close(ctx)
+
+	wd, _ := os.Getwd()
+	pkg := regexp.MustCompile(`[^a-z0-9]+`).ReplaceAllString(strings.ToLower(filepath.Base(wd)), "_")
+	dbName = fmt.Sprintf("flowd_test_%s_%d_%04d", pkg, os.Getpid(), rand.IntN(10000))
+	if _, err := conn.Exec(ctx, "CREATE DATABASE "+pgx.Identifier{dbName}.Sanitize()); err != nil {
+		return fmt.Errorf("create database %s: %w", dbName, err)
+	}
+	cfg, err := pgx.ParseConfig(admin)
+	if err != nil {
+		return err
+	}
+	cfg.Database = dbName
+	dbURL = withDatabase(admin, dbName)
+	pcfg, err := pgxpool.ParseConfig(dbURL)
+	if err != nil {
+		return fmt.Errorf("parse %s: %w", redactURL(dbURL), err)
+	}
+	pcfg.MaxConns = 20
+	pool, err = pgxpool.NewWithConfig(ctx, pcfg)
+	if err != nil {
+		return err
+	}
+	return store.Migrate(ctx, pool, nil)
+}
+
+// withDatabase replaces the database of a URL or key=value connection string.
+func withDatabase(connString, db string) string {
+	if strings.HasPrefix(connString, "postgres://") || strings.HasPrefix(connString, "postgresql://") {
+		base, query, _ := strings.Cut(connString, "?")
+		scheme, rest, _ := strings.Cut(base, "://")
+		host, _, _ := strings.Cut(rest, "/")
+		out := scheme + "://" + host + "/" + db
+		if query != "" {
+			out += "?" + query
+		}
+		return out
+	}
+	re := regexp.MustCompile(`dbname=\S+`)
+	if re.MatchString(connString) {
+		return re.ReplaceAllString(connString, "dbname="+db)
+	}
+	return connString + " dbname=" + db
+}
+
+func redactURL(s string) string {
+	return regexp.MustCompile(`:[^:@/]+@`).ReplaceAllString(s, ":***@")
+}
+
+// Main runs the package's tests and then drops its test database. Use it
+// from TestMain: `func TestMain(m *testing.M) { testdb.Main(m) }`.
+func Main(m *testing.M) {
+	code := m.Run()
+	if pool != nil {
+		pool.Close()
+		if admin, err := AdminURL(); err == nil {
+			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+			if conn, err := pgx.Connect(ctx, admin); err == nil {
+				_, _ = conn.Exec(ctx, "DROP DATABASE IF EXISTS "+pgx.Identifier{dbName}.Sanitize()+" WITH (FORCE)")
+				conn.Close(ctx)
+			}
+			cancel()
+		}
+	}
+	os.Exit(code)
+}

@@ -1,0 +1,6 @@
+DROP TABLE IF EXISTS step_attempts;
+DROP TABLE IF EXISTS executions;
+DROP TABLE IF EXISTS flow_versions;
+DROP TABLE IF EXISTS flow_steps;
+DROP TABLE IF EXISTS flows;
+DROP TABLE IF EXISTS api_tokens;
