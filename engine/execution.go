@@ -63,29 +63,32 @@ type StepState struct {
 	FinishedAt     *time.Time      `json:"finished_at,omitempty"`
 	Error          string          `json:"error,omitempty"`
 	Vars           json.RawMessage `json:"vars,omitempty"`
+	// Permanent tells that retrying the step cannot help (blocked address,
+	// unknown variable, step timeout spent).
+	Permanent bool `json:"permanent,omitempty"`
 }
 
 // StepAttempt is the record of one HTTP attempt of a step: what was sent
 // (secrets redacted) and what came back.
 type StepAttempt struct {
-	ID               uuid.UUID         `json:"id"`
-	ExecutionID      uuid.UUID         `json:"execution_id"`
-	StepNumber       int               `json:"step_number"`
-	Attempt          int               `json:"attempt"`
-	ExecutionAttempt int               `json:"execution_attempt"`
-	Outcome          string            `json:"outcome"` // success, failed, cancelled
-	RequestMethod    string            `json:"request_method"`
-	RequestURL       string            `json:"request_url"`
-	RequestHeaders   map[string]string `json:"request_headers"`
-	RequestBody      string            `json:"request_body"`
-	ResponseStatus   *int              `json:"response_status"`
-	ResponseHeaders  map[string]string `json:"response_headers"`
-	ResponseBody     string            `json:"response_body"`
-	ResponseTruncated bool             `json:"response_truncated"`
-	DurationMS       int64             `json:"duration_ms"`
-	Error            string            `json:"error,omitempty"`
-	Extracted        json.RawMessage   `json:"extracted"`
-	WorkerID         string            `json:"worker_id,omitempty"`
-	StartedAt        time.Time         `json:"started_at"`
-	CreatedAt        time.Time         `json:"created_at"`
+	ID                uuid.UUID         `json:"id"`
+	ExecutionID       uuid.UUID         `json:"execution_id"`
+	StepNumber        int               `json:"step_number"`
+	Attempt           int               `json:"attempt"`
+	ExecutionAttempt  int               `json:"execution_attempt"`
+	Outcome           string            `json:"outcome"` // success, failed, cancelled
+	RequestMethod     string            `json:"request_method"`
+	RequestURL        string            `json:"request_url"`
+	RequestHeaders    map[string]string `json:"request_headers"`
+	RequestBody       string            `json:"request_body"`
+	ResponseStatus    *int              `json:"response_status"`
+	ResponseHeaders   map[string]string `json:"response_headers"`
+	ResponseBody      string            `json:"response_body"`
+	ResponseTruncated bool              `json:"response_truncated"`
+	DurationMS        int64             `json:"duration_ms"`
+	Error             string            `json:"error,omitempty"`
+	Extracted         json.RawMessage   `json:"extracted"`
+	WorkerID          string            `json:"worker_id,omitempty"`
+	StartedAt         time.Time         `json:"started_at"`
+	CreatedAt         time.Time         `json:"created_at"`
 }

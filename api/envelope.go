@@ -1,0 +1,93 @@
+package api
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+
+	"github.com/flowd/flowd/engine"
+	"github.com/flowd/flowd/store"
+)
+
+// envelope is every response body.
+type envelope struct {
+	Status     string              `json:"status"`
+	Message    string              `json:"message"`
+	Data       any                 `json:"data,omitempty"`
+	Errors     []engine.FieldError `json:"errors,omitempty"`
+	NextCursor *string             `json:"next_cursor,omitempty"`
+}
+
+func writeJSON(w http.ResponseWriter, code int, env envelope) {
+	w.Header().Set("Content-Type", "application/json; charset=utf-8")
+	w.Header().Set("X-Content-Type-Options", "nosniff")
+	w.WriteHeader(code)
+	enc := json.NewEncoder(w)
+	enc.SetEscapeHTML(false)
+	_ = enc.Encode(env)
+}
+
+func writeOK(w http.ResponseWriter, code int, message string, data any) {
+	writeJSON(w, code, envelope{Status: "ok", Message: message, Data: data})
+}
+
+// requestError is a 400 for a bad query parameter, header or path value.
+type requestError struct {
+	field string
+	msg   string
+}
+
+func (e *requestError) Error() string { return e.field + ": " + e.msg }
+
+func badRequest(field, format string, args ...any) error {
+	return &requestError{field: field, msg: fmt.Sprintf(format, args...)}
+}
+
+// errUnauthorized is a missing or invalid token.
+var errUnauthorized = errors.New("missing or invalid API token")
+
+// errorStatus maps an error to its HTTP status, message and field errors;
+// it is the only place where that mapping lives.
+func errorStatus(err error) (int, string, []engine.FieldError) {
+	var verr *engine.ValidationError
+	var rerr *requestError
+	var maxErr *http.MaxBytesError
+	switch {
+	case errors.As(err, &maxErr):
+		return http.StatusRequestEntityTooLarge, fmt.Sprintf("request body is larger than %d bytes", maxErr.Limit), nil
+	case errors.As(err, &verr):
+		return http.StatusUnprocessableEntity, "validation failed", verr.Errors
+	case errors.Is(err, engine.ErrMalformedJSON):
+		return http.StatusBadRequest, err.Error(), nil
+	case errors.As(err, &rerr):
+		return http.StatusBadRequest, "bad request", []engine.FieldError{{Field: rerr.field, Message: rerr.msg}}
+	case errors.Is(err, store.ErrBadCursor):
+		return http.StatusBadRequest, "bad request", []engine.FieldError{{Field: "cursor", Message: "invalid cursor"}}
+	case errors.Is(err, errUnauthorized):
+		return http.StatusUnauthorized, err.Error(), nil
+	case errors.Is(err, errRateLimited):
+		return http.StatusTooManyRequests, err.Error(), nil
+	case errors.Is(err, store.ErrNotFound):
+		return http.StatusNotFound, "not found", nil
+	case errors.Is(err, store.ErrConflict):
+		return http.StatusConflict, err.Error(), nil
+	}
+	return http.StatusInternalServerError, "internal server error", nil
+}
+
+func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
+	code, msg, fields := errorStatus(err)
+	if code >= 500 {
+		s.log.ErrorContext(r.Context(), "request failed", "method", r.Method, "path", r.URL.Path, "error", err)
+	} else {
+		s.log.DebugContext(r.Context(), "request refused", "method", r.Method, "path", r.URL.Path, "status", code, "error", err)
+	}
+	if code == http.StatusUnauthorized {
+		w.Header().Set("WWW-Authenticate", `Bearer realm="flowd"`)
+	}
+	writeJSON(w, code, envelope{Status: "error", Message: msg, Errors: fields})
+}
+
+var _ = slog.Default

@@ -1,0 +1,173 @@
+package api
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"strconv"
+
+	"github.com/flowd/flowd/engine"
+	"github.com/flowd/flowd/scheduler"
+	"github.com/flowd/flowd/store"
+)
+
+// Bounds of the execution list.
+const (
+	ExecutionListLimitDefault = 20
+	ExecutionListLimitMax     = 200
+	// MaxIdempotencyKeyLen bounds Idempotency-Key headers.
+	MaxIdempotencyKeyLen = 255
+)
+
+// triggerRequest is the optional body of a trigger.
+type triggerRequest struct {
+	Variables json.RawMessage `json:"variables"`
+	Payload   json.RawMessage `json:"payload"`
+}
+
+// decodeTrigger checks a trigger body: an object whose `variables` is an
+// object and whose `payload` is any JSON value.
+func decodeTrigger(body []byte) (*triggerRequest, error) {
+	var req triggerRequest
+	if err := decodeStrict(body, &req); err != nil {
+		return nil, err
+	}
+	if v := bytes.TrimSpace(req.Variables); len(v) > 0 && string(v) != "null" && v[0] != '{' {
+		return nil, &engine.ValidationError{Errors: []engine.FieldError{{Field: "variables", Message: "must be an object"}}}
+	}
+	return &req, nil
+}
+
+// POST /v1/webhooks/{id}/trigger
+func (s *Server) flowTrigger(w http.ResponseWriter, r *http.Request) error {
+	id, err := pathID(r)
+	if err != nil {
+		return err
+	}
+	p := principalFrom(r.Context())
+	body, err := readBody(r)
+	if err != nil {
+		return err
+	}
+	req, err := decodeTrigger(body)
+	if err != nil {
+		return err
+	}
+	key := r.Header.Get("Idempotency-Key")
+	if len(key) > MaxIdempotencyKeyLen {
+		return badRequest("Idempotency-Key", "at most %d characters", MaxIdempotencyKeyLen)
+	}
+	exec, created, err := s.sched.Trigger(r.Context(), scheduler.TriggerRequest{
+		CompanyID:      p.CompanyID,
+		FlowID:         id,
+		Variables:      req.Variables,
+		Payload:        req.Payload,
+		IdempotencyKey: key,
+		Trigger:        engine.TriggerManual,
+	})
+	if err != nil {
+		return err
+	}
+	msg := "execution scheduled"
+	if !created {
+		msg = "execution already exists for this Idempotency-Key"
+	}
+	writeOK(w, http.StatusAccepted, msg, exec)
+	return nil
+}
+
+// GET /v1/webhooks/{id}/executions?limit=&cursor=&status=
+func (s *Server) executionList(w http.ResponseWriter, r *http.Request) error {
+	id, err := pathID(r)
+	if err != nil {
+		return err
+	}
+	p := principalFrom(r.Context())
+	if _, err := s.store.FlowRunInfo(r.Context(), p.CompanyID, id); err != nil {
+		return err
+	}
+	q := r.URL.Query()
+	limit := ExecutionListLimitDefault
+	if v := q.Get("limit"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 || n > ExecutionListLimitMax {
+			return badRequest("limit", "must be an integer from 1 to %d", ExecutionListLimitMax)
+		}
+		limit = n
+	}
+	status := q.Get("status")
+	switch status {
+	case "", engine.ExecutionStatusScheduled, engine.ExecutionStatusInProgress, engine.ExecutionStatusSuccess,
+		engine.ExecutionStatusFailed, engine.ExecutionStatusCancelled:
+	default:
+		return badRequest("status", "must be one of scheduled, in_progress, success, failed, cancelled")
+	}
+	var after *store.ExecutionCursor
+	if c := q.Get("cursor"); c != "" {
+		after, err = store.DecodeExecutionCursor(c)
+		if err != nil {
+			return err
+		}
+	}
+	list, next, err := s.store.ExecutionListByFlow(r.Context(), id, status, limit, after)
+	if err != nil {
+		return err
+	}
+	if list == nil {
+		list = []*engine.Execution{}
+	}
+	env := envelope{Status: "ok", Message: fmt.Sprintf("%d executions", len(list)), Data: list}
+	if next != nil {
+		c := next.Encode()
+		env.NextCursor = &c
+	}
+	writeJSON(w, http.StatusOK, env)
+	return nil
+}
+
+// GET /v1/executions/{id}
+func (s *Server) executionGet(w http.ResponseWriter, r *http.Request) error {
+	id, err := pathID(r)
+	if err != nil {
+		return err
+	}
+	e, err := s.store.ExecutionGet(r.Context(), principalFrom(r.Context()).CompanyID, id)
+	if err != nil {
+		return err
+	}
+	e.Attempts, err = s.store.StepAttemptListByExecution(r.Context(), e.ID)
+	if err != nil {
+		return err
+	}
+	writeOK(w, http.StatusOK, "execution", e)
+	return nil
+}
+
+// POST /v1/executions/{id}/cancel
+func (s *Server) executionCancel(w http.ResponseWriter, r *http.Request) error {
+	id, err := pathID(r)
+	if err != nil {
+		return err
+	}
+	e, err := s.sched.Cancel(r.Context(), principalFrom(r.Context()).CompanyID, id)
+	if err != nil {
+		return err
+	}
+	writeOK(w, http.StatusOK, "execution cancelled", e)
+	return nil
+}
+
+// POST /v1/executions/{id}/retry
+func (s *Server) executionRetry(w http.ResponseWriter, r *http.Request) error {
+	id, err := pathID(r)
+	if err != nil {
+		return err
+	}
+	e, err := s.sched.Retry(r.Context(), principalFrom(r.Context()).CompanyID, id)
+	if err != nil {
+		return err
+	}
+	writeOK(w, http.StatusAccepted, "execution scheduled for retry", e)
+	return nil
+}

@@ -1,0 +1,318 @@
+package api
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"sort"
+	"net/http"
+	"strings"
+
+	"github.com/google/uuid"
+
+	"github.com/flowd/flowd/engine"
+	"github.com/flowd/flowd/store"
+)
+
+// pathID parses the {id} path value; a malformed id is a 404 like an
+// unknown one.
+func pathID(r *http.Request) (uuid.UUID, error) {
+	id, err := uuid.Parse(r.PathValue("id"))
+	if err != nil {
+		return uuid.Nil, fmt.Errorf("%w: id %q is not a UUID", store.ErrNotFound, r.PathValue("id"))
+	}
+	return id, nil
+}
+
+func readBody(r *http.Request) ([]byte, error) {
+	b, err := io.ReadAll(r.Body)
+	if err != nil {
+		return nil, err
+	}
+	return b, nil
+}
+
+// createdFlow is a flow as returned by create, with its inbound hook
+// secret (shown this once).
+type createdFlow struct {
+	*engine.Flow
+	HookSecret string `json:"hook_secret"`
+}
+
+// GET /v1/webhooks?workspace_id=
+func (s *Server) flowList(w http.ResponseWriter, r *http.Request) error {
+	p := principalFrom(r.Context())
+	ws := r.URL.Query().Get("workspace_id")
+	if ws == "" {
+		ws = "default"
+	}
+	if len(ws) > 200 {
+		return badRequest("workspace_id", "at most 200 characters")
+	}
+	flows, err := s.store.FlowList(r.Context(), p.CompanyID, ws)
+	if err != nil {
+		return err
+	}
+	if flows == nil {
+		flows = []*engine.Flow{}
+	}
+	writeOK(w, http.StatusOK, fmt.Sprintf("%d flows", len(flows)), flows)
+	return nil
+}
+
+// POST /v1/webhooks
+func (s *Server) flowCreate(w http.ResponseWriter, r *http.Request) error {
+	p := principalFrom(r.Context())
+	body, err := readBody(r)
+	if err != nil {
+		return err
+	}
+	in, err := engine.DecodeFlow(body)
+	if err != nil {
+		return err
+	}
+	secret := NewSecret()
+	f, err := s.store.FlowCreate(r.Context(), p.CompanyID, p.UserID, in, secret)
+	if err != nil {
+		return err
+	}
+	writeOK(w, http.StatusCreated, "flow created", createdFlow{Flow: f, HookSecret: secret})
+	return nil
+}
+
+// GET /v1/webhooks/{id}
+func (s *Server) flowGet(w http.ResponseWriter, r *http.Request) error {
+	id, err := pathID(r)
+	if err != nil {
+		return err
+	}
+	f, err := s.store.FlowGet(r.Context(), principalFrom(r.Context()).CompanyID, id)
+	if err != nil {
+		return err
+	}
+	writeOK(w, http.StatusOK, "flow", f)
+	return nil
+}
+
+// PUT /v1/webhooks/{id}
+func (s *Server) flowReplace(w http.ResponseWriter, r *http.Request) error {
+	id, err := pathID(r)
+	if err != nil {
+		return err
+	}
+	p := principalFrom(r.Context())
+	// The flow must exist for this company before the body is judged, so
+	// another company's id answers 404 whatever the body.
+	if _, err := s.store.FlowRunInfo(r.Context(), p.CompanyID, id); err != nil {
+		return err
+	}
+	body, err := readBody(r)
+	if err != nil {
+		return err
+	}
+	in, err := engine.DecodeFlow(body)
+	if err != nil {
+		return err
+	}
+	f, err := s.store.FlowReplace(r.Context(), p.CompanyID, id, in)
+	if err != nil {
+		return err
+	}
+	writeOK(w, http.StatusOK, "flow replaced", f)
+	return nil
+}
+
+// DELETE /v1/webhooks/{id}
+func (s *Server) flowDelete(w http.ResponseWriter, r *http.Request) error {
+	id, err := pathID(r)
+	if err != nil {
+		return err
+	}
+	f, err := s.store.FlowDelete(r.Context(), principalFrom(r.Context()).CompanyID, id)
+	if err != nil {
+		return err
+	}
+	writeOK(w, http.StatusOK, "flow deleted", f)
+	return nil
+}
+
+// POST /v1/integrations/{id}/stop
+func (s *Server) flowStop(w http.ResponseWriter, r *http.Request) error {
+	return s.flowSetStatus(w, r, engine.FlowStatusStopped, "flow stopped")
+}
+
+// POST /v1/integrations/{id}/resume
+func (s *Server) flowResume(w http.ResponseWriter, r *http.Request) error {
+	return s.flowSetStatus(w, r, engine.FlowStatusRunning, "flow resumed")
+}
+
+func (s *Server) flowSetStatus(w http.ResponseWriter, r *http.Request, status, msg string) error {
+	id, err := pathID(r)
+	if err != nil {
+		return err
+	}
+	f, err := s.store.FlowSetStatus(r.Context(), principalFrom(r.Context()).CompanyID, id, status)
+	if err != nil {
+		return err
+	}
+	writeOK(w, http.StatusOK, msg, f)
+	return nil
+}
+
+// cloneRequest is the body of POST /v1/integrations/{id}/clone.
+type cloneRequest struct {
+	FlowName         *string                    `json:"flow_name"`
+	TagName          *string                    `json:"tag_name"`
+	CategoryName     *string                    `json:"category_name"`
+	DynamicVariables map[string]json.RawMessage `json:"dynamicVariables"`
+}
+
+// decodeStrict decodes a JSON object into v, refusing unknown fields and
+// trailing data; an empty body leaves v as it is.
+func decodeStrict(body []byte, v any) error {
+	if len(bytes.TrimSpace(body)) == 0 {
+		return nil
+	}
+	dec := json.NewDecoder(bytes.NewReader(body))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		var te *json.UnmarshalTypeError
+		if errors.As(err, &te) {
+			return &engine.ValidationError{Errors: []engine.FieldError{{Field: te.Field, Message: fmt.Sprintf("must be %s, not %s", jsonTypeName(te.Type.Kind().String()), te.Value)}}}
+		}
+		if msg, ok := strings.CutPrefix(err.Error(), "json: unknown field "); ok {
+			return &engine.ValidationError{Errors: []engine.FieldError{{Field: strings.Trim(msg, `"`), Message: "unknown field"}}}
+		}
+		return fmt.Errorf("%w: %v", engine.ErrMalformedJSON, err)
+	}
+	if dec.More() {
+		return fmt.Errorf("%w: trailing data after the JSON object", engine.ErrMalformedJSON)
+	}
+	return nil
+}
+
+func jsonTypeName(kind string) string {
+	switch kind {
+	case "string":
+		return "a string"
+	case "map", "struct":
+		return "an object"
+	case "slice":
+		return "an array"
+	case "bool":
+		return "a boolean"
+	}
+	return "a number"
+}
+
+// POST /v1/integrations/{id}/clone
+func (s *Server) flowClone(w http.ResponseWriter, r *http.Request) error {
+	id, err := pathID(r)
+	if err != nil {
+		return err
+	}
+	p := principalFrom(r.Context())
+	src, err := s.store.FlowGet(r.Context(), p.CompanyID, id)
+	if err != nil {
+		return err
+	}
+	body, err := readBody(r)
+	if err != nil {
+		return err
+	}
+	var req cloneRequest
+	if err := decodeStrict(body, &req); err != nil {
+		return err
+	}
+	if src.Status == engine.FlowStatusDeleted {
+		return fmt.Errorf("%w: flow is deleted", store.ErrConflict)
+	}
+	in := cloneInput(src, &req)
+	// Re-validate the copy with the same rules as a create.
+	raw, err := json.Marshal(in)
+	if err != nil {
+		return err
+	}
+	checked, err := engine.DecodeFlow(raw)
+	if err != nil {
+		return err
+	}
+	secret := NewSecret()
+	f, err := s.store.FlowCreate(r.Context(), p.CompanyID, p.UserID, checked, secret)
+	if err != nil {
+		return err
+	}
+	writeOK(w, http.StatusCreated, "flow cloned", createdFlow{Flow: f, HookSecret: secret})
+	return nil
+}
+
+// cloneInput builds the JSON definition of a clone: the source's steps and
+// variables, the new names, and dynamicVariables overriding predefined
+// variables by name (names the source lacks are added).
+func cloneInput(src *engine.Flow, req *cloneRequest) map[string]any {
+	name := src.Name + " (copy)"
+	if req.FlowName != nil {
+		name = *req.FlowName
+	}
+	tag, category := src.TagName, src.CategoryName
+	if req.TagName != nil {
+		tag = *req.TagName
+	}
+	if req.CategoryName != nil {
+		category = *req.CategoryName
+	}
+	predefined := make([]engine.PredefinedVariable, 0, len(src.PredefinedVariables)+len(req.DynamicVariables))
+	seen := map[string]bool{}
+	for _, pv := range src.PredefinedVariables {
+		if v, ok := req.DynamicVariables[pv.Name]; ok {
+			pv.Value = v
+		}
+		seen[pv.Name] = true
+		predefined = append(predefined, pv)
+	}
+	extra := make([]string, 0)
+	for k := range req.DynamicVariables {
+		if !seen[k] {
+			extra = append(extra, k)
+		}
+	}
+	sort.Strings(extra)
+	for _, k := range extra {
+		predefined = append(predefined, engine.PredefinedVariable{Name: k, Value: req.DynamicVariables[k]})
+	}
+	steps := make([]map[string]any, 0, len(src.Steps))
+	for _, st := range src.Steps {
+		steps = append(steps, map[string]any{
+			"step_number":        st.StepNumber,
+			"webhook_url":        st.WebhookURL,
+			"webhook_method":     st.WebhookMethod,
+			"webhook_timeout":    st.WebhookTimeout,
+			"retry_limit":        st.RetryLimit,
+			"timeout":            st.Timeout,
+			"webhook_url_params": st.WebhookURLParams,
+			"webhook_headers":    st.WebhookHeaders,
+			"webhook_body":       st.WebhookBody,
+			"depends_on_step":    st.DependsOnStep,
+			"success_condition":  st.SuccessCondition,
+		})
+	}
+	return map[string]any{
+		"workspace_id":        src.WorkspaceID,
+		"name":                name,
+		"logo":                src.Logo,
+		"retry_delay":         src.RetryDelay,
+		"retry_delay_unit":    src.RetryDelayUnit,
+		"max_retries":         src.MaxRetries,
+		"is_template":         false,
+		"flow_direction":      src.FlowDirection,
+		"flow_mapping":        src.FlowMapping,
+		"tag_name":            tag,
+		"category_name":       category,
+		"schedule":            src.Schedule,
+		"predefinedVariables": predefined,
+		"variables":           src.Variables,
+		"steps":               steps,
+	}
+}

@@ -1,0 +1,224 @@
+package api
+
+import (
+	"cmp"
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"runtime/debug"
+	"sync"
+	"time"
+
+	"github.com/google/uuid"
+	"golang.org/x/time/rate"
+
+	"github.com/flowd/flowd/scheduler"
+	"github.com/flowd/flowd/store"
+)
+
+// Defaults of Config.
+const (
+	MaxBodyBytesDefault    = 1 << 20
+	RateLimitDefault       = 500 // requests per second per company
+	RateBurstDefault       = 1000
+	ShutdownTimeoutDefault = 10 * time.Second
+)
+
+// Config configures the API server; zero values mean defaults.
+type Config struct {
+	// Addr is the listen address, e.g. 127.0.0.1:8080.
+	Addr string
+	// MaxBodyBytes bounds request bodies; larger bodies answer 413.
+	MaxBodyBytes int64
+	// RateLimit and RateBurst bound each company's requests (token bucket);
+	// over the limit answers 429. A negative RateLimit disables it.
+	RateLimit float64
+	RateBurst int
+	Logger    *slog.Logger
+	// Extra handlers mounted next to the API (metrics, River UI, web view),
+	// by pattern.
+	Mounts map[string]http.Handler
+}
+
+// Server is the HTTP API.
+type Server struct {
+	store  *store.Store
+	sched  *scheduler.Scheduler
+	cfg    Config
+	log    *slog.Logger
+	tokens tokenCache
+	mux    *http.ServeMux
+	srv    *http.Server
+
+	limMu    sync.Mutex
+	limiters map[uuid.UUID]*rate.Limiter
+}
+
+// New returns a Server using st for reads and sched for triggers, cancels
+// and retries.
+func New(st *store.Store, sched *scheduler.Scheduler, cfg *Config) *Server {
+	c := *cfg
+	c.MaxBodyBytes = cmp.Or(c.MaxBodyBytes, MaxBodyBytesDefault)
+	c.RateLimit = cmp.Or(c.RateLimit, RateLimitDefault)
+	c.RateBurst = cmp.Or(c.RateBurst, RateBurstDefault)
+	log := c.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	s := &Server{store: st, sched: sched, cfg: c, log: log, mux: http.NewServeMux(), limiters: map[uuid.UUID]*rate.Limiter{}}
+	s.routes()
+	for pattern, h := range c.Mounts {
+		s.mux.Handle(pattern, h)
+	}
+	return s
+}
+
+// Handler returns the server's root handler.
+func (s *Server) Handler() http.Handler { return s.recoverer(s.mux) }
+
+// route is one documented /v1 endpoint; the OpenAPI test walks them.
+type route struct {
+	method, path string
+	public       bool
+	handler      func(http.ResponseWriter, *http.Request) error
+}
+
+func (s *Server) v1Routes() []route {
+	return []route{
+		{"GET", "/v1/webhooks", false, s.flowList},
+		{"POST", "/v1/webhooks", false, s.flowCreate},
+		{"GET", "/v1/webhooks/{id}", false, s.flowGet},
+		{"PUT", "/v1/webhooks/{id}", false, s.flowReplace},
+		{"DELETE", "/v1/webhooks/{id}", false, s.flowDelete},
+		{"POST", "/v1/webhooks/{id}/trigger", false, s.flowTrigger},
+		{"GET", "/v1/webhooks/{id}/executions", false, s.executionList},
+		{"GET", "/v1/executions/{id}", false, s.executionGet},
+		{"POST", "/v1/executions/{id}/cancel", false, s.executionCancel},
+		{"POST", "/v1/executions/{id}/retry", false, s.executionRetry},
+		{"POST", "/v1/integrations/{id}/clone", false, s.flowClone},
+		{"POST", "/v1/integrations/{id}/stop", false, s.flowStop},
+		{"POST", "/v1/integrations/{id}/resume", false, s.flowResume},
+	}
+}
+
+func (s *Server) routes() {
+	for _, rt := range s.v1Routes() {
+		h := http.Handler(s.handle(rt.handler))
+		if !rt.public {
+			h = s.requireToken(s.rateLimited(h))
+		}
+		s.mux.Handle(rt.method+" "+rt.path, h)
+	}
+	s.mux.Handle("/v1/", s.handle(func(w http.ResponseWriter, r *http.Request) error {
+		return fmt.Errorf("%w: no route %s %s", store.ErrNotFound, r.Method, r.URL.Path)
+	}))
+	s.mux.HandleFunc("GET /healthz", s.healthz)
+	s.mux.HandleFunc("GET /readyz", s.readyz)
+}
+
+// handle adapts a handler that returns an error, bounding the body size.
+func (s *Server) handle(h func(http.ResponseWriter, *http.Request) error) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		r.Body = http.MaxBytesReader(w, r.Body, s.cfg.MaxBodyBytes)
+		if err := h(w, r); err != nil {
+			s.writeError(w, r, err)
+		}
+	}
+}
+
+func (s *Server) recoverer(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		defer func() {
+			if v := recover(); v != nil {
+				if v == http.ErrAbortHandler {
+					panic(v)
+				}
+				s.log.Error("panic in handler", "path", r.URL.Path, "panic", fmt.Sprint(v), "stack", string(debug.Stack()))
+				s.writeError(w, r, fmt.Errorf("panic: %v", v))
+			}
+		}()
+		next.ServeHTTP(w, r)
+	})
+}
+
+var errRateLimited = errors.New("rate limit exceeded; retry later")
+
+func (s *Server) rateLimited(next http.Handler) http.Handler {
+	if s.cfg.RateLimit < 0 {
+		return next
+	}
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		p := principalFrom(r.Context())
+		s.limMu.Lock()
+		lim, ok := s.limiters[p.CompanyID]
+		if !ok {
+			lim = rate.NewLimiter(rate.Limit(s.cfg.RateLimit), s.cfg.RateBurst)
+			s.limiters[p.CompanyID] = lim
+		}
+		s.limMu.Unlock()
+		if !lim.Allow() {
+			w.Header().Set("Retry-After", "1")
+			s.writeError(w, r, errRateLimited)
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+func (s *Server) healthz(w http.ResponseWriter, r *http.Request) {
+	writeOK(w, http.StatusOK, "up", nil)
+}
+
+func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
+	ctx, cancel := context.WithTimeout(r.Context(), 3*time.Second)
+	defer cancel()
+	if err := s.store.Ping(ctx); err != nil {
+		writeJSON(w, http.StatusServiceUnavailable, envelope{Status: "error", Message: "database unreachable: " + err.Error()})
+		return
+	}
+	n, err := store.MigrationsPending(ctx, s.store.Pool())
+	if err != nil || n != 0 {
+		msg := fmt.Sprintf("%d migrations pending; run flowd migrate", n)
+		if err != nil {
+			msg = "migrations not applied: " + err.Error()
+		}
+		writeJSON(w, http.StatusServiceUnavailable, envelope{Status: "error", Message: msg})
+		return
+	}
+	writeOK(w, http.StatusOK, "ready", nil)
+}
+
+// Start listens on cfg.Addr and serves in the background.
+func (s *Server) Start(ctx context.Context) error {
+	ln, err := net.Listen("tcp", cmp.Or(s.cfg.Addr, "127.0.0.1:8080"))
+	if err != nil {
+		return fmt.Errorf("listen: %w", err)
+	}
+	s.srv = &http.Server{
+		Handler:           s.Handler(),
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       60 * time.Second,
+		WriteTimeout:      60 * time.Second,
+		IdleTimeout:       120 * time.Second,
+		MaxHeaderBytes:    64 << 10,
+		BaseContext:       func(net.Listener) context.Context { return context.WithoutCancel(ctx) },
+	}
+	s.log.Info("api listening", "addr", ln.Addr().String())
+	go func() {
+		if err := s.srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			s.log.Error("api server", "error", err)
+		}
+	}()
+	return nil
+}
+
+// Stop stops accepting connections and drains requests in flight.
+func (s *Server) Stop(ctx context.Context) error {
+	if s.srv == nil {
+		return nil
+	}
+	return s.srv.Shutdown(ctx)
+}

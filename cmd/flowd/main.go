@@ -1,0 +1,95 @@
+// Command flowd runs and operates the flowd webhook flow engine.
+//
+//	flowd serve           API + workers + scheduler
+//	flowd worker          workers + scheduler only (scale out)
+//	flowd migrate         apply River's and flowd's migrations
+//	flowd token create    issue an API token
+//
+// Run `flowd help` or `flowd COMMAND -h` for details.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"syscall"
+)
+
+// command is one subcommand.
+type command struct {
+	name    string
+	summary string
+	run     func(ctx context.Context, args []string, stdout, stderr io.Writer) error
+}
+
+func commands() []command {
+	return []command{
+		{"serve", "run the API, the workers and the scheduler", runServe},
+		{"worker", "run workers and the scheduler only (scale-out)", runWorker},
+		{"migrate", "apply River's and flowd's database migrations", runMigrate},
+		{"token", "manage API tokens: token create --company UUID --user UUID [--name NAME]", runToken},
+	}
+}
+
+func usage(w io.Writer) {
+	fmt.Fprintf(w, "flowd: a webhook flow engine on PostgreSQL and River\n\nUsage:\n  flowd COMMAND [flags]\n\nCommands:\n")
+	for _, c := range commands() {
+		fmt.Fprintf(w, "  %-10s %s\n", c.name, c.summary)
+	}
+	fmt.Fprintf(w, "\nRun 'flowd COMMAND -h' for a command's flags.\n")
+}
+
+// errUsage marks errors already explained by a usage message.
+var errUsage = errors.New("usage")
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	os.Exit(run(ctx, os.Args[1:], os.Stdout, os.Stderr))
+}
+
+// run dispatches to a subcommand and returns the exit code.
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	if len(args) == 0 || args[0] == "help" || args[0] == "-h" || args[0] == "--help" {
+		usage(stdout)
+		if len(args) == 0 {
+			return 2
+		}
+		return 0
+	}
+	for _, c := range commands() {
+		if c.name == args[0] {
+			err := c.run(ctx, args[1:], stdout, stderr)
+			switch {
+			case err == nil:
+				return 0
+			case errors.Is(err, flag.ErrHelp):
+				return 0
+			case errors.Is(err, errUsage):
+				return 2
+			case errors.Is(err, errExitCode):
+				var ec exitCodeError
+				errors.As(err, &ec)
+				return ec.code
+			default:
+				fmt.Fprintf(stderr, "flowd %s: %v\n", c.name, err)
+				return 1
+			}
+		}
+	}
+	fmt.Fprintf(stderr, "flowd: unknown command %q\n\n", args[0])
+	usage(stderr)
+	return 2
+}
+
+// errExitCode lets a command choose its exit code (watch, trigger --wait).
+var errExitCode = errors.New("exit code")
+
+type exitCodeError struct{ code int }
+
+func (e exitCodeError) Error() string { return fmt.Sprintf("exit code %d", e.code) }
+func (e exitCodeError) Is(target error) bool { return target == errExitCode }

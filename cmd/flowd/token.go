@@ -1,0 +1,61 @@
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+
+	"github.com/google/uuid"
+
+	"github.com/flowd/flowd/api"
+	"github.com/flowd/flowd/store"
+)
+
+func newFlagSet(name string, stderr io.Writer) *flag.FlagSet {
+	fs := flag.NewFlagSet("flowd "+name, flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	return fs
+}
+
+// runToken handles `flowd token create`.
+func runToken(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	if len(args) == 0 || args[0] != "create" {
+		fmt.Fprintln(stderr, "usage: flowd token create --company UUID --user UUID [--name NAME]")
+		return errUsage
+	}
+	fs := newFlagSet("token create", stderr)
+	company := fs.String("company", "", "company the token acts for (UUID, required)")
+	user := fs.String("user", "", "user recorded as created_by of flows made with the token (UUID, required)")
+	name := fs.String("name", "", "a label for the token")
+	dbURL := fs.String("database-url", os.Getenv("DATABASE_URL"), "PostgreSQL connection string (DATABASE_URL)")
+	if err := fs.Parse(args[1:]); err != nil {
+		return err
+	}
+	companyID, err := uuid.Parse(*company)
+	if err != nil {
+		return fmt.Errorf("--company %q is not a UUID", *company)
+	}
+	userID, err := uuid.Parse(*user)
+	if err != nil {
+		return fmt.Errorf("--user %q is not a UUID", *user)
+	}
+	if *dbURL == "" {
+		return fmt.Errorf("DATABASE_URL is not set (or pass --database-url)")
+	}
+	pool, err := newPool(ctx, *dbURL, 2)
+	if err != nil {
+		return err
+	}
+	defer pool.Close()
+	if err := store.Migrate(ctx, pool, nil); err != nil {
+		return fmt.Errorf("migrate: %w", err)
+	}
+	token, hash := api.NewToken()
+	if err := store.New(pool).TokenInsert(ctx, uuid.New(), companyID, userID, *name, hash); err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "API token for company %s (shown once; store it now):\n%s\n", companyID, token)
+	return nil
+}

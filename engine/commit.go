@@ -1,0 +1,131 @@
+package engine
+
+import (
+	"context"
+	"hash/fnv"
+	"log/slog"
+	"sync"
+	"time"
+)
+
+// committer is the group commit: workers hand it the attempts and new
+// execution states of steps that just finished, and one goroutine per
+// shard writes whatever has queued up in a single transaction. Each
+// execution always goes to the same shard, so its writes stay in order.
+type committer struct {
+	store    Store
+	shards   []chan *commitReq
+	maxBatch int
+	log      *slog.Logger
+	wg       sync.WaitGroup
+	once     sync.Once
+}
+
+type commitReq struct {
+	attempts []StepAttempt
+	update   *ExecutionUpdate
+	done     chan error // nil: nobody waits (progress markers)
+}
+
+func newCommitter(store Store, shards, maxBatch int, log *slog.Logger) *committer {
+	c := &committer{store: store, maxBatch: maxBatch, log: log}
+	for range shards {
+		c.shards = append(c.shards, make(chan *commitReq, 4*maxBatch))
+	}
+	return c
+}
+
+func (c *committer) start() {
+	c.once.Do(func() {
+		for _, ch := range c.shards {
+			c.wg.Add(1)
+			go c.loop(ch)
+		}
+	})
+}
+
+func (c *committer) stop() {
+	for _, ch := range c.shards {
+		close(ch)
+	}
+	c.wg.Wait()
+}
+
+// submit queues a write; with wait it returns once the write committed.
+func (c *committer) submit(ctx context.Context, req *commitReq, wait bool) error {
+	h := fnv.New32a()
+	h.Write(req.update.ID[:])
+	ch := c.shards[int(h.Sum32())%len(c.shards)]
+	if wait {
+		req.done = make(chan error, 1)
+	}
+	select {
+	case ch <- req:
+	case <-ctx.Done():
+		return context.Cause(ctx)
+	}
+	if !wait {
+		return nil
+	}
+	select {
+	case err := <-req.done:
+		return err
+	case <-ctx.Done():
+		return context.Cause(ctx)
+	}
+}
+
+func (c *committer) loop(ch chan *commitReq) {
+	defer c.wg.Done()
+	batch := make([]*commitReq, 0, c.maxBatch)
+	for req := range ch {
+		batch = append(batch[:0], req)
+	drain:
+		for len(batch) < c.maxBatch {
+			select {
+			case r, ok := <-ch:
+				if !ok {
+					break drain
+				}
+				batch = append(batch, r)
+			default:
+				break drain
+			}
+		}
+		err := c.write(batch)
+		for _, r := range batch {
+			if r.done != nil {
+				r.done <- err
+			}
+		}
+	}
+}
+
+func (c *committer) write(batch []*commitReq) error {
+	var attempts []StepAttempt
+	updates := make([]ExecutionUpdate, 0, len(batch))
+	index := make(map[[16]byte]int, len(batch))
+	for _, r := range batch {
+		attempts = append(attempts, r.attempts...)
+		if r.update == nil {
+			continue
+		}
+		if i, ok := index[r.update.ID]; ok {
+			executedAt := updates[i].ExecutedAt
+			updates[i] = *r.update // the later state wins
+			if updates[i].ExecutedAt == nil {
+				updates[i].ExecutedAt = executedAt
+			}
+			continue
+		}
+		index[r.update.ID] = len(updates)
+		updates = append(updates, *r.update)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	err := c.store.ExecutionCommit(ctx, attempts, updates)
+	if err != nil {
+		c.log.Error("group commit", "error", err, "executions", len(updates), "attempts", len(attempts))
+	}
+	return err
+}

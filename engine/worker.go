@@ -1,0 +1,202 @@
+package engine
+
+import (
+	"context"
+	"log/slog"
+	"math"
+	"net/http"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/riverqueue/river"
+)
+
+// ExecutionArgs are the arguments of the River job that runs one execution.
+type ExecutionArgs struct {
+	ExecutionID uuid.UUID `json:"execution_id"`
+}
+
+// Kind is the River job kind of an execution run.
+func (ExecutionArgs) Kind() string { return "flowd.execution" }
+
+// Store is what the worker needs from the database.
+type Store interface {
+	ExecutionGet(ctx context.Context, companyID, id uuid.UUID) (*Execution, error)
+	FlowDefinition(ctx context.Context, flowID uuid.UUID, version int) (*Definition, error)
+	ExecutionCommit(ctx context.Context, attempts []StepAttempt, updates []ExecutionUpdate) error
+}
+
+// Observer receives the worker's events for metrics. Every method must be
+// cheap and safe for concurrent use.
+type Observer interface {
+	ExecutionStarted()
+	ExecutionFinished(status string)
+	StepAttempted(outcome string, statusCode int, d time.Duration)
+	StepsInFlight(delta int)
+	QueueLag(d time.Duration)
+	RetryScheduled(kind string)
+}
+
+type nopObserver struct{}
+
+func (nopObserver) ExecutionStarted()                        {}
+func (nopObserver) ExecutionFinished(string)                 {}
+func (nopObserver) StepAttempted(string, int, time.Duration) {}
+func (nopObserver) StepsInFlight(int)                        {}
+func (nopObserver) QueueLag(time.Duration)                   {}
+func (nopObserver) RetryScheduled(string)                    {}
+
+// Defaults of WorkerConfig.
+const (
+	MaxConcurrentRequestsDefault = 256
+	MaxResponseBytesDefault      = 1 << 20
+	MaxStoredBytesDefault        = 64 << 10
+	CommitShardsDefault          = 2
+	MaxCommitBatchDefault        = 256
+	UserAgentDefault             = "flowd/1.0 (+https://github.com/flowd/flowd)"
+)
+
+// WorkerConfig configures a Worker; zero values mean the defaults above.
+type WorkerConfig struct {
+	// HTTPClient sends the steps' requests. It should be the SSRF-guarded
+	// client of package netguard. Required.
+	HTTPClient *http.Client
+	// MaxConcurrentRequests bounds the HTTP requests in flight in this
+	// process, across all executions.
+	MaxConcurrentRequests int
+	// MaxResponseBytes bounds the response bytes read per attempt; the rest
+	// is discarded.
+	MaxResponseBytes int64
+	// MaxStoredBytes bounds the request and response bodies stored per
+	// attempt.
+	MaxStoredBytes int
+	// CommitShards is the number of group-commit goroutines.
+	CommitShards int
+	// MaxCommitBatch bounds the executions written in one transaction.
+	MaxCommitBatch int
+	// WorkerID is recorded on each attempt (the River client id).
+	WorkerID string
+	// UserAgent is sent on every request.
+	UserAgent string
+	Logger    *slog.Logger
+	Observer  Observer
+}
+
+// Worker is the River worker that runs executions. One job runs one
+// execution attempt: it sends the steps that are ready, concurrently where
+// the graph allows, checkpoints every attempt through the group committer,
+// and returns when the execution has ended or must wait (a step retry or an
+// execution retry, which snooze the job instead of holding a goroutine).
+type Worker struct {
+	river.WorkerDefaults[ExecutionArgs]
+
+	store    Store
+	cfg      WorkerConfig
+	log      *slog.Logger
+	obs      Observer
+	sem      chan struct{}
+	plans    *planCache
+	commit   *committer
+	draining atomic.Bool
+	runs     sync.WaitGroup
+}
+
+// NewWorker returns a Worker. Start must be called before River works jobs.
+func NewWorker(store Store, cfg *WorkerConfig) *Worker {
+	c := *cfg
+	if c.MaxConcurrentRequests <= 0 {
+		c.MaxConcurrentRequests = MaxConcurrentRequestsDefault
+	}
+	if c.MaxResponseBytes <= 0 {
+		c.MaxResponseBytes = MaxResponseBytesDefault
+	}
+	if c.MaxStoredBytes <= 0 {
+		c.MaxStoredBytes = MaxStoredBytesDefault
+	}
+	if c.CommitShards <= 0 {
+		c.CommitShards = CommitShardsDefault
+	}
+	if c.MaxCommitBatch <= 0 {
+		c.MaxCommitBatch = MaxCommitBatchDefault
+	}
+	if c.UserAgent == "" {
+		c.UserAgent = UserAgentDefault
+	}
+	if c.HTTPClient == nil {
+		c.HTTPClient = http.DefaultClient
+	}
+	log := c.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	obs := c.Observer
+	if obs == nil {
+		obs = nopObserver{}
+	}
+	return &Worker{
+		store:  store,
+		cfg:    c,
+		log:    log,
+		obs:    obs,
+		sem:    make(chan struct{}, c.MaxConcurrentRequests),
+		plans:  newPlanCache(store),
+		commit: newCommitter(store, c.CommitShards, c.MaxCommitBatch, log),
+	}
+}
+
+// Start starts the group committer.
+func (w *Worker) Start(ctx context.Context) error {
+	w.commit.start()
+	return nil
+}
+
+// Drain makes running executions stop launching new steps: once their
+// in-flight steps are recorded they hand the execution back to the queue.
+// Call it before River's soft stop.
+func (w *Worker) Drain() { w.draining.Store(true) }
+
+// Stop stops the group committer after running executions returned.
+func (w *Worker) Stop(ctx context.Context) error {
+	w.commit.stop()
+	return nil
+}
+
+// Timeout disables River's job timeout: steps carry their own timeouts.
+func (w *Worker) Timeout(*river.Job[ExecutionArgs]) time.Duration { return -1 }
+
+// NextRetry spaces River's retries of an execution job (infrastructure
+// faults: database down, crash) at 1, 2, 4 ... seconds up to 30 s, so a
+// restarted database is picked up again quickly.
+func (w *Worker) NextRetry(job *river.Job[ExecutionArgs]) time.Time {
+	d := time.Duration(math.Min(30, math.Pow(2, float64(job.Attempt-1)))) * time.Second
+	return time.Now().Add(d)
+}
+
+// Work runs one execution job.
+func (w *Worker) Work(ctx context.Context, job *river.Job[ExecutionArgs]) error {
+	w.runs.Add(1)
+	defer w.runs.Done()
+	if job.Attempt == 1 && !job.ScheduledAt.IsZero() {
+		w.obs.QueueLag(time.Since(job.ScheduledAt))
+	}
+	exec, err := w.store.ExecutionGet(ctx, uuid.Nil, job.Args.ExecutionID)
+	if err != nil {
+		return err
+	}
+	switch exec.Status {
+	case ExecutionStatusSuccess, ExecutionStatusFailed, ExecutionStatusCancelled:
+		return nil
+	}
+	now := time.Now()
+	if exec.Status == ExecutionStatusScheduled && exec.NextRetryAt != nil && now.Before(*exec.NextRetryAt) {
+		return river.JobSnooze(exec.NextRetryAt.Sub(now))
+	}
+	plan, err := w.plans.get(ctx, exec.FlowID, exec.FlowVersion)
+	if err != nil {
+		return err
+	}
+	r := newRun(w, exec, plan)
+	return r.execute(ctx)
+}

@@ -1,0 +1,227 @@
+// Package flowdtest starts a whole flowd (store, River workers, API) inside
+// a test process against the package's test database, with real HTTP. It
+// is for tests only.
+package flowdtest
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"net/netip"
+	"os"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/flowd/flowd/api"
+	"github.com/flowd/flowd/engine"
+	"github.com/flowd/flowd/internal/testdb"
+	"github.com/flowd/flowd/netguard"
+	"github.com/flowd/flowd/scheduler"
+	"github.com/flowd/flowd/store"
+)
+
+// Env is a running flowd.
+type Env struct {
+	URL    string
+	Pool   *pgxpool.Pool
+	Store  *store.Store
+	Sched  *scheduler.Scheduler
+	Worker *engine.Worker
+	Server *api.Server
+}
+
+// Options changes how an Env is built.
+type Options struct {
+	// Allow opens networks for the SSRF guard; default loopback.
+	Allow []netip.Prefix
+	// Mounts are extra handlers on the API server.
+	Mounts map[string]http.Handler
+	// APIConfig tweaks the API server's config.
+	APIConfig func(*api.Config)
+}
+
+var (
+	shared     *Env
+	sharedErr  error
+	sharedOnce sync.Once
+)
+
+// Shared returns the package's shared Env, started on first use and kept
+// until the test binary exits.
+func Shared(t testing.TB) *Env {
+	t.Helper()
+	sharedOnce.Do(func() { shared, _, sharedErr = start(t, nil) })
+	if sharedErr != nil {
+		t.Fatalf("start shared flowd: %v", sharedErr)
+	}
+	return shared
+}
+
+// Logger returns a logger for tests: quiet unless FLOWD_TEST_LOG is set.
+func Logger() *slog.Logger {
+	if os.Getenv("FLOWD_TEST_LOG") != "" {
+		return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	}
+	return slog.New(slog.DiscardHandler)
+}
+
+// New starts a flowd of the test's own on the package's test database; it
+// stops at the test's cleanup.
+func New(t testing.TB, opts *Options) *Env {
+	t.Helper()
+	env, stop, err := start(t, opts)
+	if err != nil {
+		t.Fatalf("start flowd: %v", err)
+	}
+	t.Cleanup(stop)
+	return env
+}
+
+func start(t testing.TB, opts *Options) (*Env, func(), error) {
+	if opts == nil {
+		opts = &Options{}
+	}
+	pool := testdb.Pool(t)
+	st := store.New(pool)
+	allow := opts.Allow
+	if allow == nil {
+		allow = []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8"), netip.MustParsePrefix("::1/128")}
+	}
+	log := Logger()
+	guard := netguard.New(netguard.Config{Allow: allow})
+	worker := engine.NewWorker(st, &engine.WorkerConfig{HTTPClient: guard.Client(), WorkerID: "test", Logger: log})
+	sched, err := scheduler.New(pool, st, &scheduler.Config{Worker: worker, Workers: 50, ID: "test-" + uuid.NewString()[:8], Logger: log})
+	if err != nil {
+		return nil, nil, err
+	}
+	if err := sched.Start(context.Background()); err != nil {
+		return nil, nil, err
+	}
+	cfg := &api.Config{Logger: log, Mounts: opts.Mounts, RateLimit: -1}
+	if opts.APIConfig != nil {
+		opts.APIConfig(cfg)
+	}
+	srv := api.New(st, sched, cfg)
+	hs := httptest.NewServer(srv.Handler())
+	env := &Env{URL: hs.URL, Pool: pool, Store: st, Sched: sched, Worker: worker, Server: srv}
+	stop := func() {
+		hs.Close()
+		sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		_ = sched.Stop(sctx)
+	}
+	return env, stop, nil
+}
+
+// Tenant is a company with an API token.
+type Tenant struct {
+	CompanyID uuid.UUID
+	UserID    uuid.UUID
+	Token     string
+}
+
+// NewTenant creates a company with a fresh token.
+func (e *Env) NewTenant(t testing.TB) *Tenant {
+	t.Helper()
+	tn := &Tenant{CompanyID: uuid.New(), UserID: uuid.New()}
+	token, hash := api.NewToken()
+	if err := e.Store.TokenInsert(context.Background(), uuid.New(), tn.CompanyID, tn.UserID, "test", hash); err != nil {
+		t.Fatalf("insert token: %v", err)
+	}
+	tn.Token = token
+	return tn
+}
+
+// Response is a decoded API answer.
+type Response struct {
+	Code    int
+	Header  http.Header
+	Raw     []byte
+	Status  string              `json:"status"`
+	Message string              `json:"message"`
+	Data    json.RawMessage     `json:"data"`
+	Errors  []engine.FieldError `json:"errors"`
+	Next    *string             `json:"next_cursor"`
+}
+
+// Do sends a request with the tenant's token (tn may be nil for none). body
+// may be nil, a []byte or string sent as is, or a value encoded as JSON.
+func (e *Env) Do(t testing.TB, tn *Tenant, method, path string, body any, headers ...string) *Response {
+	t.Helper()
+	var rd io.Reader
+	switch b := body.(type) {
+	case nil:
+	case []byte:
+		rd = bytes.NewReader(b)
+	case string:
+		rd = bytes.NewReader([]byte(b))
+	default:
+		raw, err := json.Marshal(b)
+		if err != nil {
+			t.Fatalf("encode body: %v", err)
+		}
+		rd = bytes.NewReader(raw)
+	}
+	req, err := http.NewRequest(method, e.URL+path, rd)
+	if err != nil {
+		t.Fatalf("new request: %v", err)
+	}
+	if tn != nil {
+		req.Header.Set("Authorization", "Bearer "+tn.Token)
+	}
+	for i := 0; i+1 < len(headers); i += 2 {
+		req.Header.Set(headers[i], headers[i+1])
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatalf("%s %s: %v", method, path, err)
+	}
+	defer resp.Body.Close()
+	raw, _ := io.ReadAll(resp.Body)
+	out := &Response{Code: resp.StatusCode, Header: resp.Header, Raw: raw}
+	if err := json.Unmarshal(raw, out); err != nil {
+		t.Fatalf("%s %s: answer is not JSON (%d): %s", method, path, resp.StatusCode, raw)
+	}
+	return out
+}
+
+// Decode unmarshals the response's data into v.
+func (r *Response) Decode(t testing.TB, v any) {
+	t.Helper()
+	if err := json.Unmarshal(r.Data, v); err != nil {
+		t.Fatalf("decode data: %v: %s", err, r.Data)
+	}
+}
+
+// WaitExecution polls an execution until it has one of the statuses, or
+// fails the test after timeout.
+func (e *Env) WaitExecution(t testing.TB, tn *Tenant, id uuid.UUID, timeout time.Duration, statuses ...string) *engine.Execution {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	var last engine.Execution
+	for {
+		r := e.Do(t, tn, "GET", "/v1/executions/"+id.String(), nil)
+		if r.Code != 200 {
+			t.Fatalf("get execution: %d %s", r.Code, r.Raw)
+		}
+		last = engine.Execution{}
+		r.Decode(t, &last)
+		for _, s := range statuses {
+			if last.Status == s {
+				return &last
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("execution %s still %s after %s (want %v): %s", id, last.Status, timeout, statuses, r.Raw)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}

@@ -1,0 +1,274 @@
+package scheduler
+
+import (
+	"cmp"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/riverqueue/river"
+	"github.com/riverqueue/river/riverdriver/riverpgxv5"
+	"github.com/riverqueue/river/rivertype"
+
+	"github.com/flowd/flowd/engine"
+	"github.com/flowd/flowd/store"
+)
+
+// QueueExecutions is the River queue executions run on.
+const QueueExecutions = "flowd_executions"
+
+// Defaults of Config, chosen from `make bench` measurements (README,
+// Performance).
+const (
+	WorkersDefault           = 200
+	FetchCooldownDefault     = 10 * time.Millisecond
+	FetchPollIntervalDefault = 250 * time.Millisecond
+	JobMaxAttemptsDefault    = 50
+)
+
+// Config configures a Scheduler; zero values mean defaults.
+type Config struct {
+	// Worker runs executions. Nil makes an insert-only client (no jobs are
+	// worked in this process).
+	Worker *engine.Worker
+	// Workers is the number of executions this process runs at once.
+	Workers int
+	// FetchCooldown and FetchPollInterval are River's fetch settings.
+	FetchCooldown     time.Duration
+	FetchPollInterval time.Duration
+	// ID names this process's River client (recorded on attempts).
+	ID     string
+	Logger *slog.Logger
+}
+
+// Scheduler owns the River client.
+type Scheduler struct {
+	client *river.Client[pgx.Tx]
+	store  *store.Store
+	cfg    Config
+	log    *slog.Logger
+}
+
+// New returns a Scheduler on pool.
+func New(pool *pgxpool.Pool, st *store.Store, cfg *Config) (*Scheduler, error) {
+	c := *cfg
+	c.Workers = cmp.Or(c.Workers, WorkersDefault)
+	c.FetchCooldown = cmp.Or(c.FetchCooldown, FetchCooldownDefault)
+	c.FetchPollInterval = cmp.Or(c.FetchPollInterval, FetchPollIntervalDefault)
+	log := c.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	rc := &river.Config{
+		ID:                c.ID,
+		Logger:            log.With("component", "river"),
+		FetchCooldown:     c.FetchCooldown,
+		FetchPollInterval: c.FetchPollInterval,
+		JobTimeout:        -1,
+		MaxAttempts:       JobMaxAttemptsDefault,
+	}
+	if c.Worker != nil {
+		workers := river.NewWorkers()
+		if err := river.AddWorkerSafely(workers, c.Worker); err != nil {
+			return nil, fmt.Errorf("add worker: %w", err)
+		}
+		rc.Workers = workers
+		rc.Queues = map[string]river.QueueConfig{QueueExecutions: {MaxWorkers: c.Workers}}
+	}
+	client, err := river.NewClient(riverpgxv5.New(pool), rc)
+	if err != nil {
+		return nil, fmt.Errorf("river client: %w", err)
+	}
+	return &Scheduler{client: client, store: st, cfg: c, log: log}, nil
+}
+
+// Client returns the River client (for the River UI).
+func (s *Scheduler) Client() *river.Client[pgx.Tx] { return s.client }
+
+// ID returns the River client's id.
+func (s *Scheduler) ID() string { return s.client.ID() }
+
+// Start starts working jobs (when the Scheduler has a worker).
+func (s *Scheduler) Start(ctx context.Context) error {
+	if s.cfg.Worker == nil {
+		return nil
+	}
+	if err := s.cfg.Worker.Start(ctx); err != nil {
+		return err
+	}
+	return s.client.Start(ctx)
+}
+
+// Stop stops fetching jobs, lets running executions record their in-flight
+// steps and hand back, and waits until ctx is done; then it cancels what
+// still runs (those jobs are picked up again by another process).
+func (s *Scheduler) Stop(ctx context.Context) error {
+	if s.cfg.Worker == nil {
+		return nil
+	}
+	s.cfg.Worker.Drain()
+	err := s.client.Stop(ctx)
+	if err != nil {
+		s.log.Warn("soft stop did not finish in time; cancelling running jobs", "error", err)
+		cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+		defer cancel()
+		err = s.client.StopAndCancel(cctx)
+	}
+	_ = s.cfg.Worker.Stop(ctx)
+	return err
+}
+
+// TriggerRequest asks for a new execution of a flow.
+type TriggerRequest struct {
+	// CompanyID restricts the flow to a company; uuid.Nil for hooks and
+	// schedules, which name the flow directly.
+	CompanyID      uuid.UUID
+	FlowID         uuid.UUID
+	Variables      json.RawMessage
+	Payload        json.RawMessage
+	IdempotencyKey string
+	Trigger        string
+	ScheduledFor   *time.Time
+}
+
+// ErrDuplicate is returned by insertExecution when the idempotency key or
+// schedule slot already has an execution.
+var errDuplicate = errors.New("duplicate execution")
+
+// Trigger writes a new execution and enqueues its job in one transaction.
+// With an idempotency key (or schedule slot) that was used before it returns
+// the first execution and created false. Stopped, deleted and template
+// flows are refused with store.ErrConflict.
+func (s *Scheduler) Trigger(ctx context.Context, req TriggerRequest) (*engine.Execution, bool, error) {
+	info, err := s.store.FlowRunInfo(ctx, req.CompanyID, req.FlowID)
+	if err != nil {
+		return nil, false, err
+	}
+	switch {
+	case info.Status == engine.FlowStatusDeleted:
+		return nil, false, fmt.Errorf("%w: flow is deleted", store.ErrConflict)
+	case info.Status == engine.FlowStatusStopped:
+		return nil, false, fmt.Errorf("%w: flow is stopped; resume it first", store.ErrConflict)
+	case info.IsTemplate:
+		return nil, false, fmt.Errorf("%w: flow is a template; clone it to run it", store.ErrConflict)
+	}
+	var key *string
+	if req.IdempotencyKey != "" {
+		key = &req.IdempotencyKey
+		if e, err := s.store.ExecutionGetByIdempotencyKey(ctx, req.FlowID, req.IdempotencyKey); err == nil {
+			return e, false, nil
+		} else if !errors.Is(err, store.ErrNotFound) {
+			return nil, false, err
+		}
+	}
+	exec := &engine.Execution{
+		ExecutionSummary: engine.ExecutionSummary{
+			ID:            uuid.New(),
+			Status:        engine.ExecutionStatusScheduled,
+			AttemptNumber: 1,
+		},
+		FlowID:         req.FlowID,
+		CompanyID:      info.CompanyID,
+		FlowVersion:    info.Version,
+		Trigger:        cmp.Or(req.Trigger, engine.TriggerManual),
+		ScheduledFor:   req.ScheduledFor,
+		IdempotencyKey: key,
+		Payload:        req.Payload,
+		Variables:      req.Variables,
+	}
+	err = s.store.InTx(ctx, func(tx pgx.Tx) error {
+		res, err := s.client.InsertTx(ctx, tx, engine.ExecutionArgs{ExecutionID: exec.ID},
+			&river.InsertOpts{Queue: QueueExecutions})
+		if err != nil {
+			return fmt.Errorf("enqueue execution: %w", err)
+		}
+		exec.JobID = res.Job.ID
+		created, err := store.ExecutionInsertTx(ctx, tx, exec)
+		if err != nil {
+			return err
+		}
+		if !created {
+			return errDuplicate
+		}
+		return nil
+	})
+	if errors.Is(err, errDuplicate) {
+		if key != nil {
+			e, err := s.store.ExecutionGetByIdempotencyKey(ctx, req.FlowID, *key)
+			return e, false, err
+		}
+		return nil, false, fmt.Errorf("%w: slot %v already has an execution", store.ErrConflict, req.ScheduledFor)
+	}
+	if err != nil {
+		return nil, false, err
+	}
+	e, err := s.store.ExecutionGet(ctx, uuid.Nil, exec.ID)
+	return e, true, err
+}
+
+// Cancel stops an execution: it is marked cancelled and its job cancelled
+// in one transaction; a running job's context is cancelled by River, which
+// aborts its in-flight HTTP requests. No further step is sent.
+func (s *Scheduler) Cancel(ctx context.Context, companyID, id uuid.UUID) (*engine.Execution, error) {
+	var exec *engine.Execution
+	err := s.store.InTx(ctx, func(tx pgx.Tx) error {
+		e, err := store.ExecutionCancelTx(ctx, tx, companyID, id)
+		if err != nil {
+			return err
+		}
+		exec = e
+		if e.JobID == 0 {
+			return nil
+		}
+		_, err = s.client.JobCancelTx(ctx, tx, e.JobID)
+		if err != nil && !errors.Is(err, rivertype.ErrNotFound) {
+			return fmt.Errorf("cancel job %d: %w", e.JobID, err)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return exec, nil
+}
+
+// Retry re-runs a failed or cancelled execution from its failed steps:
+// steps that succeeded keep their results and are not sent again.
+func (s *Scheduler) Retry(ctx context.Context, companyID, id uuid.UUID) (*engine.Execution, error) {
+	err := s.store.InTx(ctx, func(tx pgx.Tx) error {
+		e, err := store.ExecutionLockTx(ctx, tx, companyID, id)
+		if err != nil {
+			return err
+		}
+		if e.Status != engine.ExecutionStatusFailed && e.Status != engine.ExecutionStatusCancelled {
+			return fmt.Errorf("%w: execution is %s; only failed or cancelled executions can be retried", store.ErrConflict, e.Status)
+		}
+		steps := map[int]*engine.StepState{}
+		for n, st := range e.Steps {
+			if st.Status == engine.StepSuccess {
+				steps[n] = st
+			}
+		}
+		res, err := s.client.InsertTx(ctx, tx, engine.ExecutionArgs{ExecutionID: e.ID},
+			&river.InsertOpts{Queue: QueueExecutions})
+		if err != nil {
+			return fmt.Errorf("enqueue execution: %w", err)
+		}
+		return store.ExecutionRequeueTx(ctx, tx, engine.ExecutionUpdate{
+			ID:            e.ID,
+			Status:        engine.ExecutionStatusScheduled,
+			AttemptNumber: e.AttemptNumber + 1,
+			Steps:         steps,
+		}, res.Job.ID)
+	})
+	if err != nil {
+		return nil, err
+	}
+	return s.store.ExecutionGet(ctx, companyID, id)
+}
