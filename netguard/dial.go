@@ -91,7 +91,7 @@ func (g *Guard) DialContext(ctx context.Context, network, addr string) (net.Conn
 // lookupHost returns the addresses of host, which may be an IP literal.
 func (g *Guard) lookupHost(ctx context.Context, ipNetwork, host string) ([]netip.Addr, error) {
 	if ip, err := netip.ParseAddr(host); err == nil {
-		return []netip.Addr{ip}, nil
+		return []netip.Addr{ip.Unmap()}, nil
 	}
 	ips, err := g.resolver.LookupNetIP(ctx, ipNetwork, host)
 	if err != nil {
