@@ -1,0 +1,50 @@
+package redact
+
+import (
+	"encoding/json"
+	"strings"
+	"testing"
+)
+
+// FuzzJSON checks that a valid document stays valid and that a value under
+// a sensitive key never survives.
+func FuzzJSON(f *testing.F) {
+	f.Add([]byte(`{"password":"hunter2","a":[1,{"token":"t"}]}`), "hunter2")
+	f.Add([]byte(`[1,"x",null,true,{"k":{}}]`), "x")
+	f.Add([]byte(`"\u003cs3cr3t\u003e"`), "<s3cr3t>")
+	f.Fuzz(func(t *testing.T, raw []byte, secret string) {
+		out := JSON(raw, []string{secret})
+		if json.Valid(raw) && !json.Valid(out) {
+			t.Fatalf("JSON(%q) = %q, not valid JSON", raw, out)
+		}
+		wrapped := []byte(`{"api_key":` + string(raw) + `}`)
+		if !json.Valid(wrapped) {
+			return
+		}
+		var got map[string]any
+		if err := json.Unmarshal(JSON(wrapped, nil), &got); err != nil {
+			t.Fatalf("JSON(%q) is not valid JSON: %v", wrapped, err)
+		}
+		if v := got["api_key"]; v != nil && v != Mask {
+			t.Fatalf("JSON(%q) kept the value %v of a sensitive key", wrapped, v)
+		}
+	})
+}
+
+// FuzzString checks that a secret made of digits (which cannot be formed
+// with the letters of Mask) never remains in the output of String or URL.
+func FuzzString(f *testing.F) {
+	f.Add("https://u:1234@h/p?token=1234#x", "1234")
+	f.Add("a 98765 b %39%38", "98765")
+	f.Fuzz(func(t *testing.T, s, secret string) {
+		if len(secret) < MinSecretLen || strings.Trim(secret, "0123456789") != "" {
+			return
+		}
+		if got := String(s, []string{secret}); strings.Contains(got, secret) {
+			t.Fatalf("String(%q, %q) = %q, still contains the secret", s, secret, got)
+		}
+		if got := URL(s, []string{secret}); strings.Contains(got, secret) {
+			t.Fatalf("URL(%q, %q) = %q, still contains the secret", s, secret, got)
+		}
+	})
+}

@@ -1,0 +1,136 @@
+package redact
+
+import (
+	"maps"
+	"net/http"
+	"net/http/httptest"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+)
+
+func TestHeaders(t *testing.T) {
+	t.Parallel()
+
+	tests := []struct {
+		name string
+		in   map[string]string
+		want map[string]string
+	}{
+		{name: "Nil", in: nil, want: nil},
+		{
+			name: "Mixed",
+			in: map[string]string{
+				"Authorization": "Bearer abc123",
+				"Content-Type":  "application/json",
+				"X-Api-Key":     "k-123",
+				"x-auth-token":  "t-456",
+				"Cookie":        "sid=1",
+				"X-Request-Id":  "r-1",
+			},
+			want: map[string]string{
+				"Authorization": Mask,
+				"Content-Type":  "application/json",
+				"X-Api-Key":     Mask,
+				"x-auth-token":  Mask,
+				"Cookie":        Mask,
+				"X-Request-Id":  "r-1",
+			},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+
+			in := maps.Clone(tt.in)
+			got := Headers(tt.in)
+			if diff := cmp.Diff(tt.want, got); diff != "" {
+				t.Errorf("Headers mismatch (-want +got):\n%s", diff)
+			}
+			if diff := cmp.Diff(in, tt.in); diff != "" {
+				t.Errorf("Headers changed its input (-want +got):\n%s", diff)
+			}
+		})
+	}
+}
+
+func TestHTTPHeader(t *testing.T) {
+	t.Parallel()
+
+	tests := []struct {
+		name string
+		in   http.Header
+		want map[string]string
+	}{
+		{name: "Nil", in: nil, want: nil},
+		{
+			name: "FlattenedAndMasked",
+			in: http.Header{
+				"Authorization": {"Basic dXNlcjpwYXNz"},
+				"Content-Type":  {"application/json"},
+				"Accept":        {"text/plain", "application/json"},
+				"Set-Cookie":    {"a=1", "b=2"},
+				"x-api-key":     {"k-123"},
+			},
+			want: map[string]string{
+				"Authorization": Mask,
+				"Content-Type":  "application/json",
+				"Accept":        "text/plain, application/json",
+				"Set-Cookie":    Mask,
+				"X-Api-Key":     Mask,
+			},
+		},
+		{
+			name: "NonCanonicalNamesMerged",
+			in:   http.Header{"X-Trace": {"a"}, "x-trace": {"b"}},
+			want: map[string]string{"X-Trace": "a, b"},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			if diff := cmp.Diff(tt.want, HTTPHeader(tt.in)); diff != "" {
+				t.Errorf("HTTPHeader mismatch (-want +got):\n%s", diff)
+			}
+		})
+	}
+}
+
+// TestHTTPHeaderReceived masks the headers of a request as a server really
+// receives them.
+func TestHTTPHeaderReceived(t *testing.T) {
+	t.Parallel()
+
+	received := make(chan http.Header, 1)
+	server := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		received <- r.Header.Clone()
+	}))
+	t.Cleanup(server.Close)
+
+	req, err := http.NewRequestWithContext(t.Context(), http.MethodPost, server.URL, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Authorization", "Bearer s3cr3t-value")
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("X-Hub-Signature-256", "sha256=abcdef")
+	req.Header.Set("User-Agent", "flowd-test")
+	resp, err := server.Client().Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+
+	got := HTTPHeader(<-received)
+	want := map[string]string{
+		"Accept-Encoding":     "gzip",
+		"Authorization":       Mask,
+		"Content-Length":      "0",
+		"Content-Type":        "application/json",
+		"User-Agent":          "flowd-test",
+		"X-Hub-Signature-256": Mask,
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("HTTPHeader of received request mismatch (-want +got):\n%s", diff)
+	}
+}
