@@ -3,9 +3,6 @@ package engine
 import (
 	"bytes"
 	"context"
-	"crypto/hmac"
-	"crypto/sha256"
-	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -274,22 +271,11 @@ func parseRetryAfter(v string, now time.Time) time.Duration {
 	return 0
 }
 
-// signRequest adds Standard Webhooks headers: webhook-id, webhook-timestamp
-// and webhook-signature "v1,<base64 HMAC-SHA256 of id.timestamp.body>". A
-// secret of the form "whsec_<base64>" is used base64-decoded, as Standard
-// Webhooks libraries do; any other secret is used as its bytes.
+// signRequest adds Standard Webhooks headers: webhook-id (the idempotency
+// key), webhook-timestamp and webhook-signature (see Sign).
 func signRequest(h http.Header, secret, msgID string, now time.Time, body []byte) {
-	key := []byte(secret)
-	if rest, ok := strings.CutPrefix(secret, "whsec_"); ok {
-		if k, err := base64.StdEncoding.DecodeString(rest); err == nil {
-			key = k
-		}
-	}
 	ts := strconv.FormatInt(now.Unix(), 10)
-	mac := hmac.New(sha256.New, key)
-	mac.Write([]byte(msgID + "." + ts + "."))
-	mac.Write(body)
 	h.Set("webhook-id", msgID)
 	h.Set("webhook-timestamp", ts)
-	h.Set("webhook-signature", "v1,"+base64.StdEncoding.EncodeToString(mac.Sum(nil)))
+	h.Set("webhook-signature", Sign(secret, msgID, ts, body))
 }

@@ -1,0 +1,687 @@
+package engine_test
+
+// End-to-end tests of the execution engine: real PostgreSQL, real River
+// workers, the real API, and httptest servers as the steps' targets.
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+	"github.com/google/uuid"
+
+	"github.com/flowd/flowd/engine"
+	"github.com/flowd/flowd/internal/flowdtest"
+)
+
+type runBundle struct {
+	env    *flowdtest.Env
+	tenant *flowdtest.Tenant
+}
+
+func setupRun(t *testing.T) *runBundle {
+	t.Helper()
+	env := flowdtest.Shared(t)
+	return &runBundle{env: env, tenant: env.NewTenant(t)}
+}
+
+// received is one request a target saw.
+type received struct {
+	Method  string
+	Path    string
+	Query   string
+	Header  http.Header
+	Body    string
+	At      time.Time
+}
+
+// target is an httptest server that records requests and answers with a
+// handler per path.
+type target struct {
+	*httptest.Server
+	mu       sync.Mutex
+	reqs     []received
+	handlers map[string]func(w http.ResponseWriter, r *http.Request, n int)
+	counts   map[string]int
+}
+
+func newTarget(t *testing.T) *target {
+	tg := &target{handlers: map[string]func(http.ResponseWriter, *http.Request, int){}, counts: map[string]int{}}
+	tg.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, _ := io.ReadAll(r.Body)
+		tg.mu.Lock()
+		tg.reqs = append(tg.reqs, received{r.Method, r.URL.Path, r.URL.RawQuery, r.Header.Clone(), string(body), time.Now()})
+		tg.counts[r.URL.Path]++
+		n := tg.counts[r.URL.Path]
+		h := tg.handlers[r.URL.Path]
+		tg.mu.Unlock()
+		if h == nil {
+			w.Header().Set("Content-Type", "application/json")
+			fmt.Fprint(w, `{"ok": true}`)
+			return
+		}
+		h(w, r, n)
+	}))
+	t.Cleanup(tg.Close)
+	return tg
+}
+
+func (tg *target) handle(path string, h func(w http.ResponseWriter, r *http.Request, n int)) {
+	tg.mu.Lock()
+	tg.handlers[path] = h
+	tg.mu.Unlock()
+}
+
+func (tg *target) json(path, body string) {
+	tg.handle(path, func(w http.ResponseWriter, r *http.Request, n int) {
+		w.Header().Set("Content-Type", "application/json")
+		fmt.Fprint(w, body)
+	})
+}
+
+func (tg *target) requests(path string) []received {
+	tg.mu.Lock()
+	defer tg.mu.Unlock()
+	var out []received
+	for _, r := range tg.reqs {
+		if r.Path == path {
+			out = append(out, r)
+		}
+	}
+	return out
+}
+
+func (b *runBundle) createFlow(t *testing.T, def map[string]any) uuid.UUID {
+	t.Helper()
+	r := b.env.Do(t, b.tenant, "POST", "/v1/webhooks", def)
+	if r.Code != http.StatusCreated {
+		t.Fatalf("create flow: %d %s", r.Code, r.Raw)
+	}
+	var f engine.Flow
+	r.Decode(t, &f)
+	return f.ID
+}
+
+func (b *runBundle) trigger(t *testing.T, flowID uuid.UUID, body any, headers ...string) *engine.Execution {
+	t.Helper()
+	r := b.env.Do(t, b.tenant, "POST", "/v1/webhooks/"+flowID.String()+"/trigger", body, headers...)
+	if r.Code != http.StatusAccepted {
+		t.Fatalf("trigger: %d %s", r.Code, r.Raw)
+	}
+	var e engine.Execution
+	r.Decode(t, &e)
+	if e.Status != "scheduled" {
+		t.Fatalf("triggered execution status %q, want scheduled", e.Status)
+	}
+	return &e
+}
+
+func (b *runBundle) run(t *testing.T, def map[string]any, statuses ...string) *engine.Execution {
+	t.Helper()
+	id := b.createFlow(t, def)
+	e := b.trigger(t, id, nil)
+	if len(statuses) == 0 {
+		statuses = []string{"success", "failed", "cancelled"}
+	}
+	return b.env.WaitExecution(t, b.tenant, e.ID, 30*time.Second, statuses...)
+}
+
+func step(n int, method, url string, extra map[string]any) map[string]any {
+	s := map[string]any{"step_number": n, "webhook_method": method, "webhook_url": url}
+	for k, v := range extra {
+		s[k] = v
+	}
+	return s
+}
+
+func flow(name string, steps []any, extra map[string]any) map[string]any {
+	f := map[string]any{"name": name, "steps": steps, "retry_delay": 1, "retry_delay_unit": "seconds"}
+	for k, v := range extra {
+		f[k] = v
+	}
+	return f
+}
+
+func attemptsOf(e *engine.Execution, stepNumber int) []engine.StepAttempt {
+	var out []engine.StepAttempt
+	for _, a := range e.Attempts {
+		if a.StepNumber == stepNumber {
+			out = append(out, a)
+		}
+	}
+	return out
+}
+
+func TestChainPassesVariables(t *testing.T) {
+	t.Parallel()
+	b := setupRun(t)
+	tg := newTarget(t)
+	tg.json("/login", `{"session": {"token": "tok-123"}}`)
+	tg.json("/contacts", `{"total": 42, "items": [{"id": 1}]}`)
+	def := flow("chain", []any{
+		step(1, "POST", tg.URL+"/login", map[string]any{"webhook_body": map[string]any{"user": "{{user}}"}}),
+		step(2, "GET", tg.URL+"/contacts", map[string]any{
+			"depends_on_step": 1,
+			"webhook_headers": map[string]any{"Authorization": "Bearer {{token}}"},
+			"webhook_url_params": map[string]any{"page": "{{page}}"},
+		}),
+		step(3, "POST", tg.URL+"/push", map[string]any{
+			"depends_on_step": 2,
+			"webhook_body":    map[string]any{"count": "{{total}}", "label": "total={{total}}", "first": "{{items}}"},
+		}),
+	}, map[string]any{
+		"predefinedVariables": []any{map[string]any{"name": "user", "value": "admin"}, map[string]any{"name": "page", "value": 2}},
+		"variables": []any{
+			map[string]any{"name": "token", "location": "session.token", "stepId": 1, "type": "body", "dataType": "string"},
+			map[string]any{"name": "total", "location": "total", "stepId": 2, "type": "body", "dataType": "integer"},
+			map[string]any{"name": "items", "location": "items", "stepId": 2, "type": "body", "dataType": "array"},
+		},
+	})
+	e := b.run(t, def)
+	if e.Status != "success" {
+		t.Fatalf("execution %s: %v", e.Status, e.ErrorMessage)
+	}
+	if got := tg.requests("/contacts"); len(got) != 1 || got[0].Header.Get("Authorization") != "Bearer tok-123" || got[0].Query != "page=2" {
+		t.Fatalf("step 2 request: %+v", got)
+	}
+	push := tg.requests("/push")
+	if len(push) != 1 {
+		t.Fatalf("step 3 sent %d times", len(push))
+	}
+	var body map[string]any
+	if err := json.Unmarshal([]byte(push[0].Body), &body); err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]any{"count": float64(42), "label": "total=42", "first": []any{map[string]any{"id": float64(1)}}}
+	if d := cmp.Diff(want, body); d != "" {
+		t.Errorf("step 3 body (-want +got):\n%s", d)
+	}
+	if ct := push[0].Header.Get("Content-Type"); ct != "application/json" {
+		t.Errorf("Content-Type %q", ct)
+	}
+	if ua := push[0].Header.Get("User-Agent"); !strings.HasPrefix(ua, "flowd/") {
+		t.Errorf("User-Agent %q", ua)
+	}
+	if k := push[0].Header.Get("Idempotency-Key"); k != fmt.Sprintf("%s:3", e.ID) {
+		t.Errorf("Idempotency-Key %q", k)
+	}
+	// The record of step 2 hides the bearer token but keeps the rest.
+	a2 := attemptsOf(e, 2)
+	if len(a2) != 1 || a2[0].RequestHeaders["Authorization"] != "[redacted]" || a2[0].ResponseStatus == nil || *a2[0].ResponseStatus != 200 {
+		t.Errorf("step 2 record: %+v", a2)
+	}
+	if e.ExecutedAt == nil || e.FinishedAt == nil || e.AttemptNumber != 1 {
+		t.Errorf("execution timestamps/attempt: %+v", e.ExecutionSummary)
+	}
+}
+
+func TestParallelBranchesJoin(t *testing.T) {
+	t.Parallel()
+	b := setupRun(t)
+	tg := newTarget(t)
+	var arrived sync.WaitGroup
+	arrived.Add(2)
+	both := make(chan struct{})
+	go func() { arrived.Wait(); close(both) }()
+	branch := func(body string) func(http.ResponseWriter, *http.Request, int) {
+		return func(w http.ResponseWriter, r *http.Request, n int) {
+			arrived.Done()
+			select { // each branch waits until the other has arrived too
+			case <-both:
+			case <-time.After(5 * time.Second):
+				http.Error(w, "branches did not overlap", 500)
+				return
+			}
+			fmt.Fprint(w, body)
+		}
+	}
+	tg.handle("/a", branch(`{"a": "from-a"}`))
+	tg.handle("/b", branch(`{"b": "from-b"}`))
+	def := flow("diamond", []any{
+		step(1, "GET", tg.URL+"/a", nil),
+		step(2, "GET", tg.URL+"/b", nil),
+		step(3, "POST", tg.URL+"/join", map[string]any{"depends_on_step": 1, "webhook_body": map[string]any{"a": "{{a}}", "b": "{{b}}"}}),
+	}, map[string]any{"variables": []any{
+		map[string]any{"name": "a", "location": "a", "stepId": 1, "type": "body"},
+		map[string]any{"name": "b", "location": "b", "stepId": 2, "type": "body"},
+	}})
+	e := b.run(t, def)
+	if e.Status != "success" {
+		t.Fatalf("execution %s: %v", e.Status, *e.ErrorMessage)
+	}
+	join := tg.requests("/join")
+	if len(join) != 1 || join[0].Body != `{"a":"from-a","b":"from-b"}` {
+		t.Errorf("join body: %+v", join)
+	}
+}
+
+func TestSuccessConditions(t *testing.T) {
+	t.Parallel()
+	b := setupRun(t)
+	tg := newTarget(t)
+	tg.handle("/r", func(w http.ResponseWriter, r *http.Request, n int) {
+		w.Header().Set("X-Result", "fine")
+		w.WriteHeader(201)
+		fmt.Fprint(w, `{"data": {"state": "ok", "n": 3}}`)
+	})
+	for _, tc := range []struct {
+		name string
+		cond any
+		ok   bool
+	}{
+		{"default 2xx", nil, true},
+		{"status int", map[string]any{"status_code": 201}, true},
+		{"status int wrong", map[string]any{"status_code": 200}, false},
+		{"status list", map[string]any{"status_code": []any{200, 201}}, true},
+		{"status list wrong", map[string]any{"status_code": []any{200, 204}}, false},
+		{"key exists", map[string]any{"response_key": "data.state"}, true},
+		{"key missing", map[string]any{"response_key": "data.nope"}, false},
+		{"key equals", map[string]any{"response_key": "data.n", "expected_value": 3}, true},
+		{"key differs", map[string]any{"response_key": "data.state", "expected_value": "bad"}, false},
+		{"expression", map[string]any{"expression": `status == 201 && body.data.n > 2 && headers["x-result"] == "fine"`}, true},
+		{"expression false", map[string]any{"expression": `body.data.n > 5`}, false},
+		{"all must hold", map[string]any{"status_code": 201, "response_key": "data.state", "expected_value": "nope"}, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			extra := map[string]any{}
+			if tc.cond != nil {
+				extra["success_condition"] = tc.cond
+			}
+			e := b.run(t, flow("cond "+tc.name, []any{step(1, "GET", tg.URL+"/r", extra)}, nil))
+			want := map[bool]string{true: "success", false: "failed"}[tc.ok]
+			if e.Status != want {
+				t.Errorf("status %s, want %s (error %v)", e.Status, want, e.ErrorMessage)
+			}
+			if !tc.ok && (e.ErrorMessage == nil || !strings.Contains(*e.ErrorMessage, "step 1")) {
+				t.Errorf("error_message should name step 1: %v", e.ErrorMessage)
+			}
+		})
+	}
+}
+
+func TestDataTypes(t *testing.T) {
+	t.Parallel()
+	b := setupRun(t)
+	tg := newTarget(t)
+	tg.handle("/v", func(w http.ResponseWriter, r *http.Request, n int) {
+		w.Header().Set("X-Count", "17")
+		fmt.Fprint(w, `{"s": "abc", "i": 12, "f": 1.5, "b": true, "bs": "false", "o": {"k": 1}, "a": [1, 2], "ns": "7"}`)
+	})
+	for _, tc := range []struct {
+		name, typ, location, dataType, custom string
+		want                                  string // JSON of the value step 2 receives, or "" when the step must fail
+		errPart                               string
+	}{
+		{"string", "body", "s", "string", "", `"abc"`, ""},
+		{"number to string", "body", "i", "string", "", `"12"`, ""},
+		{"integer", "body", "i", "integer", "", `12`, ""},
+		{"numeric string to integer", "body", "ns", "integer", "", `7`, ""},
+		{"float to integer fails", "body", "f", "integer", "", "", "integer"},
+		{"number", "body", "f", "number", "", `1.5`, ""},
+		{"boolean", "body", "b", "boolean", "", `true`, ""},
+		{"string boolean", "body", "bs", "boolean", "", `false`, ""},
+		{"object", "body", "o", "object", "", `{"k":1}`, ""},
+		{"array", "body", "a", "array", "", `[1,2]`, ""},
+		{"string to number fails", "body", "s", "number", "", "", "number"},
+		{"object from array fails", "body", "a", "object", "", "", "object"},
+		{"header", "header", "X-Count", "integer", "", `17`, ""},
+		{"status", "status", "", "integer", "", `200`, ""},
+		{"custom", "custom", "", "string", "fixed", `"fixed"`, ""},
+		{"missing with default", "body", "nope", "string", "dflt", `"dflt"`, ""},
+		{"missing without default fails", "body", "nope", "string", "", "", "nope"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			path := "/sink-" + strings.ReplaceAll(tc.name, " ", "-")
+			v := map[string]any{"name": "v", "location": tc.location, "stepId": 1, "type": tc.typ, "dataType": tc.dataType}
+			if tc.custom != "" {
+				v["customValue"] = tc.custom
+			}
+			e := b.run(t, flow("types "+tc.name, []any{
+				step(1, "GET", tg.URL+"/v", nil),
+				step(2, "POST", tg.URL+path, map[string]any{"depends_on_step": 1, "webhook_body": map[string]any{"v": "{{v}}"}}),
+			}, map[string]any{"variables": []any{v}}))
+			if tc.want == "" {
+				if e.Status != "failed" || e.ErrorMessage == nil || !strings.Contains(*e.ErrorMessage, `"v"`) || !strings.Contains(*e.ErrorMessage, tc.errPart) {
+					t.Fatalf("want failure naming variable v and %q, got %s %v", tc.errPart, e.Status, e.ErrorMessage)
+				}
+				if n := len(tg.requests(path)); n != 0 {
+					t.Errorf("dependent step sent %d times after a failed extraction", n)
+				}
+				return
+			}
+			if e.Status != "success" {
+				t.Fatalf("status %s: %v", e.Status, *e.ErrorMessage)
+			}
+			got := tg.requests(path)
+			if len(got) != 1 || got[0].Body != `{"v":`+tc.want+`}` {
+				t.Errorf("step 2 body: want {\"v\":%s}, got %+v", tc.want, got)
+			}
+		})
+	}
+}
+
+func TestStepRetriesKeepIdempotencyKey(t *testing.T) {
+	t.Parallel()
+	b := setupRun(t)
+	tg := newTarget(t)
+	tg.handle("/flaky", func(w http.ResponseWriter, r *http.Request, n int) {
+		if n <= 2 {
+			http.Error(w, `{"error":"try again"}`, 500)
+			return
+		}
+		fmt.Fprint(w, `{"ok":true}`)
+	})
+	e := b.run(t, flow("flaky", []any{step(1, "POST", tg.URL+"/flaky", map[string]any{"retry_limit": 2, "timeout": 60})}, nil))
+	if e.Status != "success" {
+		t.Fatalf("status %s: %v", e.Status, e.ErrorMessage)
+	}
+	reqs := tg.requests("/flaky")
+	if len(reqs) != 3 {
+		t.Fatalf("want 3 deliveries, got %d", len(reqs))
+	}
+	key := fmt.Sprintf("%s:1", e.ID)
+	for i, r := range reqs {
+		if r.Header.Get("Idempotency-Key") != key {
+			t.Errorf("delivery %d Idempotency-Key %q, want %q", i, r.Header.Get("Idempotency-Key"), key)
+		}
+		if i > 0 && r.At.Sub(reqs[i-1].At) < 900*time.Millisecond {
+			t.Errorf("retry %d came after %s, want >= 1s retry delay", i, r.At.Sub(reqs[i-1].At))
+		}
+	}
+	att := attemptsOf(e, 1)
+	var outcomes []string
+	for _, a := range att {
+		outcomes = append(outcomes, fmt.Sprintf("%d:%s", a.Attempt, a.Outcome))
+	}
+	if d := cmp.Diff([]string{"1:failed", "2:failed", "3:success"}, outcomes); d != "" {
+		t.Errorf("attempt records (-want +got):\n%s", d)
+	}
+}
+
+func TestExecutionRetryRerunsOnlyFailedStep(t *testing.T) {
+	t.Parallel()
+	b := setupRun(t)
+	tg := newTarget(t)
+	tg.json("/first", `{"id": 5}`)
+	tg.handle("/second", func(w http.ResponseWriter, r *http.Request, n int) {
+		if n == 1 {
+			http.Error(w, "down", 503)
+			return
+		}
+		fmt.Fprint(w, `{}`)
+	})
+	e := b.run(t, flow("exec retry", []any{
+		step(1, "GET", tg.URL+"/first", nil),
+		step(2, "POST", tg.URL+"/second", map[string]any{"depends_on_step": 1, "webhook_body": map[string]any{"id": "{{id}}"}}),
+	}, map[string]any{"max_retries": 1, "variables": []any{map[string]any{"name": "id", "location": "id", "stepId": 1, "type": "body", "dataType": "integer"}}}))
+	if e.Status != "success" || e.AttemptNumber != 2 {
+		t.Fatalf("want success on attempt 2, got %s attempt %d: %v", e.Status, e.AttemptNumber, e.ErrorMessage)
+	}
+	if n := len(tg.requests("/first")); n != 1 {
+		t.Errorf("succeeded step 1 sent %d times, want 1", n)
+	}
+	second := tg.requests("/second")
+	if len(second) != 2 || second[1].Body != `{"id":5}` {
+		t.Errorf("step 2 deliveries: %+v", second)
+	}
+}
+
+func TestExecutionFailsAfterMaxRetries(t *testing.T) {
+	t.Parallel()
+	b := setupRun(t)
+	tg := newTarget(t)
+	tg.handle("/down", func(w http.ResponseWriter, r *http.Request, n int) { http.Error(w, "down", 500) })
+	e := b.run(t, flow("always down", []any{
+		step(1, "GET", tg.URL+"/down", nil),
+		step(2, "GET", tg.URL+"/never", map[string]any{"depends_on_step": 1}),
+	}, map[string]any{"max_retries": 1}))
+	if e.Status != "failed" || e.AttemptNumber != 2 || e.FinishedAt == nil || e.ErrorMessage == nil ||
+		!strings.Contains(*e.ErrorMessage, "step 1") || !strings.Contains(*e.ErrorMessage, "500") {
+		t.Fatalf("want failed after 2 attempts naming step 1 and the status: %+v %v", e.ExecutionSummary, e.ErrorMessage)
+	}
+	if n := len(tg.requests("/never")); n != 0 {
+		t.Errorf("dependent of a failed step sent %d times", n)
+	}
+	if e.Steps[2].Status != "skipped" {
+		t.Errorf("step 2 state %q, want skipped", e.Steps[2].Status)
+	}
+}
+
+func TestWebhookTimeout(t *testing.T) {
+	t.Parallel()
+	b := setupRun(t)
+	tg := newTarget(t)
+	tg.handle("/slow", func(w http.ResponseWriter, r *http.Request, n int) {
+		select {
+		case <-time.After(5 * time.Second):
+		case <-r.Context().Done():
+		}
+	})
+	start := time.Now()
+	e := b.run(t, flow("slow", []any{step(1, "GET", tg.URL+"/slow", map[string]any{"webhook_timeout": 1})}, nil))
+	if e.Status != "failed" || !strings.Contains(*e.ErrorMessage, "timed out") {
+		t.Fatalf("want a timeout failure, got %s %v", e.Status, e.ErrorMessage)
+	}
+	if d := time.Since(start); d > 4*time.Second {
+		t.Errorf("took %s; webhook_timeout 1s not enforced", d)
+	}
+}
+
+func TestWholeStepTimeout(t *testing.T) {
+	t.Parallel()
+	b := setupRun(t)
+	tg := newTarget(t)
+	tg.handle("/slow", func(w http.ResponseWriter, r *http.Request, n int) {
+		select {
+		case <-time.After(5 * time.Second):
+		case <-r.Context().Done():
+		}
+	})
+	start := time.Now()
+	e := b.run(t, flow("step timeout", []any{step(1, "GET", tg.URL+"/slow", map[string]any{"webhook_timeout": 1, "timeout": 2, "retry_limit": 10})}, nil))
+	if e.Status != "failed" || !strings.Contains(*e.ErrorMessage, "timeout") {
+		t.Fatalf("want a step timeout failure, got %s %v", e.Status, e.ErrorMessage)
+	}
+	if d := time.Since(start); d > 5*time.Second {
+		t.Errorf("took %s; the step timeout of 2s should end the retries", d)
+	}
+	if n := len(tg.requests("/slow")); n > 2 {
+		t.Errorf("%d attempts within a 2s step timeout", n)
+	}
+}
+
+func TestRetryAfterHonoured(t *testing.T) {
+	t.Parallel()
+	b := setupRun(t)
+	tg := newTarget(t)
+	tg.handle("/busy", func(w http.ResponseWriter, r *http.Request, n int) {
+		if n == 1 {
+			w.Header().Set("Retry-After", "2")
+			w.WriteHeader(429)
+			return
+		}
+		fmt.Fprint(w, `{}`)
+	})
+	e := b.run(t, flow("busy", []any{step(1, "GET", tg.URL+"/busy", map[string]any{"retry_limit": 1})}, map[string]any{"retry_delay": 0}))
+	if e.Status != "success" {
+		t.Fatalf("status %s: %v", e.Status, e.ErrorMessage)
+	}
+	reqs := tg.requests("/busy")
+	if len(reqs) != 2 || reqs[1].At.Sub(reqs[0].At) < 1900*time.Millisecond {
+		t.Fatalf("want the retry >= 2s after a 429 with Retry-After: 2, got %d requests", len(reqs))
+	}
+}
+
+func TestCancelMidFlight(t *testing.T) {
+	t.Parallel()
+	b := setupRun(t)
+	tg := newTarget(t)
+	inFlight := make(chan struct{}, 1)
+	aborted := make(chan struct{}, 1)
+	tg.handle("/hold", func(w http.ResponseWriter, r *http.Request, n int) {
+		inFlight <- struct{}{}
+		select {
+		case <-r.Context().Done():
+			aborted <- struct{}{}
+		case <-time.After(20 * time.Second):
+		}
+	})
+	id := b.createFlow(t, flow("cancel me", []any{
+		step(1, "GET", tg.URL+"/hold", map[string]any{"webhook_timeout": 30}),
+		step(2, "GET", tg.URL+"/after", map[string]any{"depends_on_step": 1}),
+	}, nil))
+	e := b.trigger(t, id, nil)
+	select {
+	case <-inFlight:
+	case <-time.After(10 * time.Second):
+		t.Fatal("step 1 never arrived")
+	}
+	r := b.env.Do(t, b.tenant, "POST", "/v1/executions/"+e.ID.String()+"/cancel", nil)
+	if r.Code != http.StatusOK {
+		t.Fatalf("cancel: %d %s", r.Code, r.Raw)
+	}
+	select {
+	case <-aborted:
+	case <-time.After(10 * time.Second):
+		t.Fatal("in-flight request was not aborted")
+	}
+	got := b.env.WaitExecution(t, b.tenant, e.ID, 10*time.Second, "cancelled")
+	time.Sleep(300 * time.Millisecond)
+	if n := len(tg.requests("/after")); n != 0 {
+		t.Errorf("step 2 sent after cancel")
+	}
+	if got.FinishedAt == nil {
+		t.Errorf("cancelled execution without finished_at")
+	}
+	if r := b.env.Do(t, b.tenant, "POST", "/v1/executions/"+e.ID.String()+"/cancel", nil); r.Code != http.StatusConflict {
+		t.Errorf("second cancel: want 409, got %d", r.Code)
+	}
+	// A cancelled execution can be retried from its unfinished steps.
+	tg.json("/hold", `{}`)
+	if r := b.env.Do(t, b.tenant, "POST", "/v1/executions/"+e.ID.String()+"/retry", nil); r.Code != http.StatusAccepted {
+		t.Fatalf("retry: %d %s", r.Code, r.Raw)
+	}
+	done := b.env.WaitExecution(t, b.tenant, e.ID, 20*time.Second, "success", "failed")
+	if done.Status != "success" || len(tg.requests("/after")) != 1 {
+		t.Errorf("retried execution: %s, step 2 sent %d times", done.Status, len(tg.requests("/after")))
+	}
+}
+
+func TestIdempotentTrigger(t *testing.T) {
+	t.Parallel()
+	b := setupRun(t)
+	tg := newTarget(t)
+	id := b.createFlow(t, flow("idem", []any{step(1, "GET", tg.URL+"/x", nil)}, nil))
+	first := b.trigger(t, id, nil, "Idempotency-Key", "order-77")
+	second := b.trigger(t, id, nil, "Idempotency-Key", "order-77")
+	if first.ID != second.ID {
+		t.Fatalf("same key gave two executions: %s and %s", first.ID, second.ID)
+	}
+	other := b.trigger(t, id, nil, "Idempotency-Key", "order-78")
+	if other.ID == first.ID {
+		t.Fatal("different keys gave the same execution")
+	}
+	b.env.WaitExecution(t, b.tenant, first.ID, 20*time.Second, "success")
+	b.env.WaitExecution(t, b.tenant, other.ID, 20*time.Second, "success")
+	var list []engine.Execution
+	b.env.Do(t, b.tenant, "GET", "/v1/webhooks/"+id.String()+"/executions", nil).Decode(t, &list)
+	if len(list) != 2 || len(tg.requests("/x")) != 2 {
+		t.Errorf("want 2 executions and 2 deliveries, got %d and %d", len(list), len(tg.requests("/x")))
+	}
+}
+
+func TestEditDuringRunKeepsDefinition(t *testing.T) {
+	t.Parallel()
+	b := setupRun(t)
+	tg := newTarget(t)
+	release := make(chan struct{})
+	tg.handle("/hold", func(w http.ResponseWriter, r *http.Request, n int) {
+		<-release
+		fmt.Fprint(w, `{}`)
+	})
+	def := flow("editable", []any{
+		step(1, "GET", tg.URL+"/hold", nil),
+		step(2, "GET", tg.URL+"/old", map[string]any{"depends_on_step": 1}),
+	}, nil)
+	id := b.createFlow(t, def)
+	e := b.trigger(t, id, nil)
+	deadline := time.Now().Add(10 * time.Second)
+	for len(tg.requests("/hold")) == 0 && time.Now().Before(deadline) {
+		time.Sleep(20 * time.Millisecond)
+	}
+	def["steps"] = []any{step(1, "GET", tg.URL+"/hold", nil), step(2, "GET", tg.URL+"/new", map[string]any{"depends_on_step": 1})}
+	if r := b.env.Do(t, b.tenant, "PUT", "/v1/webhooks/"+id.String(), def); r.Code != 200 {
+		t.Fatalf("edit: %d %s", r.Code, r.Raw)
+	}
+	close(release)
+	got := b.env.WaitExecution(t, b.tenant, e.ID, 20*time.Second, "success", "failed")
+	if got.Status != "success" || len(tg.requests("/old")) != 1 || len(tg.requests("/new")) != 0 || got.FlowVersion != 1 {
+		t.Errorf("running execution should keep version 1: status %s old=%d new=%d version=%d",
+			got.Status, len(tg.requests("/old")), len(tg.requests("/new")), got.FlowVersion)
+	}
+	e2 := b.trigger(t, id, nil)
+	b.env.WaitExecution(t, b.tenant, e2.ID, 20*time.Second, "success")
+	if len(tg.requests("/new")) != 1 {
+		t.Errorf("a new execution should use version 2")
+	}
+}
+
+func TestUnknownVariableAtRunTime(t *testing.T) {
+	t.Parallel()
+	b := setupRun(t)
+	tg := newTarget(t)
+	id := b.createFlow(t, flow("mapping", []any{
+		step(1, "POST", tg.URL+"/x", map[string]any{"webhook_body": map[string]any{"email": "{{email}}"}}),
+	}, map[string]any{"flow_mapping": map[string]any{"email": "contact.email"}, "max_retries": 3}))
+	ok := b.trigger(t, id, map[string]any{"payload": map[string]any{"contact": map[string]any{"email": "a@b.io"}}})
+	bad := b.trigger(t, id, map[string]any{"payload": map[string]any{"contact": map[string]any{}}})
+	if got := b.env.WaitExecution(t, b.tenant, ok.ID, 20*time.Second, "success", "failed"); got.Status != "success" {
+		t.Fatalf("mapped payload: %s %v", got.Status, got.ErrorMessage)
+	}
+	got := b.env.WaitExecution(t, b.tenant, bad.ID, 20*time.Second, "success", "failed")
+	if got.Status != "failed" || !strings.Contains(*got.ErrorMessage, `"email"`) || got.AttemptNumber != 1 {
+		t.Errorf("want a failure naming the variable without retries, got %s attempt %d %v", got.Status, got.AttemptNumber, got.ErrorMessage)
+	}
+	if n := len(tg.requests("/x")); n != 1 {
+		t.Errorf("want only the mapped execution sent, got %d requests", n)
+	}
+	// trigger variables win over flow_mapping
+	tv := b.trigger(t, id, map[string]any{"variables": map[string]any{"email": "over@ride.io"}, "payload": map[string]any{"contact": map[string]any{"email": "a@b.io"}}})
+	b.env.WaitExecution(t, b.tenant, tv.ID, 20*time.Second, "success")
+	reqs := tg.requests("/x")
+	if last := reqs[len(reqs)-1].Body; last != `{"email":"over@ride.io"}` {
+		t.Errorf("trigger variable should override the mapping: %s", last)
+	}
+}
+
+func TestSigningHeaders(t *testing.T) {
+	t.Parallel()
+	b := setupRun(t)
+	tg := newTarget(t)
+	e := b.run(t, flow("signed", []any{step(1, "POST", tg.URL+"/s", map[string]any{"webhook_body": map[string]any{"a": 1}})},
+		map[string]any{"signing_secret": "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"}))
+	if e.Status != "success" {
+		t.Fatal(e.Status)
+	}
+	r := tg.requests("/s")[0]
+	if r.Header.Get("webhook-id") != fmt.Sprintf("%s:1", e.ID) || r.Header.Get("webhook-timestamp") == "" || !strings.HasPrefix(r.Header.Get("webhook-signature"), "v1,") {
+		t.Errorf("Standard Webhooks headers missing: %v", r.Header)
+	}
+	if !engine.VerifySignature("whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw", r.Header.Get("webhook-id"), r.Header.Get("webhook-timestamp"), []byte(r.Body), r.Header.Get("webhook-signature")) {
+		t.Errorf("signature does not verify")
+	}
+}
+
+var _ = context.Background
+var _ atomic.Int64
