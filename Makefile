@@ -75,7 +75,7 @@ pg-stop: ## stop the private PostgreSQL cluster
 	@$(PG) stop
 
 pg-status: ## is the private cluster running?
-	@$(PG) status
+	@$(PG) status || true
 
 pg-url: ## print the private cluster's DATABASE_URL (starting it if needed)
 	@$(PG) url

@@ -186,7 +186,7 @@ quote_sh() {
 as_pg() {
 	(
 		local fd n
-		for fd in /proc/$BASHPID/fd/*; do
+		for fd in "/proc/$BASHPID/fd"/*; do
 			n="${fd##*/}"
 			if [[ $n =~ ^[0-9]+$ ]] && ((n > 2)) && [[ -e $fd ]]; then
 				eval "exec $n>&-"
@@ -383,7 +383,9 @@ wanted_port() {
 	local p
 	if [[ -n ${FLOWD_PG_PORT:-} ]]; then
 		p="$FLOWD_PG_PORT"
-		[[ $p =~ ^[0-9]+$ ]] && ((p >= 1 && p <= 65535)) || die "FLOWD_PG_PORT=$p is not a port number"
+		if ! [[ $p =~ ^[0-9]+$ ]] || ((p < 1 || p > 65535)); then
+			die "FLOWD_PG_PORT=$p is not a port number"
+		fi
 	elif [[ -f $BASE/port ]] && p="$(tr -dc 0-9 <"$BASE/port")" && [[ -n $p ]]; then
 		:
 	else
@@ -502,7 +504,7 @@ ensure_running() {
 	local want
 	want="$(wanted_port)"
 	PORT="$(free_port "$want")"
-	for attempt in 1 2 3 4 5; do
+	for ((attempt = 1; attempt <= 5; attempt++)); do
 		write_conf "$PORT"
 		remember_port "$PORT"
 		rotate_log
