@@ -3,6 +3,7 @@ package engine
 import (
 	"errors"
 	"fmt"
+	"sort"
 	"strings"
 )
 
@@ -47,4 +48,47 @@ func (e *ValidationError) Error() string {
 		fmt.Fprintf(&b, " (and %d more errors)", n)
 	}
 	return b.String()
+}
+
+// sortFieldErrors sorts errors by field, numbers inside paths by value
+// ("steps[2]" before "steps[10]"), keeping the order of errors on the same
+// field.
+func sortFieldErrors(errs []FieldError) {
+	sort.SliceStable(errs, func(i, j int) bool { return naturalLess(errs[i].Field, errs[j].Field) })
+}
+
+// naturalLess compares strings with runs of digits compared by value.
+func naturalLess(a, b string) bool {
+	for a != "" && b != "" {
+		ad, bd := isDigit(a[0]), isDigit(b[0])
+		if ad && bd {
+			na, ra := digitRun(a)
+			nb, rb := digitRun(b)
+			na2, nb2 := strings.TrimLeft(na, "0"), strings.TrimLeft(nb, "0")
+			if len(na2) != len(nb2) {
+				return len(na2) < len(nb2)
+			}
+			if na2 != nb2 {
+				return na2 < nb2
+			}
+			a, b = ra, rb
+			continue
+		}
+		if a[0] != b[0] {
+			return a[0] < b[0]
+		}
+		a, b = a[1:], b[1:]
+	}
+	return len(a) < len(b)
+}
+
+func isDigit(c byte) bool { return c >= '0' && c <= '9' }
+
+// digitRun splits s after its leading run of digits.
+func digitRun(s string) (run, rest string) {
+	i := 0
+	for i < len(s) && isDigit(s[i]) {
+		i++
+	}
+	return s[:i], s[i:]
 }
