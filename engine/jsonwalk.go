@@ -24,14 +24,14 @@ type stringVisitor func(path, s string) (json.RawMessage, error)
 func walkJSONStrings(raw []byte, visit func(path, s string) error) error {
 	return walkJSON(raw, nil, func(path, s string) (json.RawMessage, error) {
 		return nil, visit(path, s)
-	})
+	}, nil)
 }
 
 // rewriteJSONStrings returns raw, compacted, with every string value
 // replaced by what visit returns. Keys and other values are kept as written.
 func rewriteJSONStrings(raw []byte, visit stringVisitor) (json.RawMessage, error) {
 	var out bytes.Buffer
-	if err := walkJSON(raw, &out, visit); err != nil {
+	if err := walkJSON(raw, &out, visit, nil); err != nil {
 		return nil, err
 	}
 	return out.Bytes(), nil
@@ -46,9 +46,18 @@ type jsonFrame struct {
 	key     string // objects: the key of the value being read
 }
 
+// canonicalJSON returns raw compacted, with its strings and keys re-encoded
+// by encoding/json (so escapes are uniform and invalid UTF-8 or lone
+// surrogates become U+FFFD), keeping the order of keys and numbers as
+// written.
+func canonicalJSON(raw []byte) (json.RawMessage, error) {
+	return rewriteJSONStrings(raw, func(string, string) (json.RawMessage, error) { return nil, nil })
+}
+
 // walkJSON is the walker behind walkJSONStrings and rewriteJSONStrings; out
-// is nil when only walking.
-func walkJSON(raw []byte, out *bytes.Buffer, visit stringVisitor) error {
+// is nil when only walking. visitKey, when not nil, is called for every
+// object key with the path of its value.
+func walkJSON(raw []byte, out *bytes.Buffer, visit stringVisitor, visitKey func(path, key string) error) error {
 	dec := json.NewDecoder(bytes.NewReader(raw))
 	dec.UseNumber()
 	var stack []*jsonFrame
@@ -119,6 +128,11 @@ func walkJSON(raw []byte, out *bytes.Buffer, visit stringVisitor) error {
 				out.WriteByte(':')
 			}
 			top.key = key
+			if visitKey != nil {
+				if err := visitKey(top.path+keyPath(key), key); err != nil {
+					return err
+				}
+			}
 			top.needKey = false
 			continue
 		}
