@@ -34,13 +34,21 @@ type testBundle struct {
 }
 
 // setup returns the package's flowd, a fresh company, and a target server
-// that answers every request with {"ok": true, "token": "t-1", "id": 7}.
+// answering the seed flow's two steps (/step/1, /step/2) and anything else
+// with {"ok": true, ...}.
 func setup(t *testing.T) *testBundle {
 	t.Helper()
 	env := flowdtest.Shared(t)
 	target := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
-		fmt.Fprint(w, `{"ok": true, "token": "t-1", "id": 7, "data": [{"email": "a@x.io"}]}`)
+		switch r.URL.Path {
+		case "/step/1":
+			fmt.Fprint(w, `{"success": true, "result": {"id": "19x1"}}`)
+		case "/step/2":
+			fmt.Fprint(w, `{"success": true, "result": [{"id": "12x5", "firstname": "Ann", "lastname": "Lee", "email": "ann@x.io", "mobile": "555"}]}`)
+		default:
+			fmt.Fprint(w, `{"ok": true, "token": "t-1", "id": 7}`)
+		}
 	}))
 	t.Cleanup(target.Close)
 	return &testBundle{env: env, tenant: env.NewTenant(t), target: target}
@@ -160,7 +168,16 @@ func TestListMatchesSeed(t *testing.T) {
 	}
 	var exec engine.Execution
 	r.Decode(t, &exec)
-	b.env.WaitExecution(t, b.tenant, exec.ID, 20e9, "success", "failed")
+	done := b.env.WaitExecution(t, b.tenant, exec.ID, 20e9, "success", "failed")
+	if done.Status != "success" {
+		t.Fatalf("seed flow execution: %s %v", done.Status, done.ErrorMessage)
+	}
+	var records []map[string]any
+	_ = json.Unmarshal(done.Records, &records)
+	wantRecords := []map[string]any{{"email": "ann@x.io", "first_name": "Ann", "last_name": "Lee", "phone": "555", "vtiger_id": "12x5"}}
+	if d := cmp.Diff(wantRecords, records); d != "" {
+		t.Errorf("records brought in (-want +got):\n%s", d)
+	}
 
 	list := b.env.Do(t, b.tenant, "GET", "/v1/webhooks", nil)
 	if list.Code != http.StatusOK {
@@ -185,9 +202,9 @@ func TestListMatchesSeed(t *testing.T) {
 	}
 
 	// The whole answer, ids and times normalised, is a golden file.
-	norm := uuidRE.ReplaceAllString(string(list.Raw), "<uuid>")
-	norm = timeRE.ReplaceAllString(norm, "<time>")
-	norm = portRE.ReplaceAllString(norm, "127.0.0.1:<port>")
+	norm := uuidRE.ReplaceAllString(string(list.Raw), "UUID")
+	norm = timeRE.ReplaceAllString(norm, "TIME")
+	norm = portRE.ReplaceAllString(norm, "127.0.0.1:PORT")
 	var pretty any
 	_ = json.Unmarshal([]byte(norm), &pretty)
 	out, _ := json.MarshalIndent(pretty, "", "  ")

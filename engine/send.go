@@ -98,7 +98,7 @@ func (w *Worker) sendStep(ctx context.Context, ps *PlannedStep, vars map[string]
 		body = rendered
 	}
 	res.rec.RequestURL = redact.URL(u.String(), secrets)
-	res.rec.RequestBody = truncate(string(redact.JSON(body, secrets)), w.cfg.MaxStoredBytes)
+	res.rec.RequestBody = truncateBody(string(redact.JSON(body, secrets)), w.cfg.MaxStoredBytes)
 
 	reqCtx, cancel := context.WithDeadline(ctx, minTime(started.Add(time.Duration(st.WebhookTimeout)*time.Second), deadline))
 	defer cancel()
@@ -160,8 +160,8 @@ func (w *Worker) sendStep(ctx context.Context, ps *PlannedStep, vars map[string]
 	res.body = respBody
 	res.rec.ResponseStatus = &status
 	res.rec.ResponseHeaders = redact.HTTPHeader(resp.Header)
-	res.rec.ResponseBody = truncate(string(redact.JSON(respBody, secrets)), w.cfg.MaxStoredBytes)
-	res.rec.ResponseTruncated = truncated || len(res.rec.ResponseBody) < len(respBody)
+	res.rec.ResponseBody = truncateBody(string(redact.JSON(respBody, secrets)), w.cfg.MaxStoredBytes)
+	res.rec.ResponseTruncated = truncated || len(respBody) > w.cfg.MaxStoredBytes
 	if readErr != nil {
 		if ctx.Err() != nil {
 			res.cancelled = true
@@ -220,13 +220,13 @@ func minTime(a, b time.Time) time.Time {
 	return b
 }
 
-func truncate(s string, n int) string {
+// truncateBody cuts a stored body to at most n bytes on a rune boundary.
+func truncateBody(s string, n int) string {
 	if len(s) <= n {
 		return s
 	}
-	// keep valid UTF-8 at the cut
 	cut := n
-	for cut > 0 && cut > n-4 && !utf8Start(s[cut]) {
+	for cut > 0 && !utf8Start(s[cut]) {
 		cut--
 	}
 	return s[:cut]
