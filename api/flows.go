@@ -6,8 +6,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"sort"
 	"net/http"
+	"sort"
 	"strings"
 
 	"github.com/google/uuid"

@@ -36,12 +36,12 @@ func setupRun(t *testing.T) *runBundle {
 
 // received is one request a target saw.
 type received struct {
-	Method  string
-	Path    string
-	Query   string
-	Header  http.Header
-	Body    string
-	At      time.Time
+	Method string
+	Path   string
+	Query  string
+	Header http.Header
+	Body   string
+	At     time.Time
 }
 
 // target is an httptest server that records requests and answers with a
@@ -170,8 +170,8 @@ func TestChainPassesVariables(t *testing.T) {
 	def := flow("chain", []any{
 		step(1, "POST", tg.URL+"/login", map[string]any{"webhook_body": map[string]any{"user": "{{user}}"}}),
 		step(2, "GET", tg.URL+"/contacts", map[string]any{
-			"depends_on_step": 1,
-			"webhook_headers": map[string]any{"Authorization": "Bearer {{token}}"},
+			"depends_on_step":    1,
+			"webhook_headers":    map[string]any{"Authorization": "Bearer {{token}}"},
 			"webhook_url_params": map[string]any{"page": "{{page}}"},
 		}),
 		step(3, "POST", tg.URL+"/push", map[string]any{

@@ -91,5 +91,5 @@ var errExitCode = errors.New("exit code")
 
 type exitCodeError struct{ code int }
 
-func (e exitCodeError) Error() string { return fmt.Sprintf("exit code %d", e.code) }
+func (e exitCodeError) Error() string        { return fmt.Sprintf("exit code %d", e.code) }
 func (e exitCodeError) Is(target error) bool { return target == errExitCode }
