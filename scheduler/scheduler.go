@@ -30,6 +30,9 @@ const (
 	FetchCooldownDefault     = 10 * time.Millisecond
 	FetchPollIntervalDefault = 250 * time.Millisecond
 	JobMaxAttemptsDefault    = 50
+	// RescueStuckJobsAfter is River's own stuck-job rescue, kept as a last
+	// resort far beyond any execution's running time.
+	RescueStuckJobsAfterDefault = 7 * 24 * time.Hour
 )
 
 // Config configures a Scheduler; zero values mean defaults.
@@ -72,6 +75,11 @@ func New(pool *pgxpool.Pool, st *store.Store, cfg *Config) (*Scheduler, error) {
 		FetchPollInterval: c.FetchPollInterval,
 		JobTimeout:        -1,
 		MaxAttempts:       JobMaxAttemptsDefault,
+		// An execution job runs as long as its execution has steps in
+		// flight, which can be hours; River must not take it from a live
+		// worker. Jobs of dead workers are rescued by flowd's heartbeat
+		// rescuer instead.
+		RescueStuckJobsAfter: RescueStuckJobsAfterDefault,
 	}
 	if c.Worker != nil {
 		workers := river.NewWorkers()
@@ -248,6 +256,12 @@ func (s *Scheduler) Retry(ctx context.Context, companyID, id uuid.UUID) (*engine
 		}
 		if e.Status != engine.ExecutionStatusFailed && e.Status != engine.ExecutionStatusCancelled {
 			return fmt.Errorf("%w: execution is %s; only failed or cancelled executions can be retried", store.ErrConflict, e.Status)
+		}
+		if e.JobID != 0 {
+			job, err := s.client.JobGetTx(ctx, tx, e.JobID)
+			if err == nil && job.State == rivertype.JobStateRunning {
+				return fmt.Errorf("%w: execution is still stopping; retry it in a moment", store.ErrConflict)
+			}
 		}
 		steps := map[int]*engine.StepState{}
 		for n, st := range e.Steps {
