@@ -216,8 +216,16 @@ func (s *Scheduler) Trigger(ctx context.Context, req TriggerRequest) (*engine.Ex
 	if err != nil {
 		return nil, false, err
 	}
-	e, err := s.store.ExecutionGet(ctx, uuid.Nil, exec.ID)
-	return e, true, err
+	if exec.Steps == nil {
+		exec.Steps = map[int]*engine.StepState{}
+	}
+	if exec.Variables == nil {
+		exec.Variables = json.RawMessage("{}")
+	}
+	if exec.Payload == nil {
+		exec.Payload = json.RawMessage("null")
+	}
+	return exec, true, nil
 }
 
 // Cancel stops an execution: it is marked cancelled and its job cancelled

@@ -35,20 +35,26 @@ func scanExecution(row pgx.Row) (*engine.Execution, error) {
 	return &e, nil
 }
 
-// ExecutionInsertTx inserts a new execution in tx. When the flow already has
+// ExecutionInsertTx inserts a new execution in tx, setting its created_at
+// and updated_at. When the flow already has
 // an execution with the same idempotency key, or the same schedule slot, it
 // inserts nothing and reports created false.
 func ExecutionInsertTx(ctx context.Context, tx pgx.Tx, e *engine.Execution) (created bool, err error) {
-	tag, err := tx.Exec(ctx, `INSERT INTO executions (id, flow_id, company_id, flow_version, status,
+	err = tx.QueryRow(ctx, `INSERT INTO executions (id, flow_id, company_id, flow_version, status,
 		attempt_number, trigger, scheduled_for, idempotency_key, payload, variables, job_id)
 		VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12)
-		ON CONFLICT DO NOTHING`,
+		ON CONFLICT DO NOTHING
+		RETURNING created_at, updated_at`,
 		e.ID, e.FlowID, e.CompanyID, e.FlowVersion, e.Status, e.AttemptNumber, e.Trigger,
-		e.ScheduledFor, e.IdempotencyKey, jsonOrNull(e.Payload), jsonOrEmptyObject(e.Variables), e.JobID)
+		e.ScheduledFor, e.IdempotencyKey, jsonOrNull(e.Payload), jsonOrEmptyObject(e.Variables), e.JobID,
+	).Scan(&e.CreatedAt, &e.UpdatedAt)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return false, nil
+	}
 	if err != nil {
 		return false, fmt.Errorf("insert execution: %w", interpretError(err))
 	}
-	return tag.RowsAffected() == 1, nil
+	return true, nil
 }
 
 // ExecutionGetByIdempotencyKey returns the flow's execution that was
