@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"math"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -168,19 +169,10 @@ func (o *object) keys() []string {
 // ignored (read-only fields a client may send back).
 func (o *object) checkKeys(known, ignored []string) {
 	for _, k := range o.keys() {
-		if !contains(known, k) && !contains(ignored, k) {
+		if !slices.Contains(known, k) && !slices.Contains(ignored, k) {
 			o.d.add(o.field(k), "unknown field")
 		}
 	}
-}
-
-func contains(list []string, s string) bool {
-	for _, e := range list {
-		if e == s {
-			return true
-		}
-	}
-	return false
 }
 
 // get returns a value that is present and not null.

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -95,29 +96,57 @@ import (
 //
 // No string anywhere in the document may contain a NUL character.
 
-// Limits of a flow definition.
+// Limits and defaults of a flow definition.
 const (
-	MaxSteps                = 50
-	MaxStepNumber           = 10000
-	MaxVariables            = 100
-	MaxPredefinedVariables  = 100
-	MaxNameLen              = 200
-	MaxVariableNameLen      = 100
-	MaxURLLen               = 2048
-	MaxHeaders              = 50
-	MaxHeaderValueBytes     = 8 << 10
-	MaxParams               = 100
-	MaxBodyBytes            = 256 << 10
-	MaxRetryDelay           = 10000
-	MaxRetryDelayDuration   = 30 * 24 * time.Hour
-	MaxFlowRetries          = 20
-	MaxStepRetries          = 10
-	MaxWebhookTimeout       = 300
-	MaxStepTimeout          = 86400
-	DefaultRetryDelay       = 5
-	DefaultWebhookTimeout   = 30
-	DefaultStepTimeout      = 300
-	DefaultWorkspaceID      = "default"
+	// MaxSteps is the most steps a flow may have.
+	MaxSteps = 50
+	// MaxStepNumber is the largest step_number.
+	MaxStepNumber = 10000
+	// MaxVariables is the most extracted variables a flow may have.
+	MaxVariables = 100
+	// MaxPredefinedVariables is the most predefined variables a flow may
+	// have.
+	MaxPredefinedVariables = 100
+	// MaxNameLen is the longest flow name, in characters.
+	MaxNameLen = 200
+	// MaxVariableNameLen is the longest variable name, in bytes.
+	MaxVariableNameLen = 100
+	// MaxURLLen is the longest webhook_url, in bytes.
+	MaxURLLen = 2048
+	// MaxHeaders is the most webhook_headers a step may have.
+	MaxHeaders = 50
+	// MaxHeaderValueBytes is the longest header value.
+	MaxHeaderValueBytes = 8 << 10
+	// MaxParams is the most webhook_url_params a step may have.
+	MaxParams = 100
+	// MaxBodyBytes is the largest webhook_body, compacted.
+	MaxBodyBytes = 256 << 10
+	// MaxRetryDelay is the largest retry_delay.
+	MaxRetryDelay = 10000
+	// MaxRetryDelayDuration is the longest retry_delay x retry_delay_unit.
+	MaxRetryDelayDuration = 30 * 24 * time.Hour
+	// MaxFlowRetries is the largest max_retries.
+	MaxFlowRetries = 20
+	// MaxStepRetries is the largest retry_limit.
+	MaxStepRetries = 10
+	// MaxWebhookTimeout is the largest webhook_timeout, in seconds.
+	MaxWebhookTimeout = 300
+	// MaxStepTimeout is the largest step timeout, in seconds.
+	MaxStepTimeout = 86400
+	// DefaultRetryDelay is the retry_delay of a flow that gives none.
+	DefaultRetryDelay = 5
+	// DefaultWebhookTimeout is the webhook_timeout of a step that gives
+	// none, in seconds.
+	DefaultWebhookTimeout = 30
+	// DefaultStepTimeout is the timeout of a step that gives none, in
+	// seconds.
+	DefaultStepTimeout = 300
+	// DefaultWorkspaceID is the workspace of a flow that gives none.
+	DefaultWorkspaceID = "default"
+)
+
+// Limits and messages used only here.
+const (
 	minSigningSecretLen     = 16
 	maxSigningSecretLen     = 256
 	maxShortStringLen       = 200
@@ -126,8 +155,8 @@ const (
 	maxPathLen              = 1024
 	maxCustomValueBytes     = 8 << 10
 	maxParamValueBytes      = 2048
+	maxReportedCycleMembers = 20
 	recordsMappingKey       = "records"
-	unknownFieldMsg         = "unknown field"
 	requiredMsg             = "is required"
 	placeholderReplacement  = "x"
 	retryDelayUnitsList     = "seconds, minutes, hours or days"
@@ -135,10 +164,9 @@ const (
 	variableTypesList       = "body, header, status or custom"
 	dataTypesList           = "string, number, integer, boolean, object or array"
 	flowDirectionsList      = "inbound or outbound"
-	maxReportedCycleMembers = 20
 )
 
-// Retry delay units.
+// Retry delay units (retry_delay_unit).
 const (
 	UnitSeconds = "seconds"
 	UnitMinutes = "minutes"
@@ -292,6 +320,7 @@ func (d *decoder) flow(top *object) *FlowInput {
 	return in
 }
 
+// retryDelayUnits lists the retry delay units in order of length.
 func retryDelayUnits() []string {
 	return []string{UnitSeconds, UnitMinutes, UnitHours, UnitDays}
 }
@@ -316,7 +345,7 @@ func (d *decoder) between(field string, n, lo, hi int) bool {
 
 // enum records an error when s is not one of values.
 func (d *decoder) enum(field, s string, values []string, list string) (string, bool) {
-	if !contains(values, s) {
+	if !slices.Contains(values, s) {
 		d.addf(field, "must be one of %s", list)
 		return s, false
 	}
@@ -447,7 +476,7 @@ func (d *decoder) variables(top *object) []Variable {
 				d.addf(o.field("customValue"), "must be at most %d bytes", maxCustomValueBytes)
 			}
 		}
-		if typeOK && contains(dataTypes, v.DataType) && (v.Type == VarTypeCustom || v.CustomValue != "") {
+		if typeOK && slices.Contains(dataTypes, v.DataType) && (v.Type == VarTypeCustom || v.CustomValue != "") {
 			if _, err := Convert(v.CustomValue, v.DataType); err != nil {
 				d.add(o.field("customValue"), err.Error())
 			}
