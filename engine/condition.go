@@ -11,6 +11,7 @@ import (
 	"strings"
 
 	"github.com/expr-lang/expr"
+	"github.com/expr-lang/expr/ast"
 	"github.com/expr-lang/expr/file"
 	"github.com/expr-lang/expr/vm"
 	"github.com/tidwall/gjson"
@@ -36,7 +37,8 @@ import (
 //
 // Expressions are sandboxed: at most maxExpressionLen bytes and
 // maxExpressionNodes syntax nodes, a per-run memory budget (so
-// "len(1..100000000)" fails instead of allocating), no repeat() builtin, and
+// "len(1..100000000)" fails instead of allocating), loops (all, map, filter,
+// ...) that do not nest, no repeat() builtin, and
 // evaluation never panics.
 
 // Limits of a success condition expression.
@@ -225,7 +227,80 @@ func compileExpression(s string) (program *vm.Program, err error) {
 	if err != nil {
 		return nil, errors.New(exprMessage(err))
 	}
+	if depth := loopDepth(program.Node()); depth > maxLoopNesting {
+		return nil, fmt.Errorf("expression nests %d loops (all, any, map, filter, ...); at most %d may be nested", depth, maxLoopNesting)
+	}
 	return program, nil
+}
+
+// maxLoopNesting bounds how deeply iterating builtins (all, map, filter,
+// reduce, ...) may nest. A single loop is bounded by the size of what it
+// walks (a response body of at most MaxResponseBytes, a range within the
+// memory budget); nested loops multiply, so their depth is limited to keep
+// an expression's CPU time bounded.
+const maxLoopNesting = 1
+
+// loopDepth returns the deepest nesting of predicate closures in a tree.
+func loopDepth(node ast.Node) int {
+	var depth func(n ast.Node) int
+	depth = func(n ast.Node) int {
+		best := 0
+		v := &childVisitor{root: n}
+		ast.Walk(&n, v)
+		for _, c := range v.children {
+			d := depth(c)
+			if d > best {
+				best = d
+			}
+		}
+		if _, ok := n.(*ast.PredicateNode); ok {
+			best++
+		}
+		return best
+	}
+	return depth(node)
+}
+
+// childVisitor collects the predicate nodes directly below root (not those
+// nested in another predicate below root).
+type childVisitor struct {
+	root     ast.Node
+	children []ast.Node
+}
+
+func (v *childVisitor) Visit(node *ast.Node) {
+	if *node == v.root {
+		return
+	}
+	if _, ok := (*node).(*ast.PredicateNode); ok {
+		// Walk visits children first, so drop predicates inside this one.
+		kept := v.children[:0]
+		for _, c := range v.children {
+			if !contains(*node, c) {
+				kept = append(kept, c)
+			}
+		}
+		v.children = append(kept, *node)
+	}
+}
+
+// contains reports whether sub is in the tree under n.
+func contains(n, sub ast.Node) bool {
+	found := false
+	f := &findVisitor{target: sub, found: &found}
+	ast.Walk(&n, f)
+	return found
+}
+
+type findVisitor struct {
+	target ast.Node
+	found  *bool
+}
+
+func (f *findVisitor) Visit(node *ast.Node) {
+	if *node == f.target {
+		*f.found = true
+	}
 }
 
 // exprMessage is expr's error message on one line, with the position.
