@@ -231,7 +231,7 @@ func (r *run) execute(ctx context.Context) error {
 	var pending []StepAttempt
 	first := true
 	for {
-		now = time.Now()
+		now := time.Now() // a fresh variable: states keep pointers to it
 		launch, nextDue := r.ready(now)
 		if w.draining.Load() || ctx.Err() != nil {
 			launch = nil
