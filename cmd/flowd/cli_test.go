@@ -36,12 +36,13 @@ type testBundle struct {
 
 // setup returns the package's flowd, a fresh company, and a target server:
 // /ok answers 200, /fail 500, /flaky/KEY 500 the first time for each KEY
-// and 200 after, /slow 200 after 300ms.
+// and 200 after, /slow 200 after 300ms, /hang 200 after 20s.
 func setup(t *testing.T) *testBundle {
 	t.Helper()
 	env := flowdtest.Shared(t)
 	var mu sync.Mutex
 	seen := map[string]bool{}
+	done := make(chan struct{})
 	target := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
 		switch {
@@ -59,6 +60,13 @@ func setup(t *testing.T) *testBundle {
 				return
 			}
 			fmt.Fprint(w, `{"ok": true}`)
+		case r.URL.Path == "/hang":
+			select {
+			case <-r.Context().Done():
+			case <-done:
+			case <-time.After(20 * time.Second):
+			}
+			fmt.Fprint(w, `{"ok": true}`)
 		case r.URL.Path == "/slow":
 			time.Sleep(300 * time.Millisecond)
 			fmt.Fprint(w, `{"ok": true}`)
@@ -67,6 +75,7 @@ func setup(t *testing.T) *testBundle {
 		}
 	}))
 	t.Cleanup(target.Close)
+	t.Cleanup(func() { close(done) }) // runs first: frees /hang requests
 	return &testBundle{env: env, tenant: env.NewTenant(t), target: target}
 }
 
@@ -286,6 +295,31 @@ func TestTriggerWaitExitCodes(t *testing.T) {
 	}
 	if !strings.Contains(r.stdout, "step 2: skipped") {
 		t.Errorf("failure: step 2 should be reported skipped:\n%s", r.stdout)
+	}
+}
+
+func TestWatchTimeoutAndCancel(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	id := b.apply(t, twoStepFlow("hangs", b.target.URL+"/hang", b.target.URL+"/ok"))
+	x := strings.TrimSpace(b.mustCLI(t, 0, "trigger", id).stdout)
+
+	r := b.mustCLI(t, exitTimeout, "executions", "watch", x, "--timeout", "300ms", "--interval", "20ms")
+	if !strings.Contains(r.stderr, "gave up waiting after 300ms") {
+		t.Errorf("timeout: stderr %q", r.stderr)
+	}
+	r = b.mustCLI(t, 0, "executions", "cancel", x)
+	if want := "execution " + x + ": cancelled"; !strings.HasPrefix(r.stdout, want) {
+		t.Errorf("cancel printed %q, want it to start with %q", r.stdout, want)
+	}
+	r = b.mustCLI(t, exitCancelled, "executions", "watch", x)
+	if want := "execution " + x + ": cancelled"; !strings.HasPrefix(lastLine(r.stdout), want) {
+		t.Errorf("watch of a cancelled execution: last line %q, want %q…", lastLine(r.stdout), want)
+	}
+	// A second cancel answers 409 with the API's message.
+	r = b.mustCLI(t, 1, "executions", "cancel", x)
+	if !strings.Contains(r.stderr, "409") || !strings.Contains(r.stderr, "cancelled") {
+		t.Errorf("second cancel: stderr %q, want the 409 message", r.stderr)
 	}
 }
 

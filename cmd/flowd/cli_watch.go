@@ -10,6 +10,8 @@ import (
 	"net/http"
 	"net/url"
 	"os"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/flowd/flowd/engine"
@@ -257,7 +259,7 @@ type ttyView struct {
 
 func (v *ttyView) update(x *engine.Execution) {
 	var b bytes.Buffer
-	fmt.Fprintf(&b, "%s  [%s]\n", cell(executionLine(x), 100), time.Since(v.start).Round(100*time.Millisecond))
+	fmt.Fprintf(&b, "[%s] %s\n", time.Since(v.start).Round(100*time.Millisecond), executionLine(x))
 	if len(x.Steps) == 0 {
 		b.WriteString("  waiting for a worker to start it\n")
 	}
@@ -266,6 +268,19 @@ func (v *ttyView) update(x *engine.Execution) {
 		fmt.Fprintf(tw, "  step %d\t%s\n", n, stepText(x.Steps[n], 60))
 	}
 	_ = tw.Flush()
+	// Lines wider than the terminal would wrap and spoil the redraw.
+	width := 80
+	if n, err := strconv.Atoi(os.Getenv("COLUMNS")); err == nil && n > 20 {
+		width = n
+	}
+	lines := strings.SplitAfter(b.String(), "\n")
+	b.Reset()
+	for _, l := range lines {
+		if r := []rune(strings.TrimSuffix(l, "\n")); len(r) >= width {
+			l = string(r[:width-2]) + "…\n"
+		}
+		b.WriteString(l)
+	}
 	frame := b.Bytes()
 	if v.lines > 0 {
 		// Up to the first line of the last frame, then clear to the end.
