@@ -57,11 +57,13 @@ type cliCommand struct {
 }
 
 // flags returns the subcommand's flag set, with --server, --token and
-// --json declared and the usage text set.
-func (c *cliCommand) flags(stderr io.Writer) (*envFlags, *clientOptions) {
+// --json declared and the usage text set: -h prints it on stdout, usage
+// errors print it on stderr.
+func (c *cliCommand) flags(stdout, stderr io.Writer) (*envFlags, *clientOptions) {
 	fs := flag.NewFlagSet("flowd "+c.name, flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	e := newEnvFlags(fs)
+	e.helpOut = stdout
 	o := clientFlags(e)
 	fs.Usage = func() {
 		w := fs.Output()

@@ -34,7 +34,7 @@ func executionsList(ctx context.Context, args []string, stdout, stderr io.Writer
 			"flowd executions list 0b7c… --status failed --limit 50",
 		},
 	}
-	e, o := cmd.flags(stderr)
+	e, o := cmd.flags(stdout, stderr)
 	status := e.fs.String("status", "", "only executions with this status: scheduled, in_progress, success, failed or cancelled")
 	limit := e.fs.Int("limit", 20, "page size, 1 to 200")
 	cursor := e.fs.String("cursor", "", "the next page's cursor, as printed by the previous page")
@@ -77,7 +77,7 @@ func executionsShow(ctx context.Context, args []string, stdout, stderr io.Writer
 		details:  "The text leaves out request and response headers and bodies; --json prints\nthem all (secrets redacted by the server).",
 		examples: []string{"flowd executions show 5f1e…", "flowd executions show 5f1e… --json | jq '.attempts[].response_body'"},
 	}
-	e, o := cmd.flags(stderr)
+	e, o := cmd.flags(stdout, stderr)
 	pos, c, err := parseArgs(e, o, args, 1)
 	if err != nil {
 		return err
@@ -171,7 +171,7 @@ func executionsWatch(ctx context.Context, args []string, stdout, stderr io.Write
 		examples: []string{"flowd executions watch 5f1e…", "flowd executions watch 5f1e… --timeout 10m || echo \"ended with $?\""},
 		exit:     watchExitCodes,
 	}
-	e, o := cmd.flags(stderr)
+	e, o := cmd.flags(stdout, stderr)
 	wo := watchFlags(e)
 	pos, c, err := parseArgs(e, o, args, 1)
 	if err != nil {
@@ -187,7 +187,7 @@ func executionsCancel(ctx context.Context, args []string, stdout, stderr io.Writ
 		summary:  "Cancels an execution (POST /v1/executions/{id}/cancel): no further steps are\nsent; its status becomes cancelled. An execution that has ended answers 409.",
 		examples: []string{"flowd executions cancel 5f1e…"},
 	}
-	e, o := cmd.flags(stderr)
+	e, o := cmd.flags(stdout, stderr)
 	pos, c, err := parseArgs(e, o, args, 1)
 	if err != nil {
 		return err
@@ -208,7 +208,7 @@ func executionsRetry(ctx context.Context, args []string, stdout, stderr io.Write
 		examples: []string{"flowd executions retry 5f1e… --wait"},
 		exit:     waitExitCodes,
 	}
-	e, o := cmd.flags(stderr)
+	e, o := cmd.flags(stdout, stderr)
 	wait := e.fs.Bool("wait", false, "wait for the execution to end, showing its progress; the exit code tells the outcome")
 	wo := watchFlags(e)
 	pos, c, err := parseArgs(e, o, args, 1)

@@ -32,7 +32,7 @@ func flowsList(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		summary:  "Lists the flows of a workspace (deleted flows excluded) as a table: id, name,\nstatus, workspace, number of steps and the status of the last execution.",
 		examples: []string{"flowd flows list", "flowd flows list --workspace sales --json | jq '.[].id'"},
 	}
-	e, o := cmd.flags(stderr)
+	e, o := cmd.flags(stdout, stderr)
 	workspace := e.fs.String("workspace", "default", "workspace_id whose flows to list")
 	_, c, err := parseArgs(e, o, args, 0)
 	if err != nil {
@@ -66,7 +66,7 @@ func flowsGet(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		details:  "With --json it prints the flow object, which `flowd flows apply` accepts\nback (read-only fields such as status and executions are ignored).",
 		examples: []string{"flowd flows get 0b7c…", "flowd flows get 0b7c… --json > flow.json  # edit, then: flowd flows apply flow.json"},
 	}
-	e, o := cmd.flags(stderr)
+	e, o := cmd.flags(stdout, stderr)
 	pos, c, err := parseArgs(e, o, args, 1)
 	if err != nil {
 		return err
@@ -182,7 +182,7 @@ with a new id, and says so on stderr. On create, the flow's inbound hook
 secret is printed once on stderr (with --json it is in the data).`,
 		examples: []string{"flowd flows apply flow.json", "flowd flows get 0b7c… --json | jq '.max_retries = 3' | flowd flows apply -"},
 	}
-	e, o := cmd.flags(stderr)
+	e, o := cmd.flags(stdout, stderr)
 	pos, c, err := parseArgs(e, o, args, 1)
 	if err != nil {
 		return err
@@ -255,7 +255,7 @@ func flowsAction(verb string) func(ctx context.Context, args []string, stdout, s
 	}
 	return func(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		cmd := &cliCommand{name: "flows " + verb, args: "FLOW_ID", summary: summary, examples: []string{"flowd flows " + verb + " 0b7c…"}}
-		e, o := cmd.flags(stderr)
+		e, o := cmd.flags(stdout, stderr)
 		pos, c, err := parseArgs(e, o, args, 1)
 		if err != nil {
 			return err

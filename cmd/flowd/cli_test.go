@@ -308,6 +308,14 @@ func TestWatchTimeoutAndCancel(t *testing.T) {
 	if !strings.Contains(r.stderr, "gave up waiting after 300ms") {
 		t.Errorf("timeout: stderr %q", r.stderr)
 	}
+	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
+	defer cancel()
+	var stdout, stderr bytes.Buffer
+	code := run(ctx, []string{"executions", "watch", x, "--server", b.env.URL, "--token", b.tenant.Token}, &stdout, &stderr)
+	if code != exitInterrupted || !strings.Contains(stderr.String(), "interrupted") {
+		t.Errorf("interrupted watch: exit %d, stderr %q; want %d", code, stderr.String(), exitInterrupted)
+	}
+
 	r = b.mustCLI(t, 0, "executions", "cancel", x)
 	if want := "execution " + x + ": cancelled"; !strings.HasPrefix(r.stdout, want) {
 		t.Errorf("cancel printed %q, want it to start with %q", r.stdout, want)
@@ -462,10 +470,11 @@ func TestHelpIsComplete(t *testing.T) {
 	for _, args := range [][]string{
 		{"flows", "list", "-h"}, {"flows", "get", "-h"}, {"flows", "apply", "-h"}, {"trigger", "-h"},
 		{"executions", "list", "-h"}, {"executions", "show", "-h"}, {"executions", "watch", "-h"},
+		{"executions", "cancel", "--help"}, {"executions", "retry", "-h"}, {"flows", "stop", "-h"},
 	} {
-		var out bytes.Buffer
-		if code := run(context.Background(), args, &out, &out); code != 0 {
-			t.Errorf("flowd %s: exit %d, want 0", strings.Join(args, " "), code)
+		var out, errOut bytes.Buffer
+		if code := run(context.Background(), args, &out, &errOut); code != 0 || errOut.Len() > 0 {
+			t.Errorf("flowd %s: exit %d, stderr %q; want 0 and the help on stdout", strings.Join(args, " "), code, errOut.String())
 		}
 		for _, want := range []string{"Usage: flowd " + args[0], "--server", "FLOWD_SERVER", "--token", "FLOWD_TOKEN", "--json", "Exit codes:", "Examples:"} {
 			if !strings.Contains(out.String(), want) {

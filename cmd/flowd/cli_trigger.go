@@ -60,7 +60,7 @@ starting a new one (said on stderr).
 		},
 		exit: waitExitCodes,
 	}
-	e, o := cmd.flags(stderr)
+	e, o := cmd.flags(stdout, stderr)
 	vars := &varFlag{vars: map[string]json.RawMessage{}}
 	jsonVars := &varFlag{asJSON: true, vars: vars.vars}
 	e.fs.Var(vars, "var", "a trigger variable `NAME=VALUE` (a string); repeatable")

@@ -48,6 +48,10 @@ type envFlags struct {
 	envs map[string]string // flag name -> environment variable
 	// required names flags that have no default and must be given.
 	required map[string]bool
+	// helpOut, when set, receives the usage asked for with -h or --help
+	// (errors and the usage that goes with them stay on the flag set's
+	// output).
+	helpOut io.Writer
 }
 
 func newEnvFlags(fs *flag.FlagSet) *envFlags {
@@ -85,6 +89,20 @@ func (e *envFlags) dur(p *time.Duration, name, env string, def time.Duration, us
 // positional arguments. A flag parse error has already been printed with
 // the usage: it is returned as errUsage.
 func (e *envFlags) parse(args []string) ([]string, error) {
+	if e.helpOut != nil {
+		for _, a := range args {
+			if a == "--" {
+				break
+			}
+			if a == "-h" || a == "-help" || a == "--help" {
+				out := e.fs.Output()
+				e.fs.SetOutput(e.helpOut)
+				e.fs.Usage()
+				e.fs.SetOutput(out)
+				return nil, flag.ErrHelp
+			}
+		}
+	}
 	var positional []string
 	for {
 		if err := e.fs.Parse(args); err != nil {
