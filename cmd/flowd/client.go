@@ -87,7 +87,7 @@ func (e *apiError) Error() string {
 	return b.String()
 }
 
-// errNotFound tells callers (flows apply) that the API answered 404.
+// isNotFound tells whether err is an API answer 404 (flows apply uses it).
 func isNotFound(err error) bool {
 	var ae *apiError
 	return errors.As(err, &ae) && ae.code == http.StatusNotFound
