@@ -101,6 +101,7 @@ func (s *Server) v1Routes() []route {
 		{"POST", "/v1/integrations/{id}/clone", false, s.flowClone},
 		{"POST", "/v1/integrations/{id}/stop", false, s.flowStop},
 		{"POST", "/v1/integrations/{id}/resume", false, s.flowResume},
+		{"GET", "/v1/openapi.json", true, s.openAPI},
 	}
 }
 

@@ -4,6 +4,9 @@
 //	flowd worker          workers + scheduler only (scale out)
 //	flowd migrate         apply River's and flowd's migrations
 //	flowd token create    issue an API token
+//	flowd flows ...       list, get, apply, stop, resume, delete flows
+//	flowd trigger         start an execution (and --wait for it)
+//	flowd executions ...  list, show, watch, cancel, retry executions
 //
 // Run `flowd help` or `flowd COMMAND -h` for details.
 package main
@@ -32,16 +35,46 @@ func commands() []command {
 		{"worker", "run workers and the scheduler only (scale-out)", runWorker},
 		{"migrate", "apply River's and flowd's database migrations", runMigrate},
 		{"token", "manage API tokens: token create --company UUID --user UUID [--name NAME]", runToken},
+		{"flows", "list, get, apply (create/replace), stop, resume, delete flows", runFlows},
+		{"trigger", "start an execution of a flow; --wait follows it to the end", runTrigger},
+		{"executions", "list, show, watch, cancel, retry executions", runExecutions},
 	}
 }
 
 func usage(w io.Writer) {
 	fmt.Fprintf(w, "flowd: a webhook flow engine on PostgreSQL and River\n\nUsage:\n  flowd COMMAND [flags]\n\nCommands:\n")
 	for _, c := range commands() {
-		fmt.Fprintf(w, "  %-10s %s\n", c.name, c.summary)
+		fmt.Fprintf(w, "  %-11s %s\n", c.name, c.summary)
 	}
-	fmt.Fprintf(w, "\nRun 'flowd COMMAND -h' for a command's flags.\n")
+	fmt.Fprint(w, usageFooter)
 }
+
+const usageFooter = `
+serve, worker, migrate and token talk to PostgreSQL (DATABASE_URL);
+'flowd serve -h' and 'flowd worker -h' list every setting with its FLOWD_*
+variable and default. The operator commands (flows, trigger, executions)
+talk to a running flowd API over HTTP.
+
+Environment:
+  FLOWD_SERVER   base URL of the API (--server), default ` + ServerDefault + `
+  FLOWD_TOKEN    API token (--token), from 'flowd token create'
+  DATABASE_URL   PostgreSQL connection string (--database-url)
+A flag wins over its environment variable, which wins over the default.
+Every operator command takes --json to print the API's data as JSON.
+
+Exit codes:
+  0    done (watch, trigger --wait: the execution succeeded)
+  1    the API answered an error (message and field errors on stderr) or
+       could not be reached, or a command failed; watch and --wait: the
+       execution failed
+  2    usage error (unknown command, bad flag or argument)
+  3    watch, --wait: the execution was cancelled
+  4    watch, --wait: --timeout passed before the execution ended
+  130  watch, --wait: interrupted (the execution goes on)
+
+Run 'flowd COMMAND -h' (or 'flowd flows -h', 'flowd executions -h') for a
+command's flags, environment variables and exit codes.
+`
 
 // errUsage marks errors already explained by a usage message.
 var errUsage = errors.New("usage")

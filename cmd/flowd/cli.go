@@ -1,0 +1,179 @@
+package main
+
+import (
+	"cmp"
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+	"text/tabwriter"
+	"time"
+	"unicode/utf8"
+)
+
+// stdin is what `-` reads (flows apply -, trigger --payload -); tests
+// replace it.
+var stdin io.Reader = os.Stdin
+
+// Exit codes of the operator commands, beyond 0 (done) and 2 (usage).
+const (
+	exitFailed      = 1   // the API answered an error, or the execution failed
+	exitCancelled   = 3   // the watched execution was cancelled
+	exitTimeout     = 4   // --timeout passed before the execution ended
+	exitInterrupted = 130 // SIGINT or SIGTERM while waiting
+)
+
+// cliExitCodes is the exit code paragraph of the operator commands.
+const cliExitCodes = `Exit codes:
+  0    done
+  1    the API answered an error (its message and field errors are printed
+       on stderr) or could not be reached
+  2    usage error`
+
+// watchExitCodes is the exit code paragraph of the commands that wait for
+// an execution to end.
+const watchExitCodes = `Exit codes:
+  0    the execution succeeded
+  1    it failed, or the API answered an error or could not be reached
+  2    usage error
+  3    it was cancelled
+  4    --timeout passed before it ended (the execution goes on)
+  130  interrupted by SIGINT or SIGTERM (the execution goes on)`
+
+// waitExitCodes is the exit code paragraph of the commands with --wait.
+const waitExitCodes = watchExitCodes + `
+Without --wait only 0, 1 and 2 apply.`
+
+// cliCommand describes one operator subcommand for its usage text.
+type cliCommand struct {
+	name     string // "flows list"
+	args     string // "FLOW_ID"
+	summary  string
+	details  string // optional paragraph
+	examples []string
+	exit     string // exit code paragraph; cliExitCodes when empty
+}
+
+// flags returns the subcommand's flag set, with --server, --token and
+// --json declared and the usage text set: -h prints it on stdout, usage
+// errors print it on stderr.
+func (c *cliCommand) flags(stdout, stderr io.Writer) (*envFlags, *clientOptions) {
+	fs := flag.NewFlagSet("flowd "+c.name, flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	e := newEnvFlags(fs)
+	e.helpOut = stdout
+	o := clientFlags(e)
+	fs.Usage = func() {
+		w := fs.Output()
+		synopsis := "flowd " + c.name + " [flags]"
+		if c.args != "" {
+			synopsis += " " + c.args
+		}
+		fmt.Fprintf(w, "Usage: %s\n\n%s\n", synopsis, c.summary)
+		if c.details != "" {
+			fmt.Fprintf(w, "\n%s\n", c.details)
+		}
+		if len(c.examples) > 0 {
+			fmt.Fprintf(w, "\nExamples:\n")
+			for _, ex := range c.examples {
+				fmt.Fprintf(w, "  %s\n", ex)
+			}
+		}
+		fmt.Fprintf(w, "\nFlags (before or after the arguments):\n")
+		e.printFlags(w)
+		fmt.Fprintf(w, "\n%s\n\n%s\n", configPrecedence, cmp.Or(c.exit, cliExitCodes))
+	}
+	return e, o
+}
+
+// parseArgs parses the subcommand's flags and checks it got exactly n
+// positional arguments, then builds the API client.
+func parseArgs(e *envFlags, o *clientOptions, args []string, n int) ([]string, *client, error) {
+	pos, err := e.parse(args)
+	if err != nil {
+		return nil, nil, err
+	}
+	if len(pos) != n {
+		if n == 0 {
+			return nil, nil, usageError(e.fs, "unexpected arguments: %v", pos)
+		}
+		return nil, nil, usageError(e.fs, "want %d argument(s), got %d", n, len(pos))
+	}
+	c, err := newClient(o)
+	if err != nil {
+		return nil, nil, usageError(e.fs, "%v", err)
+	}
+	return pos, c, nil
+}
+
+// subcommand is one verb of a command group (flows, executions).
+type subcommand struct {
+	name    string
+	summary string
+	run     func(ctx context.Context, args []string, stdout, stderr io.Writer) error
+}
+
+// dispatch runs the subcommand named by args[0], or prints the group's
+// usage.
+func dispatch(ctx context.Context, group string, subs []subcommand, args []string, stdout, stderr io.Writer) error {
+	usage := func(w io.Writer) {
+		fmt.Fprintf(w, "Usage: flowd %s COMMAND [flags] [arguments]\n\nCommands:\n", group)
+		for _, s := range subs {
+			fmt.Fprintf(w, "  %-8s %s\n", s.name, s.summary)
+		}
+		fmt.Fprintf(w, "\nRun 'flowd %s COMMAND -h' for a command's flags, environment variables\nand exit codes.\n", group)
+	}
+	if len(args) == 0 {
+		usage(stderr)
+		return errUsage
+	}
+	if args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
+		usage(stdout)
+		return nil
+	}
+	for _, s := range subs {
+		if s.name == args[0] {
+			return s.run(ctx, args[1:], stdout, stderr)
+		}
+	}
+	fmt.Fprintf(stderr, "flowd %s: unknown command %q\n\n", group, args[0])
+	usage(stderr)
+	return errUsage
+}
+
+// newTable returns a tabwriter for aligned columns; call Flush.
+func newTable(w io.Writer) *tabwriter.Writer {
+	return tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+}
+
+// timeText formats a time for tables: UTC, to the second, fixed width.
+func timeText(t *time.Time) string {
+	if t == nil || t.IsZero() {
+		return "-"
+	}
+	return t.UTC().Format("2006-01-02 15:04:05Z")
+}
+
+// cell makes a value safe for one table cell: one line, at most max
+// characters (0: no limit), "-" when empty.
+func cell(s string, max int) string {
+	s = strings.Join(strings.Fields(s), " ")
+	if s == "" {
+		return "-"
+	}
+	if max > 0 && utf8.RuneCountInString(s) > max {
+		r := []rune(s)
+		s = string(r[:max-1]) + "…"
+	}
+	return s
+}
+
+// strPtr returns *p, or "" for nil.
+func strPtr(p *string) string {
+	if p == nil {
+		return ""
+	}
+	return *p
+}

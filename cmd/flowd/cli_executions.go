@@ -1,0 +1,239 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"sort"
+	"strconv"
+
+	"github.com/flowd/flowd/engine"
+)
+
+// runExecutions handles `flowd executions ...`.
+func runExecutions(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	return dispatch(ctx, "executions", []subcommand{
+		{"list", "list a flow's executions, newest first", executionsList},
+		{"show", "show one execution: its steps and every HTTP attempt", executionsShow},
+		{"watch", "follow an execution's steps until it ends", executionsWatch},
+		{"cancel", "cancel an execution: no further steps are sent", executionsCancel},
+		{"retry", "re-run a failed or cancelled execution from its failed step", executionsRetry},
+	}, args, stdout, stderr)
+}
+
+func executionsList(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	cmd := &cliCommand{
+		name:    "executions list",
+		args:    "FLOW_ID",
+		summary: "Lists a flow's executions, newest first (GET /v1/webhooks/{id}/executions).",
+		details: "When there are more, the --cursor of the next page is printed on stderr.",
+		examples: []string{
+			"flowd executions list 0b7c…",
+			"flowd executions list 0b7c… --status failed --limit 50",
+		},
+	}
+	e, o := cmd.flags(stdout, stderr)
+	status := e.fs.String("status", "", "only executions with this status: scheduled, in_progress, success, failed or cancelled")
+	limit := e.fs.Int("limit", 20, "page size, 1 to 200")
+	cursor := e.fs.String("cursor", "", "the next page's cursor, as printed by the previous page")
+	pos, c, err := parseArgs(e, o, args, 1)
+	if err != nil {
+		return err
+	}
+	q := url.Values{"limit": {strconv.Itoa(*limit)}}
+	if *status != "" {
+		q.Set("status", *status)
+	}
+	if *cursor != "" {
+		q.Set("cursor", *cursor)
+	}
+	var list []engine.Execution
+	a, err := c.get(ctx, "/v1/webhooks/"+url.PathEscape(pos[0])+"/executions", q, &list)
+	if err != nil {
+		return err
+	}
+	if a.NextCursor != nil {
+		defer fmt.Fprintf(stderr, "more executions: add --cursor %s\n", *a.NextCursor)
+	}
+	if o.json {
+		return printJSON(stdout, a.Data)
+	}
+	tw := newTable(stdout)
+	fmt.Fprintln(tw, "ID\tSTATUS\tTRIGGER\tATTEMPT\tCREATED\tFINISHED\tERROR")
+	for _, x := range list {
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%s\t%s\t%s\n", x.ID, x.Status, x.Trigger, x.AttemptNumber,
+			timeText(&x.CreatedAt), timeText(x.FinishedAt), cell(strPtr(x.ErrorMessage), 60))
+	}
+	return tw.Flush()
+}
+
+func executionsShow(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	cmd := &cliCommand{
+		name:     "executions show",
+		args:     "EXECUTION_ID",
+		summary:  "Shows one execution (GET /v1/executions/{id}): its status, each step's state,\nand every HTTP attempt with its status code, duration and error.",
+		details:  "The text leaves out request and response headers and bodies; --json prints\nthem all (secrets redacted by the server).",
+		examples: []string{"flowd executions show 5f1e…", "flowd executions show 5f1e… --json | jq '.attempts[].response_body'"},
+	}
+	e, o := cmd.flags(stdout, stderr)
+	pos, c, err := parseArgs(e, o, args, 1)
+	if err != nil {
+		return err
+	}
+	var x engine.Execution
+	a, err := c.get(ctx, "/v1/executions/"+url.PathEscape(pos[0]), nil, &x)
+	if err != nil {
+		return err
+	}
+	if o.json {
+		return printJSON(stdout, a.Data)
+	}
+	return printExecution(stdout, &x)
+}
+
+// printExecution writes an execution as text. The layout depends only on
+// the execution, so it can be compared with a golden file.
+func printExecution(w io.Writer, x *engine.Execution) error {
+	tw := newTable(w)
+	fmt.Fprintf(tw, "Execution\t%s\n", x.ID)
+	fmt.Fprintf(tw, "Flow\t%s (version %d)\n", x.FlowID, x.FlowVersion)
+	fmt.Fprintf(tw, "Status\t%s\n", x.Status)
+	fmt.Fprintf(tw, "Trigger\t%s\n", x.Trigger)
+	fmt.Fprintf(tw, "Attempt\t%d\n", x.AttemptNumber)
+	fmt.Fprintf(tw, "Created\t%s\n", timeText(&x.CreatedAt))
+	fmt.Fprintf(tw, "Started\t%s\n", timeText(x.ExecutedAt))
+	fmt.Fprintf(tw, "Finished\t%s\n", timeText(x.FinishedAt))
+	if x.NextRetryAt != nil {
+		fmt.Fprintf(tw, "Next retry\t%s\n", timeText(x.NextRetryAt))
+	}
+	fmt.Fprintf(tw, "Error\t%s\n", cell(strPtr(x.ErrorMessage), 0))
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+
+	fmt.Fprintln(w)
+	tw = newTable(w)
+	fmt.Fprintln(tw, "STEP\tSTATUS\tATTEMPTS\tERROR")
+	for _, n := range stepNumbers(x) {
+		st := x.Steps[n]
+		fmt.Fprintf(tw, "%d\t%s\t%d\t%s\n", n, st.Status, st.Attempts, cell(st.Error, 80))
+	}
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+
+	fmt.Fprintln(w)
+	if len(x.Attempts) == 0 {
+		fmt.Fprintln(w, "No attempts yet.")
+		return nil
+	}
+	attempts := append([]engine.StepAttempt(nil), x.Attempts...)
+	sort.SliceStable(attempts, func(i, j int) bool {
+		a, b := attempts[i], attempts[j]
+		if a.ExecutionAttempt != b.ExecutionAttempt {
+			return a.ExecutionAttempt < b.ExecutionAttempt
+		}
+		if a.StepNumber != b.StepNumber {
+			return a.StepNumber < b.StepNumber
+		}
+		return a.Attempt < b.Attempt
+	})
+	tw = newTable(w)
+	fmt.Fprintln(tw, "STEP\tRUN\tATTEMPT\tSTATUS\tHTTP\tDURATION\tERROR")
+	for _, at := range attempts {
+		code := "-"
+		if at.ResponseStatus != nil {
+			code = strconv.Itoa(*at.ResponseStatus)
+		}
+		fmt.Fprintf(tw, "%d\t%d\t%d\t%s\t%s\t%dms\t%s\n", at.StepNumber, at.ExecutionAttempt, at.Attempt, at.Outcome, code, at.DurationMS, cell(at.Error, 80))
+	}
+	return tw.Flush()
+}
+
+// stepNumbers returns the numbers of an execution's steps, in order.
+func stepNumbers(x *engine.Execution) []int {
+	ns := make([]int, 0, len(x.Steps))
+	for n := range x.Steps {
+		ns = append(ns, n)
+	}
+	sort.Ints(ns)
+	return ns
+}
+
+func executionsWatch(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	cmd := &cliCommand{
+		name:     "executions watch",
+		args:     "EXECUTION_ID",
+		summary:  "Follows an execution's steps until it ends, and exits with its outcome.",
+		details:  watchDetails,
+		examples: []string{"flowd executions watch 5f1e…", "flowd executions watch 5f1e… --timeout 10m || echo \"ended with $?\""},
+		exit:     watchExitCodes,
+	}
+	e, o := cmd.flags(stdout, stderr)
+	wo := watchFlags(e)
+	pos, c, err := parseArgs(e, o, args, 1)
+	if err != nil {
+		return err
+	}
+	return watchAndExit(ctx, c, pos[0], wo, o.json, stdout, stderr)
+}
+
+func executionsCancel(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	cmd := &cliCommand{
+		name:     "executions cancel",
+		args:     "EXECUTION_ID",
+		summary:  "Cancels an execution (POST /v1/executions/{id}/cancel): no further steps are\nsent; its status becomes cancelled. An execution that has ended answers 409.",
+		examples: []string{"flowd executions cancel 5f1e…"},
+	}
+	e, o := cmd.flags(stdout, stderr)
+	pos, c, err := parseArgs(e, o, args, 1)
+	if err != nil {
+		return err
+	}
+	a, err := c.do(ctx, http.MethodPost, "/v1/executions/"+url.PathEscape(pos[0])+"/cancel", nil, nil, nil)
+	if err != nil {
+		return err
+	}
+	return printExecutionChange(stdout, a, o.json)
+}
+
+func executionsRetry(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	cmd := &cliCommand{
+		name:     "executions retry",
+		args:     "EXECUTION_ID",
+		summary:  "Re-runs a failed or cancelled execution from its failed step\n(POST /v1/executions/{id}/retry); steps that succeeded are not sent again.",
+		details:  "With --wait it then follows the execution like `flowd executions watch`\nand exits with its outcome.",
+		examples: []string{"flowd executions retry 5f1e… --wait"},
+		exit:     waitExitCodes,
+	}
+	e, o := cmd.flags(stdout, stderr)
+	wait := e.fs.Bool("wait", false, "wait for the execution to end, showing its progress; the exit code tells the outcome")
+	wo := watchFlags(e)
+	pos, c, err := parseArgs(e, o, args, 1)
+	if err != nil {
+		return err
+	}
+	a, err := c.do(ctx, http.MethodPost, "/v1/executions/"+url.PathEscape(pos[0])+"/retry", nil, nil, nil)
+	if err != nil {
+		return err
+	}
+	if *wait {
+		return watchAndExit(ctx, c, pos[0], wo, o.json, stdout, stderr)
+	}
+	return printExecutionChange(stdout, a, o.json)
+}
+
+// printExecutionChange prints the execution a cancel or retry answered.
+func printExecutionChange(w io.Writer, a *answer, asJSON bool) error {
+	if asJSON {
+		return printJSON(w, a.Data)
+	}
+	var x engine.Execution
+	if err := a.decode(&x); err != nil {
+		return err
+	}
+	_, err := fmt.Fprintf(w, "execution %s: %s (%s)\n", x.ID, x.Status, a.Message)
+	return err
+}

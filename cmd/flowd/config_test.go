@@ -1,0 +1,219 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"flag"
+	"fmt"
+	"os"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/flowd/flowd/redact"
+)
+
+func TestRedactDatabaseURL(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct{ in, want string }{
+		{"postgres://flowd:s3cret@db:5432/flowd?sslmode=disable", "postgres://flowd:***@db:5432/flowd?sslmode=disable"},
+		{"postgresql://flowd:p%40ss@db/flowd", "postgresql://flowd:***@db/flowd"},
+		{"postgres://flowd@db/flowd?password=s3cret&sslmode=require", "postgres://flowd@db/flowd?password=***&sslmode=require"},
+		{"postgres://db/flowd?sslpassword=s3cret", "postgres://db/flowd?sslpassword=***"},
+		{"host=db user=flowd password=s3cret dbname=flowd", "host=db user=flowd password=*** dbname=flowd"},
+		{"host=db password = 's3 cret' dbname=flowd", "host=db password = *** dbname=flowd"},
+		{"host=db user=flowd", "host=db user=flowd"},
+		{"", ""},
+	} {
+		tc.want = strings.ReplaceAll(tc.want, "***", redact.Mask)
+		if got := redactDatabaseURL(tc.in); got != tc.want {
+			t.Errorf("redactDatabaseURL(%q) = %q, want %q", tc.in, got, tc.want)
+		}
+	}
+}
+
+func TestLogAttrsHideSecrets(t *testing.T) {
+	t.Parallel()
+	for _, dsn := range []string{
+		"postgres://flowd:s3cret@db:5432/flowd?sslmode=disable",
+		"postgres://flowd@db/flowd?password=s3cret",
+		"host=db password=s3cret",
+	} {
+		c := &Config{DatabaseURL: dsn, Addr: "127.0.0.1:8080", LogFormat: "json", LogLevel: "info"}
+		var out bytes.Buffer
+		newLogger(&out, "json", "info").Info("flowd starting", c.logAttrs()...)
+		if strings.Contains(out.String(), "s3cret") {
+			t.Errorf("the start-up line shows the password of %q: %s", dsn, out.String())
+		}
+		if !strings.Contains(out.String(), `"database_url":`) {
+			t.Errorf("the start-up line lacks database_url: %s", out.String())
+		}
+	}
+}
+
+// The tests below set environment variables, so they cannot run in
+// parallel with anything.
+
+func TestConfigPrecedence(t *testing.T) {
+	t.Setenv("DATABASE_URL", "postgres://flowd:s3cret@db/flowd")
+	t.Setenv("FLOWD_WORKERS", "7")
+	t.Setenv("FLOWD_SHUTDOWN_GRACE", "1m")
+	var stderr bytes.Buffer
+	c, err := parseConfig("serve", nil, &stderr, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	type view struct {
+		Workers, DBMaxConns int
+		Grace               time.Duration
+		Addr                string
+	}
+	if diff := cmp.Diff(view{7, 40, time.Minute, "127.0.0.1:8080"}, view{c.Workers, c.DBMaxConns, c.ShutdownGrace, c.Addr}); diff != "" {
+		t.Errorf("env over default (-want +got):\n%s", diff)
+	}
+	c, err = parseConfig("serve", []string{"--workers", "9"}, &stderr, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Workers != 9 {
+		t.Errorf("flag over env: workers %d, want 9", c.Workers)
+	}
+
+	t.Setenv("FLOWD_WORKERS", "many")
+	if _, err := parseConfig("serve", nil, &stderr, true); err == nil || !strings.Contains(err.Error(), "FLOWD_WORKERS") {
+		t.Errorf("a bad FLOWD_WORKERS: error %v, want one naming the variable", err)
+	}
+}
+
+func TestServeHelpListsEverySetting(t *testing.T) {
+	t.Setenv("DATABASE_URL", "postgres://flowd:s3cret@db/flowd")
+	t.Setenv("FLOWD_WORKERS", "7")
+	for _, cmd := range []string{"serve", "worker"} {
+		var out bytes.Buffer
+		if code := run(context.Background(), []string{cmd, "--help"}, &out, &out); code != 0 {
+			t.Fatalf("flowd %s --help: exit %d", cmd, code)
+		}
+		help := out.String()
+		if strings.Contains(help, "s3cret") || strings.Contains(help, "default 7") {
+			t.Errorf("flowd %s --help shows environment values:\n%s", cmd, help)
+		}
+		if !strings.Contains(help, configPrecedence) {
+			t.Errorf("flowd %s --help lacks the precedence header", cmd)
+		}
+		rows := helpRows(t, help)
+		_, _, e := configFlags(cmd, cmd == "serve")
+		e.fs.VisitAll(func(f *flag.Flag) {
+			if rows[f.Name].env == "" {
+				t.Errorf("flowd %s --help: --%s has no environment variable", cmd, f.Name)
+			}
+		})
+		if len(rows) != countFlags(e) {
+			t.Errorf("flowd %s --help lists %d flags, the command has %d", cmd, len(rows), countFlags(e))
+		}
+	}
+}
+
+func countFlags(e *envFlags) int {
+	n := 0
+	e.fs.VisitAll(func(*flag.Flag) { n++ })
+	return n
+}
+
+// helpRow is one flag as `--help` prints it.
+type helpRow struct {
+	name, kind, usage, env, def string
+}
+
+var (
+	helpFlagRE  = regexp.MustCompile(`^  --([a-z-]+)(?: (\S+))?$`)
+	helpExtraRE = regexp.MustCompile(`^        \((.*)\)$`)
+)
+
+// helpRows parses the flag list of a --help output.
+func helpRows(t *testing.T, help string) map[string]*helpRow {
+	t.Helper()
+	rows := map[string]*helpRow{}
+	var cur *helpRow
+	for _, line := range strings.Split(help, "\n") {
+		if m := helpFlagRE.FindStringSubmatch(line); m != nil {
+			cur = &helpRow{name: m[1], kind: m[2]}
+			rows[cur.name] = cur
+			continue
+		}
+		if cur == nil || !strings.HasPrefix(line, "        ") {
+			cur = nil
+			continue
+		}
+		if m := helpExtraRE.FindStringSubmatch(line); m != nil {
+			for _, part := range strings.Split(m[1], ", ") {
+				switch {
+				case strings.HasPrefix(part, "env "):
+					cur.env = strings.TrimPrefix(part, "env ")
+				case strings.HasPrefix(part, "default "):
+					cur.def = strings.TrimPrefix(part, "default ")
+				case part == "required":
+					cur.def = "(required)"
+				}
+			}
+			continue
+		}
+		cur.usage = strings.TrimSpace(line)
+	}
+	return rows
+}
+
+// TestConfigDocTable checks that the configuration table of
+// docs/readme-cli-openapi.md is the one generated from `flowd serve
+// --help` and `flowd worker --help`; -update rewrites it.
+func TestConfigDocTable(t *testing.T) {
+	t.Parallel()
+	help := func(cmd string) map[string]*helpRow {
+		var out bytes.Buffer
+		if code := run(context.Background(), []string{cmd, "--help"}, &out, &out); code != 0 {
+			t.Fatalf("flowd %s --help: exit %d", cmd, code)
+		}
+		return helpRows(t, out.String())
+	}
+	serve, worker := help("serve"), help("worker")
+	var b strings.Builder
+	b.WriteString("| flag | environment variable | default | commands | what |\n| --- | --- | --- | --- | --- |\n")
+	_, _, e := configFlags("serve", true)
+	e.fs.VisitAll(func(f *flag.Flag) {
+		r := serve[f.Name]
+		cmds := "serve, worker"
+		if worker[f.Name] == nil {
+			cmds = "serve"
+		}
+		def := r.def
+		if def == "" {
+			def = "(none)"
+		}
+		fmt.Fprintf(&b, "| `--%s` | `%s` | %s | %s | %s |\n", r.name, r.env, def, cmds, strings.ReplaceAll(r.usage, "|", "\\|"))
+	})
+	table := b.String()
+
+	const path = "../../docs/readme-cli-openapi.md"
+	const begin, end = "<!-- config-table:begin (generated by TestConfigDocTable; go test ./cmd/flowd -run TestConfigDocTable -update) -->\n", "<!-- config-table:end -->"
+	doc, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	i, j := strings.Index(string(doc), begin), strings.Index(string(doc), end)
+	if i < 0 || j < i {
+		t.Fatalf("%s lacks the markers %q and %q", path, begin, end)
+	}
+	got := string(doc[i+len(begin) : j])
+	if *update && got != table {
+		out := string(doc[:i+len(begin)]) + table + string(doc[j:])
+		if err := os.WriteFile(path, []byte(out), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return
+	}
+	if diff := cmp.Diff(table, got); diff != "" {
+		t.Errorf("%s configuration table is stale; run with -update (-want +got):\n%s", path, diff)
+	}
+}
