@@ -27,8 +27,8 @@ type testBundle struct {
 }
 
 // setup starts a flowd of the test's own with the execution view at /ui/
-// and River's UI at /riverui/, and a target: /ok answers JSON, /slow waits
-// for release.
+// and River's UI at /riverui/, and a target: every path answers JSON, /fail
+// with status 500, /slow once release is closed.
 func setup(t *testing.T) *testBundle {
 	t.Helper()
 	env := flowdtest.New(t, &flowdtest.Options{MountsFor: func(e *flowdtest.Env) map[string]http.Handler {
@@ -54,6 +54,9 @@ func setup(t *testing.T) *testBundle {
 			}
 		}
 		w.Header().Set("Content-Type", "application/json")
+		if r.URL.Path == "/fail" {
+			w.WriteHeader(http.StatusInternalServerError)
+		}
 		fmt.Fprintf(w, `{"path": %q, "token": "tok-1"}`, r.URL.Path)
 	}))
 	t.Cleanup(b.target.Close)
@@ -184,6 +187,29 @@ func TestExecutionPage(t *testing.T) {
 	}
 	if !strings.Contains(hdr.Get("Content-Security-Policy"), "default-src 'none'") {
 		t.Errorf("Content-Security-Policy %q", hdr.Get("Content-Security-Policy"))
+	}
+}
+
+func TestFailedExecutionPage(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	flowID := b.createFlow(t, b.tenant, map[string]any{
+		"name": "failing", "retry_delay": 1, "retry_delay_unit": "seconds", "max_retries": 0,
+		"steps": []any{
+			map[string]any{"step_number": 1, "webhook_method": "GET", "webhook_url": b.target.URL + "/fail", "retry_limit": 1},
+			map[string]any{"step_number": 2, "webhook_method": "GET", "webhook_url": b.target.URL + "/ok", "depends_on_step": 1},
+		},
+	})
+	e := b.trigger(t, b.tenant, flowID)
+	b.env.WaitExecution(t, b.tenant, e.ID, 30*time.Second, "failed")
+	_, _, page := b.get(t, "/ui/executions/"+e.ID.String(), b.tenant.Token)
+	if !inOrder(page, `status-failed">failed</span>`, `step 1 failed: success_condition not met: status 500 is not 2xx`,
+		`data-status="failed"`, `Attempt 1:`, `500`, `Attempt 2:`, `500`,
+		`data-status="skipped"`, `skipped: step 1 did not succeed`, `No attempt yet.`) {
+		t.Errorf("failed execution page:\n%s", page)
+	}
+	if n := strings.Count(page, `<details class="attempt">`); n != 2 {
+		t.Errorf("%d attempts shown, want 2", n)
 	}
 }
 
