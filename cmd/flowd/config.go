@@ -183,6 +183,6 @@ func (c *Config) logAttrs() []any {
 		"fetch_cooldown", c.FetchCooldown.String(), "fetch_poll_interval", c.FetchPollInterval.String(),
 		"shutdown_grace", c.ShutdownGrace.String(), "heartbeat_interval", c.HeartbeatInterval.String(),
 		"rescue_after", c.RescueAfter.String(), "rate_limit", c.RateLimit, "log_format", c.LogFormat,
-		"metrics_addr", c.MetricsAddr, "metrics_auth", c.MetricsToken != "", "river_ui", c.OperatorToken != "",
+		"metrics_addr", c.MetricsAddr, "metrics_protected", c.MetricsToken != "", "river_ui", c.OperatorToken != "",
 	}
 }
