@@ -43,8 +43,12 @@ func (b *lockedBuffer) String() string {
 // Authorization header, an api_key variable in the URL) through a flowd
 // logging JSON at debug level as `flowd serve` does, and checks the one
 // line per step attempt and that no secret reaches the log.
+//
+// Not parallel on purpose: every flowd started on the package's database
+// works the same queue, so while another one runs (the shared one of the
+// parallel tests) it could run this execution and log elsewhere.
+// Sequential tests finish, their flowd stopped, before parallel ones resume.
 func TestStepAttemptLogLines(t *testing.T) {
-	t.Parallel()
 	var logs lockedBuffer
 	// The handler of cmd/flowd's newLogger, at the most verbose level.
 	log := slog.New(slog.NewJSONHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug, ReplaceAttr: redact.ReplaceAttr}))
