@@ -22,12 +22,15 @@ import (
 // Prefix is where Handler expects to be mounted.
 const Prefix = "/ui/"
 
-// Defaults of Config.
-const (
-	WorkspaceDefault  = "default"
-	PageSizeDefault   = 50
-	RefreshSecondsDef = 2
-)
+// PageSizeDefault is the default of Config.PageSize.
+const PageSizeDefault = 50
+
+// WorkspaceDefault is the workspace the index shows without ?workspace_id=,
+// as in the API.
+const WorkspaceDefault = "default"
+
+// RefreshSeconds is how often the page of an unfinished execution reloads.
+const RefreshSeconds = 2
 
 // Store is what the pages read.
 type Store interface {
@@ -146,7 +149,7 @@ func (h *Handler) page(fn func(*http.Request, *engine.Principal) (*view, error))
 		}
 		refresh := 0
 		if v.refresh {
-			refresh = RefreshSecondsDef
+			refresh = RefreshSeconds
 		}
 		h.render(w, r, http.StatusOK, v.page, &layoutData{Title: v.title, RefreshSeconds: refresh, CompanyID: p.CompanyID, Data: v.data})
 	}
