@@ -41,6 +41,8 @@ type Config struct {
 	// Extra handlers mounted next to the API (metrics, River UI, web view),
 	// by pattern.
 	Mounts map[string]http.Handler
+	// Wrap, when set, wraps the root handler (request metrics).
+	Wrap func(http.Handler) http.Handler
 }
 
 // Server is the HTTP API.
@@ -77,7 +79,12 @@ func New(st *store.Store, sched *scheduler.Scheduler, cfg *Config) *Server {
 }
 
 // Handler returns the server's root handler.
-func (s *Server) Handler() http.Handler { return s.recoverer(s.mux) }
+func (s *Server) Handler() http.Handler {
+	if s.cfg.Wrap != nil {
+		return s.cfg.Wrap(s.recoverer(s.mux))
+	}
+	return s.recoverer(s.mux)
+}
 
 // route is one documented /v1 endpoint; the OpenAPI test walks them.
 type route struct {

@@ -15,6 +15,7 @@ import (
 
 	"github.com/flowd/flowd/netguard"
 	"github.com/flowd/flowd/redact"
+	"github.com/flowd/flowd/web"
 )
 
 // Config is every setting of `flowd serve` and `flowd worker`, read once
@@ -36,6 +37,12 @@ type Config struct {
 	RateLimit             float64
 	HeartbeatInterval     time.Duration
 	RescueAfter           time.Duration
+	// MetricsAddr is the metrics-only listener of `flowd worker` ("" off).
+	MetricsAddr string
+	// MetricsToken, when set, is the Bearer token /metrics requires.
+	MetricsToken string
+	// OperatorToken enables River's UI at /riverui/ (Basic auth password).
+	OperatorToken string
 }
 
 // envFlags registers flags that also read an environment variable. The
@@ -217,6 +224,9 @@ func parseConfig(name string, args []string, stderr io.Writer, withAPI bool) (*C
 	if c.LogFormat != "json" && c.LogFormat != "text" {
 		return nil, fmt.Errorf("--log-format must be json or text, not %q", c.LogFormat)
 	}
+	if c.OperatorToken != "" && len(c.OperatorToken) < web.MinOperatorTokenLen {
+		return nil, fmt.Errorf("FLOWD_OPERATOR_TOKEN must have at least %d characters", web.MinOperatorTokenLen)
+	}
 	if c.Workers < 1 || c.MaxConcurrentRequests < 1 || c.DBMaxConns < 2 {
 		return nil, fmt.Errorf("--workers and --max-concurrent-requests must be >= 1 and --db-max-conns >= 2")
 	}
@@ -235,7 +245,12 @@ func configFlags(name string, withAPI bool) (c *Config, allow *string, e *envFla
 		e.str(&c.Addr, "addr", "FLOWD_ADDR", "127.0.0.1:8080", "API listen address")
 		e.int64(&c.MaxBodyBytes, "max-body-bytes", "FLOWD_MAX_BODY_BYTES", 1<<20, "largest API request body; larger answers 413")
 		e.float(&c.RateLimit, "rate-limit", "FLOWD_RATE_LIMIT", 500, "API requests per second per company (negative: no limit)")
+		// Secrets come from the environment only, never from flags (ps).
+		c.OperatorToken = os.Getenv("FLOWD_OPERATOR_TOKEN")
+	} else {
+		e.str(&c.MetricsAddr, "metrics-addr", "FLOWD_METRICS_ADDR", "", "listen address serving GET /metrics, e.g. 127.0.0.1:9090 (default off)")
 	}
+	c.MetricsToken = os.Getenv("FLOWD_METRICS_TOKEN")
 	e.str(allow, "allow-networks", "FLOWD_ALLOW_NETWORKS", "", "comma-separated CIDRs steps may reach despite the private-network guard, e.g. 127.0.0.0/8")
 	e.int(&c.Workers, "workers", "FLOWD_WORKERS", 200, "executions run at once by this process")
 	e.int(&c.MaxConcurrentRequests, "max-concurrent-requests", "FLOWD_MAX_CONCURRENT_REQUESTS", 256, "outbound HTTP requests in flight in this process")
@@ -296,5 +311,6 @@ func (c *Config) logAttrs() []any {
 		"fetch_cooldown", c.FetchCooldown.String(), "fetch_poll_interval", c.FetchPollInterval.String(),
 		"shutdown_grace", c.ShutdownGrace.String(), "heartbeat_interval", c.HeartbeatInterval.String(),
 		"rescue_after", c.RescueAfter.String(), "rate_limit", c.RateLimit, "log_format", c.LogFormat, "log_level", c.LogLevel,
+		"metrics_addr", c.MetricsAddr, "metrics_protected", c.MetricsToken != "", "river_ui", c.OperatorToken != "",
 	}
 }

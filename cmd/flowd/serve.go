@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net/http"
 	"os"
 	"time"
 
@@ -14,9 +15,11 @@ import (
 
 	"github.com/flowd/flowd/api"
 	"github.com/flowd/flowd/engine"
+	"github.com/flowd/flowd/metrics"
 	"github.com/flowd/flowd/netguard"
 	"github.com/flowd/flowd/scheduler"
 	"github.com/flowd/flowd/store"
+	"github.com/flowd/flowd/web"
 )
 
 func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -79,12 +82,14 @@ func runProcess(ctx context.Context, name string, args []string, stderr io.Write
 	st := store.New(pool)
 	guard := netguard.New(netguard.Config{Allow: cfg.AllowNetworks})
 	id := clientID(name)
+	obs := metrics.New()
 	worker := engine.NewWorker(st, &engine.WorkerConfig{
 		HTTPClient:            guard.Client(),
 		MaxConcurrentRequests: cfg.MaxConcurrentRequests,
 		MaxResponseBytes:      cfg.MaxResponseBytes,
 		WorkerID:              id,
 		Logger:                log,
+		Observer:              obs,
 	})
 	sched, err := scheduler.New(pool, st, &scheduler.Config{
 		Worker:            worker,
@@ -101,23 +106,58 @@ func runProcess(ctx context.Context, name string, args []string, stderr io.Write
 		return fmt.Errorf("start scheduler: %w", err)
 	}
 	var srv *api.Server
+	var msrv *metrics.Server
 	if withAPI {
+		mounts, err := operatorMounts(ctx, cfg, st, sched, obs, log)
+		if err != nil {
+			return err
+		}
 		srv = api.New(st, sched, &api.Config{
 			Addr:         cfg.Addr,
 			MaxBodyBytes: cfg.MaxBodyBytes,
 			RateLimit:    cfg.RateLimit,
 			Logger:       log,
+			Mounts:       mounts,
+			Wrap:         obs.Instrument,
 		})
 		if err := srv.Start(ctx); err != nil {
+			return err
+		}
+	} else if cfg.MetricsAddr != "" {
+		msrv = metrics.NewServer(cfg.MetricsAddr, obs.Handler(cfg.MetricsToken), log)
+		if err := msrv.Start(ctx); err != nil {
 			return err
 		}
 	}
 	log.Info("flowd ready", "command", name, "client_id", id)
 	<-ctx.Done()
-	return shutdown(log, cfg, srv, sched)
+	return shutdown(log, cfg, srv, msrv, sched)
 }
 
-func shutdown(log *slog.Logger, cfg *Config, srv *api.Server, sched *scheduler.Scheduler) error {
+// operatorMounts returns the operators' handlers served next to the API:
+// /metrics, the execution view at /ui/, and River's UI at /riverui/ when
+// an operator token is set.
+func operatorMounts(ctx context.Context, cfg *Config, st *store.Store, sched *scheduler.Scheduler, obs *metrics.Metrics, log *slog.Logger) (map[string]http.Handler, error) {
+	mounts := map[string]http.Handler{
+		"GET /metrics": obs.Handler(cfg.MetricsToken),
+		web.Prefix:     web.New(st, &web.Config{Logger: log}),
+	}
+	if cfg.OperatorToken == "" {
+		log.Info("river UI off: set FLOWD_OPERATOR_TOKEN to serve it at /riverui/")
+		return mounts, nil
+	}
+	ui, err := web.NewRiverUI(sched.Client(), cfg.OperatorToken, log)
+	if err != nil {
+		return nil, err
+	}
+	if err := ui.Start(ctx); err != nil {
+		return nil, err
+	}
+	mounts[web.RiverUIPrefix+"/"] = ui
+	return mounts, nil
+}
+
+func shutdown(log *slog.Logger, cfg *Config, srv *api.Server, msrv *metrics.Server, sched *scheduler.Scheduler) error {
 	log.Info("shutting down: stop accepting requests")
 	if srv != nil {
 		hctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
@@ -131,6 +171,10 @@ func shutdown(log *slog.Logger, cfg *Config, srv *api.Server, sched *scheduler.S
 	defer cancel()
 	if err := sched.Stop(sctx); err != nil {
 		log.Warn("stopping workers", "error", err)
+	}
+	if msrv != nil {
+		// Last, so the drain shows in the metrics.
+		_ = msrv.Stop(sctx)
 	}
 	log.Info("shutdown complete")
 	return nil

@@ -9,6 +9,7 @@ import (
 	"encoding/json"
 	"io"
 	"log/slog"
+	"maps"
 	"net/http"
 	"net/http/httptest"
 	"net/netip"
@@ -46,6 +47,14 @@ type Options struct {
 	Mounts map[string]http.Handler
 	// APIConfig tweaks the API server's config.
 	APIConfig func(*api.Config)
+	// MountsFor returns more handlers to mount, built from the Env before
+	// its API server starts (its Store and Sched are set; URL is not).
+	MountsFor func(*Env) map[string]http.Handler
+	// Logger receives the logs of the workers, scheduler and API; default
+	// Logger().
+	Logger *slog.Logger
+	// Observer receives the worker's events (metrics).
+	Observer engine.Observer
 }
 
 var (
@@ -95,9 +104,12 @@ func start(t testing.TB, opts *Options) (*Env, func(), error) {
 	if allow == nil {
 		allow = []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8"), netip.MustParsePrefix("::1/128")}
 	}
-	log := Logger()
+	log := opts.Logger
+	if log == nil {
+		log = Logger()
+	}
 	guard := netguard.New(netguard.Config{Allow: allow})
-	worker := engine.NewWorker(st, &engine.WorkerConfig{HTTPClient: guard.Client(), WorkerID: "test", Logger: log})
+	worker := engine.NewWorker(st, &engine.WorkerConfig{HTTPClient: guard.Client(), WorkerID: "test", Logger: log, Observer: opts.Observer})
 	sched, err := scheduler.New(pool, st, &scheduler.Config{Worker: worker, Workers: 50, ID: "test-" + uuid.NewString()[:8], Logger: log})
 	if err != nil {
 		return nil, nil, err
@@ -105,13 +117,21 @@ func start(t testing.TB, opts *Options) (*Env, func(), error) {
 	if err := sched.Start(context.Background()); err != nil {
 		return nil, nil, err
 	}
-	cfg := &api.Config{Logger: log, Mounts: opts.Mounts, RateLimit: -1}
+	env := &Env{Pool: pool, Store: st, Sched: sched, Worker: worker}
+	mounts := maps.Clone(opts.Mounts)
+	if opts.MountsFor != nil {
+		if mounts == nil {
+			mounts = map[string]http.Handler{}
+		}
+		maps.Copy(mounts, opts.MountsFor(env))
+	}
+	cfg := &api.Config{Logger: log, Mounts: mounts, RateLimit: -1}
 	if opts.APIConfig != nil {
 		opts.APIConfig(cfg)
 	}
 	srv := api.New(st, sched, cfg)
 	hs := httptest.NewServer(srv.Handler())
-	env := &Env{URL: hs.URL, Pool: pool, Store: st, Sched: sched, Worker: worker, Server: srv}
+	env.URL, env.Server = hs.URL, srv
 	stop := func() {
 		hs.Close()
 		sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)

@@ -1,0 +1,150 @@
+package engine_test
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/flowd/flowd/engine"
+	"github.com/flowd/flowd/internal/flowdtest"
+	"github.com/flowd/flowd/redact"
+)
+
+// lockedBuffer collects log output written from many goroutines.
+type lockedBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *lockedBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *lockedBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
+// TestStepAttemptLogLines runs a flow whose steps carry secrets (an
+// Authorization header, an api_key variable in the URL) through a flowd
+// logging JSON at debug level as `flowd serve` does, and checks the one
+// line per step attempt and that no secret reaches the log.
+//
+// Not parallel on purpose: every flowd started on the package's database
+// works the same queue, so while another one runs (the shared one of the
+// parallel tests) it could run this execution and log elsewhere.
+// Sequential tests finish, their flowd stopped, before parallel ones resume.
+func TestStepAttemptLogLines(t *testing.T) {
+	var logs lockedBuffer
+	// The handler of cmd/flowd's newLogger, at the most verbose level.
+	log := slog.New(slog.NewJSONHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug, ReplaceAttr: redact.ReplaceAttr}))
+	env := flowdtest.New(t, &flowdtest.Options{Logger: log})
+	tn := env.NewTenant(t)
+
+	target := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		fmt.Fprint(w, `{"ok": true}`)
+	}))
+	t.Cleanup(target.Close)
+	// A port nothing listens on: the step fails with a connection error,
+	// whose text would name the URL.
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	closed := ln.Addr().String()
+	ln.Close()
+
+	const headerSecret, keySecret = "hdr-SECRET-7f3a9", "key-SECRET-c41d2"
+	r := env.Do(t, tn, "POST", "/v1/webhooks", map[string]any{
+		"name": "secrets", "retry_delay": 1, "retry_delay_unit": "seconds", "max_retries": 0,
+		"predefinedVariables": []any{map[string]any{"name": "api_key", "value": "placeholder"}},
+		"steps": []any{
+			map[string]any{"step_number": 1, "webhook_method": "GET", "webhook_url": target.URL + "/contacts?api_key={{api_key}}",
+				"webhook_headers": map[string]any{"Authorization": "Bearer " + headerSecret}},
+			map[string]any{"step_number": 2, "webhook_method": "POST", "depends_on_step": 1,
+				"webhook_url": "http://" + closed + "/push/{{api_key}}?api_key={{api_key}}", "retry_limit": 0},
+			// Not a URL once rendered: the error quotes it.
+			map[string]any{"step_number": 3, "webhook_method": "GET", "webhook_url": "{{api_key}}/contacts"},
+		},
+	})
+	if r.Code != http.StatusCreated {
+		t.Fatalf("create flow: %d %s", r.Code, r.Raw)
+	}
+	var f engine.Flow
+	r.Decode(t, &f)
+	r = env.Do(t, tn, "POST", "/v1/webhooks/"+f.ID.String()+"/trigger", map[string]any{"variables": map[string]any{"api_key": keySecret}})
+	if r.Code != http.StatusAccepted {
+		t.Fatalf("trigger: %d %s", r.Code, r.Raw)
+	}
+	var e engine.Execution
+	r.Decode(t, &e)
+	env.WaitExecution(t, tn, e.ID, 30*time.Second, "failed")
+
+	text := logs.String()
+	for _, secret := range []string{headerSecret, keySecret} {
+		if strings.Contains(text, secret) {
+			t.Errorf("the log shows secret %q:\n%s", secret, text)
+		}
+	}
+	type line struct {
+		Msg        string `json:"msg"`
+		Execution  string `json:"execution_id"`
+		Flow       string `json:"flow_id"`
+		StepNumber int    `json:"step_number"`
+		Attempt    int    `json:"attempt"`
+		Outcome    string `json:"outcome"`
+		StatusCode int    `json:"status_code"`
+		Error      string `json:"error"`
+	}
+	var got []line
+	for raw := range strings.Lines(text) {
+		var keys map[string]any
+		if err := json.Unmarshal([]byte(raw), &keys); err != nil {
+			t.Fatalf("log line is not JSON: %v: %s", err, raw)
+		}
+		if keys["msg"] != "step attempt" || keys["execution_id"] != e.ID.String() {
+			continue
+		}
+		for _, k := range []string{"time", "level", "execution_id", "flow_id", "step_number", "attempt", "outcome", "status_code", "duration_ms", "error"} {
+			if _, ok := keys[k]; !ok {
+				t.Errorf("step attempt line lacks %q: %s", k, raw)
+			}
+		}
+		var l line
+		_ = json.Unmarshal([]byte(raw), &l)
+		got = append(got, l)
+	}
+	slices.SortFunc(got, func(a, b line) int { return a.StepNumber - b.StepNumber })
+	if len(got) == 3 {
+		if !strings.Contains(got[1].Error, "send request") {
+			t.Errorf("step 2 error %q does not say what failed", got[1].Error)
+		}
+		if !strings.Contains(got[2].Error, `"[redacted]/contacts"`) {
+			t.Errorf("step 3 error %q does not show the masked URL", got[2].Error)
+		}
+		got[1].Error, got[2].Error = "(checked)", "(checked)"
+	}
+	want := []line{
+		{"step attempt", e.ID.String(), f.ID.String(), 1, 1, "success", 200, ""},
+		{"step attempt", e.ID.String(), f.ID.String(), 2, 1, "failed", 0, "(checked)"},
+		{"step attempt", e.ID.String(), f.ID.String(), 3, 1, "failed", 0, "(checked)"},
+	}
+	if d := cmp.Diff(want, got); d != "" {
+		t.Errorf("step attempt lines (-want +got):\n%s", d)
+	}
+}

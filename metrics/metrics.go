@@ -1,0 +1,135 @@
+package metrics
+
+import (
+	"strconv"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+
+	"github.com/flowd/flowd/engine"
+)
+
+// Metrics holds flowd's collectors on their own registry. It implements
+// engine.Observer; every method is safe for concurrent use.
+type Metrics struct {
+	reg *prometheus.Registry
+
+	executionsStarted  prometheus.Counter
+	executionsFinished *prometheus.CounterVec
+	stepAttempts       *prometheus.CounterVec
+	stepDuration       prometheus.Histogram
+	queueLag           prometheus.Histogram
+	retriesScheduled   *prometheus.CounterVec
+	stepsInFlight      prometheus.Gauge
+	httpRequests       *prometheus.CounterVec
+	httpDuration       *prometheus.HistogramVec
+}
+
+var _ engine.Observer = (*Metrics)(nil)
+
+// Step and queue-lag histogram buckets, in seconds: from a fast local
+// receiver (5 ms) to a slow one (60 s), and from an idle queue to a
+// backlog of minutes.
+var (
+	stepBuckets     = []float64{.005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 30, 60}
+	queueLagBuckets = []float64{.001, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 30, 60, 300}
+)
+
+// New returns Metrics registered on a new registry, together with the Go
+// runtime and process collectors.
+func New() *Metrics {
+	m := &Metrics{
+		reg: prometheus.NewRegistry(),
+		executionsStarted: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "flowd_executions_started_total",
+			Help: "Executions that started running (their first step attempt was about to be sent); an execution retry does not count again.",
+		}),
+		executionsFinished: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "flowd_executions_finished_total",
+			Help: "Executions that ended, by final status (success, failed, cancelled).",
+		}, []string{"status"}),
+		stepAttempts: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "flowd_step_attempts_total",
+			Help: "HTTP attempts of steps, by outcome (success, failed, interrupted) and response status class (2xx, 3xx, 4xx, 5xx, or none when no response came back).",
+		}, []string{"outcome", "status_class"}),
+		stepDuration: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name:    "flowd_step_duration_seconds",
+			Help:    "Duration of step attempts, from rendering the request to the last byte of the response read.",
+			Buckets: stepBuckets,
+		}),
+		queueLag: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name:    "flowd_queue_lag_seconds",
+			Help:    "Time from an execution job becoming ready (its scheduled time) to a worker starting it, first job attempt only.",
+			Buckets: queueLagBuckets,
+		}),
+		retriesScheduled: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "flowd_retries_scheduled_total",
+			Help: "Retries scheduled, by kind: step (a failed step attempt will be sent again) or execution (a failed execution goes back to scheduled).",
+		}, []string{"kind"}),
+		stepsInFlight: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "flowd_steps_in_flight",
+			Help: "Step HTTP requests being sent by this process right now.",
+		}),
+		httpRequests: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "flowd_http_requests_total",
+			Help: "Requests answered by the API listener, by route pattern and status class.",
+		}, []string{"route", "status_class"}),
+		httpDuration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name:    "flowd_http_request_duration_seconds",
+			Help:    "Time to answer API listener requests, by route pattern.",
+			Buckets: prometheus.DefBuckets,
+		}, []string{"route"}),
+	}
+	m.reg.MustRegister(
+		collectors.NewGoCollector(),
+		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
+		m.executionsStarted, m.executionsFinished, m.stepAttempts, m.stepDuration,
+		m.queueLag, m.retriesScheduled, m.stepsInFlight, m.httpRequests, m.httpDuration,
+	)
+	// Known label values start at zero, so rates and alerts work before the
+	// first event of each kind.
+	for _, s := range []string{engine.ExecutionStatusSuccess, engine.ExecutionStatusFailed, engine.ExecutionStatusCancelled} {
+		m.executionsFinished.WithLabelValues(s)
+	}
+	for _, k := range []string{"step", "execution"} {
+		m.retriesScheduled.WithLabelValues(k)
+	}
+	return m
+}
+
+// Registry returns the registry the metrics are registered on.
+func (m *Metrics) Registry() *prometheus.Registry { return m.reg }
+
+// ExecutionStarted counts an execution that starts running.
+func (m *Metrics) ExecutionStarted() { m.executionsStarted.Inc() }
+
+// ExecutionFinished counts an execution that ended with status.
+func (m *Metrics) ExecutionFinished(status string) {
+	m.executionsFinished.WithLabelValues(status).Inc()
+}
+
+// StepAttempted counts a step attempt and observes its duration. A zero
+// statusCode means no response came back.
+func (m *Metrics) StepAttempted(outcome string, statusCode int, d time.Duration) {
+	m.stepAttempts.WithLabelValues(outcome, StatusClass(statusCode)).Inc()
+	m.stepDuration.Observe(d.Seconds())
+}
+
+// StepsInFlight adds delta to the requests being sent.
+func (m *Metrics) StepsInFlight(delta int) { m.stepsInFlight.Add(float64(delta)) }
+
+// QueueLag observes the wait of a job between ready and started.
+func (m *Metrics) QueueLag(d time.Duration) { m.queueLag.Observe(max(d, 0).Seconds()) }
+
+// RetryScheduled counts a retry of kind "step" or "execution".
+func (m *Metrics) RetryScheduled(kind string) { m.retriesScheduled.WithLabelValues(kind).Inc() }
+
+// StatusClass returns "2xx", "3xx", "4xx" or "5xx" for a final HTTP status
+// code and "none" for anything else (0: no response came back).
+func StatusClass(code int) string {
+	if code < 200 || code > 599 {
+		return "none"
+	}
+	return strconv.Itoa(code/100) + "xx"
+}

@@ -1,0 +1,14 @@
+// Package web serves flowd's operator pages: a small server-rendered view
+// of a company's flows and executions (html/template, embedded templates,
+// no JavaScript) under /ui/, and River's own UI under /riverui/ behind the
+// operator token.
+//
+// The execution view is tenant-scoped: it signs in with HTTP Basic auth
+// whose password is a flowd API token, and it shows only that token's
+// company (another company's flow or execution is a 404). It only reads:
+// it must not change flows or executions, and it must not show anything the
+// API would not show the same token (request and response records are
+// already redacted in the store). River's UI sees every company's jobs and
+// can cancel, retry and delete them, so it is for operators only and never
+// accepts an API token.
+package web

@@ -1,0 +1,220 @@
+package web
+
+import (
+	"cmp"
+	"net/http"
+	"slices"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/flowd/flowd/engine"
+	"github.com/flowd/flowd/redact"
+	"github.com/flowd/flowd/store"
+)
+
+// RecentExecutionsOnIndex bounds the executions listed on the index page.
+const RecentExecutionsOnIndex = 50
+
+// executionStatuses are the values the status filter accepts.
+var executionStatuses = []string{
+	engine.ExecutionStatusScheduled, engine.ExecutionStatusInProgress, engine.ExecutionStatusSuccess,
+	engine.ExecutionStatusFailed, engine.ExecutionStatusCancelled,
+}
+
+// finished tells whether an execution status is final.
+func finished(status string) bool {
+	switch status {
+	case engine.ExecutionStatusSuccess, engine.ExecutionStatusFailed, engine.ExecutionStatusCancelled:
+		return true
+	}
+	return false
+}
+
+// executionRow is one line of an executions table.
+type executionRow struct {
+	*engine.ExecutionSummary
+	FlowID   uuid.UUID
+	FlowName string
+}
+
+type indexData struct {
+	Workspace  string
+	Flows      []*engine.Flow
+	Executions []executionRow
+}
+
+// index lists the company's flows of a workspace and their most recent
+// executions, newest first.
+func (h *Handler) index(r *http.Request, p *engine.Principal) (*view, error) {
+	ws := cmp.Or(r.URL.Query().Get("workspace_id"), WorkspaceDefault)
+	flows, err := h.store.FlowList(r.Context(), p.CompanyID, ws)
+	if err != nil {
+		return nil, err
+	}
+	d := &indexData{Workspace: ws, Flows: flows}
+	for _, f := range flows {
+		for i := range f.Executions {
+			d.Executions = append(d.Executions, executionRow{&f.Executions[i], f.ID, f.Name})
+		}
+	}
+	slices.SortFunc(d.Executions, func(a, b executionRow) int {
+		return cmp.Or(b.CreatedAt.Compare(a.CreatedAt), cmp.Compare(b.ID.String(), a.ID.String()))
+	})
+	if len(d.Executions) > RecentExecutionsOnIndex {
+		d.Executions = d.Executions[:RecentExecutionsOnIndex]
+	}
+	return &view{page: "index", title: "Flows", data: d}, nil
+}
+
+type flowData struct {
+	Flow       *engine.Flow
+	Steps      []stepSummary
+	Status     string
+	Statuses   []string
+	Executions []executionRow
+	Next       string
+}
+
+// stepSummary is a step of a flow's current definition.
+type stepSummary struct {
+	Number int
+	Method string
+	URL    string
+	Deps   []int
+}
+
+// flow shows one flow of the company and a page of its executions.
+func (h *Handler) flow(r *http.Request, p *engine.Principal) (*view, error) {
+	id, err := uuid.Parse(r.PathValue("id"))
+	if err != nil {
+		return nil, badRequest("%q is not a flow id (a UUID)", r.PathValue("id"))
+	}
+	q := r.URL.Query()
+	status := q.Get("status")
+	if status != "" && !slices.Contains(executionStatuses, status) {
+		return nil, badRequest("status must be one of %v, not %q", executionStatuses, status)
+	}
+	var after *store.ExecutionCursor
+	if c := q.Get("cursor"); c != "" {
+		if after, err = store.DecodeExecutionCursor(c); err != nil {
+			return nil, badRequest("cursor %q was not made by this page", c)
+		}
+	}
+	f, err := h.store.FlowGet(r.Context(), p.CompanyID, id)
+	if err != nil {
+		return nil, err
+	}
+	list, next, err := h.store.ExecutionListByFlow(r.Context(), f.ID, status, h.cfg.PageSize, after)
+	if err != nil {
+		return nil, err
+	}
+	d := &flowData{Flow: f, Status: status, Statuses: executionStatuses}
+	for _, s := range f.Steps {
+		var deps []int
+		if s.DependsOnStep != nil {
+			deps = []int{*s.DependsOnStep}
+		}
+		d.Steps = append(d.Steps, stepSummary{s.StepNumber, s.WebhookMethod, redact.URL(s.WebhookURL, nil), deps})
+	}
+	for _, e := range list {
+		d.Executions = append(d.Executions, executionRow{&e.ExecutionSummary, f.ID, f.Name})
+	}
+	if next != nil {
+		d.Next = next.Encode()
+	}
+	return &view{page: "flow", title: f.Name, data: d}, nil
+}
+
+type executionData struct {
+	Exec     *engine.Execution
+	FlowName string
+	Finished bool
+	Duration time.Duration
+	Steps    []stepView
+}
+
+// stepView is one step of an execution with its state and attempts.
+type stepView struct {
+	Number   int
+	Method   string
+	URL      string
+	Deps     []int
+	State    engine.StepState
+	Duration time.Duration
+	Attempts []engine.StepAttempt
+}
+
+// execution shows one execution of the company: its steps in dependency
+// order, each with its state and every attempt as recorded.
+func (h *Handler) execution(r *http.Request, p *engine.Principal) (*view, error) {
+	id, err := uuid.Parse(r.PathValue("id"))
+	if err != nil {
+		return nil, badRequest("%q is not an execution id (a UUID)", r.PathValue("id"))
+	}
+	e, err := h.store.ExecutionGet(r.Context(), p.CompanyID, id)
+	if err != nil {
+		return nil, err
+	}
+	def, err := h.store.FlowDefinition(r.Context(), e.FlowID, e.FlowVersion)
+	if err != nil {
+		return nil, err
+	}
+	attempts, err := h.store.StepAttemptListByExecution(r.Context(), e.ID)
+	if err != nil {
+		return nil, err
+	}
+	d := &executionData{Exec: e, FlowName: def.Name, Finished: finished(e.Status)}
+	if e.ExecutedAt != nil && e.FinishedAt != nil {
+		d.Duration = e.FinishedAt.Sub(*e.ExecutedAt)
+	}
+	byStep := map[int][]engine.StepAttempt{}
+	for _, a := range attempts {
+		byStep[a.StepNumber] = append(byStep[a.StepNumber], a)
+	}
+	order, deps := stepGraph(def)
+	for _, n := range order {
+		s := findStep(def, n)
+		v := stepView{Number: n, Method: s.WebhookMethod, URL: redact.URL(s.WebhookURL, nil), Deps: deps[n], Attempts: byStep[n]}
+		if st := e.Steps[n]; st != nil {
+			v.State = *st
+		}
+		v.State.Status = cmp.Or(v.State.Status, engine.StepPending)
+		if v.State.FirstStartedAt != nil && v.State.FinishedAt != nil {
+			v.Duration = v.State.FinishedAt.Sub(*v.State.FirstStartedAt)
+		}
+		d.Steps = append(d.Steps, v)
+	}
+	title := "Execution " + e.ID.String()
+	return &view{page: "execution", title: title, refresh: !d.Finished, data: d}, nil
+}
+
+// stepGraph returns the definition's step numbers in dependency order (the
+// compiled plan's order) and what each step waits for; when the definition
+// does not compile, steps by number with their depends_on_step.
+func stepGraph(def *engine.Definition) (order []int, deps map[int][]int) {
+	deps = map[int][]int{}
+	if plan, err := engine.Compile(def); err == nil {
+		for n, ps := range plan.Steps {
+			deps[n] = ps.Deps
+		}
+		return plan.Order, deps
+	}
+	for _, s := range def.Steps {
+		order = append(order, s.StepNumber)
+		if s.DependsOnStep != nil {
+			deps[s.StepNumber] = []int{*s.DependsOnStep}
+		}
+	}
+	slices.Sort(order)
+	return order, deps
+}
+
+func findStep(def *engine.Definition, n int) engine.Step {
+	for _, s := range def.Steps {
+		if s.StepNumber == n {
+			return s
+		}
+	}
+	return engine.Step{StepNumber: n}
+}
