@@ -12,6 +12,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/google/uuid"
+
 	"github.com/flowd/flowd/engine"
 	"github.com/flowd/flowd/store"
 )
@@ -102,7 +104,9 @@ func (s *Server) authenticate(r *http.Request) (*engine.Principal, error) {
 	if err != nil {
 		return nil, err
 	}
-	if subtle.ConstantTimeCompare(p.TokenHash, hash) != 1 {
+	// The zero company means "any company" to some store reads; no token
+	// may act for it.
+	if subtle.ConstantTimeCompare(p.TokenHash, hash) != 1 || p.CompanyID == uuid.Nil {
 		return nil, errUnauthorized
 	}
 	s.tokens.put(hash, p)

@@ -307,6 +307,9 @@ func (r *run) apply(res *attemptResult) {
 	if res.rec.ResponseStatus != nil {
 		status = *res.rec.ResponseStatus
 	}
+	if res.cancelled {
+		res.rec.Outcome = "interrupted"
+	}
 	w.obs.StepAttempted(res.rec.Outcome, status, time.Duration(res.rec.DurationMS)*time.Millisecond)
 	w.log.Info("step attempt",
 		"execution_id", r.exec.ID, "flow_id", r.exec.FlowID, "step_number", res.step,
@@ -315,7 +318,6 @@ func (r *run) apply(res *attemptResult) {
 	switch {
 	case res.cancelled:
 		// Not counted: the attempt was cut short by a cancel or a stop.
-		res.rec.Outcome = "interrupted"
 		st.Status = StepPending
 		st.Attempts--
 		return

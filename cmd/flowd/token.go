@@ -34,6 +34,9 @@ func runToken(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return err
 	}
 	companyID, err := uuid.Parse(*company)
+	if err == nil && companyID == uuid.Nil {
+		return fmt.Errorf("--company must not be the zero UUID")
+	}
 	if err != nil {
 		return fmt.Errorf("--company %q is not a UUID", *company)
 	}
