@@ -45,6 +45,12 @@ type Config struct {
 	// ID names this process's River client (recorded on attempts).
 	ID     string
 	Logger *slog.Logger
+	// CronDisabled turns off this process's schedule loop (cron.go); the
+	// loops of other processes still run every slot.
+	CronDisabled bool
+	// CronTick is the longest the schedule loop sleeps between passes
+	// (it wakes earlier for a slot that is due sooner); default CronTickDefault.
+	CronTick time.Duration
 }
 
 // Scheduler owns the River client.
@@ -53,6 +59,7 @@ type Scheduler struct {
 	store  *store.Store
 	cfg    Config
 	log    *slog.Logger
+	cron   *cronLoop
 }
 
 // New returns a Scheduler on pool.
@@ -61,6 +68,7 @@ func New(pool *pgxpool.Pool, st *store.Store, cfg *Config) (*Scheduler, error) {
 	c.Workers = cmp.Or(c.Workers, WorkersDefault)
 	c.FetchCooldown = cmp.Or(c.FetchCooldown, FetchCooldownDefault)
 	c.FetchPollInterval = cmp.Or(c.FetchPollInterval, FetchPollIntervalDefault)
+	c.CronTick = cmp.Or(c.CronTick, CronTickDefault)
 	log := c.Logger
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
@@ -94,21 +102,31 @@ func (s *Scheduler) Client() *river.Client[pgx.Tx] { return s.client }
 // ID returns the River client's id.
 func (s *Scheduler) ID() string { return s.client.ID() }
 
-// Start starts working jobs (when the Scheduler has a worker).
+// Start starts working jobs (when the Scheduler has a worker) and the
+// schedule loop (unless CronDisabled).
 func (s *Scheduler) Start(ctx context.Context) error {
-	if s.cfg.Worker == nil {
-		return nil
+	if s.cfg.Worker != nil {
+		if err := s.cfg.Worker.Start(ctx); err != nil {
+			return err
+		}
+		if err := s.client.Start(ctx); err != nil {
+			return err
+		}
 	}
-	if err := s.cfg.Worker.Start(ctx); err != nil {
-		return err
+	if !s.cfg.CronDisabled && s.cron == nil {
+		s.cron = startCron(ctx, s)
 	}
-	return s.client.Start(ctx)
+	return nil
 }
 
 // Stop stops fetching jobs, lets running executions record their in-flight
 // steps and hand back, and waits until ctx is done; then it cancels what
 // still runs (those jobs are picked up again by another process).
 func (s *Scheduler) Stop(ctx context.Context) error {
+	if s.cron != nil {
+		s.cron.stop()
+		s.cron = nil
+	}
 	if s.cfg.Worker == nil {
 		return nil
 	}
@@ -137,7 +155,7 @@ type TriggerRequest struct {
 	ScheduledFor   *time.Time
 }
 
-// ErrDuplicate is returned by insertExecution when the idempotency key or
+// errDuplicate is returned by insertExecutionTx when the idempotency key or
 // schedule slot already has an execution.
 var errDuplicate = errors.New("duplicate execution")
 
@@ -182,22 +200,7 @@ func (s *Scheduler) Trigger(ctx context.Context, req TriggerRequest) (*engine.Ex
 		Payload:        req.Payload,
 		Variables:      req.Variables,
 	}
-	err = s.store.InTx(ctx, func(tx pgx.Tx) error {
-		res, err := s.client.InsertTx(ctx, tx, engine.ExecutionArgs{ExecutionID: exec.ID},
-			&river.InsertOpts{Queue: QueueExecutions})
-		if err != nil {
-			return fmt.Errorf("enqueue execution: %w", err)
-		}
-		exec.JobID = res.Job.ID
-		created, err := store.ExecutionInsertTx(ctx, tx, exec)
-		if err != nil {
-			return err
-		}
-		if !created {
-			return errDuplicate
-		}
-		return nil
-	})
+	err = s.store.InTx(ctx, func(tx pgx.Tx) error { return s.insertExecutionTx(ctx, tx, exec) })
 	if errors.Is(err, errDuplicate) {
 		if key != nil {
 			e, err := s.store.ExecutionGetByIdempotencyKey(ctx, req.FlowID, *key)
@@ -210,6 +213,26 @@ func (s *Scheduler) Trigger(ctx context.Context, req TriggerRequest) (*engine.Ex
 	}
 	e, err := s.store.ExecutionGet(ctx, uuid.Nil, exec.ID)
 	return e, true, err
+}
+
+// insertExecutionTx enqueues exec's job and writes exec in tx. It returns
+// errDuplicate, leaving tx to be rolled back, when the idempotency key or
+// schedule slot already has an execution.
+func (s *Scheduler) insertExecutionTx(ctx context.Context, tx pgx.Tx, exec *engine.Execution) error {
+	res, err := s.client.InsertTx(ctx, tx, engine.ExecutionArgs{ExecutionID: exec.ID},
+		&river.InsertOpts{Queue: QueueExecutions})
+	if err != nil {
+		return fmt.Errorf("enqueue execution: %w", err)
+	}
+	exec.JobID = res.Job.ID
+	created, err := store.ExecutionInsertTx(ctx, tx, exec)
+	if err != nil {
+		return err
+	}
+	if !created {
+		return errDuplicate
+	}
+	return nil
 }
 
 // Cancel stops an execution: it is marked cancelled and its job cancelled
