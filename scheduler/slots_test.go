@@ -36,7 +36,11 @@ func TestNextSlot(t *testing.T) {
 		if err != nil {
 			t.Fatalf("parse %q: %v", tc.expr, err)
 		}
-		if got := nextSlot(sched, utc(tc.after)); !got.Equal(utc(tc.want)) || got.Location() != time.UTC {
+		after, err := time.Parse(time.RFC3339Nano, tc.after) // kept in its own zone
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := nextSlot(sched, after); !got.Equal(utc(tc.want)) || got.Location() != time.UTC {
 			t.Errorf("nextSlot(%q, %s) = %s, want %s (UTC)", tc.expr, tc.after, got, tc.want)
 		}
 	}
