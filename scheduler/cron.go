@@ -98,12 +98,14 @@ func (l *cronLoop) pass(ctx context.Context) time.Duration {
 		l.warn(ctx, "arming schedules", err)
 		return tick
 	}
+	var lockedAt time.Time
 	for range cronMaxRounds {
-		n, err := l.fireDue(ctx)
+		n, at, err := l.fireDue(ctx)
 		if err != nil {
 			l.warn(ctx, "running due schedules", err)
 			return tick
 		}
+		lockedAt = at
 		if n < cronFireBatch {
 			break
 		}
@@ -113,7 +115,10 @@ func (l *cronLoop) pass(ctx context.Context) time.Duration {
 		l.warn(ctx, "reading the next schedule slot", err)
 		return tick
 	}
-	if next.IsZero() {
+	if next.IsZero() || !next.After(lockedAt) {
+		// Nothing scheduled, or the earliest slot was already due when this
+		// pass locked the due flows: another process holds it, or it failed
+		// here and waits for the next pass. Don't spin on it.
 		return tick
 	}
 	return min(max(next.Sub(now)+cronWakeMargin, cronMinSleep), tick)
@@ -153,15 +158,17 @@ func (l *cronLoop) arm(ctx context.Context) error {
 }
 
 // fireDue runs the due slots of up to cronFireBatch flows in one
-// transaction and returns how many flows were due.
-func (l *cronLoop) fireDue(ctx context.Context) (int, error) {
+// transaction and returns how many flows were due and the database clock
+// they were due by.
+func (l *cronLoop) fireDue(ctx context.Context) (int, time.Time, error) {
 	var n int
+	var at time.Time
 	err := l.s.store.InTx(ctx, func(tx pgx.Tx) error {
 		due, now, err := store.ScheduleLockDueTx(ctx, tx, cronFireBatch)
 		if err != nil {
 			return err
 		}
-		n = len(due)
+		n, at = len(due), now
 		for _, d := range due {
 			if err := l.fire(ctx, tx, d, now); err != nil {
 				return err
@@ -169,7 +176,7 @@ func (l *cronLoop) fireDue(ctx context.Context) (int, error) {
 		}
 		return nil
 	})
-	return n, err
+	return n, at, err
 }
 
 // schedulePayload is the payload of a scheduled execution, so flow_mapping
