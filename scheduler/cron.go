@@ -3,11 +3,12 @@ package scheduler
 import (
 	"context"
 	"encoding/json"
-	"errors"
+	"fmt"
 	"time"
 
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
+	"github.com/riverqueue/river"
 	"github.com/robfig/cron/v3"
 
 	"github.com/flowd/flowd/engine"
@@ -20,7 +21,7 @@ const CronTickDefault = time.Second
 // Bounds of one pass of the schedule loop.
 const (
 	// cronFireBatch is how many due flows one transaction locks and runs.
-	cronFireBatch = 100
+	cronFireBatch = 500
 	// cronArmBatch is how many new or edited schedules one query arms.
 	cronArmBatch = 500
 	// cronMaxRounds bounds the batches of one pass; what is left waits for
@@ -158,23 +159,31 @@ func (l *cronLoop) arm(ctx context.Context) error {
 }
 
 // fireDue runs the due slots of up to cronFireBatch flows in one
-// transaction and returns how many flows were due and the database clock
-// they were due by.
+// transaction (six statements whatever the number of flows) and returns
+// how many flows were due and the database clock they were due by.
 func (l *cronLoop) fireDue(ctx context.Context) (int, time.Time, error) {
 	var n int
 	var at time.Time
 	err := l.s.store.InTx(ctx, func(tx pgx.Tx) error {
 		due, now, err := store.ScheduleLockDueTx(ctx, tx, cronFireBatch)
-		if err != nil {
+		if err != nil || len(due) == 0 {
 			return err
 		}
 		n, at = len(due), now
+		flowIDs := make([]uuid.UUID, 0, len(due))
+		nexts := make([]*time.Time, 0, len(due))
+		execs := make([]*engine.Execution, 0, len(due))
 		for _, d := range due {
-			if err := l.fire(ctx, tx, d, now); err != nil {
-				return err
+			exec, next := l.slot(d, now)
+			flowIDs, nexts = append(flowIDs, d.FlowID), append(nexts, next)
+			if exec != nil {
+				execs = append(execs, exec)
 			}
 		}
-		return nil
+		if err := l.enqueue(ctx, tx, execs); err != nil {
+			return err
+		}
+		return store.ScheduleAdvanceTx(ctx, tx, flowIDs, nexts)
 	})
 	return n, at, err
 }
@@ -185,22 +194,22 @@ type schedulePayload struct {
 	ScheduledFor time.Time `json:"scheduled_for"`
 }
 
-// fire inserts the execution of d's latest due slot (unless that slot
-// already has one) and advances d's next slot, inside tx. An error
-// inserting one flow's execution is logged and leaves that flow due for the
-// next pass; only an error that breaks tx is returned.
-func (l *cronLoop) fire(ctx context.Context, tx pgx.Tx, d store.ScheduleDue, now time.Time) error {
-	log := l.s.log.With("flow_id", d.FlowID)
+// slot returns the execution of d's latest due slot and d's following
+// slot; for a schedule that can no longer be evaluated, no execution and a
+// nil next slot (parked).
+func (l *cronLoop) slot(d store.ScheduleDue, now time.Time) (*engine.Execution, *time.Time) {
 	sched, err := engine.ParseSchedule(d.Schedule)
 	if err != nil {
-		log.Warn("schedule cannot be evaluated; it is parked until the flow is edited", "error", err)
-		return store.ScheduleAdvanceTx(ctx, tx, d.FlowID, nil)
+		l.s.log.Warn("schedule cannot be evaluated; it is parked until the flow is edited",
+			"flow_id", d.FlowID, "error", err)
+		return nil, nil
 	}
 	slot := latestSlot(sched, d.NextAt, now)
-	payload, err := json.Marshal(schedulePayload{ScheduledFor: slot})
-	if err != nil {
-		return err
+	if slot.After(d.NextAt) {
+		l.s.log.Info("schedule slots were missed; running only the latest",
+			"flow_id", d.FlowID, "first_missed", d.NextAt, "scheduled_for", slot)
 	}
+	payload, _ := json.Marshal(schedulePayload{ScheduledFor: slot})
 	exec := &engine.Execution{
 		ExecutionSummary: engine.ExecutionSummary{
 			ID:            uuid.New(),
@@ -214,36 +223,62 @@ func (l *cronLoop) fire(ctx context.Context, tx pgx.Tx, d store.ScheduleDue, now
 		ScheduledFor: &slot,
 		Payload:      payload,
 	}
-	sp, err := tx.Begin(ctx) // a savepoint: a failed insert undoes its job too
-	if err != nil {
-		return err
-	}
-	switch err := l.s.insertExecutionTx(ctx, sp, exec); {
-	case errors.Is(err, errDuplicate):
-		if err := sp.Rollback(ctx); err != nil {
-			return err
-		}
-		log.Debug("schedule slot already has an execution", "scheduled_for", slot)
-	case err != nil:
-		if rerr := sp.Rollback(ctx); rerr != nil {
-			return errors.Join(err, rerr)
-		}
-		log.Warn("schedule slot: inserting the execution; retrying next pass", "scheduled_for", slot, "error", err)
-		return nil
-	default:
-		if err := sp.Commit(ctx); err != nil {
-			return err
-		}
-		if slot.After(d.NextAt) {
-			log.Info("schedule slots were missed; ran only the latest", "first_missed", d.NextAt, "scheduled_for", slot)
-		}
-		log.Debug("schedule slot started", "scheduled_for", slot, "execution_id", exec.ID)
-	}
 	var next *time.Time
 	if n := nextSlot(sched, slot); !n.IsZero() {
 		next = &n
 	}
-	return store.ScheduleAdvanceTx(ctx, tx, d.FlowID, next)
+	return exec, next
+}
+
+// enqueue writes the executions of due slots and their River jobs in tx.
+// A slot that already has an execution is skipped (no job is enqueued for
+// it): it is done.
+func (l *cronLoop) enqueue(ctx context.Context, tx pgx.Tx, execs []*engine.Execution) error {
+	if len(execs) == 0 {
+		return nil
+	}
+	inserted, err := store.ScheduleExecutionsInsertTx(ctx, tx, execs)
+	if err != nil {
+		return err
+	}
+	ids := make([]uuid.UUID, 0, len(inserted))
+	params := make([]river.InsertManyParams, 0, len(inserted))
+	for _, e := range execs {
+		if !inserted[e.ID] {
+			l.s.log.Debug("schedule slot already has an execution", "flow_id", e.FlowID, "scheduled_for", e.ScheduledFor)
+			continue
+		}
+		ids = append(ids, e.ID)
+		params = append(params, river.InsertManyParams{
+			Args:       engine.ExecutionArgs{ExecutionID: e.ID},
+			InsertOpts: &river.InsertOpts{Queue: QueueExecutions},
+		})
+	}
+	if len(ids) == 0 {
+		return nil
+	}
+	res, err := l.s.client.InsertManyTx(ctx, tx, params)
+	if err != nil {
+		return fmt.Errorf("enqueue scheduled executions: %w", err)
+	}
+	// Match jobs to executions by their args rather than trusting the order
+	// of the results.
+	ids = ids[:0]
+	jobIDs := make([]int64, 0, len(res))
+	for _, r := range res {
+		var args engine.ExecutionArgs
+		if err := json.Unmarshal(r.Job.EncodedArgs, &args); err != nil {
+			return fmt.Errorf("read args of job %d: %w", r.Job.ID, err)
+		}
+		ids, jobIDs = append(ids, args.ExecutionID), append(jobIDs, r.Job.ID)
+	}
+	if err := store.ExecutionSetJobIDsTx(ctx, tx, ids, jobIDs); err != nil {
+		return err
+	}
+	for i, id := range ids {
+		l.s.log.Debug("schedule slot started", "execution_id", id, "job_id", jobIDs[i])
+	}
+	return nil
 }
 
 // nextSlot returns the first slot of sched strictly after t, in UTC, or the

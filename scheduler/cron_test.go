@@ -3,6 +3,8 @@ package scheduler_test
 import (
 	"context"
 	"encoding/json"
+	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -16,6 +18,8 @@ import (
 
 	"github.com/flowd/flowd/engine"
 	"github.com/flowd/flowd/internal/flowdtest"
+	"github.com/flowd/flowd/scheduler"
+	"github.com/flowd/flowd/store"
 )
 
 // slotTarget is a receiver that records the "slot" value of every request
@@ -415,5 +419,52 @@ func TestBadScheduleIsRefused(t *testing.T) {
 	b.env.Do(t, b.tenant, "GET", "/v1/webhooks/"+existing.ID.String(), nil).Decode(t, &got)
 	if got.Version != 1 || got.Schedule == nil || *got.Schedule != "@hourly" {
 		t.Errorf("refused edits changed the flow: version %d schedule %v", got.Version, got.Schedule)
+	}
+}
+
+// TestScheduleSlotAlreadyRunIsSkipped: when the due slot already has an
+// execution (the unique index on (flow_id, scheduled_for) is the last
+// guard), the loop starts nothing, enqueues no job and moves on; a second
+// Trigger for the same slot is a conflict.
+func TestScheduleSlotAlreadyRunIsSkipped(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	ctx := context.Background()
+	now := time.Now().UTC()
+	minute := (now.Minute() + 30) % 60 // the latest slot is about 30 minutes ago
+	f := b.create(t, scheduledFlow("hourly", fmt.Sprintf("%d * * * *", minute), b.target.URL))
+	slot := now.Truncate(time.Hour).Add(time.Duration(minute) * time.Minute)
+	if slot.After(now) {
+		slot = slot.Add(-time.Hour)
+	}
+	first, created, err := b.env.Sched.Trigger(ctx, scheduler.TriggerRequest{FlowID: f.ID, Trigger: engine.TriggerSchedule, ScheduledFor: &slot})
+	if err != nil || !created {
+		t.Fatalf("trigger slot %s: created %v, %v", slot, created, err)
+	}
+	if _, _, err := b.env.Sched.Trigger(ctx, scheduler.TriggerRequest{FlowID: f.ID, Trigger: engine.TriggerSchedule, ScheduledFor: &slot}); !errors.Is(err, store.ErrConflict) {
+		t.Errorf("second trigger of slot %s: want store.ErrConflict, got %v", slot, err)
+	}
+	if _, err := b.env.Pool.Exec(ctx, `UPDATE flows SET schedule_next_at = $2 WHERE id = $1`, f.ID, slot); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		if next := b.nextAt(t, f.ID); next != nil && next.Equal(slot.Add(time.Hour)) {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("next slot still %v, want %s", b.nextAt(t, f.ID), slot.Add(time.Hour))
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	list := b.executions(t, f.ID)
+	if len(list) != 1 || list[0].ID != first.ID {
+		t.Errorf("want only the first execution of slot %s, got %d executions", slot, len(list))
+	}
+	var orphans int
+	err = b.env.Pool.QueryRow(ctx, `SELECT count(*) FROM river_job j WHERE NOT EXISTS (
+		SELECT 1 FROM executions e WHERE e.id = (j.args->>'execution_id')::uuid)`).Scan(&orphans)
+	if err != nil || orphans != 0 {
+		t.Errorf("jobs without an execution: %d (%v)", orphans, err)
 	}
 }

@@ -155,7 +155,7 @@ type TriggerRequest struct {
 	ScheduledFor   *time.Time
 }
 
-// errDuplicate is returned by insertExecutionTx when the idempotency key or
+// ErrDuplicate is returned by insertExecution when the idempotency key or
 // schedule slot already has an execution.
 var errDuplicate = errors.New("duplicate execution")
 
@@ -200,7 +200,22 @@ func (s *Scheduler) Trigger(ctx context.Context, req TriggerRequest) (*engine.Ex
 		Payload:        req.Payload,
 		Variables:      req.Variables,
 	}
-	err = s.store.InTx(ctx, func(tx pgx.Tx) error { return s.insertExecutionTx(ctx, tx, exec) })
+	err = s.store.InTx(ctx, func(tx pgx.Tx) error {
+		res, err := s.client.InsertTx(ctx, tx, engine.ExecutionArgs{ExecutionID: exec.ID},
+			&river.InsertOpts{Queue: QueueExecutions})
+		if err != nil {
+			return fmt.Errorf("enqueue execution: %w", err)
+		}
+		exec.JobID = res.Job.ID
+		created, err := store.ExecutionInsertTx(ctx, tx, exec)
+		if err != nil {
+			return err
+		}
+		if !created {
+			return errDuplicate
+		}
+		return nil
+	})
 	if errors.Is(err, errDuplicate) {
 		if key != nil {
 			e, err := s.store.ExecutionGetByIdempotencyKey(ctx, req.FlowID, *key)
@@ -213,26 +228,6 @@ func (s *Scheduler) Trigger(ctx context.Context, req TriggerRequest) (*engine.Ex
 	}
 	e, err := s.store.ExecutionGet(ctx, uuid.Nil, exec.ID)
 	return e, true, err
-}
-
-// insertExecutionTx enqueues exec's job and writes exec in tx. It returns
-// errDuplicate, leaving tx to be rolled back, when the idempotency key or
-// schedule slot already has an execution.
-func (s *Scheduler) insertExecutionTx(ctx context.Context, tx pgx.Tx, exec *engine.Execution) error {
-	res, err := s.client.InsertTx(ctx, tx, engine.ExecutionArgs{ExecutionID: exec.ID},
-		&river.InsertOpts{Queue: QueueExecutions})
-	if err != nil {
-		return fmt.Errorf("enqueue execution: %w", err)
-	}
-	exec.JobID = res.Job.ID
-	created, err := store.ExecutionInsertTx(ctx, tx, exec)
-	if err != nil {
-		return err
-	}
-	if !created {
-		return errDuplicate
-	}
-	return nil
 }
 
 // Cancel stops an execution: it is marked cancelled and its job cancelled

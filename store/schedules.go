@@ -7,6 +7,8 @@ import (
 
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
+
+	"github.com/flowd/flowd/engine"
 )
 
 // scheduleActive selects the flows whose schedule runs: a schedule set, not
@@ -99,13 +101,69 @@ func ScheduleLockDueTx(ctx context.Context, tx pgx.Tx, limit int) ([]ScheduleDue
 	return out, now, nil
 }
 
-// ScheduleAdvanceTx records the next slot of a flow locked by
-// ScheduleLockDueTx; a nil next parks the schedule ('infinity').
-func ScheduleAdvanceTx(ctx context.Context, tx pgx.Tx, flowID uuid.UUID, next *time.Time) error {
-	_, err := tx.Exec(ctx, `UPDATE flows SET schedule_next_at = coalesce($2::timestamptz, 'infinity')
-		WHERE id = $1`, flowID, next)
+// ScheduleAdvanceTx records the next slot of flows locked by
+// ScheduleLockDueTx: next[i] is flowIDs[i]'s, nil parking the schedule
+// ('infinity').
+func ScheduleAdvanceTx(ctx context.Context, tx pgx.Tx, flowIDs []uuid.UUID, next []*time.Time) error {
+	_, err := tx.Exec(ctx, `UPDATE flows f SET schedule_next_at = coalesce(u.next, 'infinity')
+		FROM unnest($1::uuid[], $2::timestamptz[]) AS u(id, next) WHERE f.id = u.id`, flowIDs, next)
 	if err != nil {
-		return fmt.Errorf("advance schedule of flow %s: %w", flowID, err)
+		return fmt.Errorf("advance schedules: %w", err)
+	}
+	return nil
+}
+
+// ScheduleExecutionsInsertTx inserts the executions of schedule slots in
+// one statement, without their jobs: the caller enqueues the jobs of the
+// executions inserted and records them with ExecutionSetJobIDsTx, in the
+// same transaction. An execution whose slot already has one (unique index
+// executions_slot_idx) is not inserted; the ids of those inserted are
+// returned.
+func ScheduleExecutionsInsertTx(ctx context.Context, tx pgx.Tx, execs []*engine.Execution) (map[uuid.UUID]bool, error) {
+	n := len(execs)
+	ids, flows, companies := make([]uuid.UUID, n), make([]uuid.UUID, n), make([]uuid.UUID, n)
+	versions, attempts := make([]int32, n), make([]int32, n)
+	statuses, triggers, payloads := make([]string, n), make([]string, n), make([]string, n)
+	slots := make([]*time.Time, n)
+	for i, e := range execs {
+		ids[i], flows[i], companies[i] = e.ID, e.FlowID, e.CompanyID
+		versions[i], attempts[i] = int32(e.FlowVersion), int32(e.AttemptNumber)
+		statuses[i], triggers[i] = e.Status, e.Trigger
+		payloads[i] = string(jsonOrNull(e.Payload))
+		slots[i] = e.ScheduledFor
+	}
+	rows, err := tx.Query(ctx, `INSERT INTO executions (id, flow_id, company_id, flow_version, status,
+			attempt_number, trigger, scheduled_for, payload)
+		SELECT u.id, u.flow_id, u.company_id, u.version, u.status, u.attempt, u.trigger, u.slot, u.payload::jsonb
+		FROM unnest($1::uuid[], $2::uuid[], $3::uuid[], $4::int[], $5::text[], $6::int[], $7::text[],
+			$8::timestamptz[], $9::text[]) AS u(id, flow_id, company_id, version, status, attempt, trigger, slot, payload)
+		ON CONFLICT DO NOTHING
+		RETURNING id`, ids, flows, companies, versions, statuses, attempts, triggers, slots, payloads)
+	if err != nil {
+		return nil, fmt.Errorf("insert scheduled executions: %w", err)
+	}
+	inserted := make(map[uuid.UUID]bool, n)
+	for rows.Next() {
+		var id uuid.UUID
+		if err := rows.Scan(&id); err != nil {
+			rows.Close()
+			return nil, fmt.Errorf("insert scheduled executions: %w", err)
+		}
+		inserted[id] = true
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("insert scheduled executions: %w", err)
+	}
+	return inserted, nil
+}
+
+// ExecutionSetJobIDsTx records the River job of each execution: jobIDs[i]
+// runs ids[i].
+func ExecutionSetJobIDsTx(ctx context.Context, tx pgx.Tx, ids []uuid.UUID, jobIDs []int64) error {
+	_, err := tx.Exec(ctx, `UPDATE executions e SET job_id = u.job_id
+		FROM unnest($1::uuid[], $2::bigint[]) AS u(id, job_id) WHERE e.id = u.id`, ids, jobIDs)
+	if err != nil {
+		return fmt.Errorf("record execution jobs: %w", err)
 	}
 	return nil
 }
