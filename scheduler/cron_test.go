@@ -468,3 +468,40 @@ func TestScheduleSlotAlreadyRunIsSkipped(t *testing.T) {
 		t.Errorf("jobs without an execution: %d (%v)", orphans, err)
 	}
 }
+
+// TestUnparsableScheduleIsParked: a stored schedule that can no longer be
+// evaluated (written before a parser change, or by hand) runs nothing and
+// is parked instead of being retried on every pass.
+func TestUnparsableScheduleIsParked(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	ctx := context.Background()
+	unarmed := b.create(t, scheduledFlow("unarmed", "0 0 1 1 *", b.target.URL))
+	due := b.create(t, scheduledFlow("due", "0 0 1 1 *", b.target.URL))
+	_, err := b.env.Pool.Exec(ctx, `UPDATE flows SET schedule = 'every blue moon',
+		schedule_next_at = CASE WHEN id = $1 THEN NULL ELSE now() - interval '1 minute' END
+		WHERE id IN ($1, $2)`, unarmed.ID, due.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range []*engine.Flow{unarmed, due} {
+		deadline := time.Now().Add(10 * time.Second)
+		for {
+			var parked bool
+			err := b.env.Pool.QueryRow(ctx, `SELECT coalesce(schedule_next_at = 'infinity', false) FROM flows WHERE id = $1`, f.ID).Scan(&parked)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if parked {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("flow %q not parked after 10s", f.Name)
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+		if n := len(b.executions(t, f.ID)); n != 0 {
+			t.Errorf("flow %q with an unparsable schedule ran %d times", f.Name, n)
+		}
+	}
+}
