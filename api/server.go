@@ -37,7 +37,12 @@ type Config struct {
 	// over the limit answers 429. A negative RateLimit disables it.
 	RateLimit float64
 	RateBurst int
-	Logger    *slog.Logger
+	// HookRateLimit and HookRateBurst bound each flow's inbound hook calls
+	// (token bucket per flow); over the limit answers 429. A negative
+	// HookRateLimit disables it.
+	HookRateLimit float64
+	HookRateBurst int
+	Logger        *slog.Logger
 	// Extra handlers mounted next to the API (metrics, River UI, web view),
 	// by pattern.
 	Mounts map[string]http.Handler
@@ -57,6 +62,8 @@ type Server struct {
 
 	limMu    sync.Mutex
 	limiters map[uuid.UUID]*rate.Limiter
+
+	hookLimits hookLimiters
 }
 
 // New returns a Server using st for reads and sched for triggers, cancels
@@ -66,6 +73,8 @@ func New(st *store.Store, sched *scheduler.Scheduler, cfg *Config) *Server {
 	c.MaxBodyBytes = cmp.Or(c.MaxBodyBytes, MaxBodyBytesDefault)
 	c.RateLimit = cmp.Or(c.RateLimit, RateLimitDefault)
 	c.RateBurst = cmp.Or(c.RateBurst, RateBurstDefault)
+	c.HookRateLimit = cmp.Or(c.HookRateLimit, HookRateLimitDefault)
+	c.HookRateBurst = cmp.Or(c.HookRateBurst, HookRateBurstDefault)
 	log := c.Logger
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
@@ -108,6 +117,8 @@ func (s *Server) v1Routes() []route {
 		{"POST", "/v1/integrations/{id}/clone", false, s.flowClone},
 		{"POST", "/v1/integrations/{id}/stop", false, s.flowStop},
 		{"POST", "/v1/integrations/{id}/resume", false, s.flowResume},
+		{"POST", "/v1/webhooks/{id}/hook-secret", false, s.hookSecretRotate},
+		{"POST", "/v1/hooks/{flow_id}", true, s.hookReceive},
 		{"GET", "/v1/openapi.json", true, s.openAPI},
 	}
 }

@@ -48,6 +48,12 @@ type Config struct {
 	// ID names this process's River client (recorded on attempts).
 	ID     string
 	Logger *slog.Logger
+	// CronDisabled turns off this process's schedule loop (cron.go); the
+	// loops of other processes still run every slot.
+	CronDisabled bool
+	// CronTick is the longest the schedule loop sleeps between passes
+	// (it wakes earlier for a slot that is due sooner); default CronTickDefault.
+	CronTick time.Duration
 }
 
 // Scheduler owns the River client.
@@ -56,6 +62,7 @@ type Scheduler struct {
 	store  *store.Store
 	cfg    Config
 	log    *slog.Logger
+	cron   *cronLoop
 }
 
 // New returns a Scheduler on pool.
@@ -64,6 +71,7 @@ func New(pool *pgxpool.Pool, st *store.Store, cfg *Config) (*Scheduler, error) {
 	c.Workers = cmp.Or(c.Workers, WorkersDefault)
 	c.FetchCooldown = cmp.Or(c.FetchCooldown, FetchCooldownDefault)
 	c.FetchPollInterval = cmp.Or(c.FetchPollInterval, FetchPollIntervalDefault)
+	c.CronTick = cmp.Or(c.CronTick, CronTickDefault)
 	log := c.Logger
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
@@ -102,21 +110,31 @@ func (s *Scheduler) Client() *river.Client[pgx.Tx] { return s.client }
 // ID returns the River client's id.
 func (s *Scheduler) ID() string { return s.client.ID() }
 
-// Start starts working jobs (when the Scheduler has a worker).
+// Start starts working jobs (when the Scheduler has a worker) and the
+// schedule loop (unless CronDisabled).
 func (s *Scheduler) Start(ctx context.Context) error {
-	if s.cfg.Worker == nil {
-		return nil
+	if s.cfg.Worker != nil {
+		if err := s.cfg.Worker.Start(ctx); err != nil {
+			return err
+		}
+		if err := s.client.Start(ctx); err != nil {
+			return err
+		}
 	}
-	if err := s.cfg.Worker.Start(ctx); err != nil {
-		return err
+	if !s.cfg.CronDisabled && s.cron == nil {
+		s.cron = startCron(ctx, s)
 	}
-	return s.client.Start(ctx)
+	return nil
 }
 
 // Stop stops fetching jobs, lets running executions record their in-flight
 // steps and hand back, and waits until ctx is done; then it cancels what
 // still runs (those jobs are picked up again by another process).
 func (s *Scheduler) Stop(ctx context.Context) error {
+	if s.cron != nil {
+		s.cron.stop()
+		s.cron = nil
+	}
 	if s.cfg.Worker == nil {
 		return nil
 	}

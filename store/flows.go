@@ -185,7 +185,12 @@ func (s *Store) FlowReplace(ctx context.Context, companyID, id uuid.UUID, in *en
 		_, err = tx.Exec(ctx, `UPDATE flows SET workspace_id = $3, name = $4, logo = $5, retry_delay = $6,
 			retry_delay_unit = $7, max_retries = $8, is_template = $9, flow_direction = $10,
 			flow_mapping = $11, tag_name = $12, category_name = $13, predefined_variables = $14,
-			variables = $15, schedule = $16, signing_secret = $17, version = $18, updated_at = now()
+			variables = $15, schedule = $16, signing_secret = $17, version = $18, updated_at = now(),
+			-- a new schedule (or a template turned runnable) counts its slots from now
+			schedule_next_at = CASE WHEN schedule IS DISTINCT FROM $16 OR is_template <> $9
+				THEN NULL ELSE schedule_next_at END,
+			schedule_armed_at = CASE WHEN schedule IS DISTINCT FROM $16 OR is_template <> $9
+				THEN now() ELSE schedule_armed_at END
 			WHERE id = $1 AND company_id = $2`,
 			id, companyID, in.WorkspaceID, in.Name, in.Logo, in.RetryDelay, in.RetryDelayUnit,
 			in.MaxRetries, in.IsTemplate, in.FlowDirection, jsonOrEmptyObject(in.FlowMapping),
@@ -230,7 +235,12 @@ func (s *Store) FlowSetStatus(ctx context.Context, companyID, id uuid.UUID, stat
 	err := s.pool.QueryRow(ctx, `WITH old AS (
 			SELECT status FROM flows WHERE id = $1 AND company_id = $2 FOR UPDATE)
 		UPDATE flows f SET status = CASE WHEN old.status = 'deleted' THEN f.status ELSE $3 END,
-			updated_at = CASE WHEN old.status = 'deleted' THEN f.updated_at ELSE now() END
+			updated_at = CASE WHEN old.status = 'deleted' THEN f.updated_at ELSE now() END,
+			-- resuming counts schedule slots from now: none missed while stopped runs
+			schedule_next_at = CASE WHEN old.status = 'stopped' AND $3 <> 'stopped'
+				THEN NULL ELSE f.schedule_next_at END,
+			schedule_armed_at = CASE WHEN old.status = 'stopped' AND $3 <> 'stopped'
+				THEN now() ELSE f.schedule_armed_at END
 		FROM old WHERE f.id = $1 RETURNING old.status`, id, companyID, status).Scan(&current)
 	if err != nil {
 		return nil, interpretError(err)

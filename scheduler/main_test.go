@@ -1,0 +1,9 @@
+package scheduler
+
+import (
+	"testing"
+
+	"github.com/flowd/flowd/internal/testdb"
+)
+
+func TestMain(m *testing.M) { testdb.Main(m) }

@@ -1,0 +1,185 @@
+package store
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
+
+	"github.com/flowd/flowd/engine"
+)
+
+// scheduleActive selects the flows whose schedule runs: a schedule set, not
+// deleted, not stopped, not a template. It matches the predicate of
+// flows_schedule_due_idx (migrations/002_schedules.up.sql) so both schedule
+// queries read that index only.
+const scheduleActive = `schedule IS NOT NULL AND deleted_at IS NULL AND status <> 'stopped' AND NOT is_template`
+
+// ScheduleUnarmed is an active scheduled flow whose next slot is not
+// computed yet: it was created, its schedule was edited or it was resumed
+// since the schedule loop last looked.
+type ScheduleUnarmed struct {
+	FlowID   uuid.UUID
+	Schedule string
+	// ArmedAt is the instant after which the flow's slots count.
+	ArmedAt time.Time
+}
+
+// ScheduleListUnarmed returns up to limit active scheduled flows that have
+// no next slot yet.
+func (s *Store) ScheduleListUnarmed(ctx context.Context, limit int) ([]ScheduleUnarmed, error) {
+	rows, err := s.pool.Query(ctx, `SELECT id, schedule, schedule_armed_at FROM flows
+		WHERE `+scheduleActive+` AND schedule_next_at IS NULL
+		ORDER BY schedule_armed_at LIMIT $1`, limit)
+	if err != nil {
+		return nil, fmt.Errorf("list unarmed schedules: %w", err)
+	}
+	out, err := collect(rows, func(row pgx.Row) (ScheduleUnarmed, error) {
+		var u ScheduleUnarmed
+		err := row.Scan(&u.FlowID, &u.Schedule, &u.ArmedAt)
+		return u, err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("list unarmed schedules: %w", err)
+	}
+	return out, nil
+}
+
+// ScheduleArm sets the next slot of a flow found by ScheduleListUnarmed,
+// unless the flow changed meanwhile (another schedule, re-armed, or armed
+// by another process): then it does nothing. A nil next parks the
+// schedule (next slot 'infinity') because it cannot be evaluated.
+func (s *Store) ScheduleArm(ctx context.Context, u ScheduleUnarmed, next *time.Time) error {
+	_, err := s.pool.Exec(ctx, `UPDATE flows SET schedule_next_at = coalesce($4::timestamptz, 'infinity')
+		WHERE id = $1 AND schedule = $2 AND schedule_armed_at = $3 AND schedule_next_at IS NULL`,
+		u.FlowID, u.Schedule, u.ArmedAt, next)
+	if err != nil {
+		return fmt.Errorf("arm schedule of flow %s: %w", u.FlowID, err)
+	}
+	return nil
+}
+
+// ScheduleDue is an active scheduled flow whose next slot has come, locked
+// by the transaction that returned it.
+type ScheduleDue struct {
+	FlowID    uuid.UUID
+	CompanyID uuid.UUID
+	// Version is the flow's current definition version, the one the slot's
+	// execution runs.
+	Version  int
+	Schedule string
+	NextAt   time.Time
+}
+
+// ScheduleLockDueTx locks up to limit active flows whose next slot is at or
+// before the database's clock, oldest slot first, and returns them with
+// that clock. Flows locked by another transaction (another process's
+// schedule loop, or an edit in progress) are skipped, so concurrent loops
+// share the due flows instead of waiting for each other.
+func ScheduleLockDueTx(ctx context.Context, tx pgx.Tx, limit int) ([]ScheduleDue, time.Time, error) {
+	var now time.Time
+	if err := tx.QueryRow(ctx, `SELECT now()`).Scan(&now); err != nil {
+		return nil, time.Time{}, fmt.Errorf("read database clock: %w", err)
+	}
+	rows, err := tx.Query(ctx, `SELECT id, company_id, version, schedule, schedule_next_at FROM flows
+		WHERE `+scheduleActive+` AND schedule_next_at <= $1
+		ORDER BY schedule_next_at LIMIT $2
+		FOR UPDATE SKIP LOCKED`, now, limit)
+	if err != nil {
+		return nil, time.Time{}, fmt.Errorf("lock due schedules: %w", err)
+	}
+	out, err := collect(rows, func(row pgx.Row) (ScheduleDue, error) {
+		var d ScheduleDue
+		err := row.Scan(&d.FlowID, &d.CompanyID, &d.Version, &d.Schedule, &d.NextAt)
+		return d, err
+	})
+	if err != nil {
+		return nil, time.Time{}, fmt.Errorf("lock due schedules: %w", err)
+	}
+	return out, now, nil
+}
+
+// ScheduleAdvanceTx records the next slot of flows locked by
+// ScheduleLockDueTx: next[i] is flowIDs[i]'s, nil parking the schedule
+// ('infinity').
+func ScheduleAdvanceTx(ctx context.Context, tx pgx.Tx, flowIDs []uuid.UUID, next []*time.Time) error {
+	_, err := tx.Exec(ctx, `UPDATE flows f SET schedule_next_at = coalesce(u.next, 'infinity')
+		FROM unnest($1::uuid[], $2::timestamptz[]) AS u(id, next) WHERE f.id = u.id`, flowIDs, next)
+	if err != nil {
+		return fmt.Errorf("advance schedules: %w", err)
+	}
+	return nil
+}
+
+// ScheduleExecutionsInsertTx inserts the executions of schedule slots in
+// one statement, without their jobs: the caller enqueues the jobs of the
+// executions inserted and records them with ExecutionSetJobIDsTx, in the
+// same transaction. An execution whose slot already has one (unique index
+// executions_slot_idx) is not inserted; the ids of those inserted are
+// returned.
+func ScheduleExecutionsInsertTx(ctx context.Context, tx pgx.Tx, execs []*engine.Execution) (map[uuid.UUID]bool, error) {
+	n := len(execs)
+	ids, flows, companies := make([]uuid.UUID, n), make([]uuid.UUID, n), make([]uuid.UUID, n)
+	versions, attempts := make([]int32, n), make([]int32, n)
+	statuses, triggers, payloads := make([]string, n), make([]string, n), make([]string, n)
+	slots := make([]*time.Time, n)
+	for i, e := range execs {
+		ids[i], flows[i], companies[i] = e.ID, e.FlowID, e.CompanyID
+		versions[i], attempts[i] = int32(e.FlowVersion), int32(e.AttemptNumber)
+		statuses[i], triggers[i] = e.Status, e.Trigger
+		payloads[i] = string(jsonOrNull(e.Payload))
+		slots[i] = e.ScheduledFor
+	}
+	rows, err := tx.Query(ctx, `INSERT INTO executions (id, flow_id, company_id, flow_version, status,
+			attempt_number, trigger, scheduled_for, payload)
+		SELECT u.id, u.flow_id, u.company_id, u.version, u.status, u.attempt, u.trigger, u.slot, u.payload::jsonb
+		FROM unnest($1::uuid[], $2::uuid[], $3::uuid[], $4::int[], $5::text[], $6::int[], $7::text[],
+			$8::timestamptz[], $9::text[]) AS u(id, flow_id, company_id, version, status, attempt, trigger, slot, payload)
+		ON CONFLICT DO NOTHING
+		RETURNING id`, ids, flows, companies, versions, statuses, attempts, triggers, slots, payloads)
+	if err != nil {
+		return nil, fmt.Errorf("insert scheduled executions: %w", err)
+	}
+	inserted := make(map[uuid.UUID]bool, n)
+	for rows.Next() {
+		var id uuid.UUID
+		if err := rows.Scan(&id); err != nil {
+			rows.Close()
+			return nil, fmt.Errorf("insert scheduled executions: %w", err)
+		}
+		inserted[id] = true
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("insert scheduled executions: %w", err)
+	}
+	return inserted, nil
+}
+
+// ExecutionSetJobIDsTx records the River job of each execution: jobIDs[i]
+// runs ids[i].
+func ExecutionSetJobIDsTx(ctx context.Context, tx pgx.Tx, ids []uuid.UUID, jobIDs []int64) error {
+	_, err := tx.Exec(ctx, `UPDATE executions e SET job_id = u.job_id
+		FROM unnest($1::uuid[], $2::bigint[]) AS u(id, job_id) WHERE e.id = u.id`, ids, jobIDs)
+	if err != nil {
+		return fmt.Errorf("record execution jobs: %w", err)
+	}
+	return nil
+}
+
+// ScheduleNextDue returns the earliest next slot among active scheduled
+// flows (the zero time when there is none) and the database's clock.
+func (s *Store) ScheduleNextDue(ctx context.Context) (next, now time.Time, err error) {
+	var n *time.Time
+	err = s.pool.QueryRow(ctx, `SELECT (SELECT schedule_next_at FROM flows
+			WHERE `+scheduleActive+` AND schedule_next_at IS NOT NULL AND schedule_next_at < 'infinity'
+			ORDER BY schedule_next_at LIMIT 1), now()`).Scan(&n, &now)
+	if err != nil {
+		return time.Time{}, time.Time{}, fmt.Errorf("read next schedule slot: %w", err)
+	}
+	if n != nil {
+		next = *n
+	}
+	return next, now, nil
+}
