@@ -43,8 +43,12 @@ type Config struct {
 	FetchCooldown     time.Duration
 	FetchPollInterval time.Duration
 	// ID names this process's River client (recorded on attempts).
-	ID     string
-	Logger *slog.Logger
+	ID string
+	// HeartbeatInterval and RescueAfter drive the rescue of dead
+	// processes' executions (rescue.go); defaults 5 s and 30 s.
+	HeartbeatInterval time.Duration
+	RescueAfter       time.Duration
+	Logger            *slog.Logger
 }
 
 // Scheduler owns the River client.
@@ -53,6 +57,7 @@ type Scheduler struct {
 	store  *store.Store
 	cfg    Config
 	log    *slog.Logger
+	rescue *rescuer
 }
 
 // New returns a Scheduler on pool.
@@ -102,6 +107,8 @@ func (s *Scheduler) Start(ctx context.Context) error {
 	if err := s.cfg.Worker.Start(ctx); err != nil {
 		return err
 	}
+	s.rescue = newRescuer(s.store, s.client.ID(), s.cfg.HeartbeatInterval, s.cfg.RescueAfter, s.cfg.Worker.RunningJobs, s.log)
+	s.rescue.start(ctx)
 	return s.client.Start(ctx)
 }
 
@@ -120,6 +127,7 @@ func (s *Scheduler) Stop(ctx context.Context) error {
 		defer cancel()
 		err = s.client.StopAndCancel(cctx)
 	}
+	s.rescue.stop(ctx)
 	_ = s.cfg.Worker.Stop(ctx)
 	return err
 }

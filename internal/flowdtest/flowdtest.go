@@ -40,8 +40,19 @@ type Env struct {
 
 // Options changes how an Env is built.
 type Options struct {
-	// Allow opens networks for the SSRF guard; default loopback.
+	// Allow opens networks for the SSRF guard; nil means loopback, an
+	// empty non-nil slice means nothing (the production default).
 	Allow []netip.Prefix
+	// Pool, when set, is used instead of the package's test database.
+	Pool *pgxpool.Pool
+	// NoWorker builds an insert-only flowd: the API and triggers work, no
+	// execution runs in this process (other processes run them).
+	NoWorker bool
+	// Worker and Scheduler tweak the worker's and the scheduler's config.
+	Worker    func(*engine.WorkerConfig)
+	Scheduler func(*scheduler.Config)
+	// Logger replaces the quiet test logger (see Logger).
+	Logger *slog.Logger
 	// Mounts are extra handlers on the API server.
 	Mounts map[string]http.Handler
 	// APIConfig tweaks the API server's config.
@@ -89,16 +100,34 @@ func start(t testing.TB, opts *Options) (*Env, func(), error) {
 	if opts == nil {
 		opts = &Options{}
 	}
-	pool := testdb.Pool(t)
+	pool := opts.Pool
+	if pool == nil {
+		pool = testdb.Pool(t)
+	}
 	st := store.New(pool)
 	allow := opts.Allow
 	if allow == nil {
 		allow = []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8"), netip.MustParsePrefix("::1/128")}
 	}
-	log := Logger()
+	log := opts.Logger
+	if log == nil {
+		log = Logger()
+	}
 	guard := netguard.New(netguard.Config{Allow: allow})
-	worker := engine.NewWorker(st, &engine.WorkerConfig{HTTPClient: guard.Client(), WorkerID: "test", Logger: log})
-	sched, err := scheduler.New(pool, st, &scheduler.Config{Worker: worker, Workers: 50, ID: "test-" + uuid.NewString()[:8], Logger: log})
+	id := "test-" + uuid.NewString()[:8]
+	var worker *engine.Worker
+	if !opts.NoWorker {
+		wcfg := &engine.WorkerConfig{HTTPClient: guard.Client(), WorkerID: id, Logger: log}
+		if opts.Worker != nil {
+			opts.Worker(wcfg)
+		}
+		worker = engine.NewWorker(st, wcfg)
+	}
+	scfg := &scheduler.Config{Worker: worker, Workers: 50, ID: id, Logger: log}
+	if opts.Scheduler != nil {
+		opts.Scheduler(scfg)
+	}
+	sched, err := scheduler.New(pool, st, scfg)
 	if err != nil {
 		return nil, nil, err
 	}
