@@ -99,11 +99,14 @@ func (s *Scheduler) Client() *river.Client[pgx.Tx] { return s.client }
 // ID returns the River client's id.
 func (s *Scheduler) ID() string { return s.client.ID() }
 
-// Start starts working jobs (when the Scheduler has a worker).
+// Start starts working jobs (when the Scheduler has a worker). Cancelling
+// ctx does not stop them: River hard-stops a client whose start context
+// ends, cancelling the steps in flight, so shutdown goes through Stop.
 func (s *Scheduler) Start(ctx context.Context) error {
 	if s.cfg.Worker == nil {
 		return nil
 	}
+	ctx = context.WithoutCancel(ctx)
 	if err := s.cfg.Worker.Start(ctx); err != nil {
 		return err
 	}
