@@ -35,9 +35,11 @@ import (
 // null (except expected_value) and an empty expression count as absent.
 //
 // Expressions are sandboxed: at most maxExpressionLen bytes and
-// maxExpressionNodes syntax nodes, a per-run memory budget (so
-// "len(1..100000000)" fails instead of allocating), no repeat() builtin, and
-// evaluation never panics.
+// maxExpressionNodes syntax nodes, a per-run memory budget of
+// exprMemoryBudget elements (so "len(1..100000000)" fails instead of
+// allocating), a per-run cost budget of exprCostBudget units for strings,
+// collections and loops (sandbox.go), no repeat() builtin, and evaluation
+// never panics.
 
 // Limits of a success condition expression.
 const (
@@ -73,13 +75,25 @@ type Condition struct {
 	program        *vm.Program // nil: no expression
 }
 
-// conditionEnv is the environment of a condition expression.
+// conditionVars is the environment a condition expression is written
+// against.
+type conditionVars struct {
+	Status     int               `expr:"status"`
+	Headers    map[string]string `expr:"headers"`
+	Body       any               `expr:"body"`
+	DurationMS int               `expr:"duration_ms"`
+	Vars       map[string]any    `expr:"vars"`
+}
+
+// conditionEnv is the environment a condition runs in: conditionVars and
+// the evaluation's cost budget (see sandbox.go).
 type conditionEnv struct {
 	Status     int               `expr:"status"`
 	Headers    map[string]string `expr:"headers"`
 	Body       any               `expr:"body"`
 	DurationMS int               `expr:"duration_ms"`
 	Vars       map[string]any    `expr:"vars"`
+	Budget     *exprBudget       `expr:"_flowd_budget"`
 }
 
 // CompileCondition compiles a step's success_condition. The fields of the
@@ -216,14 +230,20 @@ func compileExpression(s string) (program *vm.Program, err error) {
 			program, err = nil, fmt.Errorf("expression does not compile: %v", r)
 		}
 	}()
-	program, err = expr.Compile(s,
-		expr.Env(conditionEnv{}),
+	opts := []expr.Option{
 		expr.AsBool(),
 		expr.MaxNodes(maxExpressionNodes),
 		expr.DisableBuiltin("repeat"),
-	)
-	if err != nil {
+	}
+	// Compiled as written first, for its error messages; then patched into
+	// the sandbox (sandbox.go).
+	if _, err := expr.Compile(s, append(opts, expr.Env(conditionVars{}))...); err != nil {
 		return nil, errors.New(exprMessage(err))
+	}
+	opts = append(append(opts, expr.Env(conditionEnv{})), sandboxOptions()...)
+	program, err = expr.Compile(s, opts...)
+	if err != nil {
+		return nil, fmt.Errorf("expression does not compile in the sandbox: %s", exprMessage(err))
 	}
 	return program, nil
 }
@@ -289,6 +309,7 @@ func (c *Condition) Evaluate(r *Response, vars map[string]any) (ok bool, reason 
 			Body:       exprBody(r.Body),
 			DurationMS: int(r.DurationMS),
 			Vars:       exprVars(vars),
+			Budget:     newExprBudget(),
 		}
 		if env.Headers == nil {
 			env.Headers = map[string]string{}
