@@ -8,6 +8,7 @@ import (
 	"strconv"
 
 	"github.com/flowd/flowd/engine"
+	"github.com/flowd/flowd/redact"
 	"github.com/flowd/flowd/scheduler"
 	"github.com/flowd/flowd/store"
 )
@@ -117,6 +118,9 @@ func (s *Server) executionList(w http.ResponseWriter, r *http.Request) error {
 	if list == nil {
 		list = []*engine.Execution{}
 	}
+	for _, e := range list {
+		redactExecution(e)
+	}
 	env := envelope{Status: "ok", Message: fmt.Sprintf("%d executions", len(list)), Data: list}
 	if next != nil {
 		c := next.Encode()
@@ -140,6 +144,7 @@ func (s *Server) executionGet(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
+	redactExecution(e)
 	writeOK(w, http.StatusOK, "execution", e)
 	return nil
 }
@@ -170,4 +175,19 @@ func (s *Server) executionRetry(w http.ResponseWriter, r *http.Request) error {
 	}
 	writeOK(w, http.StatusAccepted, "execution scheduled for retry", e)
 	return nil
+}
+
+// redactExecution masks, in an execution about to be shown, the values of
+// sensitive variables (see redact.SensitiveName) given at trigger time or
+// extracted by its steps. The stored execution keeps them: later steps and
+// retries need them. Step attempts are masked when they are recorded.
+func redactExecution(e *engine.Execution) {
+	if len(e.Variables) > 0 {
+		e.Variables = redact.JSON(e.Variables, nil)
+	}
+	for _, st := range e.Steps {
+		if st != nil && len(st.Vars) > 0 {
+			st.Vars = redact.JSON(st.Vars, nil)
+		}
+	}
 }

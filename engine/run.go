@@ -377,7 +377,7 @@ func (r *run) apply(res *attemptResult) {
 		r.collectRecords(res)
 		return
 	}
-	st.Error = res.reason
+	st.Error = res.rec.Error // the reason with secret values masked
 	if !res.permanent && st.Attempts < 1+ps.Step.RetryLimit {
 		delay := r.plan.Def.RetryDelayDuration()
 		if res.retryAfter > delay {

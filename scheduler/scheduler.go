@@ -193,6 +193,7 @@ func (s *Scheduler) Trigger(ctx context.Context, req TriggerRequest) (*engine.Ex
 		Payload:        req.Payload,
 		Variables:      req.Variables,
 	}
+	var inserted *engine.Execution
 	err = s.store.InTx(ctx, func(tx pgx.Tx) error {
 		res, err := s.client.InsertTx(ctx, tx, engine.ExecutionArgs{ExecutionID: exec.ID},
 			&river.InsertOpts{Queue: QueueExecutions})
@@ -207,7 +208,10 @@ func (s *Scheduler) Trigger(ctx context.Context, req TriggerRequest) (*engine.Ex
 		if !created {
 			return errDuplicate
 		}
-		return nil
+		// Read back in the transaction: once it commits a worker may start
+		// the execution at once, and the answer must show it as accepted.
+		inserted, err = store.ExecutionGetTx(ctx, tx, exec.ID)
+		return err
 	})
 	if errors.Is(err, errDuplicate) {
 		if key != nil {
@@ -219,8 +223,7 @@ func (s *Scheduler) Trigger(ctx context.Context, req TriggerRequest) (*engine.Ex
 	if err != nil {
 		return nil, false, err
 	}
-	e, err := s.store.ExecutionGet(ctx, uuid.Nil, exec.ID)
-	return e, true, err
+	return inserted, true, nil
 }
 
 // Cancel stops an execution: it is marked cancelled and its job cancelled

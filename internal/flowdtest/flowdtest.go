@@ -45,6 +45,12 @@ type Options struct {
 	Allow []netip.Prefix
 	// Pool, when set, is used instead of the package's test database.
 	Pool *pgxpool.Pool
+	// OwnDatabase gives the Env a fresh database of its own (dropped at the
+	// test's cleanup). Use it for an Env whose worker is configured
+	// differently: workers on one database take each other's jobs, so an
+	// Env with a worker next to Shared would run some of Shared's
+	// executions with its own settings, and the other way round.
+	OwnDatabase bool
 	// NoWorker builds an insert-only flowd: the API and triggers work, no
 	// execution runs in this process (other processes run them).
 	NoWorker bool
@@ -101,7 +107,16 @@ func start(t testing.TB, opts *Options) (*Env, func(), error) {
 		opts = &Options{}
 	}
 	pool := opts.Pool
-	if pool == nil {
+	closePool := func() {}
+	switch {
+	case pool != nil:
+	case opts.OwnDatabase:
+		p, err := pgxpool.New(context.Background(), testdb.NewDatabase(t))
+		if err != nil {
+			return nil, nil, err
+		}
+		pool, closePool = p, p.Close
+	default:
 		pool = testdb.Pool(t)
 	}
 	st := store.New(pool)
@@ -146,6 +161,7 @@ func start(t testing.TB, opts *Options) (*Env, func(), error) {
 		sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()
 		_ = sched.Stop(sctx)
+		closePool()
 	}
 	return env, stop, nil
 }
