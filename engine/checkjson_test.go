@@ -11,7 +11,7 @@ func TestCheckJSONValue(t *testing.T) {
 	t.Parallel()
 	for _, tc := range []struct {
 		name, raw, want string
-		errs           []FieldError
+		errs            []FieldError
 	}{
 		{name: "empty", raw: "", want: ""},
 		{name: "compacted", raw: `{ "a" : [1, 2.5e3, "x"] }`, want: `{"a":[1,2.5e3,"x"]}`},
