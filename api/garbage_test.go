@@ -152,7 +152,7 @@ func TestGarbageNeverServerError(t *testing.T) {
 	before := b.env.Do(t, tn, "GET", "/v1/webhooks/"+f.ID.String(), nil)
 
 	for _, rt := range api.RoutesForTest() {
-		method, path := rt[0], rt[1]
+		method, path := rt.Method, rt.Path
 		key := method + " " + path
 		realID := f.ID.String()
 		if strings.HasPrefix(path, "/v1/executions/") {

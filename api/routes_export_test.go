@@ -1,11 +1,18 @@
 package api
 
-// RoutesForTest lists the documented /v1 routes as "METHOD PATH" pairs, for
-// the external test package (garbage and isolation tests walk them).
-func RoutesForTest() [][2]string {
-	var out [][2]string
+// RouteForTest is a documented /v1 route, for the external test package.
+type RouteForTest struct {
+	Method, Path string
+	// Public routes take no Bearer token.
+	Public bool
+}
+
+// RoutesForTest lists the documented /v1 routes (the garbage and isolation
+// tests walk them all).
+func RoutesForTest() []RouteForTest {
+	var out []RouteForTest
 	for _, rt := range (&Server{}).v1Routes() {
-		out = append(out, [2]string{rt.method, rt.path})
+		out = append(out, RouteForTest{Method: rt.method, Path: rt.path, Public: rt.public})
 	}
 	return out
 }
