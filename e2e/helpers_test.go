@@ -87,7 +87,7 @@ func (b *bundle) startWorker(t *testing.T, name string, env ...string) *proc {
 	if err != nil {
 		t.Fatal(err)
 	}
-	p.cmd = exec.Command(flowdBin, "worker")
+	p.cmd = exec.Command(flowdBinary(t), "worker")
 	for _, kv := range os.Environ() {
 		if !strings.HasPrefix(kv, "DATABASE_URL=") && !strings.HasPrefix(kv, "FLOWD_") {
 			p.cmd.Env = append(p.cmd.Env, kv)

@@ -1,38 +1,56 @@
 package e2e
 
 import (
-	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"sync"
 	"testing"
 
 	"github.com/flowd/flowd/internal/testdb"
 )
 
-// flowdBin is the flowd binary built for this test binary by TestMain.
-var flowdBin string
+var (
+	binDir   string
+	binOnce  sync.Once
+	flowdBin string
+	binErr   error
+)
 
-// TestMain builds flowd once into a temporary directory, runs the tests,
-// and removes it (and the package's test database).
+// flowdBinary builds flowd once per test binary, into a temporary directory
+// that TestMain removes, and returns its path. It is built on first use, so
+// that listing the tests or running them with -short builds nothing.
+func flowdBinary(t *testing.T) string {
+	t.Helper()
+	binOnce.Do(func() {
+		binDir, binErr = os.MkdirTemp("", "flowd-e2e-bin-")
+		if binErr != nil {
+			return
+		}
+		goBin, err := exec.LookPath("go")
+		if err != nil {
+			goBin = filepath.Join(runtime.GOROOT(), "bin", "go")
+		}
+		flowdBin = filepath.Join(binDir, "flowd")
+		out, err := exec.Command(goBin, "build", "-o", flowdBin, "github.com/flowd/flowd/cmd/flowd").CombinedOutput()
+		if err != nil {
+			binErr = err
+			flowdBin = string(out)
+		}
+	})
+	if binErr != nil {
+		t.Fatalf("go build flowd: %v\n%s", binErr, flowdBin)
+	}
+	return flowdBin
+}
+
+// TestMain runs the tests, then removes the flowd binary and the package's
+// test database.
 func TestMain(m *testing.M) {
-	dir, err := os.MkdirTemp("", "flowd-e2e-bin-")
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "e2e: temp dir:", err)
-		os.Exit(1)
-	}
-	flowdBin = filepath.Join(dir, "flowd")
-	goBin, err := exec.LookPath("go")
-	if err != nil {
-		goBin = filepath.Join(runtime.GOROOT(), "bin", "go")
-	}
-	build := exec.Command(goBin, "build", "-o", flowdBin, "github.com/flowd/flowd/cmd/flowd")
-	build.Stdout, build.Stderr = os.Stderr, os.Stderr
-	if err := build.Run(); err != nil {
-		fmt.Fprintln(os.Stderr, "e2e: go build flowd:", err)
-		os.RemoveAll(dir)
-		os.Exit(1)
-	}
-	testdb.Main(m, func() { os.RemoveAll(dir) })
+	testdb.Main(m, func() {
+		if binDir != "" {
+			os.RemoveAll(binDir)
+		}
+	})
 }
