@@ -44,15 +44,16 @@ func TestSIGTERMDrains(t *testing.T) {
 	if took >= grace {
 		t.Errorf("the worker took %s to stop, the grace period is %s: in-flight steps were cut", took, grace)
 	}
-	// Nothing the first process sent was cut short, and it sent nothing
-	// after it was told to stop (a step launched at the signal's instant
-	// may start a few milliseconds later).
+	// Nothing the first process sent was cut short, and it launched nothing
+	// once it began to stop (the time it logged; a step launched at that
+	// instant may start a few milliseconds later).
+	stopAt := logTime(t, first, "shutting down: stop fetching jobs")
 	var cut, late int
 	err := b.pool.QueryRow(t.Context(), `SELECT
 			count(*) FILTER (WHERE a.outcome <> 'success'),
 			count(*) FILTER (WHERE a.started_at > $3)
 		FROM step_attempts a JOIN executions e ON e.id = a.execution_id
-		WHERE e.flow_id = $1 AND a.worker_id = $2`, flowID, first.clientID, termAt.Add(200*time.Millisecond)).Scan(&cut, &late)
+		WHERE e.flow_id = $1 AND a.worker_id = $2`, flowID, first.clientID, stopAt.Add(100*time.Millisecond)).Scan(&cut, &late)
 	if err != nil {
 		t.Fatal(err)
 	}
