@@ -6,8 +6,12 @@ import (
 	"fmt"
 	"net/http"
 	"strconv"
+	"strings"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/flowd/flowd/engine"
+	"github.com/flowd/flowd/redact"
 	"github.com/flowd/flowd/scheduler"
 	"github.com/flowd/flowd/store"
 )
@@ -29,6 +33,9 @@ type triggerRequest struct {
 // decodeTrigger checks a trigger body: an object whose `variables` is an
 // object and whose `payload` is any JSON value.
 func decodeTrigger(body []byte) (*triggerRequest, error) {
+	if !utf8.Valid(body) {
+		return nil, fmt.Errorf("%w: the body is not valid UTF-8", engine.ErrMalformedJSON)
+	}
 	var req triggerRequest
 	if err := decodeStrict(body, &req); err != nil {
 		return nil, err
@@ -36,7 +43,30 @@ func decodeTrigger(body []byte) (*triggerRequest, error) {
 	if v := bytes.TrimSpace(req.Variables); len(v) > 0 && string(v) != "null" && v[0] != '{' {
 		return nil, &engine.ValidationError{Errors: []engine.FieldError{{Field: "variables", Message: "must be an object"}}}
 	}
+	// Variables and payload are stored as given: nothing PostgreSQL or the
+	// engine cannot hold (NUL characters, numbers beyond float64).
+	var errs []engine.FieldError
+	var fe []engine.FieldError
+	req.Variables, fe = engine.CheckJSONValue("variables", req.Variables)
+	errs = append(errs, fe...)
+	req.Payload, fe = engine.CheckJSONValue("payload", req.Payload)
+	errs = append(errs, fe...)
+	if len(errs) > 0 {
+		return nil, &engine.ValidationError{Errors: errs}
+	}
 	return &req, nil
+}
+
+// checkIdempotencyKey refuses an Idempotency-Key that cannot be stored and
+// shown as text: too long, not UTF-8, or holding control characters.
+func checkIdempotencyKey(key string) error {
+	if len(key) > MaxIdempotencyKeyLen {
+		return badRequest("Idempotency-Key", "at most %d characters", MaxIdempotencyKeyLen)
+	}
+	if !utf8.ValidString(key) || strings.ContainsFunc(key, unicode.IsControl) {
+		return badRequest("Idempotency-Key", "must be printable UTF-8 text")
+	}
+	return nil
 }
 
 // POST /v1/webhooks/{id}/trigger
@@ -55,8 +85,8 @@ func (s *Server) flowTrigger(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	key := r.Header.Get("Idempotency-Key")
-	if len(key) > MaxIdempotencyKeyLen {
-		return badRequest("Idempotency-Key", "at most %d characters", MaxIdempotencyKeyLen)
+	if err := checkIdempotencyKey(key); err != nil {
+		return err
 	}
 	exec, created, err := s.sched.Trigger(r.Context(), scheduler.TriggerRequest{
 		CompanyID:      p.CompanyID,
@@ -117,6 +147,9 @@ func (s *Server) executionList(w http.ResponseWriter, r *http.Request) error {
 	if list == nil {
 		list = []*engine.Execution{}
 	}
+	for _, e := range list {
+		redactExecution(e)
+	}
 	env := envelope{Status: "ok", Message: fmt.Sprintf("%d executions", len(list)), Data: list}
 	if next != nil {
 		c := next.Encode()
@@ -140,6 +173,7 @@ func (s *Server) executionGet(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
+	redactExecution(e)
 	writeOK(w, http.StatusOK, "execution", e)
 	return nil
 }
@@ -170,4 +204,19 @@ func (s *Server) executionRetry(w http.ResponseWriter, r *http.Request) error {
 	}
 	writeOK(w, http.StatusAccepted, "execution scheduled for retry", e)
 	return nil
+}
+
+// redactExecution masks, in an execution about to be shown, the values of
+// sensitive variables (see redact.SensitiveName) given at trigger time or
+// extracted by its steps. The stored execution keeps them: later steps and
+// retries need them. Step attempts are masked when they are recorded.
+func redactExecution(e *engine.Execution) {
+	if len(e.Variables) > 0 {
+		e.Variables = redact.JSON(e.Variables, nil)
+	}
+	for _, st := range e.Steps {
+		if st != nil && len(st.Vars) > 0 {
+			st.Vars = redact.JSON(st.Vars, nil)
+		}
+	}
 }

@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"sort"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/google/uuid"
 
@@ -50,6 +51,9 @@ func (s *Server) flowList(w http.ResponseWriter, r *http.Request) error {
 	}
 	if len(ws) > 200 {
 		return badRequest("workspace_id", "at most 200 characters")
+	}
+	if !utf8.ValidString(ws) || strings.IndexByte(ws, 0) >= 0 {
+		return badRequest("workspace_id", "must be UTF-8 text without NUL characters")
 	}
 	flows, err := s.store.FlowList(r.Context(), p.CompanyID, ws)
 	if err != nil {

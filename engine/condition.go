@@ -11,7 +11,6 @@ import (
 	"strings"
 
 	"github.com/expr-lang/expr"
-	"github.com/expr-lang/expr/ast"
 	"github.com/expr-lang/expr/file"
 	"github.com/expr-lang/expr/vm"
 	"github.com/tidwall/gjson"
@@ -36,10 +35,11 @@ import (
 // null (except expected_value) and an empty expression count as absent.
 //
 // Expressions are sandboxed: at most maxExpressionLen bytes and
-// maxExpressionNodes syntax nodes, a per-run memory budget (so
-// "len(1..100000000)" fails instead of allocating), loops (all, map, filter,
-// ...) that do not nest, no repeat() builtin, and
-// evaluation never panics.
+// maxExpressionNodes syntax nodes, a per-run memory budget of
+// exprMemoryBudget elements (so "len(1..100000000)" fails instead of
+// allocating), a per-run cost budget of exprCostBudget units for strings,
+// collections and loops (sandbox.go), no repeat() builtin, and evaluation
+// never panics.
 
 // Limits of a success condition expression.
 const (
@@ -75,13 +75,25 @@ type Condition struct {
 	program        *vm.Program // nil: no expression
 }
 
-// conditionEnv is the environment of a condition expression.
+// conditionVars is the environment a condition expression is written
+// against.
+type conditionVars struct {
+	Status     int               `expr:"status"`
+	Headers    map[string]string `expr:"headers"`
+	Body       any               `expr:"body"`
+	DurationMS int               `expr:"duration_ms"`
+	Vars       map[string]any    `expr:"vars"`
+}
+
+// conditionEnv is the environment a condition runs in: conditionVars and
+// the evaluation's cost budget (see sandbox.go).
 type conditionEnv struct {
 	Status     int               `expr:"status"`
 	Headers    map[string]string `expr:"headers"`
 	Body       any               `expr:"body"`
 	DurationMS int               `expr:"duration_ms"`
 	Vars       map[string]any    `expr:"vars"`
+	Budget     *exprBudget       `expr:"_flowd_budget"`
 }
 
 // CompileCondition compiles a step's success_condition. The fields of the
@@ -218,89 +230,22 @@ func compileExpression(s string) (program *vm.Program, err error) {
 			program, err = nil, fmt.Errorf("expression does not compile: %v", r)
 		}
 	}()
-	program, err = expr.Compile(s,
-		expr.Env(conditionEnv{}),
+	opts := []expr.Option{
 		expr.AsBool(),
 		expr.MaxNodes(maxExpressionNodes),
 		expr.DisableBuiltin("repeat"),
-	)
-	if err != nil {
+	}
+	// Compiled as written first, for its error messages; then patched into
+	// the sandbox (sandbox.go).
+	if _, err := expr.Compile(s, append(opts, expr.Env(conditionVars{}))...); err != nil {
 		return nil, errors.New(exprMessage(err))
 	}
-	if depth := loopDepth(program.Node()); depth > maxLoopNesting {
-		return nil, fmt.Errorf("expression nests %d loops (all, any, map, filter, ...); at most %d may be nested", depth, maxLoopNesting)
+	opts = append(append(opts, expr.Env(conditionEnv{})), sandboxOptions()...)
+	program, err = expr.Compile(s, opts...)
+	if err != nil {
+		return nil, fmt.Errorf("expression does not compile in the sandbox: %s", exprMessage(err))
 	}
 	return program, nil
-}
-
-// maxLoopNesting bounds how deeply iterating builtins (all, map, filter,
-// reduce, ...) may nest. A single loop is bounded by the size of what it
-// walks (a response body of at most MaxResponseBytes, a range within the
-// memory budget); nested loops multiply, so their depth is limited to keep
-// an expression's CPU time bounded.
-const maxLoopNesting = 1
-
-// loopDepth returns the deepest nesting of predicate closures in a tree.
-func loopDepth(node ast.Node) int {
-	var depth func(n ast.Node) int
-	depth = func(n ast.Node) int {
-		best := 0
-		v := &childVisitor{root: n}
-		ast.Walk(&n, v)
-		for _, c := range v.children {
-			d := depth(c)
-			if d > best {
-				best = d
-			}
-		}
-		if _, ok := n.(*ast.PredicateNode); ok {
-			best++
-		}
-		return best
-	}
-	return depth(node)
-}
-
-// childVisitor collects the predicate nodes directly below root (not those
-// nested in another predicate below root).
-type childVisitor struct {
-	root     ast.Node
-	children []ast.Node
-}
-
-func (v *childVisitor) Visit(node *ast.Node) {
-	if *node == v.root {
-		return
-	}
-	if _, ok := (*node).(*ast.PredicateNode); ok {
-		// Walk visits children first, so drop predicates inside this one.
-		kept := v.children[:0]
-		for _, c := range v.children {
-			if !contains(*node, c) {
-				kept = append(kept, c)
-			}
-		}
-		v.children = append(kept, *node)
-	}
-}
-
-// contains reports whether sub is in the tree under n.
-func contains(n, sub ast.Node) bool {
-	found := false
-	f := &findVisitor{target: sub, found: &found}
-	ast.Walk(&n, f)
-	return found
-}
-
-type findVisitor struct {
-	target ast.Node
-	found  *bool
-}
-
-func (f *findVisitor) Visit(node *ast.Node) {
-	if *node == f.target {
-		*f.found = true
-	}
 }
 
 // exprMessage is expr's error message on one line, with the position.
@@ -364,6 +309,7 @@ func (c *Condition) Evaluate(r *Response, vars map[string]any) (ok bool, reason 
 			Body:       exprBody(r.Body),
 			DurationMS: int(r.DurationMS),
 			Vars:       exprVars(vars),
+			Budget:     newExprBudget(),
 		}
 		if env.Headers == nil {
 			env.Headers = map[string]string{}

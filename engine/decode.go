@@ -110,18 +110,80 @@ func (d *decoder) addf(field, format string, args ...any) {
 }
 
 // checkStrings refuses NUL characters in every string and key of the
-// document: PostgreSQL cannot store them.
+// document (PostgreSQL cannot store them) and numbers that do not fit a
+// float64 (see numberInRange).
 func (d *decoder) checkStrings(body []byte) {
-	const msg = "must not contain NUL characters"
+	for _, fe := range checkJSONText("", body) {
+		d.add(fe.Field, fe.Message)
+	}
+}
+
+// Messages of checkJSONText.
+const (
+	nulMsg         = "must not contain NUL characters"
+	numberRangeMsg = "number %s is out of range: JSON numbers must fit a 64-bit float (about ±1.8e308)"
+)
+
+// numberInRange reports whether a JSON number fits a float64: templates,
+// conditions and extraction compute with float64, and PostgreSQL cannot
+// store the largest exponents.
+func numberInRange(n json.Number) bool {
+	_, err := strconv.ParseFloat(string(n), 64)
+	return err == nil
+}
+
+// checkJSONText returns a field error, under field, for each string or key
+// of raw holding a NUL character and each number out of range.
+func checkJSONText(field string, raw []byte) []FieldError {
+	var errs []FieldError
+	at := func(path string) string {
+		if field == "" {
+			return strings.TrimPrefix(path, ".")
+		}
+		if path == "" {
+			return field
+		}
+		if strings.HasPrefix(path, ".") || strings.HasPrefix(path, "[") {
+			return field + path
+		}
+		return field + "." + path
+	}
 	check := func(path, s string) error {
 		if strings.IndexByte(s, 0) >= 0 {
-			d.add(strings.TrimPrefix(path, "."), msg)
+			errs = append(errs, FieldError{Field: at(path), Message: nulMsg})
 		}
 		return nil
 	}
-	_ = walkJSON(body, nil, func(path, s string) (json.RawMessage, error) {
+	_ = walkJSON(raw, nil, func(path, s string) (json.RawMessage, error) {
 		return nil, check(path, s)
-	}, check)
+	}, check, func(path string, n json.Number) error {
+		if !numberInRange(n) {
+			errs = append(errs, FieldError{Field: at(path), Message: fmt.Sprintf(numberRangeMsg, truncate(string(n), 40))})
+		}
+		return nil
+	})
+	return errs
+}
+
+// CheckJSONValue checks a JSON value flowd stores as it was given (a
+// trigger's variables and payload) and returns it canonical (compacted;
+// invalid UTF-8 and lone UTF-16 surrogates inside strings replaced by
+// U+FFFD, as in flow definitions). Strings and keys holding a NUL
+// character and numbers that do not fit a float64 are refused, each with a
+// field error under field. An empty value is returned as it is.
+func CheckJSONValue(field string, raw json.RawMessage) (json.RawMessage, []FieldError) {
+	if len(bytes.TrimSpace(raw)) == 0 {
+		return raw, nil
+	}
+	if errs := checkJSONText(field, raw); len(errs) > 0 {
+		sortFieldErrors(errs)
+		return nil, errs
+	}
+	c, err := canonicalJSON(raw)
+	if err != nil {
+		return nil, []FieldError{{Field: field, Message: "must be valid JSON"}}
+	}
+	return c, nil
 }
 
 // object is a JSON object being read, its values kept raw.

@@ -24,14 +24,14 @@ type stringVisitor func(path, s string) (json.RawMessage, error)
 func walkJSONStrings(raw []byte, visit func(path, s string) error) error {
 	return walkJSON(raw, nil, func(path, s string) (json.RawMessage, error) {
 		return nil, visit(path, s)
-	}, nil)
+	}, nil, nil)
 }
 
 // rewriteJSONStrings returns raw, compacted, with every string value
 // replaced by what visit returns. Keys and other values are kept as written.
 func rewriteJSONStrings(raw []byte, visit stringVisitor) (json.RawMessage, error) {
 	var out bytes.Buffer
-	if err := walkJSON(raw, &out, visit, nil); err != nil {
+	if err := walkJSON(raw, &out, visit, nil, nil); err != nil {
 		return nil, err
 	}
 	return out.Bytes(), nil
@@ -56,8 +56,10 @@ func canonicalJSON(raw []byte) (json.RawMessage, error) {
 
 // walkJSON is the walker behind walkJSONStrings and rewriteJSONStrings; out
 // is nil when only walking. visitKey, when not nil, is called for every
-// object key with the path of its value.
-func walkJSON(raw []byte, out *bytes.Buffer, visit stringVisitor, visitKey func(path, key string) error) error {
+// object key with the path of its value; visitNumber, when not nil, for
+// every number.
+func walkJSON(raw []byte, out *bytes.Buffer, visit stringVisitor, visitKey func(path, key string) error,
+	visitNumber func(path string, n json.Number) error) error {
 	dec := json.NewDecoder(bytes.NewReader(raw))
 	dec.UseNumber()
 	var stack []*jsonFrame
@@ -170,6 +172,11 @@ func walkJSON(raw []byte, out *bytes.Buffer, visit stringVisitor, visitKey func(
 				}
 			}
 		case json.Number:
+			if visitNumber != nil {
+				if err := visitNumber(path, v); err != nil {
+					return err
+				}
+			}
 			write([]byte(v))
 		case bool:
 			write([]byte(strconv.FormatBool(v)))

@@ -9,8 +9,11 @@ import (
 	"sort"
 	"time"
 
+	"github.com/google/uuid"
 	"github.com/riverqueue/river"
 	"github.com/tidwall/gjson"
+
+	"github.com/flowd/flowd/redact"
 )
 
 // run is one job's work on one execution: the in-memory state of its steps,
@@ -25,6 +28,8 @@ type run struct {
 	trigger   map[string]any
 	extracted map[string]any
 	records   json.RawMessage
+	// prevWorker is the process that ran the job before this one, if any.
+	prevWorker string
 }
 
 func newRun(w *Worker, exec *Execution, plan *Plan) *run {
@@ -228,7 +233,7 @@ func (r *run) execute(ctx context.Context) error {
 
 	results := make(chan attemptResult)
 	inflight := 0
-	var pending []StepAttempt
+	pending := r.recoverOrphans()
 	first := true
 	for {
 		now := time.Now() // a fresh variable: states keep pointers to it
@@ -296,6 +301,51 @@ func (r *run) execute(ctx context.Context) error {
 	}
 }
 
+// orphanedAttemptError is the error of the record of an attempt whose
+// process stopped before recording its outcome.
+const orphanedAttemptError = "the worker running this attempt stopped before recording its outcome " +
+	"(crash, kill or lost database); the request may have reached the target: it is sent again " +
+	"with the same Idempotency-Key and does not count against retry_limit"
+
+// recoverOrphans makes the steps a previous run left running (its process
+// died, or lost the database, in the middle of a request) pending again, so
+// that they are sent again, and returns a record of each lost attempt so
+// that the execution tells that the request may have been sent.
+func (r *run) recoverOrphans() []StepAttempt {
+	var recs []StepAttempt
+	for _, n := range r.plan.Order {
+		st := r.states[n]
+		if st.Status != StepRunning {
+			continue
+		}
+		ps := r.plan.Steps[n]
+		msg := orphanedAttemptError
+		if r.prevWorker != "" {
+			msg = fmt.Sprintf("worker %s stopped before recording the outcome of this attempt "+
+				"(crash, kill or lost database); the request may have reached the target: it is sent again "+
+				"with the same Idempotency-Key and does not count against retry_limit", r.prevWorker)
+		}
+		recs = append(recs, StepAttempt{
+			ID:               uuid.New(),
+			ExecutionID:      r.exec.ID,
+			StepNumber:       n,
+			Attempt:          max(st.Attempts, 1),
+			ExecutionAttempt: r.exec.AttemptNumber,
+			Outcome:          "interrupted",
+			RequestMethod:    ps.Step.WebhookMethod,
+			RequestURL:       redact.URL(ps.Step.WebhookURL, nil),
+			Error:            msg,
+			WorkerID:         r.prevWorker,
+			StartedAt:        r.exec.UpdatedAt,
+		})
+		r.w.log.Warn("step attempt lost with its worker; sending it again",
+			"execution_id", r.exec.ID, "step_number", n, "attempt", max(st.Attempts, 1), "worker_id", r.prevWorker)
+		st.Status = StepPending
+		st.Attempts = max(st.Attempts-1, 0)
+	}
+	return recs
+}
+
 // apply folds one attempt's result into the step states.
 func (r *run) apply(res *attemptResult) {
 	w := r.w
@@ -336,7 +386,7 @@ func (r *run) apply(res *attemptResult) {
 		r.collectRecords(res)
 		return
 	}
-	st.Error = res.reason
+	st.Error = res.rec.Error // the reason with secret values masked
 	if !res.permanent && st.Attempts < 1+ps.Step.RetryLimit {
 		delay := r.plan.Def.RetryDelayDuration()
 		if res.retryAfter > delay {

@@ -122,7 +122,7 @@ func (w *Worker) sendStep(ctx context.Context, ps *PlannedStep, vars map[string]
 	if signingSecret != "" {
 		signRequest(req.Header, signingSecret, idemKey, started, body)
 	}
-	res.rec.RequestHeaders = redact.HTTPHeader(req.Header)
+	res.rec.RequestHeaders = recordHeaders(req.Header, secrets)
 
 	select {
 	case w.sem <- struct{}{}:
@@ -159,7 +159,7 @@ func (w *Worker) sendStep(ctx context.Context, ps *PlannedStep, vars map[string]
 	status := resp.StatusCode
 	res.body = respBody
 	res.rec.ResponseStatus = &status
-	res.rec.ResponseHeaders = redact.HTTPHeader(resp.Header)
+	res.rec.ResponseHeaders = recordHeaders(resp.Header, secrets)
 	res.rec.ResponseBody = truncateBody(string(redact.JSON(respBody, secrets)), w.cfg.MaxStoredBytes)
 	res.rec.ResponseTruncated = truncated || len(respBody) > w.cfg.MaxStoredBytes
 	if readErr != nil {
@@ -196,6 +196,19 @@ func (w *Worker) sendStep(ctx context.Context, ps *PlannedStep, vars map[string]
 		res.rec.Extracted = b
 	}
 	return res
+}
+
+// recordHeaders returns headers as stored on an attempt: sensitive headers
+// masked by name, and secret variable values masked wherever they appear
+// (a token sent in a header of a harmless name).
+func recordHeaders(h http.Header, secrets []string) map[string]string {
+	out := redact.HTTPHeader(h)
+	if len(secrets) > 0 {
+		for k, v := range out {
+			out[k] = redact.String(v, secrets)
+		}
+	}
+	return out
 }
 
 func failAfter(res *attemptResult, reason string, secrets []string) attemptResult {

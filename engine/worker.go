@@ -101,6 +101,7 @@ type Worker struct {
 	commit   *committer
 	draining atomic.Bool
 	runs     sync.WaitGroup
+	active   sync.Map // River job id → struct{}: the jobs inside Work
 }
 
 // NewWorker returns a Worker. Start must be called before River works jobs.
@@ -163,6 +164,18 @@ func (w *Worker) Stop(ctx context.Context) error {
 	return nil
 }
 
+// RunningJobs returns the ids of the River jobs this worker is running now
+// (the rescuer hands back this process's running jobs that are not among
+// them: River lost track of them).
+func (w *Worker) RunningJobs() []int64 {
+	var ids []int64
+	w.active.Range(func(k, _ any) bool {
+		ids = append(ids, k.(int64))
+		return true
+	})
+	return ids
+}
+
 // Timeout disables River's job timeout: steps carry their own timeouts.
 func (w *Worker) Timeout(*river.Job[ExecutionArgs]) time.Duration { return -1 }
 
@@ -178,6 +191,8 @@ func (w *Worker) NextRetry(job *river.Job[ExecutionArgs]) time.Time {
 func (w *Worker) Work(ctx context.Context, job *river.Job[ExecutionArgs]) error {
 	w.runs.Add(1)
 	defer w.runs.Done()
+	w.active.Store(job.ID, struct{}{})
+	defer w.active.Delete(job.ID)
 	if job.Attempt == 1 && !job.ScheduledAt.IsZero() {
 		w.obs.QueueLag(time.Since(job.ScheduledAt))
 	}
@@ -198,5 +213,8 @@ func (w *Worker) Work(ctx context.Context, job *river.Job[ExecutionArgs]) error 
 		return err
 	}
 	r := newRun(w, exec, plan)
+	if n := len(job.AttemptedBy); n >= 2 {
+		r.prevWorker = job.AttemptedBy[n-2]
+	}
 	return r.execute(ctx)
 }

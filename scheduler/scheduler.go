@@ -54,6 +54,10 @@ type Config struct {
 	// CronTick is the longest the schedule loop sleeps between passes
 	// (it wakes earlier for a slot that is due sooner); default CronTickDefault.
 	CronTick time.Duration
+	// HeartbeatInterval and RescueAfter drive the rescue of dead
+	// processes' executions (rescue.go); defaults 5 s and 30 s.
+	HeartbeatInterval time.Duration
+	RescueAfter       time.Duration
 }
 
 // Scheduler owns the River client.
@@ -63,6 +67,7 @@ type Scheduler struct {
 	cfg    Config
 	log    *slog.Logger
 	cron   *cronLoop
+	rescue *rescuer
 }
 
 // New returns a Scheduler on pool.
@@ -110,13 +115,19 @@ func (s *Scheduler) Client() *river.Client[pgx.Tx] { return s.client }
 // ID returns the River client's id.
 func (s *Scheduler) ID() string { return s.client.ID() }
 
-// Start starts working jobs (when the Scheduler has a worker) and the
-// schedule loop (unless CronDisabled).
+// Start starts working jobs (when the Scheduler has a worker), the rescuer
+// of dead processes' executions, and the schedule loop (unless
+// CronDisabled). Cancelling ctx does not stop them: River hard-stops a
+// client whose start context ends, cancelling the steps in flight, so
+// shutdown goes through Stop.
 func (s *Scheduler) Start(ctx context.Context) error {
+	ctx = context.WithoutCancel(ctx)
 	if s.cfg.Worker != nil {
 		if err := s.cfg.Worker.Start(ctx); err != nil {
 			return err
 		}
+		s.rescue = newRescuer(s.store, s.client.ID(), s.cfg.HeartbeatInterval, s.cfg.RescueAfter, s.cfg.Worker.RunningJobs, s.log)
+		s.rescue.start(ctx)
 		if err := s.client.Start(ctx); err != nil {
 			return err
 		}
@@ -146,6 +157,7 @@ func (s *Scheduler) Stop(ctx context.Context) error {
 		defer cancel()
 		err = s.client.StopAndCancel(cctx)
 	}
+	s.rescue.stop(ctx)
 	_ = s.cfg.Worker.Stop(ctx)
 	return err
 }
@@ -208,6 +220,7 @@ func (s *Scheduler) Trigger(ctx context.Context, req TriggerRequest) (*engine.Ex
 		Payload:        req.Payload,
 		Variables:      req.Variables,
 	}
+	var inserted *engine.Execution
 	err = s.store.InTx(ctx, func(tx pgx.Tx) error {
 		res, err := s.client.InsertTx(ctx, tx, engine.ExecutionArgs{ExecutionID: exec.ID},
 			&river.InsertOpts{Queue: QueueExecutions})
@@ -222,7 +235,10 @@ func (s *Scheduler) Trigger(ctx context.Context, req TriggerRequest) (*engine.Ex
 		if !created {
 			return errDuplicate
 		}
-		return nil
+		// Read back in the transaction: once it commits a worker may start
+		// the execution at once, and the answer must show it as accepted.
+		inserted, err = store.ExecutionGetTx(ctx, tx, exec.ID)
+		return err
 	})
 	if errors.Is(err, errDuplicate) {
 		if key != nil {
@@ -234,16 +250,7 @@ func (s *Scheduler) Trigger(ctx context.Context, req TriggerRequest) (*engine.Ex
 	if err != nil {
 		return nil, false, err
 	}
-	if exec.Steps == nil {
-		exec.Steps = map[int]*engine.StepState{}
-	}
-	if exec.Variables == nil {
-		exec.Variables = json.RawMessage("{}")
-	}
-	if exec.Payload == nil {
-		exec.Payload = json.RawMessage("null")
-	}
-	return exec, true, nil
+	return inserted, true, nil
 }
 
 // Cancel stops an execution: it is marked cancelled and its job cancelled

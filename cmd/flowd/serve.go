@@ -97,6 +97,8 @@ func runProcess(ctx context.Context, name string, args []string, stderr io.Write
 		FetchCooldown:     cfg.FetchCooldown,
 		FetchPollInterval: cfg.FetchPollInterval,
 		ID:                id,
+		HeartbeatInterval: cfg.HeartbeatInterval,
+		RescueAfter:       cfg.RescueAfter,
 		Logger:            log,
 	})
 	if err != nil {

@@ -41,8 +41,23 @@ type Env struct {
 
 // Options changes how an Env is built.
 type Options struct {
-	// Allow opens networks for the SSRF guard; default loopback.
+	// Allow opens networks for the SSRF guard; nil means loopback, an
+	// empty non-nil slice means nothing (the production default).
 	Allow []netip.Prefix
+	// Pool, when set, is used instead of the package's test database.
+	Pool *pgxpool.Pool
+	// OwnDatabase gives the Env a fresh database of its own (dropped at the
+	// test's cleanup). Use it for an Env whose worker is configured
+	// differently: workers on one database take each other's jobs, so an
+	// Env with a worker next to Shared would run some of Shared's
+	// executions with its own settings, and the other way round.
+	OwnDatabase bool
+	// NoWorker builds an insert-only flowd: the API and triggers work, no
+	// execution runs in this process (other processes run them).
+	NoWorker bool
+	// Worker and Scheduler tweak the worker's and the scheduler's config.
+	Worker    func(*engine.WorkerConfig)
+	Scheduler func(*scheduler.Config)
 	// Mounts are extra handlers on the API server.
 	Mounts map[string]http.Handler
 	// APIConfig tweaks the API server's config.
@@ -98,7 +113,19 @@ func start(t testing.TB, opts *Options) (*Env, func(), error) {
 	if opts == nil {
 		opts = &Options{}
 	}
-	pool := testdb.Pool(t)
+	pool := opts.Pool
+	closePool := func() {}
+	switch {
+	case pool != nil:
+	case opts.OwnDatabase:
+		p, err := pgxpool.New(context.Background(), testdb.NewDatabase(t))
+		if err != nil {
+			return nil, nil, err
+		}
+		pool, closePool = p, p.Close
+	default:
+		pool = testdb.Pool(t)
+	}
 	st := store.New(pool)
 	allow := opts.Allow
 	if allow == nil {
@@ -109,8 +136,20 @@ func start(t testing.TB, opts *Options) (*Env, func(), error) {
 		log = Logger()
 	}
 	guard := netguard.New(netguard.Config{Allow: allow})
-	worker := engine.NewWorker(st, &engine.WorkerConfig{HTTPClient: guard.Client(), WorkerID: "test", Logger: log, Observer: opts.Observer})
-	sched, err := scheduler.New(pool, st, &scheduler.Config{Worker: worker, Workers: 50, ID: "test-" + uuid.NewString()[:8], Logger: log})
+	id := "test-" + uuid.NewString()[:8]
+	var worker *engine.Worker
+	if !opts.NoWorker {
+		wcfg := &engine.WorkerConfig{HTTPClient: guard.Client(), WorkerID: id, Logger: log, Observer: opts.Observer}
+		if opts.Worker != nil {
+			opts.Worker(wcfg)
+		}
+		worker = engine.NewWorker(st, wcfg)
+	}
+	scfg := &scheduler.Config{Worker: worker, Workers: 50, ID: id, Logger: log}
+	if opts.Scheduler != nil {
+		opts.Scheduler(scfg)
+	}
+	sched, err := scheduler.New(pool, st, scfg)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -137,6 +176,7 @@ func start(t testing.TB, opts *Options) (*Env, func(), error) {
 		sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()
 		_ = sched.Stop(sctx)
+		closePool()
 	}
 	return env, stop, nil
 }

@@ -117,10 +117,55 @@ func redactURL(s string) string {
 	return regexp.MustCompile(`:[^:@/]+@`).ReplaceAllString(s, ":***@")
 }
 
-// Main runs the package's tests and then drops its test database. Use it
-// from TestMain: `func TestMain(m *testing.M) { testdb.Main(m) }`.
-func Main(m *testing.M) {
+// NewDatabase creates another freshly migrated database on the server of
+// DATABASE_URL, for a test that needs one of its own (tests that run
+// worker processes, whose jobs must not mix with other tests' jobs), and
+// returns its connection string. It is dropped at the test's cleanup.
+func NewDatabase(tb testing.TB) string {
+	tb.Helper()
+	admin, err := AdminURL()
+	if err != nil {
+		tb.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	conn, err := pgx.Connect(ctx, admin)
+	if err != nil {
+		tb.Fatalf("connect %s: %v", redactURL(admin), err)
+	}
+	defer conn.Close(ctx)
+	name := fmt.Sprintf("flowd_test_x_%d_%06d", os.Getpid(), rand.IntN(1000000))
+	if _, err := conn.Exec(ctx, "CREATE DATABASE "+pgx.Identifier{name}.Sanitize()); err != nil {
+		tb.Fatalf("create database %s: %v", name, err)
+	}
+	tb.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		if conn, err := pgx.Connect(ctx, admin); err == nil {
+			_, _ = conn.Exec(ctx, "DROP DATABASE IF EXISTS "+pgx.Identifier{name}.Sanitize()+" WITH (FORCE)")
+			conn.Close(ctx)
+		}
+	})
+	url := withDatabase(admin, name)
+	p, err := pgxpool.New(ctx, url)
+	if err != nil {
+		tb.Fatalf("connect %s: %v", name, err)
+	}
+	defer p.Close()
+	if err := store.Migrate(ctx, p, nil); err != nil {
+		tb.Fatalf("migrate %s: %v", name, err)
+	}
+	return url
+}
+
+// Main runs the package's tests, then the cleanups, and then drops its test
+// database. Use it from TestMain:
+// `func TestMain(m *testing.M) { testdb.Main(m) }`.
+func Main(m *testing.M, cleanups ...func()) {
 	code := m.Run()
+	for _, f := range cleanups {
+		f()
+	}
 	if pool != nil {
 		pool.Close()
 		if admin, err := AdminURL(); err == nil {

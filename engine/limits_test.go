@@ -1,0 +1,123 @@
+package engine_test
+
+import (
+	"fmt"
+	"net/http"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/flowd/flowd/engine"
+	"github.com/flowd/flowd/internal/flowdtest"
+)
+
+// TestResponseAndStoredLimits checks the per-attempt byte limits at their
+// boundaries, on a worker reading at most 4096 response bytes and storing
+// at most 1024: the condition sees exactly what was read (its len(body) is
+// checked), the stored body is cut at MaxStoredBytes, response_truncated
+// says whether anything was cut, and a step whose response is cut still
+// succeeds. The request body stored is cut the same way.
+func TestResponseAndStoredLimits(t *testing.T) {
+	t.Parallel()
+	const read, stored = 4096, 1024
+	env := flowdtest.New(t, &flowdtest.Options{OwnDatabase: true, Worker: func(c *engine.WorkerConfig) {
+		c.MaxResponseBytes = read
+		c.MaxStoredBytes = stored
+	}})
+	b := &runBundle{env: env, tenant: env.NewTenant(t)}
+	tg := newTarget(t)
+	for _, tc := range []struct {
+		name       string
+		size       int // bytes the target sends
+		seen       int // bytes the condition sees
+		storedLen  int
+		truncated  bool
+		requestLen int // bytes of the request body sent
+	}{
+		{"exactly the stored limit", stored, stored, stored, false, 10},
+		{"one byte over the stored limit", stored + 1, stored + 1, stored, true, 10},
+		{"exactly the read limit", read, read, stored, true, 10},
+		{"one byte over the read limit", read + 1, read, stored, true, 10},
+		{"far over the read limit", read + 1<<20, read, stored, true, 10},
+		{"large request body", 10, 10, 10, false, 5000},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			path := fmt.Sprintf("/size/%d", tc.size)
+			tg.handle(path, func(w http.ResponseWriter, r *http.Request, n int) {
+				w.Header().Set("Content-Type", "text/plain")
+				_, _ = w.Write([]byte(strings.Repeat("a", tc.size)))
+			})
+			def := flow(tc.name, []any{step(1, "POST", tg.URL+path, map[string]any{
+				"webhook_body":      map[string]any{"pad": strings.Repeat("p", tc.requestLen-10)},
+				"success_condition": map[string]any{"expression": fmt.Sprintf("status == 200 && len(body) == %d", tc.seen)},
+			})}, nil)
+			e := b.run(t, def)
+			if e.Status != "success" {
+				t.Fatalf("execution %s (%v): the condition did not see %d bytes", e.Status, e.ErrorMessage, tc.seen)
+			}
+			a := e.Attempts[0]
+			if len(a.ResponseBody) != tc.storedLen || a.ResponseTruncated != tc.truncated {
+				t.Errorf("stored response: %d bytes, truncated %v; want %d, %v", len(a.ResponseBody), a.ResponseTruncated, tc.storedLen, tc.truncated)
+			}
+			wantReq := min(tc.requestLen, stored)
+			if len(a.RequestBody) != wantReq {
+				t.Errorf("stored request body: %d bytes, want %d", len(a.RequestBody), wantReq)
+			}
+			if got := tg.requests(path); len(got) != 1 || len(got[0].Body) != tc.requestLen {
+				t.Errorf("the target got %d requests, want 1 with the whole %d-byte body", len(got), tc.requestLen)
+			}
+		})
+	}
+}
+
+// TestMaxConcurrentRequests runs executions of 6 independent steps on a
+// worker allowed 2 requests in flight: the target never sees more than 2 at
+// once, and every step still runs.
+func TestMaxConcurrentRequests(t *testing.T) {
+	t.Parallel()
+	env := flowdtest.New(t, &flowdtest.Options{OwnDatabase: true, Worker: func(c *engine.WorkerConfig) {
+		c.MaxConcurrentRequests = 2
+	}})
+	b := &runBundle{env: env, tenant: env.NewTenant(t)}
+	tg := newTarget(t)
+	var inFlight, peak atomic.Int64
+	tg.handle("/slow", func(w http.ResponseWriter, r *http.Request, n int) {
+		now := inFlight.Add(1)
+		for {
+			p := peak.Load()
+			if now <= p || peak.CompareAndSwap(p, now) {
+				break
+			}
+		}
+		time.Sleep(100 * time.Millisecond)
+		inFlight.Add(-1)
+		fmt.Fprint(w, `{"ok": true}`)
+	})
+	var steps []any
+	for i := 1; i <= 6; i++ {
+		steps = append(steps, step(i, "GET", tg.URL+"/slow", nil))
+	}
+	id := b.createFlow(t, flow("six at once", steps, nil))
+	var wg sync.WaitGroup
+	for range 2 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			e := b.trigger(t, id, nil)
+			done := b.env.WaitExecution(t, b.tenant, e.ID, 30*time.Second, "success", "failed")
+			if done.Status != "success" {
+				t.Errorf("execution %s: %v", done.Status, done.ErrorMessage)
+			}
+		}()
+	}
+	wg.Wait()
+	if n := len(tg.requests("/slow")); n != 12 {
+		t.Errorf("the target saw %d requests, want 12", n)
+	}
+	if p := peak.Load(); p != 2 {
+		t.Errorf("at most %d requests were in flight at once, want exactly 2 (the limit, reached)", p)
+	}
+}
