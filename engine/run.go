@@ -39,13 +39,6 @@ func newRun(w *Worker, exec *Execution, plan *Plan) *run {
 		if st == nil {
 			st = &StepState{Status: StepPending}
 		}
-		if st.Status == StepRunning {
-			// The previous run of this job died mid-attempt (crash, lost
-			// database): send the step again, with the same Idempotency-Key;
-			// the lost attempt does not count against retry_limit.
-			st.Status = StepPending
-			st.Attempts = max(st.Attempts-1, 0)
-		}
 		r.states[n] = st
 	}
 	r.base = map[string]any{}
