@@ -168,7 +168,11 @@ func (s *Server) hookReceive(w http.ResponseWriter, r *http.Request) error {
 		if !json.Valid(trimmed) {
 			return fmt.Errorf("%w: the hook body must be JSON", engine.ErrMalformedJSON)
 		}
-		payload = trimmed
+		checked, fe := engine.CheckJSONValue("body", trimmed)
+		if fe != nil {
+			return &engine.ValidationError{Errors: fe}
+		}
+		payload = checked
 	}
 	key := creds.msgID
 	field := "webhook-id"

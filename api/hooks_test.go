@@ -480,3 +480,19 @@ func TestHookInboundRecords(t *testing.T) {
 		t.Errorf("records without fields are kept whole (-want +got):\n%s", d)
 	}
 }
+
+func TestHookRefusesUnstorableJSON(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	rec := newRecorder(t, `{}`)
+	f := b.createHooked(t, b.tenant, mappedFlow(rec.URL))
+	for _, body := range []string{
+		`{"email": "a\u0000b"}`,
+		`{"n": 1e400}`,
+	} { // (a lone surrogate is stored as U+FFFD, as in flow definitions)
+		r := b.env.Do(t, nil, "POST", hookPath(f.ID, f.HookSecret), body)
+		if r.Code/100 != 4 || r.Status != "error" {
+			t.Errorf("hook body %s: want a 4xx error, got %d %s", body, r.Code, r.Raw)
+		}
+	}
+}
