@@ -2,6 +2,7 @@ package api
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"fmt"
 	"net/http"
@@ -9,6 +10,8 @@ import (
 	"strings"
 	"unicode"
 	"unicode/utf8"
+
+	"github.com/google/uuid"
 
 	"github.com/flowd/flowd/engine"
 	"github.com/flowd/flowd/redact"
@@ -180,30 +183,24 @@ func (s *Server) executionGet(w http.ResponseWriter, r *http.Request) error {
 
 // POST /v1/executions/{id}/cancel
 func (s *Server) executionCancel(w http.ResponseWriter, r *http.Request) error {
-	id, err := pathID(r)
-	if err != nil {
-		return err
-	}
-	e, err := s.sched.Cancel(r.Context(), principalFrom(r.Context()).CompanyID, id)
-	if err != nil {
-		return err
-	}
-	writeOK(w, http.StatusOK, "execution cancelled", e)
-	return nil
+	return onID(w, r, http.StatusOK, "execution cancelled", redacted(s.sched.Cancel))
 }
 
 // POST /v1/executions/{id}/retry
 func (s *Server) executionRetry(w http.ResponseWriter, r *http.Request) error {
-	id, err := pathID(r)
-	if err != nil {
-		return err
+	return onID(w, r, http.StatusAccepted, "execution scheduled for retry", redacted(s.sched.Retry))
+}
+
+// redacted wraps an action on an execution so that its answer is shown
+// with redactExecution applied.
+func redacted(act func(ctx context.Context, companyID, id uuid.UUID) (*engine.Execution, error)) func(ctx context.Context, companyID, id uuid.UUID) (*engine.Execution, error) {
+	return func(ctx context.Context, companyID, id uuid.UUID) (*engine.Execution, error) {
+		e, err := act(ctx, companyID, id)
+		if err == nil {
+			redactExecution(e)
+		}
+		return e, err
 	}
-	e, err := s.sched.Retry(r.Context(), principalFrom(r.Context()).CompanyID, id)
-	if err != nil {
-		return err
-	}
-	writeOK(w, http.StatusAccepted, "execution scheduled for retry", e)
-	return nil
 }
 
 // redactExecution masks, in an execution about to be shown, the values of

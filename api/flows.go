@@ -2,6 +2,7 @@ package api
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -88,16 +89,7 @@ func (s *Server) flowCreate(w http.ResponseWriter, r *http.Request) error {
 
 // GET /v1/webhooks/{id}
 func (s *Server) flowGet(w http.ResponseWriter, r *http.Request) error {
-	id, err := pathID(r)
-	if err != nil {
-		return err
-	}
-	f, err := s.store.FlowGet(r.Context(), principalFrom(r.Context()).CompanyID, id)
-	if err != nil {
-		return err
-	}
-	writeOK(w, http.StatusOK, "flow", f)
-	return nil
+	return onID(w, r, http.StatusOK, "flow", s.store.FlowGet)
 }
 
 // PUT /v1/webhooks/{id}
@@ -130,16 +122,7 @@ func (s *Server) flowReplace(w http.ResponseWriter, r *http.Request) error {
 
 // DELETE /v1/webhooks/{id}
 func (s *Server) flowDelete(w http.ResponseWriter, r *http.Request) error {
-	id, err := pathID(r)
-	if err != nil {
-		return err
-	}
-	f, err := s.store.FlowDelete(r.Context(), principalFrom(r.Context()).CompanyID, id)
-	if err != nil {
-		return err
-	}
-	writeOK(w, http.StatusOK, "flow deleted", f)
-	return nil
+	return onID(w, r, http.StatusOK, "flow deleted", s.store.FlowDelete)
 }
 
 // POST /v1/integrations/{id}/stop
@@ -153,16 +136,9 @@ func (s *Server) flowResume(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (s *Server) flowSetStatus(w http.ResponseWriter, r *http.Request, status, msg string) error {
-	id, err := pathID(r)
-	if err != nil {
-		return err
-	}
-	f, err := s.store.FlowSetStatus(r.Context(), principalFrom(r.Context()).CompanyID, id, status)
-	if err != nil {
-		return err
-	}
-	writeOK(w, http.StatusOK, msg, f)
-	return nil
+	return onID(w, r, http.StatusOK, msg, func(ctx context.Context, companyID, id uuid.UUID) (*engine.Flow, error) {
+		return s.store.FlowSetStatus(ctx, companyID, id, status)
+	})
 }
 
 // cloneRequest is the body of POST /v1/integrations/{id}/clone.

@@ -138,6 +138,22 @@ func (s *Server) routes() {
 	s.mux.HandleFunc("GET /readyz", s.readyz)
 }
 
+// onID acts on the {id} of the request's path for the caller's company and
+// answers code with msg and the result: the shape of most /v1 handlers.
+func onID[T any](w http.ResponseWriter, r *http.Request, code int, msg string,
+	act func(ctx context.Context, companyID, id uuid.UUID) (T, error)) error {
+	id, err := pathID(r)
+	if err != nil {
+		return err
+	}
+	v, err := act(r.Context(), principalFrom(r.Context()).CompanyID, id)
+	if err != nil {
+		return err
+	}
+	writeOK(w, code, msg, v)
+	return nil
+}
+
 // handle adapts a handler that returns an error, bounding the body size.
 func (s *Server) handle(h func(http.ResponseWriter, *http.Request) error) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {

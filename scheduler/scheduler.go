@@ -290,7 +290,10 @@ func (s *Scheduler) Retry(ctx context.Context, companyID, id uuid.UUID) (*engine
 		if e.Status != engine.ExecutionStatusFailed && e.Status != engine.ExecutionStatusCancelled {
 			return fmt.Errorf("%w: execution is %s; only failed or cancelled executions can be retried", store.ErrConflict, e.Status)
 		}
-		if e.JobID != 0 {
+		// A failed execution's job has returned (River may not have marked
+		// it completed yet); a cancelled one's may still be recording its
+		// interrupted attempts, and must not run next to a new job.
+		if e.Status == engine.ExecutionStatusCancelled && e.JobID != 0 {
 			job, err := s.client.JobGetTx(ctx, tx, e.JobID)
 			if err == nil && job.State == rivertype.JobStateRunning {
 				return fmt.Errorf("%w: execution is still stopping; retry it in a moment", store.ErrConflict)
