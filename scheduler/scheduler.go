@@ -235,10 +235,12 @@ func (s *Scheduler) Trigger(ctx context.Context, req TriggerRequest) (*engine.Ex
 		if !created {
 			return errDuplicate
 		}
-		// Read back in the transaction: once it commits a worker may start
-		// the execution at once, and the answer must show it as accepted.
-		inserted, err = store.ExecutionGetTx(ctx, tx, exec.ID)
-		return err
+		// The answer is the row as inserted (created_at and updated_at come
+		// back from the INSERT): once the transaction commits a worker may
+		// start the execution at once, and the answer must show it as
+		// accepted, without another round trip.
+		inserted = exec
+		return nil
 	})
 	if errors.Is(err, errDuplicate) {
 		if key != nil {
@@ -249,6 +251,15 @@ func (s *Scheduler) Trigger(ctx context.Context, req TriggerRequest) (*engine.Ex
 	}
 	if err != nil {
 		return nil, false, err
+	}
+	if inserted.Steps == nil {
+		inserted.Steps = map[int]*engine.StepState{}
+	}
+	if inserted.Variables == nil {
+		inserted.Variables = json.RawMessage("{}")
+	}
+	if inserted.Payload == nil {
+		inserted.Payload = json.RawMessage("null")
 	}
 	return inserted, true, nil
 }

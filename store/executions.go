@@ -79,15 +79,6 @@ func (s *Store) ExecutionGet(ctx context.Context, companyID, id uuid.UUID) (*eng
 	return e, nil
 }
 
-// ExecutionGetTx returns an execution as tx sees it (any company).
-func ExecutionGetTx(ctx context.Context, tx pgx.Tx, id uuid.UUID) (*engine.Execution, error) {
-	e, err := scanExecution(tx.QueryRow(ctx, `SELECT `+executionColumns+` FROM executions e WHERE e.id = $1`, id))
-	if err != nil {
-		return nil, interpretError(err)
-	}
-	return e, nil
-}
-
 // ExecutionCursor marks a position in a newest-first list of executions.
 type ExecutionCursor struct {
 	CreatedAt time.Time
