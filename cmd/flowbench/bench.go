@@ -25,8 +25,8 @@ type Options struct {
 	DatabaseURL string
 	Keep        bool
 
-	Short bool
-	Sweep bool
+	Short    bool
+	SweepRun bool
 
 	Workers           int
 	FetchCooldown     time.Duration
@@ -51,10 +51,10 @@ type Options struct {
 	Baselines                          bool
 	History                            int
 
-	SweepCooldowns []time.Duration
-	SweepPolls     []time.Duration
-	SweepShards    []int
-	SweepN         int
+	// Sweep lists the settings -sweep tries, one run each.
+	Sweep      []SweepPoint
+	SweepN     int
+	SweepLight int
 
 	// LightN executions of workload b (Go trigger) run with only
 	// LightInFlight in flight: latency without queueing. 0 skips it.
@@ -88,7 +88,7 @@ func Run(ctx context.Context, o *Options) (*Result, error) {
 	started := time.Now()
 	res := &Result{Mode: "full", StartedAt: started.UTC(), Notes: []string{}}
 	switch {
-	case o.Sweep:
+	case o.SweepRun:
 		res.Mode = "sweep"
 	case o.Short:
 		res.Mode = "short"
@@ -163,7 +163,7 @@ func Run(ctx context.Context, o *Options) (*Result, error) {
 		return nil, err
 	}
 
-	if o.Sweep {
+	if o.SweepRun {
 		err = b.sweep(ctx)
 	} else {
 		err = b.main(ctx)
@@ -174,6 +174,13 @@ func Run(ctx context.Context, o *Options) (*Result, error) {
 		return res, err
 	}
 	b.goals()
+	if res.Mode == "full" {
+		for _, rr := range res.Runs {
+			if (rr.Kind == "workload" || rr.Kind == "history") && rr.SteadySeconds < 20 {
+				res.Notes = append(res.Notes, fmt.Sprintf("the steady state of %s lasted %.1f s, less than 20 s: raise -n-%s", rr.Name, rr.SteadySeconds, rr.Workload))
+			}
+		}
+	}
 	return res, nil
 }
 
@@ -294,33 +301,37 @@ func (b *bench) history(ctx context.Context) error {
 	return nil
 }
 
-// sweep runs workload b (Go trigger) for every combination of the sweep
-// settings.
+// SweepPoint is one combination of the settings a sweep compares.
+type SweepPoint struct {
+	FetchCooldown     time.Duration
+	FetchPollInterval time.Duration
+	CommitShards      int
+}
+
+// sweep runs workload b (Go trigger) for every sweep point: a saturated
+// run, then a light one (latency without queueing).
 func (b *bench) sweep(ctx context.Context) error {
 	w, _ := workloadByKey("b")
-	for _, cd := range b.o.SweepCooldowns {
-		for _, poll := range b.o.SweepPolls {
-			for _, shards := range b.o.SweepShards {
-				cfg := b.stackConfig()
-				cfg.FetchCooldown, cfg.FetchPollInterval, cfg.CommitShards = cd, poll, shards
-				name := fmt.Sprintf("b/go %s/%s/%d", cd, poll, shards)
-				rr, err := b.runWorkload(ctx, w, "go", name, b.o.SweepN, b.o.InFlight, cfg, true)
-				if err != nil {
-					return fmt.Errorf("sweep %s: %w", name, err)
-				}
-				rr.Kind = "sweep"
-				b.res.Sweep = append(b.res.Sweep, rr)
-				b.progress(rr)
-				if b.o.LightN > 0 {
-					rr, err := b.runWorkload(ctx, w, "go", name+" light", b.o.LightN, b.o.LightInFlight, cfg, true)
-					if err != nil {
-						return fmt.Errorf("sweep %s light: %w", name, err)
-					}
-					rr.Kind = "sweep"
-					b.res.Sweep = append(b.res.Sweep, rr)
-					b.progress(rr)
-				}
+	for _, pt := range b.o.Sweep {
+		cfg := b.stackConfig()
+		cfg.FetchCooldown, cfg.FetchPollInterval, cfg.CommitShards = pt.FetchCooldown, pt.FetchPollInterval, pt.CommitShards
+		name := fmt.Sprintf("%s/%s/%d", pt.FetchCooldown, pt.FetchPollInterval, pt.CommitShards)
+		rr, err := b.runWorkload(ctx, w, "go", name, b.o.SweepN, b.o.InFlight, cfg, true)
+		if err != nil {
+			return fmt.Errorf("sweep %s: %w", name, err)
+		}
+		rr.Kind = "sweep"
+		b.res.Sweep = append(b.res.Sweep, rr)
+		b.progress(rr)
+		if b.o.SweepLight > 0 {
+			name := fmt.Sprintf("%s light@%d", name, b.o.LightInFlight)
+			rr, err := b.runWorkload(ctx, w, "go", name, b.o.SweepLight, b.o.LightInFlight, cfg, true)
+			if err != nil {
+				return fmt.Errorf("sweep %s: %w", name, err)
 			}
+			rr.Kind = "sweep-light"
+			b.res.Sweep = append(b.res.Sweep, rr)
+			b.progress(rr)
 		}
 	}
 	return nil
@@ -495,6 +506,7 @@ type probe struct {
 	pg    map[int]time.Duration
 	q     int64
 	busy  time.Duration
+	steal time.Duration
 	load  [3]float64
 }
 
@@ -522,7 +534,7 @@ func (b *bench) begin(ctx context.Context, name string, qc *queryCounter) (*prob
 		b.prof = f
 	}
 	p.load = loadAvg()
-	p.busy = machineBusy()
+	p.busy, p.steal = machineCPU()
 	p.self = selfCPU()
 	p.start = time.Now()
 	return p, nil
@@ -535,7 +547,8 @@ func (b *bench) end(ctx context.Context, p *probe, qc *queryCounter, steps int, 
 	child, _, _ := procCPU(b.load.Pid())
 	child -= p.child
 	pgEnd := clusterCPU(b.h.postmaster)
-	busy := machineBusy() - p.busy
+	busy, steal := machineCPU()
+	busy, steal = busy-p.busy, steal-p.steal
 	rss := peakRSS()
 	if b.prof != nil {
 		pprof.StopCPUProfile()
@@ -549,6 +562,7 @@ func (b *bench) end(ctx context.Context, p *probe, qc *queryCounter, steps int, 
 	rr.FlowdCPUPer1k, rr.FlowdCores = per1k(self), cores(self)
 	rr.LoadCPUPer1k, rr.LoadCores = per1k(child), cores(child)
 	rr.PeakRSSMiB = round(float64(rss)/(1<<20), 1)
+	rr.StealCores = cores(steal)
 
 	backends, err := b.h.backends(ctx)
 	if err == nil && len(pgEnd) > 0 {
@@ -580,6 +594,7 @@ func (b *bench) end(ctx context.Context, p *probe, qc *queryCounter, steps int, 
 		rr.SQLPerStep = round(float64(total)/float64(steps), 2)
 		for i := range top {
 			top[i].CallsPerStep = round(float64(top[i].Calls)/float64(steps), 3)
+			top[i].ExecMSPerStep = round(top[i].ExecMSPerStep/float64(steps), 4)
 		}
 		rr.TopStatements = top
 	}

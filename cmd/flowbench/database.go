@@ -156,17 +156,22 @@ func (h *harness) resetStatements(ctx context.Context) error {
 	return err
 }
 
-// Statement is one normalised statement and how often it ran per step.
+// Statement is one normalised statement, how often it ran per step and
+// how long PostgreSQL spent executing it.
 type Statement struct {
 	Query        string  `json:"query"`
 	Calls        int64   `json:"calls"`
 	CallsPerStep float64 `json:"calls_per_step"`
+	MeanMS       float64 `json:"mean_exec_ms"`
+	// ExecMSPerStep is the statement's execution time per step: where
+	// PostgreSQL's time goes (parse, network and commit waits excluded).
+	ExecMSPerStep float64 `json:"exec_ms_per_step"`
 }
 
 // statements returns the bench database's statement calls since the last
 // reset (the benchmark's own excluded), and the most frequent ones.
 func (h *harness) statements(ctx context.Context, top int) (int64, []Statement, error) {
-	rows, err := h.pool.Query(ctx, marker+`SELECT query, calls FROM pg_stat_statements
+	rows, err := h.pool.Query(ctx, marker+`SELECT query, calls, total_exec_time FROM pg_stat_statements
 		WHERE dbid = $1 AND query NOT LIKE '%flowbench%' ORDER BY calls DESC`, h.dbOID)
 	if err != nil {
 		return 0, nil, fmt.Errorf("read pg_stat_statements: %w", err)
@@ -176,8 +181,12 @@ func (h *harness) statements(ctx context.Context, top int) (int64, []Statement, 
 	var list []Statement
 	for rows.Next() {
 		var s Statement
-		if err := rows.Scan(&s.Query, &s.Calls); err != nil {
+		if err := rows.Scan(&s.Query, &s.Calls, &s.MeanMS); err != nil {
 			return 0, nil, err
+		}
+		s.ExecMSPerStep = s.MeanMS // total for now; per step set by the caller
+		if s.Calls > 0 {
+			s.MeanMS = round(s.MeanMS/float64(s.Calls), 3)
 		}
 		total += s.Calls
 		if len(list) < top {

@@ -27,16 +27,14 @@ func TestMain(m *testing.M) {
 	testdb.Main(m)
 }
 
-// TestShortRun runs `flowbench -short` (plus a small history) against the
-// package's test database, so the benchmark cannot rot: every figure must
-// be filled and every execution must succeed. No timing is asserted.
-func TestShortRun(t *testing.T) {
-	t.Parallel()
+// shortRun runs flowbench with args against the package's test database.
+func shortRun(t *testing.T, args ...string) *Result {
+	t.Helper()
 	admin, err := testdb.AdminURL()
 	if err != nil {
 		t.Fatal(err)
 	}
-	o, _, err := parseFlags([]string{"-short", "-history", "300", "-database-url", admin}, io.Discard)
+	o, _, err := parseFlags(append([]string{"-short", "-database-url", admin}, args...), io.Discard)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -49,6 +47,41 @@ func TestShortRun(t *testing.T) {
 	if err != nil {
 		t.Fatalf("run: %v", err)
 	}
+	return res
+}
+
+// TestShortModes runs `flowbench -short` (plus a small history) and a short
+// sweep against the package's test database, so the benchmark cannot rot:
+// every figure must be filled and every execution must succeed. No timing
+// is asserted. The two runs share the database (each empties its tables),
+// so they run one after the other.
+func TestShortModes(t *testing.T) {
+	t.Parallel()
+	t.Run("run", testShortRun)
+	t.Run("sweep", testShortSweep)
+}
+
+func testShortSweep(t *testing.T) {
+	res := shortRun(t, "-sweep", "-sweep-points", "10ms/250ms/2,1ms/50ms/1")
+	var names []string
+	for _, rr := range res.Sweep {
+		names = append(names, rr.Name)
+		checkRun(t, rr, true)
+	}
+	want := []string{"10ms/250ms/2", "10ms/250ms/2 light@1", "1ms/50ms/1", "1ms/50ms/1 light@1"}
+	if d := cmp.Diff(want, names); d != "" {
+		t.Errorf("sweep runs (-want +got):\n%s", d)
+	}
+	if len(res.Runs) != 0 || len(res.Baselines) != 0 || res.Mode != "sweep" {
+		t.Errorf("a sweep runs only the sweep: mode %s, %d runs, %d baselines", res.Mode, len(res.Runs), len(res.Baselines))
+	}
+	if rr := res.Sweep[2]; rr.FetchCooldown != "1ms" || rr.FetchPoll != "50ms" || rr.CommitShards != 1 {
+		t.Errorf("sweep point settings not recorded: %+v", rr)
+	}
+}
+
+func testShortRun(t *testing.T) {
+	res := shortRun(t, "-history", "300")
 
 	m := res.Machine
 	if m.CPUs < 1 || m.PostgreSQL == "" || m.GoVersion == "" || m.MemTotalGiB <= 0 {
@@ -210,7 +243,11 @@ func TestParseFlags(t *testing.T) {
 		}, ""},
 		{"unknown workload", []string{"-workloads", "a,x"}, nil, `unknown workload "x"`},
 		{"unknown trigger", []string{"-triggers", "grpc"}, nil, `unknown trigger "grpc"`},
-		{"bad sweep shards", []string{"-sweep-shards", "0"}, nil, "-sweep-shards"},
+		{"sweep points", []string{"-sweep", "-sweep-points", "1ms/50ms/1, 100ms/1s/4"}, func(o *Options) string {
+			return cmp.Diff([]SweepPoint{{time.Millisecond, 50 * time.Millisecond, 1}, {100 * time.Millisecond, time.Second, 4}}, o.Sweep)
+		}, ""},
+		{"bad sweep point", []string{"-sweep-points", "10ms/250ms/0"}, nil, `-sweep-points: "10ms/250ms/0"`},
+		{"short sweep point", []string{"-sweep-points", "10ms/250ms"}, nil, "want FetchCooldown/FetchPollInterval/commit-shards"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()

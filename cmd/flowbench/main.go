@@ -23,17 +23,23 @@ import (
 // state on a 2-core machine at the rates measured when they were chosen
 // (docs/readme-performance.md); a faster flowd needs a larger -n.
 var (
-	fullN  = map[string]int{"a": 30000, "b": 20000, "c": 12000}
+	fullN  = map[string]int{"a": 13000, "b": 10500, "c": 7700}
 	shortN = map[string]int{"a": 60, "b": 60, "c": 40}
 )
 
 const (
 	fullHistory   = 100000
+	fullChainJobs = 6000
 	shortBaseline = 600
 	fullSweepN    = 4000
 	shortSweepN   = 60
-	fullLightN    = 200
-	shortLightN   = 10
+	sweepLightN   = 100
+
+	// defaultSweep varies one setting at a time around the defaults:
+	// FetchCooldown, then FetchPollInterval, then the commit shards.
+	defaultSweep = "10ms/250ms/2,1ms/250ms/2,50ms/250ms/2,100ms/1s/2,10ms/50ms/2,10ms/1s/2,10ms/250ms/1,10ms/250ms/4,10ms/250ms/8"
+	fullLightN   = 200
+	shortLightN  = 10
 )
 
 func main() {
@@ -60,7 +66,11 @@ func run(args []string, stdout, stderr io.Writer) int {
 	defer stop()
 	if o.LogPath == "" {
 		o.LogPath = filepath.Join(os.TempDir(), fmt.Sprintf("flowbench-%d.log", os.Getpid()))
-		defer os.Remove(o.LogPath)
+		if o.Keep {
+			fmt.Fprintf(stderr, "flowbench: flowd's log goes to %s\n", o.LogPath)
+		} else {
+			defer os.Remove(o.LogPath)
+		}
 	}
 	res, err := Run(ctx, o)
 	code := 0
@@ -101,13 +111,13 @@ func parseFlags(args []string, stderr io.Writer) (*Options, string, error) {
 	fs := flag.NewFlagSet("flowbench", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	o := &Options{Progress: stderr}
-	var out, workloadList, triggerList, cooldowns, polls, shards string
+	var out, workloadList, triggerList, sweep string
 	var n, na, nb, nc, history int
 	fs.StringVar(&o.AdminURL, "database-url", os.Getenv("DATABASE_URL"), "PostgreSQL server to benchmark on (DATABASE_URL); a database flowd_bench_<pid> is created there and dropped at the end")
 	fs.BoolVar(&o.Keep, "keep", false, "keep the benchmark database (and the flowd log) at the end")
 	fs.StringVar(&out, "out", "bench-results.json", "where to write the results as JSON")
 	fs.BoolVar(&o.Short, "short", false, "a few seconds in all: small N, no history (CI)")
-	fs.BoolVar(&o.Sweep, "sweep", false, "run only workload b (Go trigger) for every combination of -sweep-cooldowns, -sweep-polls and -sweep-shards")
+	fs.BoolVar(&o.SweepRun, "sweep", false, "run only workload b (Go trigger) once per -sweep-points setting, each also light (-sweep-light-n executions at -light-inflight)")
 	fs.IntVar(&o.Workers, "workers", scheduler.WorkersDefault, "executions flowd runs at once (flowd serve --workers)")
 	fs.DurationVar(&o.FetchCooldown, "fetch-cooldown", scheduler.FetchCooldownDefault, "River FetchCooldown (flowd serve --fetch-cooldown)")
 	fs.DurationVar(&o.FetchPollInterval, "fetch-poll-interval", scheduler.FetchPollIntervalDefault, "River FetchPollInterval (flowd serve --fetch-poll-interval)")
@@ -124,7 +134,7 @@ func parseFlags(args []string, stderr io.Writer) (*Options, string, error) {
 	fs.IntVar(&nb, "n-b", 0, fmt.Sprintf("executions of workload b (3-step chain) per run (default %d, short %d)", fullN["b"], shortN["b"]))
 	fs.IntVar(&nc, "n-c", 0, fmt.Sprintf("executions of workload c (5-step DAG) per run (default %d, short %d)", fullN["c"], shortN["c"]))
 	fs.IntVar(&o.RiverJobs, "river-jobs", 0, "jobs of the bare River bulk baseline (default: workload b's steps)")
-	fs.IntVar(&o.ChainJobs, "chain-jobs", 0, "jobs of the bare River chain baseline (default: workload b's steps)")
+	fs.IntVar(&o.ChainJobs, "chain-jobs", 0, fmt.Sprintf("jobs of the bare River chain baseline (default %d, short %d)", fullChainJobs, shortBaseline))
 	fs.IntVar(&o.HTTPRequests, "http-requests", 0, "requests of the bare HTTP baseline (default: workload b's steps)")
 	fs.StringVar(&workloadList, "workloads", "a,b,c", "workloads to run: a (1 step), b (3-step chain), c (5-step DAG)")
 	fs.StringVar(&triggerList, "triggers", "api,go", "trigger paths: api (POST /v1/webhooks/{id}/trigger) and go (scheduler.Trigger)")
@@ -132,9 +142,8 @@ func parseFlags(args []string, stderr io.Writer) (*Options, string, error) {
 	fs.IntVar(&history, "history", -1, fmt.Sprintf("old executions inserted before the second run of workload b (default %d, short 0)", fullHistory))
 	fs.IntVar(&o.LightN, "light-n", -1, fmt.Sprintf("executions of workload b (Go trigger) run with only -light-inflight in flight, for latency without queueing; 0 skips (default %d, short %d)", fullLightN, shortLightN))
 	fs.IntVar(&o.LightInFlight, "light-inflight", 1, "executions in flight in the light run")
-	fs.StringVar(&cooldowns, "sweep-cooldowns", "1ms,10ms,100ms", "FetchCooldown values of -sweep")
-	fs.StringVar(&polls, "sweep-polls", "250ms,1s", "FetchPollInterval values of -sweep")
-	fs.StringVar(&shards, "sweep-shards", "1,2,4", "commit shard counts of -sweep")
+	fs.StringVar(&sweep, "sweep-points", defaultSweep, "the settings -sweep tries: comma-separated FetchCooldown/FetchPollInterval/commit-shards")
+	fs.IntVar(&o.SweepLight, "sweep-light-n", -1, fmt.Sprintf("executions of each light sweep run; 0 skips them (default %d, short %d)", sweepLightN, shortLightN))
 	fs.IntVar(&o.SweepN, "sweep-n", 0, fmt.Sprintf("executions per sweep run (default %d, short %d)", fullSweepN, shortSweepN))
 	fs.StringVar(&o.CPUProfile, "cpuprofile", "", "write a CPU profile of flowd during the run named by -profile-run to this file")
 	fs.StringVar(&o.ProfileRun, "profile-run", "b/api", "the run to profile (e.g. b/api, b/go, a/api)")
@@ -173,6 +182,7 @@ func parseFlags(args []string, stderr io.Writer) (*Options, string, error) {
 		}
 	}
 	o.SweepN = cmpOr(o.SweepN, fullSweepN)
+	o.ChainJobs = cmpOr(o.ChainJobs, fullChainJobs)
 	if o.LightN < 0 {
 		o.LightN = fullLightN
 		if o.Short {
@@ -198,19 +208,16 @@ func parseFlags(args []string, stderr io.Writer) (*Options, string, error) {
 		}
 		o.Triggers = append(o.Triggers, t)
 	}
-	var err error
-	if o.SweepCooldowns, err = parseDurations(cooldowns); err != nil {
-		return nil, "", fmt.Errorf("-sweep-cooldowns: %w", err)
+	points, err := parseSweep(sweep)
+	if err != nil {
+		return nil, "", fmt.Errorf("-sweep-points: %w", err)
 	}
-	if o.SweepPolls, err = parseDurations(polls); err != nil {
-		return nil, "", fmt.Errorf("-sweep-polls: %w", err)
-	}
-	for _, s := range splitList(shards) {
-		v, err := strconv.Atoi(s)
-		if err != nil || v < 1 {
-			return nil, "", fmt.Errorf("-sweep-shards: %q is not a positive integer", s)
+	o.Sweep = points
+	if o.SweepLight < 0 {
+		o.SweepLight = sweepLightN
+		if o.Short {
+			o.SweepLight = shortLightN
 		}
-		o.SweepShards = append(o.SweepShards, v)
 	}
 	return o, out, nil
 }
@@ -225,14 +232,24 @@ func splitList(s string) []string {
 	return out
 }
 
-func parseDurations(s string) ([]time.Duration, error) {
-	var out []time.Duration
-	for _, p := range splitList(s) {
-		d, err := time.ParseDuration(p)
-		if err != nil || d <= 0 {
-			return nil, fmt.Errorf("%q is not a positive duration", p)
+// parseSweep reads "cooldown/poll/shards,..." into sweep points.
+func parseSweep(s string) ([]SweepPoint, error) {
+	var out []SweepPoint
+	for _, item := range splitList(s) {
+		f := strings.Split(item, "/")
+		if len(f) != 3 {
+			return nil, fmt.Errorf("%q: want FetchCooldown/FetchPollInterval/commit-shards, like 10ms/250ms/2", item)
 		}
-		out = append(out, d)
+		cd, err1 := time.ParseDuration(f[0])
+		poll, err2 := time.ParseDuration(f[1])
+		shards, err3 := strconv.Atoi(f[2])
+		if err1 != nil || err2 != nil || err3 != nil || cd <= 0 || poll <= 0 || shards < 1 {
+			return nil, fmt.Errorf("%q: want two positive durations and a positive integer, like 10ms/250ms/2", item)
+		}
+		out = append(out, SweepPoint{FetchCooldown: cd, FetchPollInterval: poll, CommitShards: shards})
+	}
+	if len(out) == 0 {
+		return nil, fmt.Errorf("no sweep points")
 	}
 	return out, nil
 }

@@ -210,27 +210,30 @@ func memTotal() int64 {
 	return procStatusKB("/proc/meminfo", "MemTotal:") * 1024
 }
 
-// machineBusy returns the CPU time all CPUs of the machine spent busy (not
-// idle, not waiting for I/O), from /proc/stat.
-func machineBusy() time.Duration {
+// machineCPU returns the CPU time all CPUs of the machine spent busy (not
+// idle, not waiting for I/O, not stolen by the hypervisor), and the time
+// stolen, from /proc/stat.
+func machineCPU() (busy, steal time.Duration) {
 	b, err := os.ReadFile("/proc/stat")
 	if err != nil {
-		return 0
+		return 0, 0
 	}
 	line, _, _ := strings.Cut(string(b), "\n")
 	f := strings.Fields(line)
-	if len(f) < 6 || f[0] != "cpu" {
-		return 0
+	if len(f) < 9 || f[0] != "cpu" {
+		return 0, 0
 	}
-	var busy int64
+	var bt, st int64
 	for i, v := range f[1:] {
 		n, _ := strconv.ParseInt(v, 10, 64)
 		switch i {
 		case 3, 4: // idle, iowait
+		case 7: // steal
+			st = n
 		case 8, 9: // guest time is already counted in user time
 		default:
-			busy += n
+			bt += n
 		}
 	}
-	return time.Duration(busy) * time.Second / clockTicks
+	return time.Duration(bt) * time.Second / clockTicks, time.Duration(st) * time.Second / clockTicks
 }

@@ -128,14 +128,15 @@ func printReport(w io.Writer, r *Result) {
 		fmt.Fprintln(w)
 	}
 
-	for _, rr := range append(append([]*RunResult{}, r.Runs...), r.Sweep...) {
-		if rr.Workload == "b" && len(rr.TopStatements) > 0 {
-			fmt.Fprintf(w, "most frequent statements in %s (calls per step, of %.2f)\n", rr.Name, rr.SQLPerStep)
+	shown := map[string]bool{}
+	for _, rr := range append(append(append([]*RunResult{}, r.Runs...), r.Sweep...), r.Baselines...) {
+		if (rr.Workload == "b" || rr.Name == "river/chain") && !shown[rr.Workload] && len(rr.TopStatements) > 0 {
+			shown[rr.Workload] = true
+			fmt.Fprintf(w, "most frequent statements in %s (calls per step of %.2f; mean execution ms; execution ms per step)\n", rr.Name, rr.SQLPerStep)
 			for _, s := range rr.TopStatements {
-				fmt.Fprintf(w, "  %6.3f  %s\n", s.CallsPerStep, s.Query)
+				fmt.Fprintf(w, "  %6.3f  %7.3f  %7.4f  %s\n", s.CallsPerStep, s.MeanMS, s.ExecMSPerStep, s.Query)
 			}
 			fmt.Fprintln(w)
-			break
 		}
 	}
 
@@ -156,6 +157,13 @@ func printReport(w io.Writer, r *Result) {
 		for _, e := range rr.Errors {
 			fmt.Fprintf(w, "ERROR in %s: %s\n", rr.Name, e)
 		}
+	}
+	var steal float64
+	for _, rr := range append(append([]*RunResult{}, r.Runs...), r.Sweep...) {
+		steal = max(steal, rr.StealCores)
+	}
+	if steal >= 0.05 {
+		fmt.Fprintf(w, "note: the hypervisor stole up to %.2f cores during a run (steal_cores in the JSON)\n", steal)
 	}
 	for _, n := range r.Notes {
 		fmt.Fprintf(w, "note: %s\n", n)

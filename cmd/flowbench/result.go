@@ -79,6 +79,7 @@ type RunResult struct {
 	LoadCores        float64 `json:"load_process_cores"`
 	OtherDBsCPU      float64 `json:"other_databases_cpu_seconds"`
 	OtherCores       float64 `json:"other_processes_cores"` // busy CPU of the machine not accounted above
+	StealCores       float64 `json:"steal_cores"`           // CPU the hypervisor gave to other machines
 	PeakRSSMiB       float64 `json:"peak_rss_mib"`
 
 	SQLPerStep     float64     `json:"sql_statements_per_step"`
