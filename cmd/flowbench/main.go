@@ -23,7 +23,7 @@ import (
 // state on a 2-core machine at the rates measured when they were chosen
 // (docs/readme-performance.md); a faster flowd needs a larger -n.
 var (
-	fullN  = map[string]int{"a": 15000, "b": 10500, "c": 7700}
+	fullN  = map[string]int{"a": 15000, "b": 12000, "c": 8500}
 	shortN = map[string]int{"a": 60, "b": 60, "c": 40}
 )
 
