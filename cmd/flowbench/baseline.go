@@ -192,6 +192,7 @@ func (b *bench) riverBaseline(ctx context.Context, name string, n int, chain boo
 	rr.Succeeded = len(times)
 	rate, window := steadyRate(times)
 	rr.ExecPerSec, rr.StepsPerSec, rr.SteadySeconds = round(rate, 1), round(rate, 1), round(window.Seconds(), 2)
+	rr.SliceRates, rr.SpreadPct = steadySlices(times, 2*time.Second)
 	if len(times) > 0 {
 		rr.WallSeconds = round(latest(times).Sub(p.start).Seconds(), 2)
 	}
@@ -266,6 +267,7 @@ func (b *bench) httpBaseline(ctx context.Context, name string, n int) (*RunResul
 	}
 	rate, window := steadyRate(times)
 	rr.ExecPerSec, rr.StepsPerSec, rr.SteadySeconds = round(rate, 1), round(rate, 1), round(window.Seconds(), 2)
+	rr.SliceRates, rr.SpreadPct = steadySlices(times, 2*time.Second)
 	if len(times) > 0 {
 		rr.WallSeconds = round(latest(times).Sub(p.start).Seconds(), 2)
 	}

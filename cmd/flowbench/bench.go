@@ -60,6 +60,10 @@ type Options struct {
 	// LightInFlight in flight: latency without queueing. 0 skips it.
 	LightN, LightInFlight int
 
+	// Repeat runs the workloads (or the sweep points) this many times,
+	// interleaved, to show how much the figures move between runs.
+	Repeat int
+
 	CPUProfile string
 	ProfileRun string
 
@@ -143,7 +147,7 @@ func Run(ctx context.Context, o *Options) (*Result, error) {
 
 	res.Config = Config{Workers: o.Workers, FetchCooldown: o.FetchCooldown.String(), FetchPollInterval: o.FetchPollInterval.String(),
 		CommitShards: o.CommitShards, CommitBatch: o.CommitBatch, DBMaxConns: o.DBMaxConns, InFlight: o.InFlight,
-		Clients: o.Clients, TargetDelay: o.TargetDelay.String(), RateLimit: o.RateLimit, LogLevel: o.LogLevel, SQLSource: sqlSource}
+		Clients: o.Clients, Repeat: o.Repeat, TargetDelay: o.TargetDelay.String(), RateLimit: o.RateLimit, LogLevel: o.LogLevel, SQLSource: sqlSource}
 
 	b.load, err = startLoad(ctx, o.TargetDelay)
 	if err != nil {
@@ -227,16 +231,19 @@ func (b *bench) main(ctx context.Context) error {
 			b.progress(rr)
 		}
 	}
-	for _, key := range o.Workloads {
-		w, _ := workloadByKey(key)
-		for _, trig := range o.Triggers {
-			rr, err := b.runWorkload(ctx, w, trig, w.Key+"/"+trig, o.N[key], o.InFlight, b.stackConfig(), true)
-			if err != nil {
-				return fmt.Errorf("run %s/%s: %w", w.Key, trig, err)
+	for rep := 1; rep <= o.Repeat; rep++ {
+		for _, key := range o.Workloads {
+			w, _ := workloadByKey(key)
+			for _, trig := range o.Triggers {
+				name := b.repeatName(w.Key+"/"+trig, rep)
+				rr, err := b.runWorkload(ctx, w, trig, name, o.N[key], o.InFlight, b.stackConfig(), true)
+				if err != nil {
+					return fmt.Errorf("run %s: %w", name, err)
+				}
+				rr.Kind = "workload"
+				b.res.Runs = append(b.res.Runs, rr)
+				b.progress(rr)
 			}
-			rr.Kind = "workload"
-			b.res.Runs = append(b.res.Runs, rr)
-			b.progress(rr)
 		}
 	}
 	if o.LightN > 0 && slices.Contains(o.Workloads, "b") {
@@ -264,7 +271,7 @@ func (b *bench) history(ctx context.Context) error {
 	if !slices.Contains(b.o.Triggers, "go") && len(b.o.Triggers) > 0 {
 		trig = b.o.Triggers[0]
 	}
-	empty := b.find(b.res.Runs, "b/"+trig)
+	empty := b.find(b.res.Runs, b.repeatName("b/"+trig, 1))
 	if empty == nil {
 		rr, err := b.runWorkload(ctx, w, trig, "b/"+trig, b.o.N["b"], b.o.InFlight, b.stackConfig(), true)
 		if err != nil {
@@ -312,29 +319,39 @@ type SweepPoint struct {
 // run, then a light one (latency without queueing).
 func (b *bench) sweep(ctx context.Context) error {
 	w, _ := workloadByKey("b")
-	for _, pt := range b.o.Sweep {
-		cfg := b.stackConfig()
-		cfg.FetchCooldown, cfg.FetchPollInterval, cfg.CommitShards = pt.FetchCooldown, pt.FetchPollInterval, pt.CommitShards
-		name := fmt.Sprintf("%s/%s/%d", pt.FetchCooldown, pt.FetchPollInterval, pt.CommitShards)
-		rr, err := b.runWorkload(ctx, w, "go", name, b.o.SweepN, b.o.InFlight, cfg, true)
-		if err != nil {
-			return fmt.Errorf("sweep %s: %w", name, err)
-		}
-		rr.Kind = "sweep"
-		b.res.Sweep = append(b.res.Sweep, rr)
-		b.progress(rr)
-		if b.o.SweepLight > 0 {
-			name := fmt.Sprintf("%s light@%d", name, b.o.LightInFlight)
-			rr, err := b.runWorkload(ctx, w, "go", name, b.o.SweepLight, b.o.LightInFlight, cfg, true)
+	for rep := 1; rep <= b.o.Repeat; rep++ {
+		for _, pt := range b.o.Sweep {
+			cfg := b.stackConfig()
+			cfg.FetchCooldown, cfg.FetchPollInterval, cfg.CommitShards = pt.FetchCooldown, pt.FetchPollInterval, pt.CommitShards
+			name := b.repeatName(fmt.Sprintf("%s/%s/%d", pt.FetchCooldown, pt.FetchPollInterval, pt.CommitShards), rep)
+			rr, err := b.runWorkload(ctx, w, "go", name, b.o.SweepN, b.o.InFlight, cfg, true)
 			if err != nil {
 				return fmt.Errorf("sweep %s: %w", name, err)
 			}
-			rr.Kind = "sweep-light"
+			rr.Kind = "sweep"
 			b.res.Sweep = append(b.res.Sweep, rr)
 			b.progress(rr)
+			if b.o.SweepLight > 0 {
+				name := fmt.Sprintf("%s light@%d", name, b.o.LightInFlight)
+				rr, err := b.runWorkload(ctx, w, "go", name, b.o.SweepLight, b.o.LightInFlight, cfg, true)
+				if err != nil {
+					return fmt.Errorf("sweep %s: %w", name, err)
+				}
+				rr.Kind = "sweep-light"
+				b.res.Sweep = append(b.res.Sweep, rr)
+				b.progress(rr)
+			}
 		}
 	}
 	return nil
+}
+
+// repeatName numbers a run's name when runs are repeated (-repeat).
+func (b *bench) repeatName(name string, rep int) string {
+	if b.o.Repeat > 1 {
+		return fmt.Sprintf("%s #%d", name, rep)
+	}
+	return name
 }
 
 func (b *bench) find(list []*RunResult, name string) *RunResult {
@@ -490,6 +507,7 @@ func (b *bench) collect(ctx context.Context, rr *RunResult, since time.Time, w w
 		rr.WallSeconds = round(last.Sub(since).Seconds(), 2)
 	}
 	rate, window := steadyRate(finished)
+	rr.SliceRates, rr.SpreadPct = steadySlices(finished, 2*time.Second)
 	rr.ExecPerSec = round(rate, 1)
 	rr.StepsPerSec = round(rate*float64(w.Steps), 1)
 	rr.SteadySeconds = round(window.Seconds(), 2)

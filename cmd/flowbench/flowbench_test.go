@@ -62,13 +62,14 @@ func TestShortModes(t *testing.T) {
 }
 
 func testShortSweep(t *testing.T) {
-	res := shortRun(t, "-sweep", "-sweep-points", "10ms/250ms/2,1ms/50ms/1")
+	res := shortRun(t, "-sweep", "-sweep-points", "10ms/250ms/2,1ms/50ms/1", "-repeat", "2")
 	var names []string
 	for _, rr := range res.Sweep {
 		names = append(names, rr.Name)
 		checkRun(t, rr, true)
 	}
-	want := []string{"10ms/250ms/2", "10ms/250ms/2 light@1", "1ms/50ms/1", "1ms/50ms/1 light@1"}
+	want := []string{"10ms/250ms/2 #1", "10ms/250ms/2 #1 light@1", "1ms/50ms/1 #1", "1ms/50ms/1 #1 light@1",
+		"10ms/250ms/2 #2", "10ms/250ms/2 #2 light@1", "1ms/50ms/1 #2", "1ms/50ms/1 #2 light@1"}
 	if d := cmp.Diff(want, names); d != "" {
 		t.Errorf("sweep runs (-want +got):\n%s", d)
 	}
@@ -208,6 +209,44 @@ func TestSteadyRate(t *testing.T) {
 	}
 }
 
+func TestSteadySlices(t *testing.T) {
+	t.Parallel()
+	t0 := time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC)
+	var even, halves []time.Time
+	for i := range 1000 { // 100/s for 10 s
+		even = append(even, t0.Add(time.Duration(i)*10*time.Millisecond))
+	}
+	for i := range 500 { // 100/s for 5 s, then 50/s for 5 s
+		halves = append(halves, t0.Add(time.Duration(i)*10*time.Millisecond))
+	}
+	for i := range 250 {
+		halves = append(halves, t0.Add(5*time.Second+time.Duration(i)*20*time.Millisecond))
+	}
+	rates, spread := steadySlices(even, 2*time.Second)
+	if len(rates) != 4 || spread > 1 {
+		t.Errorf("even rate: slices %v, spread %v%%, want 4 slices and ~0%%", rates, spread)
+	}
+	rates, spread = steadySlices(halves, time.Second)
+	if spread < 50 {
+		t.Errorf("halved rate: slices %v, spread %v%%, want >= 50%%", rates, spread)
+	}
+}
+
+func TestMedian(t *testing.T) {
+	t.Parallel()
+	runs := []*RunResult{{Name: "b/api #1", StepsPerSec: 30}, {Name: "b/go", StepsPerSec: 99}, {Name: "b/api #2", StepsPerSec: 10},
+		{Name: "b/api #3", StepsPerSec: 20}, {Name: "b/apis", StepsPerSec: 5}}
+	if got := median(runs, "b/api"); got == nil || got.Name != "b/api #3" {
+		t.Errorf("median of b/api repeats: %+v, want b/api #3", got)
+	}
+	if got := median(runs, "b/go"); got == nil || got.Name != "b/go" {
+		t.Errorf("median of one run: %+v", got)
+	}
+	if got := median(runs, "c/go"); got != nil {
+		t.Errorf("median of nothing: %+v", got)
+	}
+}
+
 func TestPercentiles(t *testing.T) {
 	t.Parallel()
 	var ds []time.Duration
@@ -242,6 +281,7 @@ func TestParseFlags(t *testing.T) {
 			return cmp.Diff([]any{7, 7, 7, 50}, []any{o.N["a"], o.N["b"], o.N["c"], o.InFlight})
 		}, ""},
 		{"unknown workload", []string{"-workloads", "a,x"}, nil, `unknown workload "x"`},
+		{"repeat", []string{"-repeat", "0"}, nil, "-repeat must be >= 1"},
 		{"unknown trigger", []string{"-triggers", "grpc"}, nil, `unknown trigger "grpc"`},
 		{"sweep points", []string{"-sweep", "-sweep-points", "1ms/50ms/1, 100ms/1s/4"}, func(o *Options) string {
 			return cmp.Diff([]SweepPoint{{time.Millisecond, 50 * time.Millisecond, 1}, {100 * time.Millisecond, time.Second, 4}}, o.Sweep)

@@ -138,6 +138,7 @@ func parseFlags(args []string, stderr io.Writer) (*Options, string, error) {
 	fs.IntVar(&o.HTTPRequests, "http-requests", 0, "requests of the bare HTTP baseline (default: workload b's steps)")
 	fs.StringVar(&workloadList, "workloads", "a,b,c", "workloads to run: a (1 step), b (3-step chain), c (5-step DAG)")
 	fs.StringVar(&triggerList, "triggers", "api,go", "trigger paths: api (POST /v1/webhooks/{id}/trigger) and go (scheduler.Trigger)")
+	fs.IntVar(&o.Repeat, "repeat", 1, "run the workloads (or the sweep points) this many times, interleaved; the goals use the median")
 	fs.BoolVar(&o.Baselines, "baselines", true, "run the bare River and bare HTTP baselines")
 	fs.IntVar(&history, "history", -1, fmt.Sprintf("old executions inserted before the second run of workload b (default %d, short 0)", fullHistory))
 	fs.IntVar(&o.LightN, "light-n", -1, fmt.Sprintf("executions of workload b (Go trigger) run with only -light-inflight in flight, for latency without queueing; 0 skips (default %d, short %d)", fullLightN, shortLightN))
@@ -160,6 +161,9 @@ func parseFlags(args []string, stderr io.Writer) (*Options, string, error) {
 	}
 	if o.Workers < 1 || o.Clients < 1 || o.DBMaxConns < 2 {
 		return nil, "", fmt.Errorf("-workers and -clients must be >= 1 and -db-max-conns >= 2")
+	}
+	if o.Repeat < 1 {
+		return nil, "", fmt.Errorf("-repeat must be >= 1")
 	}
 	if o.InFlight <= 0 {
 		o.InFlight = o.Workers

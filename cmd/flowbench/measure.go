@@ -172,6 +172,51 @@ func steadyRate(done []time.Time) (perSec float64, window time.Duration) {
 	return float64(hi-lo) / w.Seconds(), w
 }
 
+// steadySlices splits the steady-state window of steadyRate into slices
+// of about `slice` (at least 4 slices, at most 50) and returns each slice's
+// completions per second, and their spread: (max - min) / mean, in percent.
+// A large spread means the rate moved during the run (noise, or a
+// trend), so one run's figure deserves less trust.
+func steadySlices(done []time.Time, slice time.Duration) (rates []float64, spreadPct float64) {
+	if len(done) < 10 {
+		return nil, 0
+	}
+	s := slices.Clone(done)
+	slices.SortFunc(s, func(a, b time.Time) int { return a.Compare(b) })
+	lo, hi := s[len(s)/10], s[len(s)-1-len(s)/10]
+	window := hi.Sub(lo)
+	n := int(window / slice)
+	n = max(4, min(n, 50))
+	width := window / time.Duration(n)
+	if width <= 0 {
+		return nil, 0
+	}
+	counts := make([]int, n)
+	for _, t := range s {
+		if t.Before(lo) || !t.Before(hi) {
+			continue
+		}
+		counts[min(int(t.Sub(lo)/width), n-1)]++
+	}
+	var sum, lowest, highest float64
+	for i, c := range counts {
+		r := float64(c) / width.Seconds()
+		rates = append(rates, round(r, 1))
+		sum += r
+		if i == 0 || r < lowest {
+			lowest = r
+		}
+		if r > highest {
+			highest = r
+		}
+	}
+	mean := sum / float64(n)
+	if mean == 0 {
+		return rates, 0
+	}
+	return rates, round((highest-lowest)/mean*100, 1)
+}
+
 func round(v float64, digits int) float64 {
 	p := math.Pow(10, float64(digits))
 	return math.Round(v*p) / p

@@ -41,6 +41,7 @@ type Config struct {
 	DBMaxConns        int     `json:"db_max_conns"`
 	InFlight          int     `json:"inflight"`
 	Clients           int     `json:"clients"`
+	Repeat            int     `json:"repeat"`
 	TargetDelay       string  `json:"target_delay"`
 	RateLimit         float64 `json:"api_rate_limit"`
 	LogLevel          string  `json:"log_level"`
@@ -67,6 +68,10 @@ type RunResult struct {
 	SteadySeconds float64 `json:"steady_seconds"` // the middle 80% of completions
 	ExecPerSec    float64 `json:"executions_per_second"`
 	StepsPerSec   float64 `json:"steps_per_second"`
+	// SliceRates are the completions per second of consecutive slices of
+	// the steady state; SpreadPct is (max - min) / mean of them.
+	SliceRates []float64 `json:"steady_slice_rates,omitempty"`
+	SpreadPct  float64   `json:"steady_spread_pct"`
 
 	TriggerToFirstRequest *Percentiles `json:"trigger_to_first_request,omitempty"`
 	TriggerToFinished     *Percentiles `json:"trigger_to_finished,omitempty"`
