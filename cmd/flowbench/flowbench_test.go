@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
@@ -12,6 +13,7 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/google/uuid"
 
 	"github.com/flowd/flowd/internal/testdb"
 )
@@ -206,6 +208,44 @@ func TestSteadyRate(t *testing.T) {
 	}
 	if window != 790*time.Millisecond {
 		t.Errorf("window %s, want 790ms", window)
+	}
+}
+
+// TestLoadReports checks the parent's reading of the load process's lines.
+func TestLoadReports(t *testing.T) {
+	t.Parallel()
+	lp := &loadProc{finalCond: make(chan struct{}), done: make(chan apiDone, 1)}
+	var finals int
+	lp.reset(3, func() { finals++ })
+	id := uuid.MustParse("6f1c1a52-9a43-4d1e-9b5e-0c3f7a2d8e10")
+	lines := strings.Join([]string{
+		"A " + id.String() + " 2 2000",
+		"A " + id.String() + " 1 1000",
+		"T " + id.String() + " 500",
+		"A " + id.String() + " 3 3000",
+		"A " + id.String() + " 3 3500", // a repeated final step counts once
+		"A not-a-uuid 1 1",
+		"D 11 2 trigger answered 500: boom",
+	}, "\n") + "\n"
+	lp.read(bufio.NewReader(strings.NewReader(lines)))
+	arrivals, triggers, requests := lp.snapshot()
+	want := map[uuid.UUID]*arrival{id: {first: time.Unix(0, 1000), final: true, requests: 4}}
+	if d := cmp.Diff(want, arrivals, cmp.AllowUnexported(arrival{})); d != "" {
+		t.Errorf("arrivals (-want +got):\n%s", d)
+	}
+	if d := cmp.Diff(map[uuid.UUID]time.Time{id: time.Unix(0, 500)}, triggers); d != "" {
+		t.Errorf("triggers (-want +got):\n%s", d)
+	}
+	if requests != 4 || finals != 1 {
+		t.Errorf("%d requests and %d finals, want 4 and 1", requests, finals)
+	}
+	select {
+	case d := <-lp.done:
+		if d != (apiDone{ok: 11, failed: 2, err: "trigger answered 500: boom"}) {
+			t.Errorf("API run report %+v", d)
+		}
+	default:
+		t.Error("no API run report")
 	}
 }
 

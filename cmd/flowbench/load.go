@@ -7,7 +7,7 @@ package main
 //	ADDR <host:port>                      the target listens (first line)
 //	A <execution id> <step> <unix ns>     a step request arrived
 //	T <execution id> <unix ns>            an API trigger was sent at that time
-//	D <run> <ok> <failed> <error or ->    an API run's triggers are all done
+//	D <ok> <failed> <error or ->          an API run's triggers are all done
 //
 // Commands arrive on its standard input as JSON lines (loadCommand). The
 // child exits when its standard input closes (the parent ended).
@@ -115,7 +115,7 @@ func runLoadChild(stdin io.Reader, stdout io.Writer) error {
 	for sc.Scan() {
 		var cmd loadCommand
 		if err := json.Unmarshal(sc.Bytes(), &cmd); err != nil {
-			out.line(true, "D - 0 0 bad command: %v", err)
+			out.line(true, "D 0 0 bad command: %v", err)
 			continue
 		}
 		loop := newClosedLoop(cmd.InFlight, cmd.Stall)
@@ -133,7 +133,7 @@ func runLoadChild(stdin io.Reader, stdout io.Writer) error {
 		if err != nil {
 			msg = strings.ReplaceAll(err.Error(), "\n", " ")
 		}
-		out.line(true, "D %s %d %d %s", cmd.Run, ok, failed, msg)
+		out.line(true, "D %d %d %s", ok, failed, msg)
 	}
 	return sc.Err()
 }
@@ -317,12 +317,12 @@ func (lp *loadProc) read(r *bufio.Reader) {
 				lp.noteTrigger(id, time.Unix(0, ns))
 			}
 		case "D":
-			if len(f) < 5 {
+			if len(f) < 4 {
 				continue
 			}
-			ok, _ := strconv.Atoi(f[2])
-			failed, _ := strconv.Atoi(f[3])
-			msg := strings.Join(f[4:], " ")
+			ok, _ := strconv.Atoi(f[1])
+			failed, _ := strconv.Atoi(f[2])
+			msg := strings.Join(f[3:], " ")
 			if msg == "-" {
 				msg = ""
 			}
