@@ -1,0 +1,352 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+	"github.com/google/uuid"
+
+	"github.com/flowd/flowd/internal/testdb"
+)
+
+func TestMain(m *testing.M) {
+	// The benchmark starts this test binary again as its load process.
+	if isLoadChild() {
+		if err := runLoadChild(os.Stdin, os.Stdout); err != nil {
+			os.Exit(1)
+		}
+		os.Exit(0)
+	}
+	testdb.Main(m)
+}
+
+// shortRun runs flowbench with args against the package's test database.
+func shortRun(t *testing.T, args ...string) *Result {
+	t.Helper()
+	admin, err := testdb.AdminURL()
+	if err != nil {
+		t.Fatal(err)
+	}
+	o, _, err := parseFlags(append([]string{"-short", "-database-url", admin}, args...), io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	o.DatabaseURL = testdb.URL(t)
+	o.LogPath = filepath.Join(t.TempDir(), "flowd.log")
+	o.Progress = nil
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	res, err := Run(ctx, o)
+	if err != nil {
+		t.Fatalf("run: %v", err)
+	}
+	return res
+}
+
+// TestShortModes runs `flowbench -short` (plus a small history) and a short
+// sweep against the package's test database, so the benchmark cannot rot:
+// every figure must be filled and every execution must succeed. No timing
+// is asserted. The two runs share the database (each empties its tables),
+// so they run one after the other.
+func TestShortModes(t *testing.T) {
+	t.Parallel()
+	t.Run("run", testShortRun)
+	t.Run("sweep", testShortSweep)
+}
+
+func testShortSweep(t *testing.T) {
+	res := shortRun(t, "-sweep", "-sweep-points", "10ms/250ms/2,1ms/50ms/1", "-repeat", "2")
+	var names []string
+	for _, rr := range res.Sweep {
+		names = append(names, rr.Name)
+		checkRun(t, rr, true)
+	}
+	want := []string{"10ms/250ms/2 #1", "10ms/250ms/2 #1 light@1", "1ms/50ms/1 #1", "1ms/50ms/1 #1 light@1",
+		"10ms/250ms/2 #2", "10ms/250ms/2 #2 light@1", "1ms/50ms/1 #2", "1ms/50ms/1 #2 light@1"}
+	if d := cmp.Diff(want, names); d != "" {
+		t.Errorf("sweep runs (-want +got):\n%s", d)
+	}
+	if len(res.Runs) != 0 || len(res.Baselines) != 0 || res.Mode != "sweep" {
+		t.Errorf("a sweep runs only the sweep: mode %s, %d runs, %d baselines", res.Mode, len(res.Runs), len(res.Baselines))
+	}
+	if rr := res.Sweep[2]; rr.FetchCooldown != "1ms" || rr.FetchPoll != "50ms" || rr.CommitShards != 1 {
+		t.Errorf("sweep point settings not recorded: %+v", rr)
+	}
+}
+
+func testShortRun(t *testing.T) {
+	res := shortRun(t, "-history", "300")
+
+	m := res.Machine
+	if m.CPUs < 1 || m.PostgreSQL == "" || m.GoVersion == "" || m.MemTotalGiB <= 0 {
+		t.Errorf("machine not filled: %+v", m)
+	}
+	var names []string
+	var pgCPU, loadCPU float64
+	for _, rr := range res.Baselines {
+		names = append(names, rr.Name)
+		checkRun(t, rr, false)
+		pgCPU += rr.PostgresCPUPer1k
+		loadCPU += rr.LoadCPUPer1k
+	}
+	for _, rr := range res.Runs {
+		names = append(names, rr.Name)
+		checkRun(t, rr, true)
+		pgCPU += rr.PostgresCPUPer1k
+		loadCPU += rr.LoadCPUPer1k
+	}
+	// PostgreSQL's and the load process's CPU are read in clock ticks (10
+	// ms), which a tiny run may not reach: only their sums must show.
+	if res.Machine.PostgresLocal && pgCPU <= 0 {
+		t.Errorf("PostgreSQL CPU never measured")
+	}
+	if loadCPU <= 0 {
+		t.Errorf("load process CPU never measured")
+	}
+	want := []string{"river/bulk", "river/chain", "http", "a/api", "a/go", "b/api", "b/go", "c/api", "c/go", "b/go light@1", "b/go+300 history"}
+	if d := cmp.Diff(want, names); d != "" {
+		t.Errorf("runs (-want +got):\n%s", d)
+	}
+	if h := res.History; h == nil || h.Rows != 300 || h.SQLPerStepEmpty <= 0 || h.SQLPerStepWith <= 0 {
+		t.Errorf("history check not filled: %+v", h)
+	}
+	var goals []string
+	for _, g := range res.Goals {
+		goals = append(goals, strings.SplitN(g.Name, " (", 2)[0])
+		if g.Want == "" || g.Got == "" {
+			t.Errorf("goal %q not filled: %+v", g.Name, g)
+		}
+	}
+	wantGoals := []string{"steps/s vs bare River jobs/s", "3-step chain executions/s", "SQL statements per step with 300 old executions", "peak RSS of flowd"}
+	if d := cmp.Diff(wantGoals, goals); d != "" {
+		t.Errorf("goals (-want +got):\n%s", d)
+	}
+
+	// The JSON file holds the same result, and the report names every run.
+	path := filepath.Join(t.TempDir(), "bench.json")
+	if err := writeJSON(path, res); err != nil {
+		t.Fatal(err)
+	}
+	raw, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var back Result
+	if err := json.Unmarshal(raw, &back); err != nil {
+		t.Fatalf("decode results file: %v", err)
+	}
+	if d := cmp.Diff(res, &back); d != "" {
+		t.Errorf("results file (-want +got):\n%s", d)
+	}
+	var report bytes.Buffer
+	printReport(&report, res)
+	for _, n := range append(names, "goals", "n/a") {
+		if !strings.Contains(report.String(), n) {
+			t.Errorf("report does not mention %q:\n%s", n, report.String())
+		}
+	}
+}
+
+// checkRun asserts that a run finished everything and has every figure.
+func checkRun(t *testing.T, rr *RunResult, workload bool) {
+	t.Helper()
+	if rr.Succeeded != rr.Executions || rr.Failed != 0 || len(rr.Errors) != 0 {
+		t.Errorf("%s: %d of %d succeeded, %d failed, errors %v", rr.Name, rr.Succeeded, rr.Executions, rr.Failed, rr.Errors)
+	}
+	if rr.Executions <= 0 || rr.ExecPerSec <= 0 || rr.StepsPerSec <= 0 || rr.WallSeconds <= 0 || rr.SteadySeconds <= 0 {
+		t.Errorf("%s: throughput not filled: %+v", rr.Name, rr)
+	}
+	if rr.FlowdCPUPer1k <= 0 || rr.FlowdCores <= 0 || rr.PeakRSSMiB <= 0 || rr.SQLSource == "" {
+		t.Errorf("%s: CPU, memory or SQL source not filled: %+v", rr.Name, rr)
+	}
+	if rr.PostgresCPUPer1k < 0 || rr.LoadCPUPer1k < 0 || rr.OtherCores < 0 {
+		t.Errorf("%s: negative CPU figures: %+v", rr.Name, rr)
+	}
+	if !workload {
+		return
+	}
+	if rr.Steps != rr.Executions*rr.StepsPerExecution {
+		t.Errorf("%s: %d requests reached the target, want %d × %d", rr.Name, rr.Steps, rr.Executions, rr.StepsPerExecution)
+	}
+	for what, p := range map[string]*Percentiles{"trigger→first request": rr.TriggerToFirstRequest, "trigger→finished": rr.TriggerToFinished} {
+		if p == nil || p.N != rr.Executions || p.P50 <= 0 || p.P95 < p.P50 || p.P99 < p.P95 {
+			t.Errorf("%s: %s percentiles not filled: %+v", rr.Name, what, p)
+		}
+	}
+	if rr.SQLPerStep <= 0 || rr.TracerPerStep <= 0 {
+		t.Errorf("%s: SQL statements per step not filled: %v (tracer %v)", rr.Name, rr.SQLPerStep, rr.TracerPerStep)
+	}
+}
+
+func TestSteadyRate(t *testing.T) {
+	t.Parallel()
+	t0 := time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC)
+	var done []time.Time
+	// 10 slow warm-up completions, 80 at 100/s, 10 slow drain completions.
+	for i := range 10 {
+		done = append(done, t0.Add(time.Duration(i)*100*time.Millisecond))
+	}
+	start := t0.Add(time.Second)
+	for i := range 80 {
+		done = append(done, start.Add(time.Duration(i)*10*time.Millisecond))
+	}
+	for i := range 10 {
+		done = append(done, start.Add(790*time.Millisecond+time.Duration(i+1)*time.Second))
+	}
+	rate, window := steadyRate(done)
+	if got, want := round(rate, 1), 100.0; got != want {
+		t.Errorf("rate %v, want %v (window %s)", got, want, window)
+	}
+	if window != 790*time.Millisecond {
+		t.Errorf("window %s, want 790ms", window)
+	}
+}
+
+// TestLoadReports checks the parent's reading of the load process's lines.
+func TestLoadReports(t *testing.T) {
+	t.Parallel()
+	lp := &loadProc{finalCond: make(chan struct{}), done: make(chan apiDone, 1)}
+	var finals int
+	lp.reset(3, func() { finals++ })
+	id := uuid.MustParse("6f1c1a52-9a43-4d1e-9b5e-0c3f7a2d8e10")
+	lines := strings.Join([]string{
+		"A " + id.String() + " 2 2000",
+		"A " + id.String() + " 1 1000",
+		"T " + id.String() + " 500",
+		"A " + id.String() + " 3 3000",
+		"A " + id.String() + " 3 3500", // a repeated final step counts once
+		"A not-a-uuid 1 1",
+		"D 11 2 trigger answered 500: boom",
+	}, "\n") + "\n"
+	lp.read(bufio.NewReader(strings.NewReader(lines)))
+	arrivals, triggers, requests := lp.snapshot()
+	want := map[uuid.UUID]*arrival{id: {first: time.Unix(0, 1000), final: true, requests: 4}}
+	if d := cmp.Diff(want, arrivals, cmp.AllowUnexported(arrival{})); d != "" {
+		t.Errorf("arrivals (-want +got):\n%s", d)
+	}
+	if d := cmp.Diff(map[uuid.UUID]time.Time{id: time.Unix(0, 500)}, triggers); d != "" {
+		t.Errorf("triggers (-want +got):\n%s", d)
+	}
+	if requests != 4 || finals != 1 {
+		t.Errorf("%d requests and %d finals, want 4 and 1", requests, finals)
+	}
+	select {
+	case d := <-lp.done:
+		if d != (apiDone{ok: 11, failed: 2, err: "trigger answered 500: boom"}) {
+			t.Errorf("API run report %+v", d)
+		}
+	default:
+		t.Error("no API run report")
+	}
+}
+
+func TestSteadySlices(t *testing.T) {
+	t.Parallel()
+	t0 := time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC)
+	var even, halves []time.Time
+	for i := range 1000 { // 100/s for 10 s
+		even = append(even, t0.Add(time.Duration(i)*10*time.Millisecond))
+	}
+	for i := range 500 { // 100/s for 5 s, then 50/s for 5 s
+		halves = append(halves, t0.Add(time.Duration(i)*10*time.Millisecond))
+	}
+	for i := range 250 {
+		halves = append(halves, t0.Add(5*time.Second+time.Duration(i)*20*time.Millisecond))
+	}
+	rates, spread := steadySlices(even, 2*time.Second)
+	if len(rates) != 4 || spread > 1 {
+		t.Errorf("even rate: slices %v, spread %v%%, want 4 slices and ~0%%", rates, spread)
+	}
+	rates, spread = steadySlices(halves, time.Second)
+	if spread < 50 {
+		t.Errorf("halved rate: slices %v, spread %v%%, want >= 50%%", rates, spread)
+	}
+}
+
+func TestMedian(t *testing.T) {
+	t.Parallel()
+	runs := []*RunResult{{Name: "b/api #1", StepsPerSec: 30}, {Name: "b/go", StepsPerSec: 99}, {Name: "b/api #2", StepsPerSec: 10},
+		{Name: "b/api #3", StepsPerSec: 20}, {Name: "b/apis", StepsPerSec: 5}}
+	if got := median(runs, "b/api"); got == nil || got.Name != "b/api #3" {
+		t.Errorf("median of b/api repeats: %+v, want b/api #3", got)
+	}
+	if got := median(runs, "b/go"); got == nil || got.Name != "b/go" {
+		t.Errorf("median of one run: %+v", got)
+	}
+	if got := median(runs, "c/go"); got != nil {
+		t.Errorf("median of nothing: %+v", got)
+	}
+}
+
+func TestPercentiles(t *testing.T) {
+	t.Parallel()
+	var ds []time.Duration
+	for i := 100; i >= 1; i-- {
+		ds = append(ds, time.Duration(i)*time.Millisecond)
+	}
+	want := Percentiles{P50: 50, P95: 95, P99: 99, N: 100}
+	if d := cmp.Diff(want, percentiles(ds)); d != "" {
+		t.Errorf("percentiles (-want +got):\n%s", d)
+	}
+	if d := cmp.Diff(Percentiles{}, percentiles(nil)); d != "" {
+		t.Errorf("percentiles of nothing (-want +got):\n%s", d)
+	}
+}
+
+func TestParseFlags(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name    string
+		args    []string
+		check   func(*Options) string
+		wantErr string
+	}{
+		{"full defaults", nil, func(o *Options) string {
+			return cmp.Diff([]any{fullN["b"], fullHistory, 200, 200, []string{"a", "b", "c"}, []string{"api", "go"}, fullLightN},
+				[]any{o.N["b"], o.History, o.Workers, o.InFlight, o.Workloads, o.Triggers, o.LightN})
+		}, ""},
+		{"short", []string{"-short"}, func(o *Options) string {
+			return cmp.Diff([]any{shortN["a"], 0, shortBaseline, shortLightN}, []any{o.N["a"], o.History, o.RiverJobs, o.LightN})
+		}, ""},
+		{"n overrides", []string{"-n", "7", "-n-b", "9", "-workers", "50"}, func(o *Options) string {
+			return cmp.Diff([]any{7, 7, 7, 50}, []any{o.N["a"], o.N["b"], o.N["c"], o.InFlight})
+		}, ""},
+		{"unknown workload", []string{"-workloads", "a,x"}, nil, `unknown workload "x"`},
+		{"repeat", []string{"-repeat", "0"}, nil, "-repeat must be >= 1"},
+		{"unknown trigger", []string{"-triggers", "grpc"}, nil, `unknown trigger "grpc"`},
+		{"sweep points", []string{"-sweep", "-sweep-points", "1ms/50ms/1, 100ms/1s/4"}, func(o *Options) string {
+			return cmp.Diff([]SweepPoint{{time.Millisecond, 50 * time.Millisecond, 1}, {100 * time.Millisecond, time.Second, 4}}, o.Sweep)
+		}, ""},
+		{"bad sweep point", []string{"-sweep-points", "10ms/250ms/0"}, nil, `-sweep-points: "10ms/250ms/0"`},
+		{"short sweep point", []string{"-sweep-points", "10ms/250ms"}, nil, "want FetchCooldown/FetchPollInterval/commit-shards"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			o, out, err := parseFlags(append([]string{"-database-url", "postgres://x/y"}, tc.args...), io.Discard)
+			if tc.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
+					t.Fatalf("error %v, want %q", err, tc.wantErr)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if out != "bench-results.json" {
+				t.Errorf("out %q", out)
+			}
+			if d := tc.check(o); d != "" {
+				t.Errorf("options (-want +got):\n%s", d)
+			}
+		})
+	}
+}

@@ -1,0 +1,192 @@
+package main
+
+import (
+	"cmp"
+	"fmt"
+	"io"
+	"math"
+	"slices"
+	"strings"
+	"text/tabwriter"
+)
+
+// Targets the benchmark checks (issue 7 and SPEC.md, Performance).
+const (
+	goalRiverRatio   = 0.5  // flowd steps/s ≥ 0.5 × bare River jobs/s
+	goalChainExecs   = 830  // executions/s on the 3-step chain (10× n8n)
+	goalHistoryDrift = 0.10 // SQL statements per step within ±10% with history
+	goalPeakRSSMiB   = 200
+)
+
+// goals evaluates the targets against the runs.
+func (b *bench) goals() {
+	r := b.res
+	main := median(r.Runs, "b/api")
+	if main == nil {
+		main = median(r.Runs, "b/go")
+	}
+	river := b.find(r.Baselines, "river/bulk")
+	if main != nil && river != nil && river.StepsPerSec > 0 {
+		ratio := main.StepsPerSec / river.StepsPerSec
+		r.Goals = append(r.Goals, Goal{Name: "steps/s vs bare River jobs/s (" + main.Name + ")", Want: fmt.Sprintf("≥ %.2f×", goalRiverRatio),
+			Got: fmt.Sprintf("%.2f× (%.0f / %.0f)", ratio, main.StepsPerSec, river.StepsPerSec), Pass: ratio >= goalRiverRatio})
+	}
+	if main != nil {
+		r.Goals = append(r.Goals, Goal{Name: "3-step chain executions/s (" + main.Name + "; n8n: 74–83)", Want: fmt.Sprintf("≥ %d", goalChainExecs),
+			Got: fmt.Sprintf("%.0f (%.0f steps/s)", main.ExecPerSec, main.StepsPerSec), Pass: main.ExecPerSec >= goalChainExecs})
+	}
+	if h := r.History; h != nil && h.SQLPerStepEmpty > 0 {
+		drift := h.SQLPerStepWith/h.SQLPerStepEmpty - 1
+		r.Goals = append(r.Goals, Goal{Name: fmt.Sprintf("SQL statements per step with %d old executions", h.Rows), Want: fmt.Sprintf("within ±%.0f%% of empty", goalHistoryDrift*100),
+			Got: fmt.Sprintf("%.2f vs %.2f (%+.1f%%)", h.SQLPerStepWith, h.SQLPerStepEmpty, drift*100), Pass: math.Abs(drift) <= goalHistoryDrift,
+			Note: fmt.Sprintf("steps/s %.0f with history vs %.0f empty", h.StepsPerSecWith, h.StepsPerSecEmpty)})
+	}
+	var peak float64
+	var peakRun string
+	for _, rr := range r.Runs {
+		if rr.PeakRSSMiB > peak {
+			peak, peakRun = rr.PeakRSSMiB, rr.Name
+		}
+	}
+	if peakRun != "" {
+		r.Goals = append(r.Goals, Goal{Name: "peak RSS of flowd (" + peakRun + ")", Want: fmt.Sprintf("< %d MiB", goalPeakRSSMiB),
+			Got: fmt.Sprintf("%.0f MiB", peak), Pass: peak < goalPeakRSSMiB})
+	}
+	if r.Mode == "short" {
+		for i := range r.Goals {
+			r.Goals[i].Note = strings.TrimSpace(r.Goals[i].Note + " (short mode: not meaningful)")
+		}
+	}
+}
+
+// median returns the run named name, or of its repeats ("name #k") the
+// one with the median steps/s.
+func median(runs []*RunResult, name string) *RunResult {
+	var list []*RunResult
+	for _, rr := range runs {
+		if rr.Name == name || strings.HasPrefix(rr.Name, name+" #") {
+			list = append(list, rr)
+		}
+	}
+	if len(list) == 0 {
+		return nil
+	}
+	slices.SortStableFunc(list, func(a, b *RunResult) int { return cmp.Compare(a.StepsPerSec, b.StepsPerSec) })
+	return list[(len(list)-1)/2]
+}
+
+func pct(p *Percentiles) string {
+	if p == nil || p.N == 0 {
+		return "-"
+	}
+	return fmt.Sprintf("%.0f/%.0f/%.0f", p.P50, p.P95, p.P99)
+}
+
+// printReport writes the result as tables.
+func printReport(w io.Writer, r *Result) {
+	m := r.Machine
+	fmt.Fprintf(w, "\nflowbench %s — %d CPUs (%s), %.0f GiB RAM, PostgreSQL %s, %s; load average %.2f %.2f %.2f at start, %.2f %.2f %.2f at end; %.0f s\n",
+		r.Mode, m.CPUs, m.CPUModel, m.MemTotalGiB, m.PostgreSQL, m.GoVersion,
+		m.LoadAvgAtStart[0], m.LoadAvgAtStart[1], m.LoadAvgAtStart[2], m.LoadAvgAtEnd[0], m.LoadAvgAtEnd[1], m.LoadAvgAtEnd[2], r.Seconds)
+	c := r.Config
+	rate := "off"
+	if c.RateLimit >= 0 {
+		rate = fmt.Sprintf("%.0f/s", c.RateLimit)
+	}
+	fmt.Fprintf(w, "flowd: %d workers, fetch cooldown %s, fetch poll %s, %d commit shards (batch ≤ %d), %d DB conns, API rate limit %s, log level %s\n",
+		c.Workers, c.FetchCooldown, c.FetchPollInterval, c.CommitShards, c.CommitBatch, c.DBMaxConns, rate, c.LogLevel)
+	fmt.Fprintf(w, "load: closed loop, %d executions in flight, %d trigger clients, target delay %s; SQL counted by %s\n\n",
+		c.InFlight, c.Clients, c.TargetDelay, c.SQLSource)
+
+	table := func(title string, runs []*RunResult) {
+		if len(runs) == 0 {
+			return
+		}
+		fmt.Fprintln(w, title)
+		tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
+		fmt.Fprintln(tw, "run\tn\tok\tsteady s\tspread\texec/s\tsteps/s\ttrig→1st req ms\ttrig→done ms\tflowd CPU\tpg CPU\tload CPU\tother\tSQL/step\tRSS MiB\t")
+		fmt.Fprintln(tw, "\t\t\t\t%\t\t\tp50/p95/p99\tp50/p95/p99\ts/1k steps\ts/1k steps\ts/1k steps\tcores\t\t\t")
+		for _, rr := range runs {
+			ok := fmt.Sprint(rr.Succeeded)
+			if rr.Failed > 0 || len(rr.Errors) > 0 {
+				ok += "!"
+			}
+			fmt.Fprintf(tw, "%s\t%d\t%s\t%.1f\t%.0f\t%.0f\t%.0f\t%s\t%s\t%.3f\t%.3f\t%.3f\t%.2f\t%.2f\t%.0f\t\n",
+				rr.Name, rr.Executions, ok, rr.SteadySeconds, rr.SpreadPct, rr.ExecPerSec, rr.StepsPerSec,
+				pct(rr.TriggerToFirstRequest), pct(rr.TriggerToFinished),
+				rr.FlowdCPUPer1k, rr.PostgresCPUPer1k, rr.LoadCPUPer1k, rr.OtherCores, rr.SQLPerStep, rr.PeakRSSMiB)
+		}
+		_ = tw.Flush()
+		fmt.Fprintln(w)
+	}
+	table("baselines (flowd's CPU column is this process: River client, or HTTP client)", r.Baselines)
+	table("flowd", r.Runs)
+	table("sweep (fetch cooldown / fetch poll interval / commit shards)", r.Sweep)
+
+	if len(r.Baselines) > 0 && len(r.Runs) > 0 {
+		fmt.Fprintln(w, "flowd steps/s as a ratio of each baseline")
+		tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
+		fmt.Fprint(tw, "run\t")
+		for _, bl := range r.Baselines {
+			fmt.Fprintf(tw, "÷ %s\t", bl.Name)
+		}
+		fmt.Fprintln(tw)
+		for _, rr := range r.Runs {
+			fmt.Fprintf(tw, "%s\t", rr.Name)
+			for _, bl := range r.Baselines {
+				if bl.StepsPerSec > 0 {
+					fmt.Fprintf(tw, "%.2f\t", rr.StepsPerSec/bl.StepsPerSec)
+				} else {
+					fmt.Fprint(tw, "-\t")
+				}
+			}
+			fmt.Fprintln(tw)
+		}
+		_ = tw.Flush()
+		fmt.Fprintln(w)
+	}
+
+	shown := map[string]bool{}
+	for _, rr := range append(append(append([]*RunResult{}, r.Runs...), r.Sweep...), r.Baselines...) {
+		if (rr.Workload == "b" || rr.Name == "river/chain") && !shown[rr.Workload] && len(rr.TopStatements) > 0 {
+			shown[rr.Workload] = true
+			fmt.Fprintf(w, "most frequent statements in %s (calls per step of %.2f; mean execution ms; execution ms per step)\n", rr.Name, rr.SQLPerStep)
+			for _, s := range rr.TopStatements {
+				fmt.Fprintf(w, "  %6.3f  %7.3f  %7.4f  %s\n", s.CallsPerStep, s.MeanMS, s.ExecMSPerStep, s.Query)
+			}
+			fmt.Fprintln(w)
+		}
+	}
+
+	if len(r.Goals) > 0 {
+		fmt.Fprintln(w, "goals")
+		tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+		for _, g := range r.Goals {
+			v := "MISS"
+			switch {
+			case r.Mode == "short":
+				v = "n/a " // too few executions to mean anything
+			case g.Pass:
+				v = "PASS"
+			}
+			fmt.Fprintf(tw, "  %s\t%s\twant %s\tgot %s\t%s\n", v, g.Name, g.Want, g.Got, g.Note)
+		}
+		_ = tw.Flush()
+		fmt.Fprintln(w)
+	}
+	for _, rr := range append(append(append([]*RunResult{}, r.Baselines...), r.Runs...), r.Sweep...) {
+		for _, e := range rr.Errors {
+			fmt.Fprintf(w, "ERROR in %s: %s\n", rr.Name, e)
+		}
+	}
+	var steal float64
+	for _, rr := range append(append([]*RunResult{}, r.Runs...), r.Sweep...) {
+		steal = max(steal, rr.StealCores)
+	}
+	if steal >= 0.05 {
+		fmt.Fprintf(w, "note: the hypervisor stole up to %.2f cores during a run (steal_cores in the JSON)\n", steal)
+	}
+	for _, n := range r.Notes {
+		fmt.Fprintf(w, "note: %s\n", n)
+	}
+}
