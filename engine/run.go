@@ -258,11 +258,27 @@ func (r *run) execute(ctx context.Context) error {
 			return r.finish(ctx, pending, nextDue)
 		}
 		if len(pending) > 0 || len(jobs) > 0 {
-			// Progress markers (steps started) need not wait; attempt records must
-			// be durable before what depends on them is sent.
-			wait := len(pending) > 0
-			err := w.commit.submit(ctx, &commitReq{attempts: pending, update: r.update(ExecutionStatusInProgress)}, wait)
-			if err != nil && wait {
+			// Attempt records must be durable before what depends on them is
+			// sent, and a step is marked running before its request leaves, so
+			// that a worker that dies mid-request leaves a record saying the
+			// request may have been sent (recoverOrphans).
+			err := w.commit.submit(ctx, &commitReq{attempts: pending, update: r.update(ExecutionStatusInProgress)}, true)
+			if err != nil && ctx.Err() != nil {
+				// Cancelled or stopping while checkpointing: nothing new was
+				// sent; record what was, and hand back.
+				for _, j := range jobs {
+					st := r.states[j.ps.Step.StepNumber]
+					st.Status = StepPending
+					st.Attempts--
+				}
+				for ; inflight > 0; inflight-- {
+					res := <-results
+					r.apply(&res)
+					pending = append(pending, res.rec)
+				}
+				return r.interrupted(ctx, pending)
+			}
+			if err != nil {
 				return r.abort(ctx, inflight, results, fmt.Errorf("record attempts: %w", err))
 			}
 			pending = nil
