@@ -21,7 +21,7 @@ import (
 
 // Default sizes. Full mode: each workload's N gives about 20 s of steady
 // state on a 2-core machine at the rates measured when they were chosen
-// (docs/readme-performance.md); a faster flowd needs a larger -n.
+// (README.md, Performance); a faster flowd needs a larger -n.
 var (
 	fullN  = map[string]int{"a": 15000, "b": 12000, "c": 8500}
 	shortN = map[string]int{"a": 60, "b": 60, "c": 40}

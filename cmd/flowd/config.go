@@ -171,7 +171,7 @@ variable when set and not empty, else from the default shown.`
 
 // printFlags writes the flag list of fs: each flag with its value type, its
 // description, and its environment variable and default when it has them.
-// `flowd serve --help` prints it; docs/readme-cli-openapi.md's
+// `flowd serve --help` prints it; README.md's
 // configuration table is generated from it.
 func (e *envFlags) printFlags(w io.Writer) {
 	e.fs.VisitAll(func(f *flag.Flag) {
