@@ -69,11 +69,17 @@ func (s *Server) flowList(w http.ResponseWriter, r *http.Request) error {
 
 // POST /v1/webhooks
 func (s *Server) flowCreate(w http.ResponseWriter, r *http.Request) error {
-	p := principalFrom(r.Context())
 	body, err := readBody(r)
 	if err != nil {
 		return err
 	}
+	return s.createFlow(w, r, body, "flow created")
+}
+
+// createFlow validates a flow definition, stores it as a new flow of the
+// caller's company with a fresh hook secret, and answers 201 with msg.
+func (s *Server) createFlow(w http.ResponseWriter, r *http.Request, body []byte, msg string) error {
+	p := principalFrom(r.Context())
 	in, err := engine.DecodeFlow(body)
 	if err != nil {
 		return err
@@ -83,7 +89,7 @@ func (s *Server) flowCreate(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	writeOK(w, http.StatusCreated, "flow created", createdFlow{Flow: f, HookSecret: secret})
+	writeOK(w, http.StatusCreated, msg, createdFlow{Flow: f, HookSecret: secret})
 	return nil
 }
 
@@ -215,17 +221,7 @@ func (s *Server) flowClone(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	checked, err := engine.DecodeFlow(raw)
-	if err != nil {
-		return err
-	}
-	secret := NewSecret()
-	f, err := s.store.FlowCreate(r.Context(), p.CompanyID, p.UserID, checked, secret)
-	if err != nil {
-		return err
-	}
-	writeOK(w, http.StatusCreated, "flow cloned", createdFlow{Flow: f, HookSecret: secret})
-	return nil
+	return s.createFlow(w, r, raw, "flow cloned")
 }
 
 // cloneInput builds the JSON definition of a clone: the source's steps and

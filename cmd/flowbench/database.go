@@ -26,25 +26,6 @@ import (
 
 const marker = "/* flowbench */ "
 
-// withDatabase replaces the database of a URL or key=value connection string.
-func withDatabase(connString, db string) string {
-	if strings.HasPrefix(connString, "postgres://") || strings.HasPrefix(connString, "postgresql://") {
-		base, query, _ := strings.Cut(connString, "?")
-		scheme, rest, _ := strings.Cut(base, "://")
-		host, _, _ := strings.Cut(rest, "/")
-		out := scheme + "://" + host + "/" + db
-		if query != "" {
-			out += "?" + query
-		}
-		return out
-	}
-	re := regexp.MustCompile(`dbname=\S+`)
-	if re.MatchString(connString) {
-		return re.ReplaceAllString(connString, "dbname="+db)
-	}
-	return connString + " dbname=" + db
-}
-
 // redactURL hides a password in a connection string.
 func redactURL(s string) string {
 	return regexp.MustCompile(`:[^:@/]+@|password=\S+`).ReplaceAllString(s, ":***@")
@@ -76,7 +57,7 @@ func createDatabase(ctx context.Context, adminURL string) (dbURL string, drop fu
 			fmt.Fprintf(os.Stderr, "flowbench: drop database %s: %v\n", name, err)
 		}
 	}
-	dbURL = withDatabase(adminURL, name)
+	dbURL = store.ConnStringWithDatabase(adminURL, name)
 	pool, err := pgxpool.New(ctx, dbURL)
 	if err != nil {
 		drop()

@@ -81,7 +81,7 @@ func create() error {
 		return err
 	}
 	cfg.Database = dbName
-	dbURL = withDatabase(admin, dbName)
+	dbURL = store.ConnStringWithDatabase(admin, dbName)
 	pcfg, err := pgxpool.ParseConfig(dbURL)
 	if err != nil {
 		return fmt.Errorf("parse %s: %w", redactURL(dbURL), err)
@@ -92,25 +92,6 @@ func create() error {
 		return err
 	}
 	return store.Migrate(ctx, pool, nil)
-}
-
-// withDatabase replaces the database of a URL or key=value connection string.
-func withDatabase(connString, db string) string {
-	if strings.HasPrefix(connString, "postgres://") || strings.HasPrefix(connString, "postgresql://") {
-		base, query, _ := strings.Cut(connString, "?")
-		scheme, rest, _ := strings.Cut(base, "://")
-		host, _, _ := strings.Cut(rest, "/")
-		out := scheme + "://" + host + "/" + db
-		if query != "" {
-			out += "?" + query
-		}
-		return out
-	}
-	re := regexp.MustCompile(`dbname=\S+`)
-	if re.MatchString(connString) {
-		return re.ReplaceAllString(connString, "dbname="+db)
-	}
-	return connString + " dbname=" + db
 }
 
 func redactURL(s string) string {
@@ -146,7 +127,7 @@ func NewDatabase(tb testing.TB) string {
 			conn.Close(ctx)
 		}
 	})
-	url := withDatabase(admin, name)
+	url := store.ConnStringWithDatabase(admin, name)
 	p, err := pgxpool.New(ctx, url)
 	if err != nil {
 		tb.Fatalf("connect %s: %v", name, err)
