@@ -579,3 +579,31 @@ func (r *run) collectRecords(res *attemptResult) {
 		r.records = b
 	}
 }
+
+// giveUp fails an execution whose job was cut short runs times (worker
+// crashes, rescues, database errors): whatever makes it fail, running it
+// again will not help.
+func (r *run) giveUp(ctx context.Context, runs int) error {
+	now := time.Now()
+	msg := fmt.Sprintf("execution abandoned after %d runs that did not finish (worker crashes or database errors); "+
+		"retry it once the cause is fixed", runs)
+	r.exec.ErrorMessage = &msg
+	r.exec.FinishedAt = &now
+	if r.exec.ExecutedAt == nil {
+		r.exec.ExecutedAt = &now
+	}
+	for _, st := range r.states {
+		if !terminal(st.Status) {
+			st.Status = StepFailed
+			st.Error = msg
+			st.FinishedAt = &now
+			st.NextAttemptAt = nil
+		}
+	}
+	if err := r.w.commit.submit(ctx, &commitReq{update: r.update(ExecutionStatusFailed)}, true); err != nil {
+		return fmt.Errorf("record abandoned execution: %w", err)
+	}
+	r.w.log.Error("execution abandoned", "execution_id", r.exec.ID, "flow_id", r.exec.FlowID, "runs", runs)
+	r.w.obs.ExecutionFinished(ExecutionStatusFailed)
+	return nil
+}

@@ -55,6 +55,7 @@ const (
 	MaxStoredBytesDefault        = 64 << 10
 	CommitShardsDefault          = 2
 	MaxCommitBatchDefault        = 256
+	MaxRunsDefault               = 25
 	UserAgentDefault             = "flowd/1.0 (+https://github.com/flowd/flowd)"
 )
 
@@ -76,6 +77,12 @@ type WorkerConfig struct {
 	CommitShards int
 	// MaxCommitBatch bounds the executions written in one transaction.
 	MaxCommitBatch int
+	// MaxRuns bounds how often one execution's job may be run before it
+	// ends cleanly: each worker crash, rescue or database error that cuts
+	// a run short counts (snoozes do not). Past it the execution fails
+	// with an error saying so, instead of River discarding the job and
+	// leaving the execution in progress for ever.
+	MaxRuns int
 	// WorkerID is recorded on each attempt (the River client id).
 	WorkerID string
 	// UserAgent is sent on every request.
@@ -121,6 +128,9 @@ func NewWorker(store Store, cfg *WorkerConfig) *Worker {
 	}
 	if c.MaxCommitBatch <= 0 {
 		c.MaxCommitBatch = MaxCommitBatchDefault
+	}
+	if c.MaxRuns <= 0 {
+		c.MaxRuns = MaxRunsDefault
 	}
 	if c.UserAgent == "" {
 		c.UserAgent = UserAgentDefault
@@ -213,6 +223,9 @@ func (w *Worker) Work(ctx context.Context, job *river.Job[ExecutionArgs]) error 
 		return err
 	}
 	r := newRun(w, exec, plan)
+	if job.Attempt > w.cfg.MaxRuns {
+		return r.giveUp(ctx, job.Attempt-1)
+	}
 	if n := len(job.AttemptedBy); n >= 2 {
 		r.prevWorker = job.AttemptedBy[n-2]
 	}
