@@ -76,15 +76,18 @@ type Options struct {
 
 // bench is one invocation's state.
 type bench struct {
-	o      *Options
-	dbURL  string
-	h      *harness
-	load   *loadProc
-	tn     *tenant
-	log    *slog.Logger
-	res    *Result
-	prof   *os.File
-	target string
+	o     *Options
+	dbURL string
+	h     *harness
+	load  *loadProc
+	tn    *tenant
+	log   *slog.Logger
+	res   *Result
+	prof  *os.File
+	// profiled is set once the profiled run started: with -repeat only its
+	// first repeat is profiled.
+	profiled bool
+	target   string
 }
 
 // Run runs the benchmark described by o.
@@ -540,7 +543,8 @@ func (b *bench) begin(ctx context.Context, name string, qc *queryCounter) (*prob
 		p.q = qc.n.Load()
 	}
 	p.child, _, _ = procCPU(b.load.Pid())
-	if b.o.CPUProfile != "" && name == b.o.ProfileRun && b.prof == nil {
+	if b.o.CPUProfile != "" && !b.profiled && (name == b.o.ProfileRun || strings.HasPrefix(name, b.o.ProfileRun+" #")) {
+		b.profiled = true
 		f, err := os.Create(b.o.CPUProfile)
 		if err != nil {
 			return nil, fmt.Errorf("create CPU profile: %w", err)

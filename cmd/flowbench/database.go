@@ -26,9 +26,14 @@ import (
 
 const marker = "/* flowbench */ "
 
+var (
+	urlPassword = regexp.MustCompile(`(://[^:/@]*):[^@/]*@`)
+	kvPassword  = regexp.MustCompile(`password=\S+`)
+)
+
 // redactURL hides a password in a connection string.
 func redactURL(s string) string {
-	return regexp.MustCompile(`:[^:@/]+@|password=\S+`).ReplaceAllString(s, ":***@")
+	return kvPassword.ReplaceAllString(urlPassword.ReplaceAllString(s, "${1}:***@"), "password=***")
 }
 
 // createDatabase creates and migrates flowd_bench_<pid> on the server of
@@ -255,18 +260,17 @@ func (h *harness) waitFinished(ctx context.Context, since time.Time, n int, time
 
 // execRow is one execution's outcome.
 type execRow struct {
-	id        uuid.UUID
-	status    string
-	errMsg    *string
-	created   time.Time
-	finished  *time.Time
-	stepCount int
+	id       uuid.UUID
+	status   string
+	errMsg   *string
+	created  time.Time
+	finished *time.Time
 }
 
 // executions returns the executions created since `since`.
 func (h *harness) executions(ctx context.Context, since time.Time) ([]execRow, error) {
-	rows, err := h.pool.Query(ctx, marker+`SELECT id, status, error_message, created_at, finished_at,
-		(SELECT count(*) FROM jsonb_object_keys(steps)) FROM executions WHERE created_at >= $1`, since)
+	rows, err := h.pool.Query(ctx, marker+`SELECT id, status, error_message, created_at, finished_at
+		FROM executions WHERE created_at >= $1`, since)
 	if err != nil {
 		return nil, fmt.Errorf("read executions: %w", err)
 	}
@@ -274,7 +278,7 @@ func (h *harness) executions(ctx context.Context, since time.Time) ([]execRow, e
 	var out []execRow
 	for rows.Next() {
 		var r execRow
-		if err := rows.Scan(&r.id, &r.status, &r.errMsg, &r.created, &r.finished, &r.stepCount); err != nil {
+		if err := rows.Scan(&r.id, &r.status, &r.errMsg, &r.created, &r.finished); err != nil {
 			return nil, err
 		}
 		out = append(out, r)

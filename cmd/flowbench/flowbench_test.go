@@ -16,6 +16,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/flowd/flowd/internal/testdb"
+	"github.com/flowd/flowd/store"
 )
 
 func TestMain(m *testing.M) {
@@ -348,5 +349,21 @@ func TestParseFlags(t *testing.T) {
 				t.Errorf("options (-want +got):\n%s", d)
 			}
 		})
+	}
+}
+
+func TestConnectionStrings(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct{ in, db, redacted string }{
+		{"postgres://u:secret@h:5432/flowd?sslmode=disable", "postgres://u:secret@h:5432/bench?sslmode=disable", "postgres://u:***@h:5432/flowd?sslmode=disable"},
+		{"postgres://postgres@127.0.0.1:55432/flowd", "postgres://postgres@127.0.0.1:55432/bench", "postgres://postgres@127.0.0.1:55432/flowd"},
+		{"host=h user=u password=secret dbname=flowd", "host=h user=u password=secret dbname=bench", "host=h user=u password=*** dbname=flowd"},
+	} {
+		if got := store.ConnStringWithDatabase(tc.in, "bench"); got != tc.db {
+			t.Errorf("ConnStringWithDatabase(%q) = %q, want %q", tc.in, got, tc.db)
+		}
+		if got := redactURL(tc.in); got != tc.redacted {
+			t.Errorf("redactURL(%q) = %q, want %q", tc.in, got, tc.redacted)
+		}
 	}
 }

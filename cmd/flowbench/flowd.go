@@ -123,15 +123,20 @@ func startFlowd(ctx context.Context, dbURL string, cfg stackConfig) (*flowdStack
 		pool.Close()
 		return nil, fmt.Errorf("start scheduler: %w", err)
 	}
+	fs := &flowdStack{pool: pool, store: st, sched: sched, queries: qc}
 	addr, err := freeLoopbackAddr()
 	if err != nil {
+		fs.stop()
 		return nil, err
 	}
-	srv := api.New(st, sched, &api.Config{Addr: addr, RateLimit: cfg.RateLimit, Logger: cfg.Logger})
-	if err := srv.Start(ctx); err != nil {
+	fs.api = api.New(st, sched, &api.Config{Addr: addr, RateLimit: cfg.RateLimit, Logger: cfg.Logger})
+	if err := fs.api.Start(ctx); err != nil {
+		fs.api = nil
+		fs.stop()
 		return nil, fmt.Errorf("start API: %w", err)
 	}
-	return &flowdStack{pool: pool, store: st, sched: sched, api: srv, url: "http://" + addr, queries: qc}, nil
+	fs.url = "http://" + addr
+	return fs, nil
 }
 
 // freeLoopbackAddr returns a loopback address with a port free right now
@@ -151,7 +156,9 @@ func freeLoopbackAddr() (string, error) {
 func (s *flowdStack) stop() {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	_ = s.api.Stop(ctx)
+	if s.api != nil {
+		_ = s.api.Stop(ctx)
+	}
 	_ = s.sched.Stop(ctx)
 	s.pool.Close()
 }
