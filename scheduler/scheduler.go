@@ -28,7 +28,7 @@ const QueueExecutions = "flowd_executions"
 const (
 	WorkersDefault           = 200
 	FetchCooldownDefault     = 10 * time.Millisecond
-	FetchPollIntervalDefault = 250 * time.Millisecond
+	FetchPollIntervalDefault = 50 * time.Millisecond
 	JobMaxAttemptsDefault    = 50
 	// RescueStuckJobsAfter is River's own stuck-job rescue, kept as a last
 	// resort far beyond any execution's running time.

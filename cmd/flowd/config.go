@@ -257,7 +257,7 @@ func configFlags(name string, withAPI bool) (c *Config, allow *string, e *envFla
 	e.int64(&c.MaxResponseBytes, "max-response-bytes", "FLOWD_MAX_RESPONSE_BYTES", 1<<20, "response bytes read per attempt (the rest is discarded)")
 	e.int(&c.DBMaxConns, "db-max-conns", "FLOWD_DB_MAX_CONNS", 40, "PostgreSQL connections of this process")
 	e.dur(&c.FetchCooldown, "fetch-cooldown", "FLOWD_FETCH_COOLDOWN", 10*time.Millisecond, "River FetchCooldown")
-	e.dur(&c.FetchPollInterval, "fetch-poll-interval", "FLOWD_FETCH_POLL_INTERVAL", 250*time.Millisecond, "River FetchPollInterval")
+	e.dur(&c.FetchPollInterval, "fetch-poll-interval", "FLOWD_FETCH_POLL_INTERVAL", 50*time.Millisecond, "River FetchPollInterval")
 	e.dur(&c.ShutdownGrace, "shutdown-grace", "FLOWD_SHUTDOWN_GRACE", 30*time.Second, "on SIGTERM, time in-flight steps get to finish before they are cancelled and re-queued")
 	e.dur(&c.HeartbeatInterval, "heartbeat-interval", "FLOWD_HEARTBEAT_INTERVAL", 5*time.Second, "how often this process records that it is alive")
 	e.dur(&c.RescueAfter, "rescue-after", "FLOWD_RESCUE_AFTER", 30*time.Second, "a process silent this long is dead: its running executions are re-queued")
