@@ -4,7 +4,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"log/slog"
 	"net/http"
 
 	"github.com/flowd/flowd/engine"
@@ -84,10 +83,10 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	} else {
 		s.log.DebugContext(r.Context(), "request refused", "method", r.Method, "path", r.URL.Path, "status", code, "error", err)
 	}
-	if code == http.StatusUnauthorized {
+	var hookErr *hookAuthError
+	if code == http.StatusUnauthorized && !errors.As(err, &hookErr) {
+		// The inbound hook is not authenticated with a Bearer token.
 		w.Header().Set("WWW-Authenticate", `Bearer realm="flowd"`)
 	}
 	writeJSON(w, code, envelope{Status: "error", Message: msg, Errors: fields})
 }
-
-var _ = slog.Default

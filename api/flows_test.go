@@ -245,6 +245,9 @@ func TestAuthRequired(t *testing.T) {
 			if r.Code != http.StatusUnauthorized || r.Status != "error" || r.Message == "" {
 				t.Errorf("want 401 error envelope, got %d %s", r.Code, r.Raw)
 			}
+			if got := r.Header.Get("WWW-Authenticate"); !strings.HasPrefix(got, "Bearer") {
+				t.Errorf("WWW-Authenticate %q, want a Bearer challenge", got)
+			}
 		})
 	}
 	if r := b.env.Do(t, b.tenant, "GET", "/v1/webhooks", nil); r.Code != http.StatusOK {

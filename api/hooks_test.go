@@ -496,3 +496,16 @@ func TestHookRefusesUnstorableJSON(t *testing.T) {
 		}
 	}
 }
+
+func TestHookUnauthorizedIsNoBearerChallenge(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	f := b.createHooked(t, b.tenant, mappedFlow(b.target.URL))
+	r := b.env.Do(t, nil, "POST", hookPath(f.ID, "wrong"), `{}`)
+	if r.Code != http.StatusUnauthorized {
+		t.Fatalf("want 401, got %d %s", r.Code, r.Raw)
+	}
+	if got := r.Header.Get("WWW-Authenticate"); got != "" {
+		t.Errorf("hook 401 carries WWW-Authenticate %q; the hook takes a hook secret, not a Bearer token", got)
+	}
+}

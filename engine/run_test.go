@@ -4,7 +4,6 @@ package engine_test
 // workers, the real API, and httptest servers as the steps' targets.
 
 import (
-	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -12,7 +11,6 @@ import (
 	"net/http/httptest"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -79,6 +77,16 @@ func (tg *target) handle(path string, h func(w http.ResponseWriter, r *http.Requ
 	tg.mu.Lock()
 	tg.handlers[path] = h
 	tg.mu.Unlock()
+}
+
+// slow makes path answer only after d, or when the request is aborted.
+func (tg *target) slow(path string, d time.Duration) {
+	tg.handle(path, func(w http.ResponseWriter, r *http.Request, n int) {
+		select {
+		case <-time.After(d):
+		case <-r.Context().Done():
+		}
+	})
 }
 
 func (tg *target) json(path, body string) {
@@ -462,12 +470,7 @@ func TestWebhookTimeout(t *testing.T) {
 	t.Parallel()
 	b := setupRun(t)
 	tg := newTarget(t)
-	tg.handle("/slow", func(w http.ResponseWriter, r *http.Request, n int) {
-		select {
-		case <-time.After(5 * time.Second):
-		case <-r.Context().Done():
-		}
-	})
+	tg.slow("/slow", 5*time.Second)
 	start := time.Now()
 	e := b.run(t, flow("slow", []any{step(1, "GET", tg.URL+"/slow", map[string]any{"webhook_timeout": 1})}, nil))
 	if e.Status != "failed" || !strings.Contains(*e.ErrorMessage, "timed out") {
@@ -482,12 +485,7 @@ func TestWholeStepTimeout(t *testing.T) {
 	t.Parallel()
 	b := setupRun(t)
 	tg := newTarget(t)
-	tg.handle("/slow", func(w http.ResponseWriter, r *http.Request, n int) {
-		select {
-		case <-time.After(5 * time.Second):
-		case <-r.Context().Done():
-		}
-	})
+	tg.slow("/slow", 5*time.Second)
 	start := time.Now()
 	e := b.run(t, flow("step timeout", []any{step(1, "GET", tg.URL+"/slow", map[string]any{"webhook_timeout": 1, "timeout": 2, "retry_limit": 10})}, nil))
 	if e.Status != "failed" || !strings.Contains(*e.ErrorMessage, "timeout") {
@@ -691,6 +689,3 @@ func TestSigningHeaders(t *testing.T) {
 		t.Errorf("signature does not verify")
 	}
 }
-
-var _ = context.Background
-var _ atomic.Int64

@@ -240,7 +240,7 @@ func jsonArg(v any) string {
 	return string(b)
 }
 
-// ExecutionCancel marks a scheduled or running execution cancelled and
+// ExecutionCancelTx marks a scheduled or running execution cancelled and
 // returns it; the caller cancels its River job in the same transaction.
 // An execution that already ended answers ErrConflict.
 func ExecutionCancelTx(ctx context.Context, tx pgx.Tx, companyID, id uuid.UUID) (*engine.Execution, error) {

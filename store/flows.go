@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"time"
 
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
@@ -410,8 +409,6 @@ func (s *Store) FlowRotateHookSecret(ctx context.Context, companyID, id uuid.UUI
 	}
 	return nil
 }
-
-var _ = time.Now
 
 // FlowRunInfo is what a trigger needs to know about a flow.
 type FlowRunInfo struct {
