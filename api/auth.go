@@ -14,7 +14,7 @@ import (
 
 	"github.com/google/uuid"
 
-	"github.com/flowd/flowd/engine"
+	"github.com/flowd/flowd/flow"
 	"github.com/flowd/flowd/store"
 )
 
@@ -47,8 +47,8 @@ func NewSecret() string {
 
 type principalKey struct{}
 
-func principalFrom(ctx context.Context) *engine.Principal {
-	p, _ := ctx.Value(principalKey{}).(*engine.Principal)
+func principalFrom(ctx context.Context) *flow.Principal {
+	p, _ := ctx.Value(principalKey{}).(*flow.Principal)
 	return p
 }
 
@@ -61,13 +61,13 @@ type tokenCache struct {
 }
 
 type tokenEntry struct {
-	p       *engine.Principal
+	p       *flow.Principal
 	expires time.Time
 }
 
 const tokenCacheTTL = 10 * time.Second
 
-func (c *tokenCache) get(hash []byte) *engine.Principal {
+func (c *tokenCache) get(hash []byte) *flow.Principal {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	e, ok := c.entries[string(hash)]
@@ -77,7 +77,7 @@ func (c *tokenCache) get(hash []byte) *engine.Principal {
 	return e.p
 }
 
-func (c *tokenCache) put(hash []byte, p *engine.Principal) {
+func (c *tokenCache) put(hash []byte, p *flow.Principal) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.entries == nil || len(c.entries) > 10000 {
@@ -87,7 +87,7 @@ func (c *tokenCache) put(hash []byte, p *engine.Principal) {
 }
 
 // authenticate resolves the Bearer token of a request.
-func (s *Server) authenticate(r *http.Request) (*engine.Principal, error) {
+func (s *Server) authenticate(r *http.Request) (*flow.Principal, error) {
 	h := r.Header.Get("Authorization")
 	scheme, token, ok := strings.Cut(h, " ")
 	if !ok || !strings.EqualFold(scheme, "Bearer") || strings.TrimSpace(token) == "" {

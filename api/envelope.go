@@ -6,17 +6,17 @@ import (
 	"fmt"
 	"net/http"
 
-	"github.com/flowd/flowd/engine"
+	"github.com/flowd/flowd/flow"
 	"github.com/flowd/flowd/store"
 )
 
 // envelope is every response body.
 type envelope struct {
-	Status     string              `json:"status"`
-	Message    string              `json:"message"`
-	Data       any                 `json:"data,omitempty"`
-	Errors     []engine.FieldError `json:"errors,omitempty"`
-	NextCursor *string             `json:"next_cursor,omitempty"`
+	Status     string            `json:"status"`
+	Message    string            `json:"message"`
+	Data       any               `json:"data,omitempty"`
+	Errors     []flow.FieldError `json:"errors,omitempty"`
+	NextCursor *string           `json:"next_cursor,omitempty"`
 }
 
 func writeJSON(w http.ResponseWriter, code int, env envelope) {
@@ -49,8 +49,8 @@ var errUnauthorized = errors.New("missing or invalid API token")
 
 // errorStatus maps an error to its HTTP status, message and field errors;
 // it is the only place where that mapping lives.
-func errorStatus(err error) (int, string, []engine.FieldError) {
-	var verr *engine.ValidationError
+func errorStatus(err error) (int, string, []flow.FieldError) {
+	var verr *flow.ValidationError
 	var rerr *requestError
 	var maxErr *http.MaxBytesError
 	switch {
@@ -58,12 +58,12 @@ func errorStatus(err error) (int, string, []engine.FieldError) {
 		return http.StatusRequestEntityTooLarge, fmt.Sprintf("request body is larger than %d bytes", maxErr.Limit), nil
 	case errors.As(err, &verr):
 		return http.StatusUnprocessableEntity, "validation failed", verr.Errors
-	case errors.Is(err, engine.ErrMalformedJSON):
+	case errors.Is(err, flow.ErrMalformedJSON):
 		return http.StatusBadRequest, err.Error(), nil
 	case errors.As(err, &rerr):
-		return http.StatusBadRequest, "bad request", []engine.FieldError{{Field: rerr.field, Message: rerr.msg}}
+		return http.StatusBadRequest, "bad request", []flow.FieldError{{Field: rerr.field, Message: rerr.msg}}
 	case errors.Is(err, store.ErrBadCursor):
-		return http.StatusBadRequest, "bad request", []engine.FieldError{{Field: "cursor", Message: "invalid cursor"}}
+		return http.StatusBadRequest, "bad request", []flow.FieldError{{Field: "cursor", Message: "invalid cursor"}}
 	case errors.Is(err, errUnauthorized):
 		return http.StatusUnauthorized, err.Error(), nil
 	case errors.Is(err, errRateLimited):

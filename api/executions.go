@@ -13,7 +13,7 @@ import (
 
 	"github.com/google/uuid"
 
-	"github.com/flowd/flowd/engine"
+	"github.com/flowd/flowd/flow"
 	"github.com/flowd/flowd/redact"
 	"github.com/flowd/flowd/scheduler"
 	"github.com/flowd/flowd/store"
@@ -37,25 +37,25 @@ type triggerRequest struct {
 // object and whose `payload` is any JSON value.
 func decodeTrigger(body []byte) (*triggerRequest, error) {
 	if !utf8.Valid(body) {
-		return nil, fmt.Errorf("%w: the body is not valid UTF-8", engine.ErrMalformedJSON)
+		return nil, fmt.Errorf("%w: the body is not valid UTF-8", flow.ErrMalformedJSON)
 	}
 	var req triggerRequest
 	if err := decodeStrict(body, &req); err != nil {
 		return nil, err
 	}
 	if v := bytes.TrimSpace(req.Variables); len(v) > 0 && string(v) != "null" && v[0] != '{' {
-		return nil, &engine.ValidationError{Errors: []engine.FieldError{{Field: "variables", Message: "must be an object"}}}
+		return nil, &flow.ValidationError{Errors: []flow.FieldError{{Field: "variables", Message: "must be an object"}}}
 	}
 	// Variables and payload are stored as given: nothing PostgreSQL or the
 	// engine cannot hold (NUL characters, numbers beyond float64).
-	var errs []engine.FieldError
-	var fe []engine.FieldError
-	req.Variables, fe = engine.CheckJSONValue("variables", req.Variables)
+	var errs []flow.FieldError
+	var fe []flow.FieldError
+	req.Variables, fe = flow.CheckJSONValue("variables", req.Variables)
 	errs = append(errs, fe...)
-	req.Payload, fe = engine.CheckJSONValue("payload", req.Payload)
+	req.Payload, fe = flow.CheckJSONValue("payload", req.Payload)
 	errs = append(errs, fe...)
 	if len(errs) > 0 {
-		return nil, &engine.ValidationError{Errors: errs}
+		return nil, &flow.ValidationError{Errors: errs}
 	}
 	return &req, nil
 }
@@ -97,7 +97,7 @@ func (s *Server) flowTrigger(w http.ResponseWriter, r *http.Request) error {
 		Variables:      req.Variables,
 		Payload:        req.Payload,
 		IdempotencyKey: key,
-		Trigger:        engine.TriggerManual,
+		Trigger:        flow.TriggerManual,
 	})
 	if err != nil {
 		return err
@@ -131,8 +131,8 @@ func (s *Server) executionList(w http.ResponseWriter, r *http.Request) error {
 	}
 	status := q.Get("status")
 	switch status {
-	case "", engine.ExecutionStatusScheduled, engine.ExecutionStatusInProgress, engine.ExecutionStatusSuccess,
-		engine.ExecutionStatusFailed, engine.ExecutionStatusCancelled:
+	case "", flow.ExecutionStatusScheduled, flow.ExecutionStatusInProgress, flow.ExecutionStatusSuccess,
+		flow.ExecutionStatusFailed, flow.ExecutionStatusCancelled:
 	default:
 		return badRequest("status", "must be one of scheduled, in_progress, success, failed, cancelled")
 	}
@@ -148,7 +148,7 @@ func (s *Server) executionList(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	if list == nil {
-		list = []*engine.Execution{}
+		list = []*flow.Execution{}
 	}
 	for _, e := range list {
 		redactExecution(e)
@@ -193,8 +193,8 @@ func (s *Server) executionRetry(w http.ResponseWriter, r *http.Request) error {
 
 // redacted wraps an action on an execution so that its answer is shown
 // with redactExecution applied.
-func redacted(act func(ctx context.Context, companyID, id uuid.UUID) (*engine.Execution, error)) func(ctx context.Context, companyID, id uuid.UUID) (*engine.Execution, error) {
-	return func(ctx context.Context, companyID, id uuid.UUID) (*engine.Execution, error) {
+func redacted(act func(ctx context.Context, companyID, id uuid.UUID) (*flow.Execution, error)) func(ctx context.Context, companyID, id uuid.UUID) (*flow.Execution, error) {
+	return func(ctx context.Context, companyID, id uuid.UUID) (*flow.Execution, error) {
 		e, err := act(ctx, companyID, id)
 		if err == nil {
 			redactExecution(e)
@@ -207,7 +207,7 @@ func redacted(act func(ctx context.Context, companyID, id uuid.UUID) (*engine.Ex
 // sensitive variables (see redact.SensitiveName) given at trigger time or
 // extracted by its steps. The stored execution keeps them: later steps and
 // retries need them. Step attempts are masked when they are recorded.
-func redactExecution(e *engine.Execution) {
+func redactExecution(e *flow.Execution) {
 	if len(e.Variables) > 0 {
 		e.Variables = redact.JSON(e.Variables, nil)
 	}

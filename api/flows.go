@@ -14,7 +14,7 @@ import (
 
 	"github.com/google/uuid"
 
-	"github.com/flowd/flowd/engine"
+	"github.com/flowd/flowd/flow"
 	"github.com/flowd/flowd/store"
 )
 
@@ -39,7 +39,7 @@ func readBody(r *http.Request) ([]byte, error) {
 // createdFlow is a flow as returned by create, with its inbound hook
 // secret (shown this once).
 type createdFlow struct {
-	*engine.Flow
+	*flow.Flow
 	HookSecret string `json:"hook_secret"`
 }
 
@@ -61,7 +61,7 @@ func (s *Server) flowList(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	if flows == nil {
-		flows = []*engine.Flow{}
+		flows = []*flow.Flow{}
 	}
 	writeOK(w, http.StatusOK, fmt.Sprintf("%d flows", len(flows)), flows)
 	return nil
@@ -80,7 +80,7 @@ func (s *Server) flowCreate(w http.ResponseWriter, r *http.Request) error {
 // caller's company with a fresh hook secret, and answers 201 with msg.
 func (s *Server) createFlow(w http.ResponseWriter, r *http.Request, body []byte, msg string) error {
 	p := principalFrom(r.Context())
-	in, err := engine.DecodeFlow(body)
+	in, err := flow.DecodeFlow(body)
 	if err != nil {
 		return err
 	}
@@ -114,7 +114,7 @@ func (s *Server) flowReplace(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	in, err := engine.DecodeFlow(body)
+	in, err := flow.DecodeFlow(body)
 	if err != nil {
 		return err
 	}
@@ -133,16 +133,16 @@ func (s *Server) flowDelete(w http.ResponseWriter, r *http.Request) error {
 
 // POST /v1/integrations/{id}/stop
 func (s *Server) flowStop(w http.ResponseWriter, r *http.Request) error {
-	return s.flowSetStatus(w, r, engine.FlowStatusStopped, "flow stopped")
+	return s.flowSetStatus(w, r, flow.FlowStatusStopped, "flow stopped")
 }
 
 // POST /v1/integrations/{id}/resume
 func (s *Server) flowResume(w http.ResponseWriter, r *http.Request) error {
-	return s.flowSetStatus(w, r, engine.FlowStatusRunning, "flow resumed")
+	return s.flowSetStatus(w, r, flow.FlowStatusRunning, "flow resumed")
 }
 
 func (s *Server) flowSetStatus(w http.ResponseWriter, r *http.Request, status, msg string) error {
-	return onID(w, r, http.StatusOK, msg, func(ctx context.Context, companyID, id uuid.UUID) (*engine.Flow, error) {
+	return onID(w, r, http.StatusOK, msg, func(ctx context.Context, companyID, id uuid.UUID) (*flow.Flow, error) {
 		return s.store.FlowSetStatus(ctx, companyID, id, status)
 	})
 }
@@ -166,15 +166,15 @@ func decodeStrict(body []byte, v any) error {
 	if err := dec.Decode(v); err != nil {
 		var te *json.UnmarshalTypeError
 		if errors.As(err, &te) {
-			return &engine.ValidationError{Errors: []engine.FieldError{{Field: te.Field, Message: fmt.Sprintf("must be %s, not %s", jsonTypeName(te.Type.Kind().String()), te.Value)}}}
+			return &flow.ValidationError{Errors: []flow.FieldError{{Field: te.Field, Message: fmt.Sprintf("must be %s, not %s", jsonTypeName(te.Type.Kind().String()), te.Value)}}}
 		}
 		if msg, ok := strings.CutPrefix(err.Error(), "json: unknown field "); ok {
-			return &engine.ValidationError{Errors: []engine.FieldError{{Field: strings.Trim(msg, `"`), Message: "unknown field"}}}
+			return &flow.ValidationError{Errors: []flow.FieldError{{Field: strings.Trim(msg, `"`), Message: "unknown field"}}}
 		}
-		return fmt.Errorf("%w: %v", engine.ErrMalformedJSON, err)
+		return fmt.Errorf("%w: %v", flow.ErrMalformedJSON, err)
 	}
 	if dec.More() {
-		return fmt.Errorf("%w: trailing data after the JSON object", engine.ErrMalformedJSON)
+		return fmt.Errorf("%w: trailing data after the JSON object", flow.ErrMalformedJSON)
 	}
 	return nil
 }
@@ -212,7 +212,7 @@ func (s *Server) flowClone(w http.ResponseWriter, r *http.Request) error {
 	if err := decodeStrict(body, &req); err != nil {
 		return err
 	}
-	if src.Status == engine.FlowStatusDeleted {
+	if src.Status == flow.FlowStatusDeleted {
 		return fmt.Errorf("%w: flow is deleted", store.ErrConflict)
 	}
 	in := cloneInput(src, &req)
@@ -227,7 +227,7 @@ func (s *Server) flowClone(w http.ResponseWriter, r *http.Request) error {
 // cloneInput builds the JSON definition of a clone: the source's steps and
 // variables, the new names, and dynamicVariables overriding predefined
 // variables by name (names the source lacks are added).
-func cloneInput(src *engine.Flow, req *cloneRequest) map[string]any {
+func cloneInput(src *flow.Flow, req *cloneRequest) map[string]any {
 	name := src.Name + " (copy)"
 	if req.FlowName != nil {
 		name = *req.FlowName
@@ -239,7 +239,7 @@ func cloneInput(src *engine.Flow, req *cloneRequest) map[string]any {
 	if req.CategoryName != nil {
 		category = *req.CategoryName
 	}
-	predefined := make([]engine.PredefinedVariable, 0, len(src.PredefinedVariables)+len(req.DynamicVariables))
+	predefined := make([]flow.PredefinedVariable, 0, len(src.PredefinedVariables)+len(req.DynamicVariables))
 	seen := map[string]bool{}
 	for _, pv := range src.PredefinedVariables {
 		if v, ok := req.DynamicVariables[pv.Name]; ok {
@@ -256,7 +256,7 @@ func cloneInput(src *engine.Flow, req *cloneRequest) map[string]any {
 	}
 	sort.Strings(extra)
 	for _, k := range extra {
-		predefined = append(predefined, engine.PredefinedVariable{Name: k, Value: req.DynamicVariables[k]})
+		predefined = append(predefined, flow.PredefinedVariable{Name: k, Value: req.DynamicVariables[k]})
 	}
 	steps := make([]map[string]any, 0, len(src.Steps))
 	for _, st := range src.Steps {

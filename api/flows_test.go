@@ -19,7 +19,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/flowd/flowd/api"
-	"github.com/flowd/flowd/engine"
+	"github.com/flowd/flowd/flow"
 	"github.com/flowd/flowd/internal/flowdtest"
 	"github.com/flowd/flowd/internal/testdb"
 	"github.com/flowd/flowd/store"
@@ -58,7 +58,7 @@ func setup(t *testing.T) *testBundle {
 // pointing at the bundle's target.
 func (b *testBundle) seedFlow(t *testing.T) map[string]any {
 	t.Helper()
-	raw, err := os.ReadFile("../engine/testdata/seed_flow.json")
+	raw, err := os.ReadFile("../flow/testdata/seed_flow.json")
 	if err != nil {
 		t.Fatalf("read seed flow: %v", err)
 	}
@@ -82,13 +82,13 @@ func simpleFlow(name, url string) map[string]any {
 	}
 }
 
-func (b *testBundle) create(t *testing.T, tn *flowdtest.Tenant, body any) *engine.Flow {
+func (b *testBundle) create(t *testing.T, tn *flowdtest.Tenant, body any) *flow.Flow {
 	t.Helper()
 	r := b.env.Do(t, tn, "POST", "/v1/webhooks", body)
 	if r.Code != http.StatusCreated {
 		t.Fatalf("create flow: %d %s", r.Code, r.Raw)
 	}
-	var f engine.Flow
+	var f flow.Flow
 	r.Decode(t, &f)
 	return &f
 }
@@ -166,7 +166,7 @@ func TestListMatchesSeed(t *testing.T) {
 	if r.Code != http.StatusAccepted {
 		t.Fatalf("trigger: %d %s", r.Code, r.Raw)
 	}
-	var exec engine.Execution
+	var exec flow.Execution
 	r.Decode(t, &exec)
 	done := b.env.WaitExecution(t, b.tenant, exec.ID, 20e9, "success", "failed")
 	if done.Status != "success" {
@@ -301,7 +301,7 @@ func TestCrossCompanyIsNotFound(t *testing.T) {
 		t.Errorf("other company's list shows flows: %s", r.Raw)
 	}
 	got := b.env.Do(t, b.tenant, "GET", "/v1/webhooks/"+id, nil)
-	var after engine.Flow
+	var after flow.Flow
 	got.Decode(t, &after)
 	if after.Name != "mine" || after.Status != "scheduled" || after.Version != 1 || len(after.Executions) != 0 {
 		t.Errorf("flow changed by another company: %s", got.Raw)
@@ -321,13 +321,13 @@ func TestWorkspaceFilter(t *testing.T) {
 		{"?workspace_id=default", "in default"},
 		{"?workspace_id=sales", "in sales"},
 	} {
-		var flows []engine.Flow
+		var flows []flow.Flow
 		b.env.Do(t, b.tenant, "GET", "/v1/webhooks"+tc.query, nil).Decode(t, &flows)
 		if len(flows) != 1 || flows[0].Name != tc.want {
 			t.Errorf("GET /v1/webhooks%s: want [%s], got %+v", tc.query, tc.want, flows)
 		}
 	}
-	var none []engine.Flow
+	var none []flow.Flow
 	b.env.Do(t, b.tenant, "GET", "/v1/webhooks?workspace_id=nowhere", nil).Decode(t, &none)
 	if len(none) != 0 {
 		t.Errorf("unknown workspace: want none, got %d", len(none))
@@ -343,12 +343,12 @@ func TestSoftDelete(t *testing.T) {
 	if r.Code != http.StatusOK {
 		t.Fatalf("delete: %d %s", r.Code, r.Raw)
 	}
-	var got engine.Flow
+	var got flow.Flow
 	b.env.Do(t, b.tenant, "GET", path, nil).Decode(t, &got)
 	if got.Status != "deleted" || got.DeletedAt == nil || len(got.Steps) != 1 {
 		t.Errorf("deleted flow: want status deleted, deleted_at and steps kept; got %+v", got)
 	}
-	var flows []engine.Flow
+	var flows []flow.Flow
 	b.env.Do(t, b.tenant, "GET", "/v1/webhooks", nil).Decode(t, &flows)
 	if len(flows) != 0 {
 		t.Errorf("deleted flow still listed: %+v", flows)
@@ -377,7 +377,7 @@ func TestReplaceKeepsStepIdentity(t *testing.T) {
 	if r.Code != http.StatusOK {
 		t.Fatalf("replace: %d %s", r.Code, r.Raw)
 	}
-	var got engine.Flow
+	var got flow.Flow
 	r.Decode(t, &got)
 	if got.Name != "v2" || got.Version != 2 || len(got.Steps) != 2 || got.Steps[0].ID != f.Steps[0].ID || got.Steps[1].WebhookMethod != "GET" {
 		t.Errorf("replace: want v2, version 2, step 1 keeping its id, method upper-cased; got %s", r.Raw)
@@ -406,13 +406,13 @@ func TestCloneTemplate(t *testing.T) {
 	if r.Code != http.StatusCreated {
 		t.Fatalf("clone: %d %s", r.Code, r.Raw)
 	}
-	var c engine.Flow
+	var c flow.Flow
 	r.Decode(t, &c)
 	if c.ID == src.ID || c.Name != "VTIGER BRING CONTACTS" || c.TagName != "lead1" || c.CategoryName != "all leads" ||
 		c.IsTemplate || c.Status != "scheduled" || len(c.Executions) != 0 || len(c.Steps) != 1 || len(c.Variables) != 1 {
 		t.Fatalf("clone: unexpected flow %s", r.Raw)
 	}
-	wantVars := []engine.PredefinedVariable{{Name: "region", Value: json.RawMessage(`"us"`)}, {Name: "api_user", Value: json.RawMessage(`"admin"`)}}
+	wantVars := []flow.PredefinedVariable{{Name: "region", Value: json.RawMessage(`"us"`)}, {Name: "api_user", Value: json.RawMessage(`"admin"`)}}
 	if d := cmp.Diff(wantVars, c.PredefinedVariables); d != "" {
 		t.Errorf("clone predefinedVariables (-want +got):\n%s", d)
 	}
@@ -429,7 +429,7 @@ func TestStopResume(t *testing.T) {
 	b := setup(t)
 	f := b.create(t, b.tenant, simpleFlow("toggle", b.target.URL))
 	id := f.ID.String()
-	var got engine.Flow
+	var got flow.Flow
 	b.env.Do(t, b.tenant, "POST", "/v1/integrations/"+id+"/stop", nil).Decode(t, &got)
 	if got.Status != "stopped" {
 		t.Fatalf("stop: status %s", got.Status)
@@ -480,7 +480,7 @@ func TestValidationRefusesAndWritesNothing(t *testing.T) {
 					t.Errorf("error fields (-want +got):\n%s", d)
 				}
 			}
-			var flows []engine.Flow
+			var flows []flow.Flow
 			b.env.Do(t, tn, "GET", "/v1/webhooks", nil).Decode(t, &flows)
 			if len(flows) != 0 {
 				t.Errorf("refused create wrote a flow")
@@ -545,7 +545,7 @@ func TestListQueryCountIsConstant(t *testing.T) {
 		counted.Do(t, tn, "GET", "/v1/webhooks", nil) // warm the token cache
 		before := counter.n.Load()
 		r := counted.Do(t, tn, "GET", "/v1/webhooks", nil)
-		var flows []engine.Flow
+		var flows []flow.Flow
 		r.Decode(t, &flows)
 		if len(flows) != want {
 			t.Fatalf("want %d flows, got %d", want, len(flows))

@@ -11,7 +11,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/flowd/flowd/api"
-	"github.com/flowd/flowd/engine"
+	"github.com/flowd/flowd/flow"
 	"github.com/flowd/flowd/internal/flowdtest"
 )
 
@@ -147,7 +147,7 @@ func TestGarbageNeverServerError(t *testing.T) {
 	if r.Code != http.StatusAccepted {
 		t.Fatalf("trigger: %d %s", r.Code, r.Raw)
 	}
-	var exec engine.Execution
+	var exec flow.Execution
 	r.Decode(t, &exec)
 	b.env.WaitExecution(t, tn, exec.ID, 20*time.Second, "success", "failed")
 	before := b.env.Do(t, tn, "GET", "/v1/webhooks/"+f.ID.String(), nil)
@@ -221,7 +221,7 @@ func TestGarbageNeverServerError(t *testing.T) {
 	}
 
 	after := b.env.Do(t, tn, "GET", "/v1/webhooks/"+f.ID.String(), nil)
-	var fb, fa engine.Flow
+	var fb, fa flow.Flow
 	before.Decode(t, &fb)
 	after.Decode(t, &fa)
 	if fa.Version != fb.Version || fa.Name != fb.Name || fa.UpdatedAt != fb.UpdatedAt || fa.DeletedAt != nil {

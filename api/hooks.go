@@ -16,7 +16,7 @@ import (
 	"github.com/google/uuid"
 	"golang.org/x/time/rate"
 
-	"github.com/flowd/flowd/engine"
+	"github.com/flowd/flowd/flow"
 	"github.com/flowd/flowd/scheduler"
 	"github.com/flowd/flowd/store"
 )
@@ -132,7 +132,7 @@ func (c *hookCredentials) verify(secret string, body []byte) bool {
 		a, b := sha256.Sum256([]byte(secret)), sha256.Sum256([]byte(c.token))
 		return hmac.Equal(a[:], b[:])
 	}
-	return engine.VerifySignature(secret, c.msgID, c.timestamp, body, c.sig)
+	return flow.VerifySignature(secret, c.msgID, c.timestamp, body, c.sig)
 }
 
 // POST /v1/hooks/{flow_id}: public; the flow's hook secret authenticates.
@@ -166,11 +166,11 @@ func (s *Server) hookReceive(w http.ResponseWriter, r *http.Request) error {
 	var payload json.RawMessage
 	if trimmed := bytes.TrimSpace(body); len(trimmed) > 0 {
 		if !json.Valid(trimmed) {
-			return fmt.Errorf("%w: the hook body must be JSON", engine.ErrMalformedJSON)
+			return fmt.Errorf("%w: the hook body must be JSON", flow.ErrMalformedJSON)
 		}
-		checked, fe := engine.CheckJSONValue("body", trimmed)
+		checked, fe := flow.CheckJSONValue("body", trimmed)
 		if fe != nil {
-			return &engine.ValidationError{Errors: fe}
+			return &flow.ValidationError{Errors: fe}
 		}
 		payload = checked
 	}
@@ -189,7 +189,7 @@ func (s *Server) hookReceive(w http.ResponseWriter, r *http.Request) error {
 		FlowID:         flowID,
 		Payload:        payload,
 		IdempotencyKey: key,
-		Trigger:        engine.TriggerHook,
+		Trigger:        flow.TriggerHook,
 	})
 	if err != nil {
 		return err
@@ -223,7 +223,7 @@ func (s *Server) hookSecretRotate(w http.ResponseWriter, r *http.Request) error 
 	if err != nil {
 		return err
 	}
-	if info.Status == engine.FlowStatusDeleted {
+	if info.Status == flow.FlowStatusDeleted {
 		return fmt.Errorf("%w: flow is deleted", store.ErrConflict)
 	}
 	secret := NewSecret()

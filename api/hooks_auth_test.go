@@ -7,7 +7,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/flowd/flowd/engine"
+	"github.com/flowd/flowd/flow"
 )
 
 func TestHookCredentials(t *testing.T) {
@@ -16,7 +16,7 @@ func TestHookCredentials(t *testing.T) {
 	now := time.Unix(1_800_000_000, 0)
 	ts := strconv.FormatInt(now.Unix(), 10)
 	body := []byte(`{"a":1}`)
-	sig := engine.Sign(secret, "msg_1", ts, body)
+	sig := flow.Sign(secret, "msg_1", ts, body)
 	for _, tc := range []struct {
 		name    string
 		query   string

@@ -18,6 +18,7 @@ import (
 
 	"github.com/flowd/flowd/api"
 	"github.com/flowd/flowd/engine"
+	"github.com/flowd/flowd/flow"
 	"github.com/flowd/flowd/internal/flowdtest"
 )
 
@@ -59,7 +60,7 @@ func (rec *recorder) received() []recorded {
 
 // hookedFlow is a flow as created, with its hook secret.
 type hookedFlow struct {
-	engine.Flow
+	flow.Flow
 	HookSecret string `json:"hook_secret"`
 }
 
@@ -107,7 +108,7 @@ func hookPath(id uuid.UUID, token string) string {
 // signed returns Standard Webhooks headers for body.
 func signed(secret, msgID string, at time.Time, body string) []string {
 	ts := strconv.FormatInt(at.Unix(), 10)
-	return []string{"webhook-id", msgID, "webhook-timestamp", ts, "webhook-signature", engine.Sign(secret, msgID, ts, []byte(body))}
+	return []string{"webhook-id", msgID, "webhook-timestamp", ts, "webhook-signature", flow.Sign(secret, msgID, ts, []byte(body))}
 }
 
 func (b *testBundle) hook(t *testing.T, path, body string, wantCode int, headers ...string) *hookAnswer {
@@ -126,7 +127,7 @@ func (b *testBundle) hook(t *testing.T, path, body string, wantCode int, headers
 
 func (b *testBundle) executionCount(t *testing.T, tn *flowdtest.Tenant, flowID uuid.UUID) int {
 	t.Helper()
-	var list []engine.Execution
+	var list []flow.Execution
 	b.env.Do(t, tn, "GET", "/v1/webhooks/"+flowID.String()+"/executions?limit=200", nil).Decode(t, &list)
 	return len(list)
 }
@@ -142,7 +143,7 @@ func TestHookTokenMapsPayloadIntoVariables(t *testing.T) {
 		t.Errorf("hook answer: %+v", a)
 	}
 	done := b.env.WaitExecution(t, b.tenant, a.ExecutionID, 20*time.Second, "success", "failed")
-	if done.Status != "success" || done.Trigger != engine.TriggerHook {
+	if done.Status != "success" || done.Trigger != flow.TriggerHook {
 		t.Fatalf("hooked execution: %s trigger %s %v", done.Status, done.Trigger, done.ErrorMessage)
 	}
 	var payload map[string]any
@@ -200,7 +201,7 @@ func TestHookSignature(t *testing.T) {
 		}()},
 		{"stale timestamp", signed(f.HookSecret, "msg_6", now.Add(-6*time.Minute), body)},
 		{"future timestamp", signed(f.HookSecret, "msg_7", now.Add(6*time.Minute), body)},
-		{"timestamp not a number", []string{"webhook-id", "msg_8", "webhook-timestamp", "yesterday", "webhook-signature", engine.Sign(f.HookSecret, "msg_8", "yesterday", []byte(body))}},
+		{"timestamp not a number", []string{"webhook-id", "msg_8", "webhook-timestamp", "yesterday", "webhook-signature", flow.Sign(f.HookSecret, "msg_8", "yesterday", []byte(body))}},
 		{"no webhook-id", signed(f.HookSecret, "", now, body)},
 		{"garbage signature", []string{"webhook-id", "msg_9", "webhook-timestamp", strconv.FormatInt(now.Unix(), 10), "webhook-signature", "v1,AAAA"}},
 	} {
@@ -281,7 +282,7 @@ func TestHookDuplicateDelivery(t *testing.T) {
 	}
 	// A manual trigger's Idempotency-Key is another namespace.
 	r := b.env.Do(t, b.tenant, "POST", "/v1/webhooks/"+f.ID.String()+"/trigger", nil, "Idempotency-Key", "order-7")
-	var manual engine.Execution
+	var manual flow.Execution
 	r.Decode(t, &manual)
 	if r.Code != http.StatusAccepted || manual.ID == k1.ExecutionID {
 		t.Errorf("manual trigger with a hook's key: want a new execution, got %d %s", r.Code, r.Raw)

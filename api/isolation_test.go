@@ -14,7 +14,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/flowd/flowd/api"
-	"github.com/flowd/flowd/engine"
+	"github.com/flowd/flowd/flow"
 )
 
 // TestTenantIsolation walks every route that takes an id, as company B,
@@ -42,12 +42,12 @@ func TestTenantIsolation(t *testing.T) {
 
 	running := b.create(t, a, simpleFlow("A running", srv+"/hold"))
 	failing := b.create(t, a, simpleFlow("A failing", srv+"/fail"))
-	trigger := func(f *engine.Flow) uuid.UUID {
+	trigger := func(f *flow.Flow) uuid.UUID {
 		r := b.env.Do(t, a, "POST", "/v1/webhooks/"+f.ID.String()+"/trigger", nil)
 		if r.Code != http.StatusAccepted {
 			t.Fatalf("trigger: %d %s", r.Code, r.Raw)
 		}
-		var e engine.Execution
+		var e flow.Execution
 		r.Decode(t, &e)
 		return e.ID
 	}
@@ -112,7 +112,7 @@ func TestTenantIsolation(t *testing.T) {
 	if n := countRows(); n != rowsBefore {
 		t.Errorf("company A has %d flows and executions, had %d", n, rowsBefore)
 	}
-	var flows []engine.Flow
+	var flows []flow.Flow
 	b.env.Do(t, other, "GET", "/v1/webhooks", nil).Decode(t, &flows)
 	if len(flows) != 0 {
 		t.Errorf("company B sees %d flows", len(flows))

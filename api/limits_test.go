@@ -10,7 +10,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/flowd/flowd/api"
-	"github.com/flowd/flowd/engine"
+	"github.com/flowd/flowd/flow"
 )
 
 // TestBodySizeBoundary: a request body of exactly MaxBodyBytes is read; one
@@ -33,7 +33,7 @@ func TestBodySizeBoundary(t *testing.T) {
 	if r.Code != http.StatusRequestEntityTooLarge || r.Status != "error" || r.Message != want {
 		t.Errorf("body one byte over: want 413 %q, got %d %s", want, r.Code, r.Raw)
 	}
-	var flows []engine.Flow
+	var flows []flow.Flow
 	b.env.Do(t, tn, "GET", "/v1/webhooks", nil).Decode(t, &flows)
 	if len(flows) != 1 {
 		t.Errorf("want only the first flow written, got %d flows", len(flows))
@@ -110,29 +110,29 @@ func TestDefinitionLimits(t *testing.T) {
 		field    string
 		overMsg  string
 	}{
-		{name: "steps per flow", ok: withSteps(engine.MaxSteps), over: withSteps(engine.MaxSteps + 1),
+		{name: "steps per flow", ok: withSteps(flow.MaxSteps), over: withSteps(flow.MaxSteps + 1),
 			field: "steps", overMsg: "must have at most 50 steps"},
-		{name: "headers per step", ok: withStep(map[string]any{"webhook_headers": headers(engine.MaxHeaders)}),
-			over:  withStep(map[string]any{"webhook_headers": headers(engine.MaxHeaders + 1)}),
+		{name: "headers per step", ok: withStep(map[string]any{"webhook_headers": headers(flow.MaxHeaders)}),
+			over:  withStep(map[string]any{"webhook_headers": headers(flow.MaxHeaders + 1)}),
 			field: "steps[0].webhook_headers", overMsg: "must have at most 50 headers"},
-		{name: "header value size", ok: withStep(map[string]any{"webhook_headers": map[string]any{"X-Big": strings.Repeat("h", engine.MaxHeaderValueBytes)}}),
-			over:  withStep(map[string]any{"webhook_headers": map[string]any{"X-Big": strings.Repeat("h", engine.MaxHeaderValueBytes+1)}}),
+		{name: "header value size", ok: withStep(map[string]any{"webhook_headers": map[string]any{"X-Big": strings.Repeat("h", flow.MaxHeaderValueBytes)}}),
+			over:  withStep(map[string]any{"webhook_headers": map[string]any{"X-Big": strings.Repeat("h", flow.MaxHeaderValueBytes+1)}}),
 			field: "steps[0].webhook_headers.X-Big", overMsg: "must be at most 8 KiB"},
-		{name: "body size", ok: withStep(map[string]any{"webhook_method": "POST", "webhook_body": body(engine.MaxBodyBytes)}),
-			over:  withStep(map[string]any{"webhook_method": "POST", "webhook_body": body(engine.MaxBodyBytes + 1)}),
+		{name: "body size", ok: withStep(map[string]any{"webhook_method": "POST", "webhook_body": body(flow.MaxBodyBytes)}),
+			over:  withStep(map[string]any{"webhook_method": "POST", "webhook_body": body(flow.MaxBodyBytes + 1)}),
 			field: "steps[0].webhook_body", overMsg: "must be at most 256 KiB"},
-		{name: "URL length", ok: withStep(map[string]any{"webhook_url": url(engine.MaxURLLen)}),
-			over:  withStep(map[string]any{"webhook_url": url(engine.MaxURLLen + 1)}),
+		{name: "URL length", ok: withStep(map[string]any{"webhook_url": url(flow.MaxURLLen)}),
+			over:  withStep(map[string]any{"webhook_url": url(flow.MaxURLLen + 1)}),
 			field: "steps[0].webhook_url", overMsg: "must be at most 2048 bytes"},
-		{name: "URL parameters", ok: withStep(map[string]any{"webhook_url_params": params(engine.MaxParams)}),
-			over:  withStep(map[string]any{"webhook_url_params": params(engine.MaxParams + 1)}),
+		{name: "URL parameters", ok: withStep(map[string]any{"webhook_url_params": params(flow.MaxParams)}),
+			over:  withStep(map[string]any{"webhook_url_params": params(flow.MaxParams + 1)}),
 			field: "steps[0].webhook_url_params", overMsg: "must have at most 100 parameters"},
-		{name: "predefined variables", ok: predefined(engine.MaxPredefinedVariables), over: predefined(engine.MaxPredefinedVariables + 1),
+		{name: "predefined variables", ok: predefined(flow.MaxPredefinedVariables), over: predefined(flow.MaxPredefinedVariables + 1),
 			field: "predefinedVariables", overMsg: "must have at most 100 variables"},
-		{name: "variables", ok: variables(engine.MaxVariables), over: variables(engine.MaxVariables + 1),
+		{name: "variables", ok: variables(flow.MaxVariables), over: variables(flow.MaxVariables + 1),
 			field: "variables", overMsg: "must have at most 100 variables"},
-		{name: "name length", ok: map[string]any{"name": strings.Repeat("n", engine.MaxNameLen), "steps": []any{stepN(1)}},
-			over:  map[string]any{"name": strings.Repeat("n", engine.MaxNameLen+1), "steps": []any{stepN(1)}},
+		{name: "name length", ok: map[string]any{"name": strings.Repeat("n", flow.MaxNameLen), "steps": []any{stepN(1)}},
+			over:  map[string]any{"name": strings.Repeat("n", flow.MaxNameLen+1), "steps": []any{stepN(1)}},
 			field: "name", overMsg: "must be at most 200 characters"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -145,7 +145,7 @@ func TestDefinitionLimits(t *testing.T) {
 			if r.Code != http.StatusUnprocessableEntity {
 				t.Fatalf("over the limit: want 422, got %d %s", r.Code, r.Raw)
 			}
-			want := []engine.FieldError{{Field: tc.field, Message: tc.overMsg}}
+			want := []flow.FieldError{{Field: tc.field, Message: tc.overMsg}}
 			if d := cmp.Diff(want, r.Errors); d != "" {
 				t.Errorf("over the limit: errors (-want +got):\n%s", d)
 			}

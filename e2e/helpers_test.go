@@ -21,7 +21,7 @@ import (
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5/pgxpool"
 
-	"github.com/flowd/flowd/engine"
+	"github.com/flowd/flowd/flow"
 	"github.com/flowd/flowd/internal/flowdtest"
 	"github.com/flowd/flowd/internal/testdb"
 )
@@ -254,7 +254,7 @@ func (b *bundle) createFlow(t *testing.T, steps []map[string]any, chain bool) uu
 	if r.Code != http.StatusCreated {
 		t.Fatalf("create flow: %d %s", r.Code, r.Raw)
 	}
-	var f engine.Flow
+	var f flow.Flow
 	r.Decode(t, &f)
 	return f.ID
 }
@@ -266,7 +266,7 @@ func (b *bundle) trigger(t *testing.T, flowID uuid.UUID) uuid.UUID {
 	if r.Code != http.StatusAccepted {
 		t.Fatalf("trigger: %d %s", r.Code, r.Raw)
 	}
-	var e engine.Execution
+	var e flow.Execution
 	r.Decode(t, &e)
 	return e.ID
 }
@@ -310,13 +310,13 @@ func (b *bundle) waitFinished(t *testing.T, flowID uuid.UUID, n int, timeout tim
 }
 
 // execution reads an execution with its attempts.
-func (b *bundle) execution(t *testing.T, id uuid.UUID) *engine.Execution {
+func (b *bundle) execution(t *testing.T, id uuid.UUID) *flow.Execution {
 	t.Helper()
 	r := b.env.Do(t, b.tenant, "GET", "/v1/executions/"+id.String(), nil)
 	if r.Code != http.StatusOK {
 		t.Fatalf("get execution: %d %s", r.Code, r.Raw)
 	}
-	var e engine.Execution
+	var e flow.Execution
 	r.Decode(t, &e)
 	return &e
 }

@@ -6,6 +6,8 @@ import (
 	"log/slog"
 	"sync"
 	"time"
+
+	"github.com/flowd/flowd/flow"
 )
 
 // committer is the group commit: workers hand it the attempts and new
@@ -22,8 +24,8 @@ type committer struct {
 }
 
 type commitReq struct {
-	attempts []StepAttempt
-	update   *ExecutionUpdate
+	attempts []flow.StepAttempt
+	update   *flow.ExecutionUpdate
 	done     chan error // nil: nobody waits (progress markers)
 }
 
@@ -102,8 +104,8 @@ func (c *committer) loop(ch chan *commitReq) {
 }
 
 func (c *committer) write(batch []*commitReq) error {
-	var attempts []StepAttempt
-	updates := make([]ExecutionUpdate, 0, len(batch))
+	var attempts []flow.StepAttempt
+	updates := make([]flow.ExecutionUpdate, 0, len(batch))
 	index := make(map[[16]byte]int, len(batch))
 	for _, r := range batch {
 		attempts = append(attempts, r.attempts...)

@@ -22,7 +22,7 @@ func TestExecutionAbandonedAfterMaxRuns(t *testing.T) {
 	env := flowdtest.New(t, &flowdtest.Options{OwnDatabase: true, NoWorker: true})
 	b := &runBundle{env: env, tenant: env.NewTenant(t)}
 	tg := newTarget(t)
-	id := b.createFlow(t, flow("crashy", []any{step(1, "GET", tg.URL+"/x", nil)}, nil))
+	id := b.createFlow(t, flowDef("crashy", []any{step(1, "GET", tg.URL+"/x", nil)}, nil))
 	e := b.trigger(t, id, nil)
 
 	w := engine.NewWorker(env.Store, &engine.WorkerConfig{HTTPClient: http.DefaultClient, MaxRuns: 3})

@@ -50,7 +50,7 @@ func TestResponseAndStoredLimits(t *testing.T) {
 				w.Header().Set("Content-Type", "text/plain")
 				_, _ = w.Write([]byte(strings.Repeat("a", tc.size)))
 			})
-			def := flow(tc.name, []any{step(1, "POST", tg.URL+path, map[string]any{
+			def := flowDef(tc.name, []any{step(1, "POST", tg.URL+path, map[string]any{
 				"webhook_body":      map[string]any{"pad": strings.Repeat("p", tc.requestLen-10)},
 				"success_condition": map[string]any{"expression": fmt.Sprintf("status == 200 && len(body) == %d", tc.seen)},
 			})}, nil)
@@ -100,7 +100,7 @@ func TestMaxConcurrentRequests(t *testing.T) {
 	for i := 1; i <= 6; i++ {
 		steps = append(steps, step(i, "GET", tg.URL+"/slow", nil))
 	}
-	id := b.createFlow(t, flow("six at once", steps, nil))
+	id := b.createFlow(t, flowDef("six at once", steps, nil))
 	var wg sync.WaitGroup
 	for range 2 {
 		wg.Add(1)

@@ -16,7 +16,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
-	"github.com/flowd/flowd/engine"
+	"github.com/flowd/flowd/flow"
 	"github.com/flowd/flowd/internal/flowdtest"
 	"github.com/flowd/flowd/redact"
 )
@@ -85,13 +85,13 @@ func TestStepAttemptLogLines(t *testing.T) {
 	if r.Code != http.StatusCreated {
 		t.Fatalf("create flow: %d %s", r.Code, r.Raw)
 	}
-	var f engine.Flow
+	var f flow.Flow
 	r.Decode(t, &f)
 	r = env.Do(t, tn, "POST", "/v1/webhooks/"+f.ID.String()+"/trigger", map[string]any{"variables": map[string]any{"api_key": keySecret}})
 	if r.Code != http.StatusAccepted {
 		t.Fatalf("trigger: %d %s", r.Code, r.Raw)
 	}
-	var e engine.Execution
+	var e flow.Execution
 	r.Decode(t, &e)
 	env.WaitExecution(t, tn, e.ID, 30*time.Second, "failed")
 

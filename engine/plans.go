@@ -6,6 +6,8 @@ import (
 	"sync"
 
 	"github.com/google/uuid"
+
+	"github.com/flowd/flowd/flow"
 )
 
 type planKey struct {
@@ -19,16 +21,16 @@ type planKey struct {
 type planCache struct {
 	store Store
 	mu    sync.Mutex
-	plans map[planKey]*Plan
+	plans map[planKey]*flow.Plan
 }
 
 const maxPlans = 10000
 
 func newPlanCache(store Store) *planCache {
-	return &planCache{store: store, plans: map[planKey]*Plan{}}
+	return &planCache{store: store, plans: map[planKey]*flow.Plan{}}
 }
 
-func (c *planCache) get(ctx context.Context, flowID uuid.UUID, version int) (*Plan, error) {
+func (c *planCache) get(ctx context.Context, flowID uuid.UUID, version int) (*flow.Plan, error) {
 	key := planKey{flowID, version}
 	c.mu.Lock()
 	p, ok := c.plans[key]
@@ -40,13 +42,13 @@ func (c *planCache) get(ctx context.Context, flowID uuid.UUID, version int) (*Pl
 	if err != nil {
 		return nil, err
 	}
-	p, err = Compile(def)
+	p, err = flow.Compile(def)
 	if err != nil {
 		return nil, fmt.Errorf("compile flow %s version %d: %w", flowID, version, err)
 	}
 	c.mu.Lock()
 	if len(c.plans) >= maxPlans {
-		c.plans = map[planKey]*Plan{}
+		c.plans = map[planKey]*flow.Plan{}
 	}
 	c.plans[key] = p
 	c.mu.Unlock()

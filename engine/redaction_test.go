@@ -72,7 +72,7 @@ func TestSecretsNeverStoredOrLogged(t *testing.T) {
 		w.WriteHeader(http.StatusBadRequest)
 		fmt.Fprintf(w, `{"error": "bad token %s"}`, r.Header.Get("X-Forward"))
 	})
-	def := flow("secrets", []any{
+	def := flowDef("secrets", []any{
 		step(1, "POST", tg.URL+"/login?api_key={{partner_key}}", map[string]any{
 			"webhook_headers": map[string]any{
 				"Authorization": "Bearer " + secrets["literal header"],

@@ -13,6 +13,7 @@ import (
 	"github.com/riverqueue/river"
 	"github.com/tidwall/gjson"
 
+	"github.com/flowd/flowd/flow"
 	"github.com/flowd/flowd/redact"
 )
 
@@ -21,9 +22,9 @@ import (
 // the committer after every attempt.
 type run struct {
 	w         *Worker
-	exec      *Execution
-	plan      *Plan
-	states    map[int]*StepState
+	exec      *flow.Execution
+	plan      *flow.Plan
+	states    map[int]*flow.StepState
 	base      map[string]any // predefined < flow_mapping (trigger variables are applied last)
 	trigger   map[string]any
 	extracted map[string]any
@@ -32,12 +33,12 @@ type run struct {
 	prevWorker string
 }
 
-func newRun(w *Worker, exec *Execution, plan *Plan) *run {
-	r := &run{w: w, exec: exec, plan: plan, states: map[int]*StepState{}, extracted: map[string]any{}}
+func newRun(w *Worker, exec *flow.Execution, plan *flow.Plan) *run {
+	r := &run{w: w, exec: exec, plan: plan, states: map[int]*flow.StepState{}, extracted: map[string]any{}}
 	for _, n := range plan.Order {
 		st := exec.Steps[n]
 		if st == nil {
-			st = &StepState{Status: StepPending}
+			st = &flow.StepState{Status: flow.StepPending}
 		}
 		r.states[n] = st
 	}
@@ -55,7 +56,7 @@ func newRun(w *Worker, exec *Execution, plan *Plan) *run {
 		r.trigger = m
 	}
 	for _, n := range plan.Order { // step order: later steps' values win on equal names
-		if vs := r.states[n].Vars; len(vs) > 0 && r.states[n].Status == StepSuccess {
+		if vs := r.states[n].Vars; len(vs) > 0 && r.states[n].Status == flow.StepSuccess {
 			if m, ok := decodeValue(vs).(map[string]any); ok {
 				for k, v := range m {
 					r.extracted[k] = v
@@ -146,13 +147,13 @@ func normalize(v any) any {
 	return v
 }
 
-func (r *run) update(status string) *ExecutionUpdate {
-	steps := make(map[int]*StepState, len(r.states))
+func (r *run) update(status string) *flow.ExecutionUpdate {
+	steps := make(map[int]*flow.StepState, len(r.states))
 	for n, st := range r.states {
 		c := *st
 		steps[n] = &c
 	}
-	return &ExecutionUpdate{
+	return &flow.ExecutionUpdate{
 		ID:            r.exec.ID,
 		Status:        status,
 		AttemptNumber: r.exec.AttemptNumber,
@@ -167,7 +168,7 @@ func (r *run) update(status string) *ExecutionUpdate {
 
 func terminal(status string) bool {
 	switch status {
-	case StepSuccess, StepFailed, StepSkipped, StepCancelled:
+	case flow.StepSuccess, flow.StepFailed, flow.StepSkipped, flow.StepCancelled:
 		return true
 	}
 	return false
@@ -179,24 +180,24 @@ func terminal(status string) bool {
 func (r *run) ready(now time.Time) (launch []int, nextDue time.Time) {
 	for _, n := range r.plan.Order {
 		st := r.states[n]
-		if st.Status != StepPending && st.Status != StepWaiting {
+		if st.Status != flow.StepPending && st.Status != flow.StepWaiting {
 			continue
 		}
 		depsOK := true
 		for _, d := range r.plan.Steps[n].Deps {
 			ds := r.states[d]
 			switch ds.Status {
-			case StepFailed, StepSkipped, StepCancelled:
-				st.Status = StepSkipped
+			case flow.StepFailed, flow.StepSkipped, flow.StepCancelled:
+				st.Status = flow.StepSkipped
 				st.Error = fmt.Sprintf("skipped: step %d did not succeed", d)
 				st.FinishedAt = &now
 				st.NextAttemptAt = nil
 			}
-			if ds.Status != StepSuccess {
+			if ds.Status != flow.StepSuccess {
 				depsOK = false
 			}
 		}
-		if st.Status == StepSkipped || !depsOK {
+		if st.Status == flow.StepSkipped || !depsOK {
 			continue
 		}
 		if st.NextAttemptAt != nil && now.Before(*st.NextAttemptAt) {
@@ -213,7 +214,7 @@ func (r *run) ready(now time.Time) (launch []int, nextDue time.Time) {
 func (r *run) execute(ctx context.Context) error {
 	now := time.Now()
 	w := r.w
-	if r.exec.Status == ExecutionStatusScheduled && r.exec.NextRetryAt != nil {
+	if r.exec.Status == flow.ExecutionStatusScheduled && r.exec.NextRetryAt != nil {
 		// An execution retry starts: a new attempt of the execution.
 		r.exec.AttemptNumber++
 		r.exec.NextRetryAt = nil
@@ -222,7 +223,7 @@ func (r *run) execute(ctx context.Context) error {
 		r.exec.ExecutedAt = &now
 		w.obs.ExecutionStarted()
 	}
-	r.exec.Status = ExecutionStatusInProgress
+	r.exec.Status = flow.ExecutionStatusInProgress
 
 	results := make(chan attemptResult)
 	inflight := 0
@@ -235,7 +236,7 @@ func (r *run) execute(ctx context.Context) error {
 			launch = nil
 		}
 		type job struct {
-			ps       *PlannedStep
+			ps       *flow.PlannedStep
 			vars     map[string]any
 			attempt  int
 			deadline time.Time
@@ -248,7 +249,7 @@ func (r *run) execute(ctx context.Context) error {
 				st.FirstStartedAt = &now
 			}
 			st.Attempts++
-			st.Status = StepRunning
+			st.Status = flow.StepRunning
 			st.NextAttemptAt = nil
 			deadline := st.FirstStartedAt.Add(time.Duration(ps.Step.Timeout) * time.Second)
 			jobs = append(jobs, job{ps, r.vars(st.Attempts), st.Attempts, deadline})
@@ -262,13 +263,13 @@ func (r *run) execute(ctx context.Context) error {
 			// sent, and a step is marked running before its request leaves, so
 			// that a worker that dies mid-request leaves a record saying the
 			// request may have been sent (recoverOrphans).
-			err := w.commit.submit(ctx, &commitReq{attempts: pending, update: r.update(ExecutionStatusInProgress)}, true)
+			err := w.commit.submit(ctx, &commitReq{attempts: pending, update: r.update(flow.ExecutionStatusInProgress)}, true)
 			if err != nil && ctx.Err() != nil {
 				// Cancelled or stopping while checkpointing: nothing new was
 				// sent; record what was, and hand back.
 				for _, j := range jobs {
 					st := r.states[j.ps.Step.StepNumber]
-					st.Status = StepPending
+					st.Status = flow.StepPending
 					st.Attempts--
 				}
 				for ; inflight > 0; inflight-- {
@@ -283,7 +284,7 @@ func (r *run) execute(ctx context.Context) error {
 			}
 			pending = nil
 		} else if first {
-			_ = w.commit.submit(ctx, &commitReq{update: r.update(ExecutionStatusInProgress)}, false)
+			_ = w.commit.submit(ctx, &commitReq{update: r.update(flow.ExecutionStatusInProgress)}, false)
 		}
 		first = false
 		for _, j := range jobs {
@@ -320,11 +321,11 @@ const orphanedAttemptError = "the worker running this attempt stopped before rec
 // died, or lost the database, in the middle of a request) pending again, so
 // that they are sent again, and returns a record of each lost attempt so
 // that the execution tells that the request may have been sent.
-func (r *run) recoverOrphans() []StepAttempt {
-	var recs []StepAttempt
+func (r *run) recoverOrphans() []flow.StepAttempt {
+	var recs []flow.StepAttempt
 	for _, n := range r.plan.Order {
 		st := r.states[n]
-		if st.Status != StepRunning {
+		if st.Status != flow.StepRunning {
 			continue
 		}
 		ps := r.plan.Steps[n]
@@ -334,7 +335,7 @@ func (r *run) recoverOrphans() []StepAttempt {
 				"(crash, kill or lost database); the request may have reached the target: it is sent again "+
 				"with the same Idempotency-Key and does not count against retry_limit", r.prevWorker)
 		}
-		recs = append(recs, StepAttempt{
+		recs = append(recs, flow.StepAttempt{
 			ID:               uuid.New(),
 			ExecutionID:      r.exec.ID,
 			StepNumber:       n,
@@ -349,7 +350,7 @@ func (r *run) recoverOrphans() []StepAttempt {
 		})
 		r.w.log.Warn("step attempt lost with its worker; sending it again",
 			"execution_id", r.exec.ID, "step_number", n, "attempt", max(st.Attempts, 1), "worker_id", r.prevWorker)
-		st.Status = StepPending
+		st.Status = flow.StepPending
 		st.Attempts = max(st.Attempts-1, 0)
 	}
 	return recs
@@ -377,11 +378,11 @@ func (r *run) apply(res *attemptResult) {
 	switch {
 	case res.cancelled:
 		// Not counted: the attempt was cut short by a cancel or a stop.
-		st.Status = StepPending
+		st.Status = flow.StepPending
 		st.Attempts--
 		return
 	case res.ok:
-		st.Status = StepSuccess
+		st.Status = flow.StepSuccess
 		st.FinishedAt = &now
 		st.Error = ""
 		st.Permanent = false
@@ -404,7 +405,7 @@ func (r *run) apply(res *attemptResult) {
 		next := now.Add(delay)
 		deadline := st.FirstStartedAt.Add(time.Duration(ps.Step.Timeout) * time.Second)
 		if next.Before(deadline) {
-			st.Status = StepWaiting
+			st.Status = flow.StepWaiting
 			st.NextAttemptAt = &next
 			w.obs.RetryScheduled("step")
 			return
@@ -415,13 +416,13 @@ func (r *run) apply(res *attemptResult) {
 	if res.permanent {
 		st.Permanent = true
 	}
-	st.Status = StepFailed
+	st.Status = flow.StepFailed
 	st.FinishedAt = &now
 }
 
 // finish decides what happens once no step is in flight: wait for a step
 // retry, schedule an execution retry, or end the execution.
-func (r *run) finish(ctx context.Context, pending []StepAttempt, nextDue time.Time) error {
+func (r *run) finish(ctx context.Context, pending []flow.StepAttempt, nextDue time.Time) error {
 	w := r.w
 	now := time.Now()
 	if w.draining.Load() || ctx.Err() != nil {
@@ -429,7 +430,7 @@ func (r *run) finish(ctx context.Context, pending []StepAttempt, nextDue time.Ti
 	}
 	if !nextDue.IsZero() {
 		// A step waits for its retry: checkpoint and snooze the job.
-		if err := w.commit.submit(ctx, &commitReq{attempts: pending, update: r.update(ExecutionStatusInProgress)}, true); err != nil {
+		if err := w.commit.submit(ctx, &commitReq{attempts: pending, update: r.update(flow.ExecutionStatusInProgress)}, true); err != nil {
 			return fmt.Errorf("record attempts: %w", err)
 		}
 		return river.JobSnooze(max(nextDue.Sub(now), 0))
@@ -439,15 +440,15 @@ func (r *run) finish(ctx context.Context, pending []StepAttempt, nextDue time.Ti
 	permanent := false
 	for _, n := range r.plan.Order {
 		st := r.states[n]
-		if st.Status != StepSuccess {
+		if st.Status != flow.StepSuccess {
 			allSuccess = false
 		}
-		if st.Status == StepFailed {
+		if st.Status == flow.StepFailed {
 			failed = append(failed, n)
 			permanent = permanent || st.Permanent
 		}
 	}
-	status := ExecutionStatusSuccess
+	status := flow.ExecutionStatusSuccess
 	switch {
 	case allSuccess:
 		r.exec.ErrorMessage = nil
@@ -457,23 +458,23 @@ func (r *run) finish(ctx context.Context, pending []StepAttempt, nextDue time.Ti
 		msg := fmt.Sprintf("step %d failed: %s", failed[0], r.states[failed[0]].Error)
 		r.exec.ErrorMessage = &msg
 		if !permanent && r.exec.AttemptNumber <= r.plan.Def.MaxRetries {
-			status = ExecutionStatusScheduled
+			status = flow.ExecutionStatusScheduled
 			next := now.Add(r.plan.Def.RetryDelayDuration())
 			r.exec.NextRetryAt = &next
 			for _, st := range r.states {
-				if st.Status == StepFailed || st.Status == StepSkipped {
-					*st = StepState{Status: StepPending}
+				if st.Status == flow.StepFailed || st.Status == flow.StepSkipped {
+					*st = flow.StepState{Status: flow.StepPending}
 				}
 			}
 			w.obs.RetryScheduled("execution")
 		} else {
-			status = ExecutionStatusFailed
+			status = flow.ExecutionStatusFailed
 			r.exec.FinishedAt = &now
 		}
 	default:
 		// Nothing failed, nothing runs, yet not all succeeded: a step was
 		// interrupted and is pending again; let River run the job again.
-		if err := w.commit.submit(ctx, &commitReq{attempts: pending, update: r.update(ExecutionStatusInProgress)}, true); err != nil {
+		if err := w.commit.submit(ctx, &commitReq{attempts: pending, update: r.update(flow.ExecutionStatusInProgress)}, true); err != nil {
 			return fmt.Errorf("record attempts: %w", err)
 		}
 		return river.JobSnooze(0)
@@ -481,7 +482,7 @@ func (r *run) finish(ctx context.Context, pending []StepAttempt, nextDue time.Ti
 	if err := w.commit.submit(ctx, &commitReq{attempts: pending, update: r.update(status)}, true); err != nil {
 		return fmt.Errorf("record execution end: %w", err)
 	}
-	if status == ExecutionStatusScheduled {
+	if status == flow.ExecutionStatusScheduled {
 		return river.JobSnooze(max(r.exec.NextRetryAt.Sub(now), 0))
 	}
 	w.obs.ExecutionFinished(status)
@@ -490,17 +491,17 @@ func (r *run) finish(ctx context.Context, pending []StepAttempt, nextDue time.Ti
 
 // interrupted records what the cut-short attempts sent and gives the
 // execution back: cancelled for an operator cancel, to the queue otherwise.
-func (r *run) interrupted(ctx context.Context, pending []StepAttempt) error {
+func (r *run) interrupted(ctx context.Context, pending []flow.StepAttempt) error {
 	w := r.w
 	cause := context.Cause(ctx)
 	cancelled := errors.Is(cause, river.ErrJobCancelledRemotely)
-	status := ExecutionStatusInProgress
+	status := flow.ExecutionStatusInProgress
 	if cancelled {
-		status = ExecutionStatusCancelled
+		status = flow.ExecutionStatusCancelled
 		now := time.Now()
 		for _, st := range r.states {
 			if !terminal(st.Status) {
-				st.Status = StepCancelled
+				st.Status = flow.StepCancelled
 				st.FinishedAt = &now
 				st.NextAttemptAt = nil
 			}
@@ -516,7 +517,7 @@ func (r *run) interrupted(ctx context.Context, pending []StepAttempt) error {
 	err := w.commit.submit(cctx, &commitReq{attempts: pending, update: r.update(status)}, true)
 	switch {
 	case cancelled:
-		w.obs.ExecutionFinished(ExecutionStatusCancelled)
+		w.obs.ExecutionFinished(flow.ExecutionStatusCancelled)
 		return river.JobCancel(errors.New("execution cancelled by operator"))
 	case err != nil:
 		return fmt.Errorf("record interrupted attempts: %w", err)
@@ -594,16 +595,16 @@ func (r *run) giveUp(ctx context.Context, runs int) error {
 	}
 	for _, st := range r.states {
 		if !terminal(st.Status) {
-			st.Status = StepFailed
+			st.Status = flow.StepFailed
 			st.Error = msg
 			st.FinishedAt = &now
 			st.NextAttemptAt = nil
 		}
 	}
-	if err := r.w.commit.submit(ctx, &commitReq{update: r.update(ExecutionStatusFailed)}, true); err != nil {
+	if err := r.w.commit.submit(ctx, &commitReq{update: r.update(flow.ExecutionStatusFailed)}, true); err != nil {
 		return fmt.Errorf("record abandoned execution: %w", err)
 	}
 	r.w.log.Error("execution abandoned", "execution_id", r.exec.ID, "flow_id", r.exec.FlowID, "runs", runs)
-	r.w.obs.ExecutionFinished(ExecutionStatusFailed)
+	r.w.obs.ExecutionFinished(flow.ExecutionStatusFailed)
 	return nil
 }

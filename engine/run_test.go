@@ -17,7 +17,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 	"github.com/google/uuid"
 
-	"github.com/flowd/flowd/engine"
+	"github.com/flowd/flowd/flow"
 	"github.com/flowd/flowd/internal/flowdtest"
 )
 
@@ -114,18 +114,18 @@ func (b *runBundle) createFlow(t *testing.T, def map[string]any) uuid.UUID {
 	if r.Code != http.StatusCreated {
 		t.Fatalf("create flow: %d %s", r.Code, r.Raw)
 	}
-	var f engine.Flow
+	var f flow.Flow
 	r.Decode(t, &f)
 	return f.ID
 }
 
-func (b *runBundle) trigger(t *testing.T, flowID uuid.UUID, body any, headers ...string) *engine.Execution {
+func (b *runBundle) trigger(t *testing.T, flowID uuid.UUID, body any, headers ...string) *flow.Execution {
 	t.Helper()
 	r := b.env.Do(t, b.tenant, "POST", "/v1/webhooks/"+flowID.String()+"/trigger", body, headers...)
 	if r.Code != http.StatusAccepted {
 		t.Fatalf("trigger: %d %s", r.Code, r.Raw)
 	}
-	var e engine.Execution
+	var e flow.Execution
 	r.Decode(t, &e)
 	if e.Status != "scheduled" {
 		t.Fatalf("triggered execution status %q, want scheduled", e.Status)
@@ -133,7 +133,7 @@ func (b *runBundle) trigger(t *testing.T, flowID uuid.UUID, body any, headers ..
 	return &e
 }
 
-func (b *runBundle) run(t *testing.T, def map[string]any, statuses ...string) *engine.Execution {
+func (b *runBundle) run(t *testing.T, def map[string]any, statuses ...string) *flow.Execution {
 	t.Helper()
 	id := b.createFlow(t, def)
 	e := b.trigger(t, id, nil)
@@ -151,7 +151,7 @@ func step(n int, method, url string, extra map[string]any) map[string]any {
 	return s
 }
 
-func flow(name string, steps []any, extra map[string]any) map[string]any {
+func flowDef(name string, steps []any, extra map[string]any) map[string]any {
 	f := map[string]any{"name": name, "steps": steps, "retry_delay": 1, "retry_delay_unit": "seconds"}
 	for k, v := range extra {
 		f[k] = v
@@ -159,8 +159,8 @@ func flow(name string, steps []any, extra map[string]any) map[string]any {
 	return f
 }
 
-func attemptsOf(e *engine.Execution, stepNumber int) []engine.StepAttempt {
-	var out []engine.StepAttempt
+func attemptsOf(e *flow.Execution, stepNumber int) []flow.StepAttempt {
+	var out []flow.StepAttempt
 	for _, a := range e.Attempts {
 		if a.StepNumber == stepNumber {
 			out = append(out, a)
@@ -175,7 +175,7 @@ func TestChainPassesVariables(t *testing.T) {
 	tg := newTarget(t)
 	tg.json("/login", `{"session": {"token": "tok-123"}}`)
 	tg.json("/contacts", `{"total": 42, "items": [{"id": 1}]}`)
-	def := flow("chain", []any{
+	def := flowDef("chain", []any{
 		step(1, "POST", tg.URL+"/login", map[string]any{"webhook_body": map[string]any{"user": "{{user}}"}}),
 		step(2, "GET", tg.URL+"/contacts", map[string]any{
 			"depends_on_step":    1,
@@ -254,7 +254,7 @@ func TestParallelBranchesJoin(t *testing.T) {
 	}
 	tg.handle("/a", branch(`{"a": "from-a"}`))
 	tg.handle("/b", branch(`{"b": "from-b"}`))
-	def := flow("diamond", []any{
+	def := flowDef("diamond", []any{
 		step(1, "GET", tg.URL+"/a", nil),
 		step(2, "GET", tg.URL+"/b", nil),
 		step(3, "POST", tg.URL+"/join", map[string]any{"depends_on_step": 1, "webhook_body": map[string]any{"a": "{{a}}", "b": "{{b}}"}}),
@@ -305,7 +305,7 @@ func TestSuccessConditions(t *testing.T) {
 			if tc.cond != nil {
 				extra["success_condition"] = tc.cond
 			}
-			e := b.run(t, flow("cond "+tc.name, []any{step(1, "GET", tg.URL+"/r", extra)}, nil))
+			e := b.run(t, flowDef("cond "+tc.name, []any{step(1, "GET", tg.URL+"/r", extra)}, nil))
 			want := map[bool]string{true: "success", false: "failed"}[tc.ok]
 			if e.Status != want {
 				t.Errorf("status %s, want %s (error %v)", e.Status, want, e.ErrorMessage)
@@ -355,7 +355,7 @@ func TestDataTypes(t *testing.T) {
 			if tc.custom != "" {
 				v["customValue"] = tc.custom
 			}
-			e := b.run(t, flow("types "+tc.name, []any{
+			e := b.run(t, flowDef("types "+tc.name, []any{
 				step(1, "GET", tg.URL+"/v", nil),
 				step(2, "POST", tg.URL+path, map[string]any{"depends_on_step": 1, "webhook_body": map[string]any{"v": "{{v}}"}}),
 			}, map[string]any{"variables": []any{v}}))
@@ -390,7 +390,7 @@ func TestStepRetriesKeepIdempotencyKey(t *testing.T) {
 		}
 		fmt.Fprint(w, `{"ok":true}`)
 	})
-	e := b.run(t, flow("flaky", []any{step(1, "POST", tg.URL+"/flaky", map[string]any{"retry_limit": 2, "timeout": 60})}, nil))
+	e := b.run(t, flowDef("flaky", []any{step(1, "POST", tg.URL+"/flaky", map[string]any{"retry_limit": 2, "timeout": 60})}, nil))
 	if e.Status != "success" {
 		t.Fatalf("status %s: %v", e.Status, e.ErrorMessage)
 	}
@@ -429,7 +429,7 @@ func TestExecutionRetryRerunsOnlyFailedStep(t *testing.T) {
 		}
 		fmt.Fprint(w, `{}`)
 	})
-	e := b.run(t, flow("exec retry", []any{
+	e := b.run(t, flowDef("exec retry", []any{
 		step(1, "GET", tg.URL+"/first", nil),
 		step(2, "POST", tg.URL+"/second", map[string]any{"depends_on_step": 1, "webhook_body": map[string]any{"id": "{{id}}"}}),
 	}, map[string]any{"max_retries": 1, "variables": []any{map[string]any{"name": "id", "location": "id", "stepId": 1, "type": "body", "dataType": "integer"}}}))
@@ -450,7 +450,7 @@ func TestExecutionFailsAfterMaxRetries(t *testing.T) {
 	b := setupRun(t)
 	tg := newTarget(t)
 	tg.handle("/down", func(w http.ResponseWriter, r *http.Request, n int) { http.Error(w, "down", 500) })
-	e := b.run(t, flow("always down", []any{
+	e := b.run(t, flowDef("always down", []any{
 		step(1, "GET", tg.URL+"/down", nil),
 		step(2, "GET", tg.URL+"/never", map[string]any{"depends_on_step": 1}),
 	}, map[string]any{"max_retries": 1}))
@@ -472,7 +472,7 @@ func TestWebhookTimeout(t *testing.T) {
 	tg := newTarget(t)
 	tg.slow("/slow", 5*time.Second)
 	start := time.Now()
-	e := b.run(t, flow("slow", []any{step(1, "GET", tg.URL+"/slow", map[string]any{"webhook_timeout": 1})}, nil))
+	e := b.run(t, flowDef("slow", []any{step(1, "GET", tg.URL+"/slow", map[string]any{"webhook_timeout": 1})}, nil))
 	if e.Status != "failed" || !strings.Contains(*e.ErrorMessage, "timed out") {
 		t.Fatalf("want a timeout failure, got %s %v", e.Status, e.ErrorMessage)
 	}
@@ -487,7 +487,7 @@ func TestWholeStepTimeout(t *testing.T) {
 	tg := newTarget(t)
 	tg.slow("/slow", 5*time.Second)
 	start := time.Now()
-	e := b.run(t, flow("step timeout", []any{step(1, "GET", tg.URL+"/slow", map[string]any{"webhook_timeout": 1, "timeout": 2, "retry_limit": 10})}, nil))
+	e := b.run(t, flowDef("step timeout", []any{step(1, "GET", tg.URL+"/slow", map[string]any{"webhook_timeout": 1, "timeout": 2, "retry_limit": 10})}, nil))
 	if e.Status != "failed" || !strings.Contains(*e.ErrorMessage, "timeout") {
 		t.Fatalf("want a step timeout failure, got %s %v", e.Status, e.ErrorMessage)
 	}
@@ -511,7 +511,7 @@ func TestRetryAfterHonoured(t *testing.T) {
 		}
 		fmt.Fprint(w, `{}`)
 	})
-	e := b.run(t, flow("busy", []any{step(1, "GET", tg.URL+"/busy", map[string]any{"retry_limit": 1})}, map[string]any{"retry_delay": 0}))
+	e := b.run(t, flowDef("busy", []any{step(1, "GET", tg.URL+"/busy", map[string]any{"retry_limit": 1})}, map[string]any{"retry_delay": 0}))
 	if e.Status != "success" {
 		t.Fatalf("status %s: %v", e.Status, e.ErrorMessage)
 	}
@@ -535,7 +535,7 @@ func TestCancelMidFlight(t *testing.T) {
 		case <-time.After(20 * time.Second):
 		}
 	})
-	id := b.createFlow(t, flow("cancel me", []any{
+	id := b.createFlow(t, flowDef("cancel me", []any{
 		step(1, "GET", tg.URL+"/hold", map[string]any{"webhook_timeout": 30}),
 		step(2, "GET", tg.URL+"/after", map[string]any{"depends_on_step": 1}),
 	}, nil))
@@ -587,10 +587,10 @@ func TestIdempotentTrigger(t *testing.T) {
 	t.Parallel()
 	b := setupRun(t)
 	tg := newTarget(t)
-	id := b.createFlow(t, flow("idem", []any{step(1, "GET", tg.URL+"/x", nil)}, nil))
+	id := b.createFlow(t, flowDef("idem", []any{step(1, "GET", tg.URL+"/x", nil)}, nil))
 	first := b.trigger(t, id, nil, "Idempotency-Key", "order-77")
 	r := b.env.Do(t, b.tenant, "POST", "/v1/webhooks/"+id.String()+"/trigger", nil, "Idempotency-Key", "order-77")
-	var second engine.Execution
+	var second flow.Execution
 	r.Decode(t, &second)
 	if r.Code != http.StatusAccepted || first.ID != second.ID {
 		t.Fatalf("same key gave two executions: %s and %s", first.ID, second.ID)
@@ -601,7 +601,7 @@ func TestIdempotentTrigger(t *testing.T) {
 	}
 	b.env.WaitExecution(t, b.tenant, first.ID, 20*time.Second, "success")
 	b.env.WaitExecution(t, b.tenant, other.ID, 20*time.Second, "success")
-	var list []engine.Execution
+	var list []flow.Execution
 	b.env.Do(t, b.tenant, "GET", "/v1/webhooks/"+id.String()+"/executions", nil).Decode(t, &list)
 	if len(list) != 2 || len(tg.requests("/x")) != 2 {
 		t.Errorf("want 2 executions and 2 deliveries, got %d and %d", len(list), len(tg.requests("/x")))
@@ -617,7 +617,7 @@ func TestEditDuringRunKeepsDefinition(t *testing.T) {
 		<-release
 		fmt.Fprint(w, `{}`)
 	})
-	def := flow("editable", []any{
+	def := flowDef("editable", []any{
 		step(1, "GET", tg.URL+"/hold", nil),
 		step(2, "GET", tg.URL+"/old", map[string]any{"depends_on_step": 1}),
 	}, nil)
@@ -648,7 +648,7 @@ func TestUnknownVariableAtRunTime(t *testing.T) {
 	t.Parallel()
 	b := setupRun(t)
 	tg := newTarget(t)
-	id := b.createFlow(t, flow("mapping", []any{
+	id := b.createFlow(t, flowDef("mapping", []any{
 		step(1, "POST", tg.URL+"/x", map[string]any{"webhook_body": map[string]any{"email": "{{email}}"}}),
 	}, map[string]any{"flow_mapping": map[string]any{"email": "contact.email"}, "max_retries": 3}))
 	ok := b.trigger(t, id, map[string]any{"payload": map[string]any{"contact": map[string]any{"email": "a@b.io"}}})
@@ -676,7 +676,7 @@ func TestSigningHeaders(t *testing.T) {
 	t.Parallel()
 	b := setupRun(t)
 	tg := newTarget(t)
-	e := b.run(t, flow("signed", []any{step(1, "POST", tg.URL+"/s", map[string]any{"webhook_body": map[string]any{"a": 1}})},
+	e := b.run(t, flowDef("signed", []any{step(1, "POST", tg.URL+"/s", map[string]any{"webhook_body": map[string]any{"a": 1}})},
 		map[string]any{"signing_secret": "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"}))
 	if e.Status != "success" {
 		t.Fatal(e.Status)
@@ -685,7 +685,7 @@ func TestSigningHeaders(t *testing.T) {
 	if r.Header.Get("webhook-id") != fmt.Sprintf("%s:1", e.ID) || r.Header.Get("webhook-timestamp") == "" || !strings.HasPrefix(r.Header.Get("webhook-signature"), "v1,") {
 		t.Errorf("Standard Webhooks headers missing: %v", r.Header)
 	}
-	if !engine.VerifySignature("whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw", r.Header.Get("webhook-id"), r.Header.Get("webhook-timestamp"), []byte(r.Body), r.Header.Get("webhook-signature")) {
+	if !flow.VerifySignature("whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw", r.Header.Get("webhook-id"), r.Header.Get("webhook-timestamp"), []byte(r.Body), r.Header.Get("webhook-signature")) {
 		t.Errorf("signature does not verify")
 	}
 }

@@ -15,6 +15,7 @@ import (
 
 	"github.com/google/uuid"
 
+	"github.com/flowd/flowd/flow"
 	"github.com/flowd/flowd/netguard"
 	"github.com/flowd/flowd/redact"
 )
@@ -22,7 +23,7 @@ import (
 // attemptResult is what one HTTP attempt of a step produced.
 type attemptResult struct {
 	step       int
-	rec        StepAttempt
+	rec        flow.StepAttempt
 	ok         bool
 	permanent  bool // retrying cannot help (blocked address, unknown variable)
 	cancelled  bool // the execution was cancelled or the worker stopped
@@ -38,13 +39,13 @@ var bodyMethods = map[string]bool{"POST": true, "PUT": true, "PATCH": true, "DEL
 // sendStep renders a step with vars, sends it, checks its success condition
 // and extracts its variables. It never returns an error: every failure is
 // described in the result.
-func (w *Worker) sendStep(ctx context.Context, ps *PlannedStep, vars map[string]any, execID uuid.UUID,
+func (w *Worker) sendStep(ctx context.Context, ps *flow.PlannedStep, vars map[string]any, execID uuid.UUID,
 	attempt int, signingSecret string, deadline time.Time) attemptResult {
 
 	st := ps.Step
 	res := attemptResult{step: st.StepNumber}
 	started := time.Now()
-	res.rec = StepAttempt{
+	res.rec = flow.StepAttempt{
 		ID:            uuid.New(),
 		ExecutionID:   execID,
 		StepNumber:    st.StepNumber,
@@ -64,7 +65,7 @@ func (w *Worker) sendStep(ctx context.Context, ps *PlannedStep, vars map[string]
 		return res
 	}
 
-	target, err := RenderURL(st.WebhookURL, vars)
+	target, err := flow.RenderURL(st.WebhookURL, vars)
 	if err != nil {
 		return fail(true, "render webhook_url: %v", err)
 	}
@@ -72,7 +73,7 @@ func (w *Worker) sendStep(ctx context.Context, ps *PlannedStep, vars map[string]
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 		return fail(true, "webhook_url %q is not an absolute http(s) URL after templating", redact.URL(target, secrets))
 	}
-	params, err := RenderParams(st.WebhookURLParams, vars)
+	params, err := flow.RenderParams(st.WebhookURLParams, vars)
 	if err != nil {
 		return fail(true, "render webhook_url_params: %v", err)
 	}
@@ -85,13 +86,13 @@ func (w *Worker) sendStep(ctx context.Context, ps *PlannedStep, vars map[string]
 		}
 		u.RawQuery = q.Encode()
 	}
-	headers, err := RenderHeaders(st.WebhookHeaders, vars)
+	headers, err := flow.RenderHeaders(st.WebhookHeaders, vars)
 	if err != nil {
 		return fail(true, "render webhook_headers: %v", err)
 	}
 	var body []byte
 	if bodyMethods[st.WebhookMethod] && len(st.WebhookBody) > 0 && string(st.WebhookBody) != "null" {
-		rendered, err := RenderJSON(st.WebhookBody, vars)
+		rendered, err := flow.RenderJSON(st.WebhookBody, vars)
 		if err != nil {
 			return fail(true, "render webhook_body: %v", err)
 		}
@@ -176,7 +177,7 @@ func (w *Worker) sendStep(ctx context.Context, ps *PlannedStep, vars map[string]
 		res.retryAfter = parseRetryAfter(resp.Header.Get("Retry-After"), time.Now())
 	}
 
-	r := &Response{Status: status, Headers: lowerHeaders(resp.Header), Body: respBody, DurationMS: duration.Milliseconds()}
+	r := &flow.Response{Status: status, Headers: lowerHeaders(resp.Header), Body: respBody, DurationMS: duration.Milliseconds()}
 	ok, reason, err := ps.Condition.Evaluate(r, vars)
 	if err != nil {
 		return failAfter(&res, fmt.Sprintf("success_condition: %v", err), secrets)
@@ -184,7 +185,7 @@ func (w *Worker) sendStep(ctx context.Context, ps *PlannedStep, vars map[string]
 	if !ok {
 		return failAfter(&res, "success_condition not met: "+reason, secrets)
 	}
-	extracted, err := Extract(ps.Extract, r)
+	extracted, err := flow.Extract(ps.Extract, r)
 	if err != nil {
 		return failAfter(&res, fmt.Sprintf("extract: %v", err), secrets)
 	}
@@ -290,5 +291,5 @@ func signRequest(h http.Header, secret, msgID string, now time.Time, body []byte
 	ts := strconv.FormatInt(now.Unix(), 10)
 	h.Set("webhook-id", msgID)
 	h.Set("webhook-timestamp", ts)
-	h.Set("webhook-signature", Sign(secret, msgID, ts, body))
+	h.Set("webhook-signature", flow.Sign(secret, msgID, ts, body))
 }

@@ -47,7 +47,7 @@ func TestSSRFGuardByDefault(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			def := flow("blocked "+tc.name, []any{step(1, "GET", tc.url, map[string]any{"retry_limit": 3})},
+			def := flowDef("blocked "+tc.name, []any{step(1, "GET", tc.url, map[string]any{"retry_limit": 3})},
 				map[string]any{"max_retries": 2})
 			e := b.run(t, def)
 			if e.Status != "failed" {
@@ -118,7 +118,7 @@ func TestSSRFGuardRedirects(t *testing.T) {
 			if !tc.success && !strings.Contains(tc.want, "blocked") {
 				retries = 0 // not permanent: would be retried
 			}
-			def := flow(tc.name, []any{step(1, "GET", tg.URL+tc.path, map[string]any{"retry_limit": retries})},
+			def := flowDef(tc.name, []any{step(1, "GET", tg.URL+tc.path, map[string]any{"retry_limit": retries})},
 				map[string]any{"max_retries": retries})
 			e := b.run(t, def)
 			if tc.success {

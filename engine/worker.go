@@ -11,6 +11,8 @@ import (
 
 	"github.com/google/uuid"
 	"github.com/riverqueue/river"
+
+	"github.com/flowd/flowd/flow"
 )
 
 // ExecutionArgs are the arguments of the River job that runs one execution.
@@ -23,9 +25,9 @@ func (ExecutionArgs) Kind() string { return "flowd.execution" }
 
 // Store is what the worker needs from the database.
 type Store interface {
-	ExecutionGet(ctx context.Context, companyID, id uuid.UUID) (*Execution, error)
-	FlowDefinition(ctx context.Context, flowID uuid.UUID, version int) (*Definition, error)
-	ExecutionCommit(ctx context.Context, attempts []StepAttempt, updates []ExecutionUpdate) error
+	ExecutionGet(ctx context.Context, companyID, id uuid.UUID) (*flow.Execution, error)
+	FlowDefinition(ctx context.Context, flowID uuid.UUID, version int) (*flow.Definition, error)
+	ExecutionCommit(ctx context.Context, attempts []flow.StepAttempt, updates []flow.ExecutionUpdate) error
 }
 
 // Observer receives the worker's events for metrics. Every method must be
@@ -211,11 +213,11 @@ func (w *Worker) Work(ctx context.Context, job *river.Job[ExecutionArgs]) error 
 		return err
 	}
 	switch exec.Status {
-	case ExecutionStatusSuccess, ExecutionStatusFailed, ExecutionStatusCancelled:
+	case flow.ExecutionStatusSuccess, flow.ExecutionStatusFailed, flow.ExecutionStatusCancelled:
 		return nil
 	}
 	now := time.Now()
-	if exec.Status == ExecutionStatusScheduled && exec.NextRetryAt != nil && now.Before(*exec.NextRetryAt) {
+	if exec.Status == flow.ExecutionStatusScheduled && exec.NextRetryAt != nil && now.Before(*exec.NextRetryAt) {
 		return river.JobSnooze(exec.NextRetryAt.Sub(now))
 	}
 	plan, err := w.plans.get(ctx, exec.FlowID, exec.FlowVersion)

@@ -8,6 +8,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
 	"github.com/flowd/flowd/engine"
+	"github.com/flowd/flowd/flow"
 )
 
 // Metrics holds flowd's collectors on their own registry. It implements
@@ -89,7 +90,7 @@ func New() *Metrics {
 	)
 	// Known label values start at zero, so rates and alerts work before the
 	// first event of each kind.
-	for _, s := range []string{engine.ExecutionStatusSuccess, engine.ExecutionStatusFailed, engine.ExecutionStatusCancelled} {
+	for _, s := range []string{flow.ExecutionStatusSuccess, flow.ExecutionStatusFailed, flow.ExecutionStatusCancelled} {
 		m.executionsFinished.WithLabelValues(s)
 	}
 	for _, k := range []string{"step", "execution"} {

@@ -12,6 +12,7 @@ import (
 	"github.com/robfig/cron/v3"
 
 	"github.com/flowd/flowd/engine"
+	"github.com/flowd/flowd/flow"
 	"github.com/flowd/flowd/store"
 )
 
@@ -141,7 +142,7 @@ func (l *cronLoop) arm(ctx context.Context) error {
 		}
 		for _, u := range list {
 			var next *time.Time
-			if sched, err := engine.ParseSchedule(u.Schedule); err != nil {
+			if sched, err := flow.ParseSchedule(u.Schedule); err != nil {
 				l.s.log.Warn("schedule cannot be evaluated; it is parked until the flow is edited",
 					"flow_id", u.FlowID, "error", err)
 			} else if n := nextSlot(sched, u.ArmedAt); !n.IsZero() {
@@ -172,7 +173,7 @@ func (l *cronLoop) fireDue(ctx context.Context) (int, time.Time, error) {
 		n, at = len(due), now
 		flowIDs := make([]uuid.UUID, 0, len(due))
 		nexts := make([]*time.Time, 0, len(due))
-		execs := make([]*engine.Execution, 0, len(due))
+		execs := make([]*flow.Execution, 0, len(due))
 		for _, d := range due {
 			exec, next := l.slot(d, now)
 			flowIDs, nexts = append(flowIDs, d.FlowID), append(nexts, next)
@@ -197,8 +198,8 @@ type schedulePayload struct {
 // slot returns the execution of d's latest due slot and d's following
 // slot; for a schedule that can no longer be evaluated, no execution and a
 // nil next slot (parked).
-func (l *cronLoop) slot(d store.ScheduleDue, now time.Time) (*engine.Execution, *time.Time) {
-	sched, err := engine.ParseSchedule(d.Schedule)
+func (l *cronLoop) slot(d store.ScheduleDue, now time.Time) (*flow.Execution, *time.Time) {
+	sched, err := flow.ParseSchedule(d.Schedule)
 	if err != nil {
 		l.s.log.Warn("schedule cannot be evaluated; it is parked until the flow is edited",
 			"flow_id", d.FlowID, "error", err)
@@ -210,16 +211,16 @@ func (l *cronLoop) slot(d store.ScheduleDue, now time.Time) (*engine.Execution, 
 			"flow_id", d.FlowID, "first_missed", d.NextAt, "scheduled_for", slot)
 	}
 	payload, _ := json.Marshal(schedulePayload{ScheduledFor: slot})
-	exec := &engine.Execution{
-		ExecutionSummary: engine.ExecutionSummary{
+	exec := &flow.Execution{
+		ExecutionSummary: flow.ExecutionSummary{
 			ID:            uuid.New(),
-			Status:        engine.ExecutionStatusScheduled,
+			Status:        flow.ExecutionStatusScheduled,
 			AttemptNumber: 1,
 		},
 		FlowID:       d.FlowID,
 		CompanyID:    d.CompanyID,
 		FlowVersion:  d.Version,
-		Trigger:      engine.TriggerSchedule,
+		Trigger:      flow.TriggerSchedule,
 		ScheduledFor: &slot,
 		Payload:      payload,
 	}
@@ -233,7 +234,7 @@ func (l *cronLoop) slot(d store.ScheduleDue, now time.Time) (*engine.Execution, 
 // enqueue writes the executions of due slots and their River jobs in tx.
 // A slot that already has an execution is skipped (no job is enqueued for
 // it): it is done.
-func (l *cronLoop) enqueue(ctx context.Context, tx pgx.Tx, execs []*engine.Execution) error {
+func (l *cronLoop) enqueue(ctx context.Context, tx pgx.Tx, execs []*flow.Execution) error {
 	if len(execs) == 0 {
 		return nil
 	}

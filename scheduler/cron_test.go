@@ -16,7 +16,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 	"github.com/google/uuid"
 
-	"github.com/flowd/flowd/engine"
+	"github.com/flowd/flowd/flow"
 	"github.com/flowd/flowd/internal/flowdtest"
 	"github.com/flowd/flowd/scheduler"
 	"github.com/flowd/flowd/store"
@@ -85,13 +85,13 @@ func scheduledFlow(name, schedule, url string) map[string]any {
 	}
 }
 
-func (b *testBundle) create(t *testing.T, body any) *engine.Flow {
+func (b *testBundle) create(t *testing.T, body any) *flow.Flow {
 	t.Helper()
 	r := b.env.Do(t, b.tenant, "POST", "/v1/webhooks", body)
 	if r.Code != http.StatusCreated {
 		t.Fatalf("create flow: %d %s", r.Code, r.Raw)
 	}
-	var f engine.Flow
+	var f flow.Flow
 	r.Decode(t, &f)
 	return &f
 }
@@ -104,20 +104,20 @@ func (b *testBundle) post(t *testing.T, path string, body any, want int) {
 }
 
 // executions returns the flow's executions, oldest first.
-func (b *testBundle) executions(t *testing.T, flowID uuid.UUID) []engine.Execution {
+func (b *testBundle) executions(t *testing.T, flowID uuid.UUID) []flow.Execution {
 	t.Helper()
 	r := b.env.Do(t, b.tenant, "GET", "/v1/webhooks/"+flowID.String()+"/executions?limit=200", nil)
 	if r.Code != http.StatusOK {
 		t.Fatalf("list executions: %d %s", r.Code, r.Raw)
 	}
-	var list []engine.Execution
+	var list []flow.Execution
 	r.Decode(t, &list)
 	sort.Slice(list, func(i, j int) bool { return list[i].CreatedAt.Before(list[j].CreatedAt) })
 	return list
 }
 
 // waitExecutions polls until the flow has at least n executions.
-func (b *testBundle) waitExecutions(t *testing.T, flowID uuid.UUID, n int, timeout time.Duration) []engine.Execution {
+func (b *testBundle) waitExecutions(t *testing.T, flowID uuid.UUID, n int, timeout time.Duration) []flow.Execution {
 	t.Helper()
 	deadline := time.Now().Add(timeout)
 	for {
@@ -134,14 +134,14 @@ func (b *testBundle) waitExecutions(t *testing.T, flowID uuid.UUID, n int, timeo
 
 // waitFinished waits until none of the flow's executions is scheduled or
 // in progress, and returns them.
-func (b *testBundle) waitFinished(t *testing.T, flowID uuid.UUID) []engine.Execution {
+func (b *testBundle) waitFinished(t *testing.T, flowID uuid.UUID) []flow.Execution {
 	t.Helper()
 	deadline := time.Now().Add(20 * time.Second)
 	for {
 		list := b.executions(t, flowID)
 		busy := 0
 		for _, e := range list {
-			if e.Status == engine.ExecutionStatusScheduled || e.Status == engine.ExecutionStatusInProgress {
+			if e.Status == flow.ExecutionStatusScheduled || e.Status == flow.ExecutionStatusInProgress {
 				busy++
 			}
 		}
@@ -183,10 +183,10 @@ func TestScheduleOncePerSlotAcrossProcesses(t *testing.T) {
 	perSlot := map[string]int{}
 	var slots []time.Time
 	for _, e := range list {
-		if e.Trigger != engine.TriggerSchedule || e.ScheduledFor == nil {
+		if e.Trigger != flow.TriggerSchedule || e.ScheduledFor == nil {
 			t.Fatalf("execution %s: trigger %q scheduled_for %v, want a schedule slot", e.ID, e.Trigger, e.ScheduledFor)
 		}
-		if e.Status != engine.ExecutionStatusSuccess {
+		if e.Status != flow.ExecutionStatusSuccess {
 			t.Errorf("execution %s for %s: %s %v", e.ID, e.ScheduledFor, e.Status, e.ErrorMessage)
 		}
 		if e.ScheduledFor.Nanosecond() != 0 {
@@ -297,7 +297,7 @@ func TestScheduleCatchUpRunsLatestMissedSlotOnce(t *testing.T) {
 		t.Errorf("next slot after catch-up: %v, want %s", next, got.Add(time.Hour))
 	}
 	done := b.waitFinished(t, f.ID)
-	if done[0].Status != engine.ExecutionStatusSuccess {
+	if done[0].Status != flow.ExecutionStatusSuccess {
 		t.Errorf("catch-up execution: %s %v", done[0].Status, done[0].ErrorMessage)
 	}
 	if d := cmp.Diff(map[string]int{got.Format(time.RFC3339): 1}, b.target.received()); d != "" {
@@ -370,7 +370,7 @@ func TestScheduledTemplateNeverRuns(t *testing.T) {
 	if r.Code != http.StatusCreated {
 		t.Fatalf("clone: %d %s", r.Code, r.Raw)
 	}
-	var clone engine.Flow
+	var clone flow.Flow
 	r.Decode(t, &clone)
 	if clone.Schedule == nil || *clone.Schedule != "@every 1s" || clone.IsTemplate {
 		t.Fatalf("clone: want a runnable flow with the template's schedule, got %s", r.Raw)
@@ -415,7 +415,7 @@ func TestBadScheduleIsRefused(t *testing.T) {
 			}
 		})
 	}
-	var got engine.Flow
+	var got flow.Flow
 	b.env.Do(t, b.tenant, "GET", "/v1/webhooks/"+existing.ID.String(), nil).Decode(t, &got)
 	if got.Version != 1 || got.Schedule == nil || *got.Schedule != "@hourly" {
 		t.Errorf("refused edits changed the flow: version %d schedule %v", got.Version, got.Schedule)
@@ -437,11 +437,11 @@ func TestScheduleSlotAlreadyRunIsSkipped(t *testing.T) {
 	if slot.After(now) {
 		slot = slot.Add(-time.Hour)
 	}
-	first, created, err := b.env.Sched.Trigger(ctx, scheduler.TriggerRequest{FlowID: f.ID, Trigger: engine.TriggerSchedule, ScheduledFor: &slot})
+	first, created, err := b.env.Sched.Trigger(ctx, scheduler.TriggerRequest{FlowID: f.ID, Trigger: flow.TriggerSchedule, ScheduledFor: &slot})
 	if err != nil || !created {
 		t.Fatalf("trigger slot %s: created %v, %v", slot, created, err)
 	}
-	if _, _, err := b.env.Sched.Trigger(ctx, scheduler.TriggerRequest{FlowID: f.ID, Trigger: engine.TriggerSchedule, ScheduledFor: &slot}); !errors.Is(err, store.ErrConflict) {
+	if _, _, err := b.env.Sched.Trigger(ctx, scheduler.TriggerRequest{FlowID: f.ID, Trigger: flow.TriggerSchedule, ScheduledFor: &slot}); !errors.Is(err, store.ErrConflict) {
 		t.Errorf("second trigger of slot %s: want store.ErrConflict, got %v", slot, err)
 	}
 	if _, err := b.env.Pool.Exec(ctx, `UPDATE flows SET schedule_next_at = $2 WHERE id = $1`, f.ID, slot); err != nil {
@@ -484,7 +484,7 @@ func TestUnparsableScheduleIsParked(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, f := range []*engine.Flow{unarmed, due} {
+	for _, f := range []*flow.Flow{unarmed, due} {
 		deadline := time.Now().Add(10 * time.Second)
 		for {
 			var parked bool

@@ -17,6 +17,7 @@ import (
 	"github.com/riverqueue/river/rivertype"
 
 	"github.com/flowd/flowd/engine"
+	"github.com/flowd/flowd/flow"
 	"github.com/flowd/flowd/store"
 )
 
@@ -183,15 +184,15 @@ var errDuplicate = errors.New("duplicate execution")
 // With an idempotency key (or schedule slot) that was used before it returns
 // the first execution and created false. Stopped, deleted and template
 // flows are refused with store.ErrConflict.
-func (s *Scheduler) Trigger(ctx context.Context, req TriggerRequest) (*engine.Execution, bool, error) {
+func (s *Scheduler) Trigger(ctx context.Context, req TriggerRequest) (*flow.Execution, bool, error) {
 	info, err := s.store.FlowRunInfo(ctx, req.CompanyID, req.FlowID)
 	if err != nil {
 		return nil, false, err
 	}
 	switch {
-	case info.Status == engine.FlowStatusDeleted:
+	case info.Status == flow.FlowStatusDeleted:
 		return nil, false, fmt.Errorf("%w: flow is deleted", store.ErrConflict)
-	case info.Status == engine.FlowStatusStopped:
+	case info.Status == flow.FlowStatusStopped:
 		return nil, false, fmt.Errorf("%w: flow is stopped; resume it first", store.ErrConflict)
 	case info.IsTemplate:
 		return nil, false, fmt.Errorf("%w: flow is a template; clone it to run it", store.ErrConflict)
@@ -205,22 +206,22 @@ func (s *Scheduler) Trigger(ctx context.Context, req TriggerRequest) (*engine.Ex
 			return nil, false, err
 		}
 	}
-	exec := &engine.Execution{
-		ExecutionSummary: engine.ExecutionSummary{
+	exec := &flow.Execution{
+		ExecutionSummary: flow.ExecutionSummary{
 			ID:            uuid.New(),
-			Status:        engine.ExecutionStatusScheduled,
+			Status:        flow.ExecutionStatusScheduled,
 			AttemptNumber: 1,
 		},
 		FlowID:         req.FlowID,
 		CompanyID:      info.CompanyID,
 		FlowVersion:    info.Version,
-		Trigger:        cmp.Or(req.Trigger, engine.TriggerManual),
+		Trigger:        cmp.Or(req.Trigger, flow.TriggerManual),
 		ScheduledFor:   req.ScheduledFor,
 		IdempotencyKey: key,
 		Payload:        req.Payload,
 		Variables:      req.Variables,
 	}
-	var inserted *engine.Execution
+	var inserted *flow.Execution
 	err = s.store.InTx(ctx, func(tx pgx.Tx) error {
 		res, err := s.client.InsertTx(ctx, tx, engine.ExecutionArgs{ExecutionID: exec.ID},
 			&river.InsertOpts{Queue: QueueExecutions})
@@ -253,7 +254,7 @@ func (s *Scheduler) Trigger(ctx context.Context, req TriggerRequest) (*engine.Ex
 		return nil, false, err
 	}
 	if inserted.Steps == nil {
-		inserted.Steps = map[int]*engine.StepState{}
+		inserted.Steps = map[int]*flow.StepState{}
 	}
 	if inserted.Variables == nil {
 		inserted.Variables = json.RawMessage("{}")
@@ -267,8 +268,8 @@ func (s *Scheduler) Trigger(ctx context.Context, req TriggerRequest) (*engine.Ex
 // Cancel stops an execution: it is marked cancelled and its job cancelled
 // in one transaction; a running job's context is cancelled by River, which
 // aborts its in-flight HTTP requests. No further step is sent.
-func (s *Scheduler) Cancel(ctx context.Context, companyID, id uuid.UUID) (*engine.Execution, error) {
-	var exec *engine.Execution
+func (s *Scheduler) Cancel(ctx context.Context, companyID, id uuid.UUID) (*flow.Execution, error) {
+	var exec *flow.Execution
 	err := s.store.InTx(ctx, func(tx pgx.Tx) error {
 		e, err := store.ExecutionCancelTx(ctx, tx, companyID, id)
 		if err != nil {
@@ -292,27 +293,27 @@ func (s *Scheduler) Cancel(ctx context.Context, companyID, id uuid.UUID) (*engin
 
 // Retry re-runs a failed or cancelled execution from its failed steps:
 // steps that succeeded keep their results and are not sent again.
-func (s *Scheduler) Retry(ctx context.Context, companyID, id uuid.UUID) (*engine.Execution, error) {
+func (s *Scheduler) Retry(ctx context.Context, companyID, id uuid.UUID) (*flow.Execution, error) {
 	err := s.store.InTx(ctx, func(tx pgx.Tx) error {
 		e, err := store.ExecutionLockTx(ctx, tx, companyID, id)
 		if err != nil {
 			return err
 		}
-		if e.Status != engine.ExecutionStatusFailed && e.Status != engine.ExecutionStatusCancelled {
+		if e.Status != flow.ExecutionStatusFailed && e.Status != flow.ExecutionStatusCancelled {
 			return fmt.Errorf("%w: execution is %s; only failed or cancelled executions can be retried", store.ErrConflict, e.Status)
 		}
 		// A failed execution's job has returned (River may not have marked
 		// it completed yet); a cancelled one's may still be recording its
 		// interrupted attempts, and must not run next to a new job.
-		if e.Status == engine.ExecutionStatusCancelled && e.JobID != 0 {
+		if e.Status == flow.ExecutionStatusCancelled && e.JobID != 0 {
 			job, err := s.client.JobGetTx(ctx, tx, e.JobID)
 			if err == nil && job.State == rivertype.JobStateRunning {
 				return fmt.Errorf("%w: execution is still stopping; retry it in a moment", store.ErrConflict)
 			}
 		}
-		steps := map[int]*engine.StepState{}
+		steps := map[int]*flow.StepState{}
 		for n, st := range e.Steps {
-			if st.Status == engine.StepSuccess {
+			if st.Status == flow.StepSuccess {
 				steps[n] = st
 			}
 		}
@@ -321,9 +322,9 @@ func (s *Scheduler) Retry(ctx context.Context, companyID, id uuid.UUID) (*engine
 		if err != nil {
 			return fmt.Errorf("enqueue execution: %w", err)
 		}
-		return store.ExecutionRequeueTx(ctx, tx, engine.ExecutionUpdate{
+		return store.ExecutionRequeueTx(ctx, tx, flow.ExecutionUpdate{
 			ID:            e.ID,
-			Status:        engine.ExecutionStatusScheduled,
+			Status:        flow.ExecutionStatusScheduled,
 			AttemptNumber: e.AttemptNumber + 1,
 			Steps:         steps,
 		}, res.Job.ID)

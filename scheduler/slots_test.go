@@ -4,7 +4,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/flowd/flowd/engine"
+	"github.com/flowd/flowd/flow"
 )
 
 func utc(s string) time.Time {
@@ -32,7 +32,7 @@ func TestNextSlot(t *testing.T) {
 		{"@daily", "2026-03-01T10:00:00+05:00", "2026-03-02T00:00:00Z"}, // evaluated in UTC
 		{"0 9 * * 1", "2026-03-01T10:00:00Z", "2026-03-02T09:00:00Z"},   // 2026-03-02 is a Monday
 	} {
-		sched, err := engine.ParseSchedule(tc.expr)
+		sched, err := flow.ParseSchedule(tc.expr)
 		if err != nil {
 			t.Fatalf("parse %q: %v", tc.expr, err)
 		}
@@ -59,7 +59,7 @@ func TestLatestSlot(t *testing.T) {
 		{"* 0 * * *", "2020-01-01T00:00:00Z", "2026-03-01T23:59:00Z", "2026-03-01T00:59:00Z"},
 		{"0 0 1 1 *", "2020-01-01T00:00:00Z", "2026-03-01T00:00:00Z", "2026-01-01T00:00:00Z"},
 	} {
-		sched, err := engine.ParseSchedule(tc.expr)
+		sched, err := flow.ParseSchedule(tc.expr)
 		if err != nil {
 			t.Fatalf("parse %q: %v", tc.expr, err)
 		}

@@ -12,14 +12,14 @@ import (
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
 
-	"github.com/flowd/flowd/engine"
+	"github.com/flowd/flowd/flow"
 )
 
 const executionColumns = executionSummaryColumns + `, e.flow_id, e.company_id, e.flow_version,
 	e.trigger, e.scheduled_for, e.idempotency_key, e.payload, e.variables, e.steps, e.records, e.job_id`
 
-func scanExecution(row pgx.Row) (*engine.Execution, error) {
-	var e engine.Execution
+func scanExecution(row pgx.Row) (*flow.Execution, error) {
+	var e flow.Execution
 	var jobID *int64
 	err := scanExecutionSummary(row, &e.ExecutionSummary, &e.FlowID, &e.CompanyID, &e.FlowVersion,
 		&e.Trigger, &e.ScheduledFor, &e.IdempotencyKey, &e.Payload, &e.Variables, &e.Steps, &e.Records, &jobID)
@@ -30,7 +30,7 @@ func scanExecution(row pgx.Row) (*engine.Execution, error) {
 		e.JobID = *jobID
 	}
 	if e.Steps == nil {
-		e.Steps = map[int]*engine.StepState{}
+		e.Steps = map[int]*flow.StepState{}
 	}
 	return &e, nil
 }
@@ -39,7 +39,7 @@ func scanExecution(row pgx.Row) (*engine.Execution, error) {
 // and updated_at. When the flow already has
 // an execution with the same idempotency key, or the same schedule slot, it
 // inserts nothing and reports created false.
-func ExecutionInsertTx(ctx context.Context, tx pgx.Tx, e *engine.Execution) (created bool, err error) {
+func ExecutionInsertTx(ctx context.Context, tx pgx.Tx, e *flow.Execution) (created bool, err error) {
 	err = tx.QueryRow(ctx, `INSERT INTO executions (id, flow_id, company_id, flow_version, status,
 		attempt_number, trigger, scheduled_for, idempotency_key, payload, variables, job_id)
 		VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12)
@@ -59,7 +59,7 @@ func ExecutionInsertTx(ctx context.Context, tx pgx.Tx, e *engine.Execution) (cre
 
 // ExecutionGetByIdempotencyKey returns the flow's execution that was
 // created with key.
-func (s *Store) ExecutionGetByIdempotencyKey(ctx context.Context, flowID uuid.UUID, key string) (*engine.Execution, error) {
+func (s *Store) ExecutionGetByIdempotencyKey(ctx context.Context, flowID uuid.UUID, key string) (*flow.Execution, error) {
 	e, err := scanExecution(s.pool.QueryRow(ctx, `SELECT `+executionColumns+` FROM executions e
 		WHERE e.flow_id = $1 AND e.idempotency_key = $2`, flowID, key))
 	if err != nil {
@@ -70,7 +70,7 @@ func (s *Store) ExecutionGetByIdempotencyKey(ctx context.Context, flowID uuid.UU
 
 // ExecutionGet returns an execution of the company. A zero companyID
 // (workers, operators' tools) matches any company.
-func (s *Store) ExecutionGet(ctx context.Context, companyID, id uuid.UUID) (*engine.Execution, error) {
+func (s *Store) ExecutionGet(ctx context.Context, companyID, id uuid.UUID) (*flow.Execution, error) {
 	e, err := scanExecution(s.pool.QueryRow(ctx, `SELECT `+executionColumns+` FROM executions e
 		WHERE e.id = $1 AND ($2::uuid = '00000000-0000-0000-0000-000000000000' OR e.company_id = $2)`, id, companyID))
 	if err != nil {
@@ -117,7 +117,7 @@ func DecodeExecutionCursor(s string) (*ExecutionCursor, error) {
 // ExecutionListByFlow lists a flow's executions newest first, after cursor
 // when given, optionally only those with status. It returns the cursor of
 // the next page, or nil at the end.
-func (s *Store) ExecutionListByFlow(ctx context.Context, flowID uuid.UUID, status string, limit int, after *ExecutionCursor) ([]*engine.Execution, *ExecutionCursor, error) {
+func (s *Store) ExecutionListByFlow(ctx context.Context, flowID uuid.UUID, status string, limit int, after *ExecutionCursor) ([]*flow.Execution, *ExecutionCursor, error) {
 	var afterTime *time.Time
 	var afterID *uuid.UUID
 	if after != nil {
@@ -147,8 +147,8 @@ const attemptColumns = `id, execution_id, step_number, attempt, execution_attemp
 	request_method, request_url, request_headers, request_body, response_status, response_headers,
 	response_body, response_truncated, duration_ms, error, extracted, worker_id, started_at, created_at`
 
-func scanAttempt(row pgx.Row) (engine.StepAttempt, error) {
-	var a engine.StepAttempt
+func scanAttempt(row pgx.Row) (flow.StepAttempt, error) {
+	var a flow.StepAttempt
 	err := row.Scan(&a.ID, &a.ExecutionID, &a.StepNumber, &a.Attempt, &a.ExecutionAttempt, &a.Outcome,
 		&a.RequestMethod, &a.RequestURL, &a.RequestHeaders, &a.RequestBody, &a.ResponseStatus,
 		&a.ResponseHeaders, &a.ResponseBody, &a.ResponseTruncated, &a.DurationMS, &a.Error,
@@ -158,7 +158,7 @@ func scanAttempt(row pgx.Row) (engine.StepAttempt, error) {
 
 // StepAttemptListByExecution returns every attempt of an execution in the
 // order they started.
-func (s *Store) StepAttemptListByExecution(ctx context.Context, executionID uuid.UUID) ([]engine.StepAttempt, error) {
+func (s *Store) StepAttemptListByExecution(ctx context.Context, executionID uuid.UUID) ([]flow.StepAttempt, error) {
 	rows, err := s.pool.Query(ctx, `SELECT `+attemptColumns+` FROM step_attempts
 		WHERE execution_id = $1 ORDER BY started_at, step_number, attempt`, executionID)
 	if err != nil {
@@ -169,7 +169,7 @@ func (s *Store) StepAttemptListByExecution(ctx context.Context, executionID uuid
 		return nil, fmt.Errorf("list attempts: %w", err)
 	}
 	if list == nil {
-		list = []engine.StepAttempt{}
+		list = []flow.StepAttempt{}
 	}
 	return list, nil
 }
@@ -178,7 +178,7 @@ func (s *Store) StepAttemptListByExecution(ctx context.Context, executionID uuid
 // one transaction with one multi-row statement each: the group commit of
 // steps that finished close together. Several updates of one execution in
 // a group must be merged by the caller (the last state wins).
-func (s *Store) ExecutionCommit(ctx context.Context, attempts []engine.StepAttempt, updates []engine.ExecutionUpdate) error {
+func (s *Store) ExecutionCommit(ctx context.Context, attempts []flow.StepAttempt, updates []flow.ExecutionUpdate) error {
 	if len(attempts) == 0 && len(updates) == 0 {
 		return nil
 	}
@@ -243,13 +243,13 @@ func jsonArg(v any) string {
 // ExecutionCancelTx marks a scheduled or running execution cancelled and
 // returns it; the caller cancels its River job in the same transaction.
 // An execution that already ended answers ErrConflict.
-func ExecutionCancelTx(ctx context.Context, tx pgx.Tx, companyID, id uuid.UUID) (*engine.Execution, error) {
+func ExecutionCancelTx(ctx context.Context, tx pgx.Tx, companyID, id uuid.UUID) (*flow.Execution, error) {
 	e, err := scanExecution(tx.QueryRow(ctx, `SELECT `+executionColumns+` FROM executions e
 		WHERE e.id = $1 AND e.company_id = $2 FOR UPDATE`, id, companyID))
 	if err != nil {
 		return nil, interpretError(err)
 	}
-	if e.Status != engine.ExecutionStatusScheduled && e.Status != engine.ExecutionStatusInProgress {
+	if e.Status != flow.ExecutionStatusScheduled && e.Status != flow.ExecutionStatusInProgress {
 		return e, fmt.Errorf("%w: execution is %s", ErrConflict, e.Status)
 	}
 	msg := "cancelled by operator"
@@ -259,7 +259,7 @@ func ExecutionCancelTx(ctx context.Context, tx pgx.Tx, companyID, id uuid.UUID) 
 	if err != nil {
 		return nil, fmt.Errorf("cancel execution: %w", err)
 	}
-	e.Status = engine.ExecutionStatusCancelled
+	e.Status = flow.ExecutionStatusCancelled
 	e.ErrorMessage = &msg
 	e.NextRetryAt = nil
 	return e, nil
@@ -267,7 +267,7 @@ func ExecutionCancelTx(ctx context.Context, tx pgx.Tx, companyID, id uuid.UUID) 
 
 // ExecutionLockTx locks an execution of the company for a change by an
 // operator and returns it.
-func ExecutionLockTx(ctx context.Context, tx pgx.Tx, companyID, id uuid.UUID) (*engine.Execution, error) {
+func ExecutionLockTx(ctx context.Context, tx pgx.Tx, companyID, id uuid.UUID) (*flow.Execution, error) {
 	e, err := scanExecution(tx.QueryRow(ctx, `SELECT `+executionColumns+` FROM executions e
 		WHERE e.id = $1 AND e.company_id = $2 FOR UPDATE`, id, companyID))
 	if err != nil {
@@ -278,7 +278,7 @@ func ExecutionLockTx(ctx context.Context, tx pgx.Tx, companyID, id uuid.UUID) (*
 
 // ExecutionRequeueTx puts an ended execution back to scheduled for an
 // operator retry, with its new state and its new River job.
-func ExecutionRequeueTx(ctx context.Context, tx pgx.Tx, u engine.ExecutionUpdate, jobID int64) error {
+func ExecutionRequeueTx(ctx context.Context, tx pgx.Tx, u flow.ExecutionUpdate, jobID int64) error {
 	_, err := tx.Exec(ctx, `UPDATE executions SET status = $2, attempt_number = $3, steps = $4,
 		error_message = NULL, next_retry_at = NULL, finished_at = NULL, job_id = $5, updated_at = now()
 		WHERE id = $1`, u.ID, u.Status, u.AttemptNumber, u.Steps, jobID)

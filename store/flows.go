@@ -8,7 +8,7 @@ import (
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
 
-	"github.com/flowd/flowd/engine"
+	"github.com/flowd/flowd/flow"
 )
 
 // RecentExecutionsPerFlow bounds the executions embedded in a flow object.
@@ -19,8 +19,8 @@ const flowColumns = `f.id, f.created_by, f.company_id, f.workspace_id, f.name, f
 	f.is_template, f.flow_direction, f.flow_mapping, f.tag_name, f.category_name, f.deleted_at,
 	f.predefined_variables, f.variables, f.schedule, f.version, f.signing_secret IS NOT NULL`
 
-func scanFlow(row pgx.Row) (*engine.Flow, error) {
-	var f engine.Flow
+func scanFlow(row pgx.Row) (*flow.Flow, error) {
+	var f flow.Flow
 	err := row.Scan(&f.ID, &f.CreatedBy, &f.CompanyID, &f.WorkspaceID, &f.Name, &f.Logo,
 		&f.RetryDelay, &f.RetryDelayUnit, &f.MaxRetries, &f.Status, &f.CreatedAt, &f.UpdatedAt,
 		&f.IsTemplate, &f.FlowDirection, &f.FlowMapping, &f.TagName, &f.CategoryName, &f.DeletedAt,
@@ -29,13 +29,13 @@ func scanFlow(row pgx.Row) (*engine.Flow, error) {
 		return nil, err
 	}
 	if f.PredefinedVariables == nil {
-		f.PredefinedVariables = []engine.PredefinedVariable{}
+		f.PredefinedVariables = []flow.PredefinedVariable{}
 	}
 	if f.Variables == nil {
-		f.Variables = []engine.Variable{}
+		f.Variables = []flow.Variable{}
 	}
-	f.Steps = []engine.Step{}
-	f.Executions = []engine.ExecutionSummary{}
+	f.Steps = []flow.Step{}
+	f.Executions = []flow.ExecutionSummary{}
 	return &f, nil
 }
 
@@ -43,8 +43,8 @@ const stepColumns = `s.id, s.flow_id, s.step_number, s.webhook_url, s.webhook_me
 	s.retry_limit, s.timeout, s.created_at, s.updated_at, s.webhook_url_params, s.webhook_headers,
 	s.webhook_body, s.depends_on_step, s.success_condition, s.deleted_at`
 
-func scanStep(row pgx.Row) (uuid.UUID, engine.Step, error) {
-	var st engine.Step
+func scanStep(row pgx.Row) (uuid.UUID, flow.Step, error) {
+	var st flow.Step
 	var flowID uuid.UUID
 	err := row.Scan(&st.ID, &flowID, &st.StepNumber, &st.WebhookURL, &st.WebhookMethod, &st.WebhookTimeout,
 		&st.RetryLimit, &st.Timeout, &st.CreatedAt, &st.UpdatedAt, &st.WebhookURLParams, &st.WebhookHeaders,
@@ -58,7 +58,7 @@ func scanStep(row pgx.Row) (uuid.UUID, engine.Step, error) {
 const executionSummaryColumns = `e.id, e.status, e.attempt_number, e.executed_at, e.created_at,
 	e.updated_at, e.next_retry_at, e.finished_at, e.error_message`
 
-func scanExecutionSummary(row pgx.Row, dst *engine.ExecutionSummary, extra ...any) error {
+func scanExecutionSummary(row pgx.Row, dst *flow.ExecutionSummary, extra ...any) error {
 	args := append([]any{&dst.ID, &dst.Status, &dst.AttemptNumber, &dst.ExecutedAt, &dst.CreatedAt,
 		&dst.UpdatedAt, &dst.NextRetryAt, &dst.FinishedAt, &dst.ErrorMessage}, extra...)
 	return row.Scan(args...)
@@ -66,7 +66,7 @@ func scanExecutionSummary(row pgx.Row, dst *engine.ExecutionSummary, extra ...an
 
 // FlowCreate stores a new flow with its steps and its first definition
 // version, in one transaction.
-func (s *Store) FlowCreate(ctx context.Context, companyID, userID uuid.UUID, in *engine.FlowInput, hookSecret string) (*engine.Flow, error) {
+func (s *Store) FlowCreate(ctx context.Context, companyID, userID uuid.UUID, in *flow.FlowInput, hookSecret string) (*flow.Flow, error) {
 	id := uuid.New()
 	err := s.InTx(ctx, func(tx pgx.Tx) error {
 		var signing *string
@@ -78,7 +78,7 @@ func (s *Store) FlowCreate(ctx context.Context, companyID, userID uuid.UUID, in 
 			tag_name, category_name, predefined_variables, variables, schedule, hook_secret, signing_secret, version)
 			VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15,$16,$17,$18,$19,$20,1)`,
 			id, companyID, userID, in.WorkspaceID, in.Name, in.Logo,
-			in.RetryDelay, in.RetryDelayUnit, in.MaxRetries, engine.FlowStatusScheduled, in.IsTemplate,
+			in.RetryDelay, in.RetryDelayUnit, in.MaxRetries, flow.FlowStatusScheduled, in.IsTemplate,
 			in.FlowDirection, jsonOrEmptyObject(in.FlowMapping), in.TagName, in.CategoryName,
 			in.PredefinedVariables, in.Variables, emptyToNil(in.Schedule), hookSecret, signing)
 		if err != nil {
@@ -123,7 +123,7 @@ func jsonOrNull(raw json.RawMessage) json.RawMessage {
 // upsertSteps writes the current steps of a flow: a step keeps its id and
 // created_at across edits when its step_number stays; steps no longer
 // present are soft-deleted.
-func upsertSteps(ctx context.Context, tx pgx.Tx, flowID uuid.UUID, steps []engine.Step) error {
+func upsertSteps(ctx context.Context, tx pgx.Tx, flowID uuid.UUID, steps []flow.Step) error {
 	numbers := make([]int32, 0, len(steps))
 	batch := &pgx.Batch{}
 	for _, st := range steps {
@@ -152,7 +152,7 @@ func upsertSteps(ctx context.Context, tx pgx.Tx, flowID uuid.UUID, steps []engin
 	return nil
 }
 
-func insertVersion(ctx context.Context, tx pgx.Tx, def *engine.Definition) error {
+func insertVersion(ctx context.Context, tx pgx.Tx, def *flow.Definition) error {
 	_, err := tx.Exec(ctx, `INSERT INTO flow_versions (flow_id, version, definition) VALUES ($1, $2, $3)`,
 		def.FlowID, def.Version, def)
 	if err != nil {
@@ -164,7 +164,7 @@ func insertVersion(ctx context.Context, tx pgx.Tx, def *engine.Definition) error
 // FlowReplace replaces a flow's definition (steps included) and records a
 // new definition version. Running executions keep the version they started
 // with. A deleted flow answers ErrConflict.
-func (s *Store) FlowReplace(ctx context.Context, companyID, id uuid.UUID, in *engine.FlowInput) (*engine.Flow, error) {
+func (s *Store) FlowReplace(ctx context.Context, companyID, id uuid.UUID, in *flow.FlowInput) (*flow.Flow, error) {
 	err := s.InTx(ctx, func(tx pgx.Tx) error {
 		var status string
 		var version int
@@ -174,7 +174,7 @@ func (s *Store) FlowReplace(ctx context.Context, companyID, id uuid.UUID, in *en
 		if err != nil {
 			return err
 		}
-		if status == engine.FlowStatusDeleted {
+		if status == flow.FlowStatusDeleted {
 			return fmt.Errorf("%w: flow is deleted", ErrConflict)
 		}
 		if in.SigningSecret != nil && *in.SigningSecret != "" {
@@ -215,7 +215,7 @@ func (s *Store) FlowReplace(ctx context.Context, companyID, id uuid.UUID, in *en
 
 // FlowDelete soft-deletes a flow: status deleted, deleted_at set. Its
 // history stays readable; it can't be run or edited again.
-func (s *Store) FlowDelete(ctx context.Context, companyID, id uuid.UUID) (*engine.Flow, error) {
+func (s *Store) FlowDelete(ctx context.Context, companyID, id uuid.UUID) (*flow.Flow, error) {
 	tag, err := s.pool.Exec(ctx, `UPDATE flows SET status = 'deleted', deleted_at = coalesce(deleted_at, now()),
 		updated_at = now() WHERE id = $1 AND company_id = $2`, id, companyID)
 	if err != nil {
@@ -229,7 +229,7 @@ func (s *Store) FlowDelete(ctx context.Context, companyID, id uuid.UUID) (*engin
 
 // FlowSetStatus sets the stored status of a flow (stop: stopped; resume:
 // running). A deleted flow answers ErrConflict.
-func (s *Store) FlowSetStatus(ctx context.Context, companyID, id uuid.UUID, status string) (*engine.Flow, error) {
+func (s *Store) FlowSetStatus(ctx context.Context, companyID, id uuid.UUID, status string) (*flow.Flow, error) {
 	var current string
 	err := s.pool.QueryRow(ctx, `WITH old AS (
 			SELECT status FROM flows WHERE id = $1 AND company_id = $2 FOR UPDATE)
@@ -244,7 +244,7 @@ func (s *Store) FlowSetStatus(ctx context.Context, companyID, id uuid.UUID, stat
 	if err != nil {
 		return nil, interpretError(err)
 	}
-	if current == engine.FlowStatusDeleted {
+	if current == flow.FlowStatusDeleted {
 		return nil, fmt.Errorf("%w: flow is deleted", ErrConflict)
 	}
 	return s.FlowGet(ctx, companyID, id)
@@ -252,13 +252,13 @@ func (s *Store) FlowSetStatus(ctx context.Context, companyID, id uuid.UUID, stat
 
 // FlowGet returns one flow of the company, deleted or not, with its
 // current steps and recent executions.
-func (s *Store) FlowGet(ctx context.Context, companyID, id uuid.UUID) (*engine.Flow, error) {
+func (s *Store) FlowGet(ctx context.Context, companyID, id uuid.UUID) (*flow.Flow, error) {
 	f, err := scanFlow(s.pool.QueryRow(ctx, `SELECT `+flowColumns+` FROM flows f
 		WHERE f.id = $1 AND f.company_id = $2`, id, companyID))
 	if err != nil {
 		return nil, interpretError(err)
 	}
-	if err := s.fillFlows(ctx, []*engine.Flow{f}); err != nil {
+	if err := s.fillFlows(ctx, []*flow.Flow{f}); err != nil {
 		return nil, err
 	}
 	return f, nil
@@ -267,7 +267,7 @@ func (s *Store) FlowGet(ctx context.Context, companyID, id uuid.UUID) (*engine.F
 // FlowList returns the company's flows in a workspace that are not deleted,
 // oldest first, each with its steps and recent executions. It runs the
 // same four queries whatever the number of flows.
-func (s *Store) FlowList(ctx context.Context, companyID uuid.UUID, workspaceID string) ([]*engine.Flow, error) {
+func (s *Store) FlowList(ctx context.Context, companyID uuid.UUID, workspaceID string) ([]*flow.Flow, error) {
 	rows, err := s.pool.Query(ctx, `SELECT `+flowColumns+` FROM flows f
 		WHERE f.company_id = $1 AND f.workspace_id = $2 AND f.deleted_at IS NULL
 		ORDER BY f.created_at, f.id`, companyID, workspaceID)
@@ -299,12 +299,12 @@ func collect[T any](rows pgx.Rows, scan func(pgx.Row) (T, error)) ([]T, error) {
 
 // fillFlows loads steps, recent executions and in-flight state for flows in
 // three queries, and derives each flow's status.
-func (s *Store) fillFlows(ctx context.Context, flows []*engine.Flow) error {
+func (s *Store) fillFlows(ctx context.Context, flows []*flow.Flow) error {
 	if len(flows) == 0 {
 		return nil
 	}
 	ids := make([]uuid.UUID, len(flows))
-	byID := make(map[uuid.UUID]*engine.Flow, len(flows))
+	byID := make(map[uuid.UUID]*flow.Flow, len(flows))
 	for i, f := range flows {
 		ids[i] = f.ID
 		byID[f.ID] = f
@@ -336,7 +336,7 @@ func (s *Store) fillFlows(ctx context.Context, flows []*engine.Flow) error {
 		return fmt.Errorf("list recent executions: %w", err)
 	}
 	for rows.Next() {
-		var e engine.ExecutionSummary
+		var e flow.ExecutionSummary
 		var flowID uuid.UUID
 		if err := scanExecutionSummary(rows, &e, &flowID); err != nil {
 			rows.Close()
@@ -367,18 +367,18 @@ func (s *Store) fillFlows(ctx context.Context, flows []*engine.Flow) error {
 	}
 
 	for _, f := range flows {
-		var newest *engine.ExecutionSummary
+		var newest *flow.ExecutionSummary
 		if len(f.Executions) > 0 {
 			newest = &f.Executions[0]
 		}
-		f.Status = engine.DeriveFlowStatus(f.Status, inFlight[f.ID], newest)
+		f.Status = flow.DeriveFlowStatus(f.Status, inFlight[f.ID], newest)
 	}
 	return nil
 }
 
 // FlowDefinition returns the immutable definition of one version of a flow.
-func (s *Store) FlowDefinition(ctx context.Context, flowID uuid.UUID, version int) (*engine.Definition, error) {
-	var def engine.Definition
+func (s *Store) FlowDefinition(ctx context.Context, flowID uuid.UUID, version int) (*flow.Definition, error) {
+	var def flow.Definition
 	err := s.pool.QueryRow(ctx, `SELECT definition FROM flow_versions WHERE flow_id = $1 AND version = $2`,
 		flowID, version).Scan(&def)
 	if err != nil {

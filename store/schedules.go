@@ -8,7 +8,7 @@ import (
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
 
-	"github.com/flowd/flowd/engine"
+	"github.com/flowd/flowd/flow"
 )
 
 // scheduleActive selects the flows whose schedule runs: a schedule set, not
@@ -119,7 +119,7 @@ func ScheduleAdvanceTx(ctx context.Context, tx pgx.Tx, flowIDs []uuid.UUID, next
 // same transaction. An execution whose slot already has one (unique index
 // executions_slot_idx) is not inserted; the ids of those inserted are
 // returned.
-func ScheduleExecutionsInsertTx(ctx context.Context, tx pgx.Tx, execs []*engine.Execution) (map[uuid.UUID]bool, error) {
+func ScheduleExecutionsInsertTx(ctx context.Context, tx pgx.Tx, execs []*flow.Execution) (map[uuid.UUID]bool, error) {
 	n := len(execs)
 	ids, flows, companies := make([]uuid.UUID, n), make([]uuid.UUID, n), make([]uuid.UUID, n)
 	versions, attempts := make([]int32, n), make([]int32, n)

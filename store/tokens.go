@@ -6,7 +6,7 @@ import (
 
 	"github.com/google/uuid"
 
-	"github.com/flowd/flowd/engine"
+	"github.com/flowd/flowd/flow"
 )
 
 // TokenInsert stores a new API token by its hash; the plain token is never
@@ -23,8 +23,8 @@ func (s *Store) TokenInsert(ctx context.Context, id, companyID, userID uuid.UUID
 
 // TokenGetByHash returns the principal of the unrevoked token with the given
 // hash, or ErrNotFound.
-func (s *Store) TokenGetByHash(ctx context.Context, hash []byte) (*engine.Principal, error) {
-	var p engine.Principal
+func (s *Store) TokenGetByHash(ctx context.Context, hash []byte) (*flow.Principal, error) {
+	var p flow.Principal
 	var stored []byte
 	err := s.pool.QueryRow(ctx,
 		`SELECT id, company_id, user_id, token_hash FROM api_tokens WHERE token_hash = $1 AND revoked_at IS NULL`,

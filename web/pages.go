@@ -8,7 +8,7 @@ import (
 
 	"github.com/google/uuid"
 
-	"github.com/flowd/flowd/engine"
+	"github.com/flowd/flowd/flow"
 	"github.com/flowd/flowd/redact"
 	"github.com/flowd/flowd/store"
 )
@@ -18,14 +18,14 @@ const RecentExecutionsOnIndex = 50
 
 // executionStatuses are the values the status filter accepts.
 var executionStatuses = []string{
-	engine.ExecutionStatusScheduled, engine.ExecutionStatusInProgress, engine.ExecutionStatusSuccess,
-	engine.ExecutionStatusFailed, engine.ExecutionStatusCancelled,
+	flow.ExecutionStatusScheduled, flow.ExecutionStatusInProgress, flow.ExecutionStatusSuccess,
+	flow.ExecutionStatusFailed, flow.ExecutionStatusCancelled,
 }
 
 // finished tells whether an execution status is final.
 func finished(status string) bool {
 	switch status {
-	case engine.ExecutionStatusSuccess, engine.ExecutionStatusFailed, engine.ExecutionStatusCancelled:
+	case flow.ExecutionStatusSuccess, flow.ExecutionStatusFailed, flow.ExecutionStatusCancelled:
 		return true
 	}
 	return false
@@ -33,20 +33,20 @@ func finished(status string) bool {
 
 // executionRow is one line of an executions table.
 type executionRow struct {
-	*engine.ExecutionSummary
+	*flow.ExecutionSummary
 	FlowID   uuid.UUID
 	FlowName string
 }
 
 type indexData struct {
 	Workspace  string
-	Flows      []*engine.Flow
+	Flows      []*flow.Flow
 	Executions []executionRow
 }
 
 // index lists the company's flows of a workspace and their most recent
 // executions, newest first.
-func (h *Handler) index(r *http.Request, p *engine.Principal) (*view, error) {
+func (h *Handler) index(r *http.Request, p *flow.Principal) (*view, error) {
 	ws := cmp.Or(r.URL.Query().Get("workspace_id"), WorkspaceDefault)
 	flows, err := h.store.FlowList(r.Context(), p.CompanyID, ws)
 	if err != nil {
@@ -68,7 +68,7 @@ func (h *Handler) index(r *http.Request, p *engine.Principal) (*view, error) {
 }
 
 type flowData struct {
-	Flow       *engine.Flow
+	Flow       *flow.Flow
 	Steps      []stepSummary
 	Status     string
 	Statuses   []string
@@ -85,7 +85,7 @@ type stepSummary struct {
 }
 
 // flow shows one flow of the company and a page of its executions.
-func (h *Handler) flow(r *http.Request, p *engine.Principal) (*view, error) {
+func (h *Handler) flow(r *http.Request, p *flow.Principal) (*view, error) {
 	id, err := uuid.Parse(r.PathValue("id"))
 	if err != nil {
 		return nil, badRequest("%q is not a flow id (a UUID)", r.PathValue("id"))
@@ -127,7 +127,7 @@ func (h *Handler) flow(r *http.Request, p *engine.Principal) (*view, error) {
 }
 
 type executionData struct {
-	Exec     *engine.Execution
+	Exec     *flow.Execution
 	FlowName string
 	Finished bool
 	Duration time.Duration
@@ -140,14 +140,14 @@ type stepView struct {
 	Method   string
 	URL      string
 	Deps     []int
-	State    engine.StepState
+	State    flow.StepState
 	Duration time.Duration
-	Attempts []engine.StepAttempt
+	Attempts []flow.StepAttempt
 }
 
 // execution shows one execution of the company: its steps in dependency
 // order, each with its state and every attempt as recorded.
-func (h *Handler) execution(r *http.Request, p *engine.Principal) (*view, error) {
+func (h *Handler) execution(r *http.Request, p *flow.Principal) (*view, error) {
 	id, err := uuid.Parse(r.PathValue("id"))
 	if err != nil {
 		return nil, badRequest("%q is not an execution id (a UUID)", r.PathValue("id"))
@@ -168,7 +168,7 @@ func (h *Handler) execution(r *http.Request, p *engine.Principal) (*view, error)
 	if e.ExecutedAt != nil && e.FinishedAt != nil {
 		d.Duration = e.FinishedAt.Sub(*e.ExecutedAt)
 	}
-	byStep := map[int][]engine.StepAttempt{}
+	byStep := map[int][]flow.StepAttempt{}
 	for _, a := range attempts {
 		byStep[a.StepNumber] = append(byStep[a.StepNumber], a)
 	}
@@ -179,7 +179,7 @@ func (h *Handler) execution(r *http.Request, p *engine.Principal) (*view, error)
 		if st := e.Steps[n]; st != nil {
 			v.State = *st
 		}
-		v.State.Status = cmp.Or(v.State.Status, engine.StepPending)
+		v.State.Status = cmp.Or(v.State.Status, flow.StepPending)
 		if v.State.FirstStartedAt != nil && v.State.FinishedAt != nil {
 			v.Duration = v.State.FinishedAt.Sub(*v.State.FirstStartedAt)
 		}
@@ -192,9 +192,9 @@ func (h *Handler) execution(r *http.Request, p *engine.Principal) (*view, error)
 // stepGraph returns the definition's step numbers in dependency order (the
 // compiled plan's order) and what each step waits for; when the definition
 // does not compile, steps by number with their depends_on_step.
-func stepGraph(def *engine.Definition) (order []int, deps map[int][]int) {
+func stepGraph(def *flow.Definition) (order []int, deps map[int][]int) {
 	deps = map[int][]int{}
-	if plan, err := engine.Compile(def); err == nil {
+	if plan, err := flow.Compile(def); err == nil {
 		for n, ps := range plan.Steps {
 			deps[n] = ps.Deps
 		}
@@ -210,11 +210,11 @@ func stepGraph(def *engine.Definition) (order []int, deps map[int][]int) {
 	return order, deps
 }
 
-func findStep(def *engine.Definition, n int) engine.Step {
+func findStep(def *flow.Definition, n int) flow.Step {
 	for _, s := range def.Steps {
 		if s.StepNumber == n {
 			return s
 		}
 	}
-	return engine.Step{StepNumber: n}
+	return flow.Step{StepNumber: n}
 }

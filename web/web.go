@@ -15,7 +15,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/flowd/flowd/api"
-	"github.com/flowd/flowd/engine"
+	"github.com/flowd/flowd/flow"
 	"github.com/flowd/flowd/store"
 )
 
@@ -34,13 +34,13 @@ const RefreshSeconds = 2
 
 // Store is what the pages read.
 type Store interface {
-	TokenGetByHash(ctx context.Context, hash []byte) (*engine.Principal, error)
-	FlowList(ctx context.Context, companyID uuid.UUID, workspaceID string) ([]*engine.Flow, error)
-	FlowGet(ctx context.Context, companyID, id uuid.UUID) (*engine.Flow, error)
-	FlowDefinition(ctx context.Context, flowID uuid.UUID, version int) (*engine.Definition, error)
-	ExecutionGet(ctx context.Context, companyID, id uuid.UUID) (*engine.Execution, error)
-	ExecutionListByFlow(ctx context.Context, flowID uuid.UUID, status string, limit int, after *store.ExecutionCursor) ([]*engine.Execution, *store.ExecutionCursor, error)
-	StepAttemptListByExecution(ctx context.Context, executionID uuid.UUID) ([]engine.StepAttempt, error)
+	TokenGetByHash(ctx context.Context, hash []byte) (*flow.Principal, error)
+	FlowList(ctx context.Context, companyID uuid.UUID, workspaceID string) ([]*flow.Flow, error)
+	FlowGet(ctx context.Context, companyID, id uuid.UUID) (*flow.Flow, error)
+	FlowDefinition(ctx context.Context, flowID uuid.UUID, version int) (*flow.Definition, error)
+	ExecutionGet(ctx context.Context, companyID, id uuid.UUID) (*flow.Execution, error)
+	ExecutionListByFlow(ctx context.Context, flowID uuid.UUID, status string, limit int, after *store.ExecutionCursor) ([]*flow.Execution, *store.ExecutionCursor, error)
+	StepAttemptListByExecution(ctx context.Context, executionID uuid.UUID) ([]flow.StepAttempt, error)
 }
 
 // Config configures the execution view; zero values mean defaults.
@@ -78,7 +78,7 @@ func New(st Store, cfg *Config) *Handler {
 	h.mux.HandleFunc("GET /ui/{$}", h.page(h.index))
 	h.mux.HandleFunc("GET /ui/flows/{id}", h.page(h.flow))
 	h.mux.HandleFunc("GET /ui/executions/{id}", h.page(h.execution))
-	h.mux.HandleFunc("/ui/", h.page(func(*http.Request, *engine.Principal) (*view, error) {
+	h.mux.HandleFunc("/ui/", h.page(func(*http.Request, *flow.Principal) (*view, error) {
 		return nil, errNoPage
 	}))
 	return h
@@ -135,7 +135,7 @@ func badRequest(format string, args ...any) error {
 
 // page adapts a page handler: it authenticates, runs it and renders the
 // view or the error page.
-func (h *Handler) page(fn func(*http.Request, *engine.Principal) (*view, error)) http.HandlerFunc {
+func (h *Handler) page(fn func(*http.Request, *flow.Principal) (*view, error)) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		p, err := h.authenticate(r)
 		if err != nil {
@@ -170,7 +170,7 @@ func (h *Handler) render(w http.ResponseWriter, r *http.Request, code int, page 
 // renderError answers err as an HTML page with the right status: 401 asks
 // for Basic credentials, not-found is 404, other page errors keep their
 // code, and anything else is a logged 500 whose details stay in the log.
-func (h *Handler) renderError(w http.ResponseWriter, r *http.Request, p *engine.Principal, err error) {
+func (h *Handler) renderError(w http.ResponseWriter, r *http.Request, p *flow.Principal, err error) {
 	code, msg := http.StatusInternalServerError, "the page could not be loaded; the server log has the details"
 	var he *httpError
 	switch {
@@ -200,7 +200,7 @@ func (h *Handler) renderError(w http.ResponseWriter, r *http.Request, p *engine.
 
 // authenticate resolves the request's API token: the password of HTTP
 // Basic credentials (any user name) or a Bearer token.
-func (h *Handler) authenticate(r *http.Request) (*engine.Principal, error) {
+func (h *Handler) authenticate(r *http.Request) (*flow.Principal, error) {
 	token := bearerOrBasic(r)
 	if token == "" {
 		return nil, errUnauthorized

@@ -11,7 +11,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
-	"github.com/flowd/flowd/engine"
+	"github.com/flowd/flowd/flow"
 	"github.com/flowd/flowd/internal/flowdtest"
 	"github.com/flowd/flowd/web"
 )
@@ -77,19 +77,19 @@ func (b *testBundle) createFlow(t *testing.T, tn *flowdtest.Tenant, def map[stri
 	if r.Code != http.StatusCreated {
 		t.Fatalf("create flow: %d %s", r.Code, r.Raw)
 	}
-	var f engine.Flow
+	var f flow.Flow
 	r.Decode(t, &f)
 	return f.ID.String()
 }
 
 // trigger starts an execution of the flow and returns it.
-func (b *testBundle) trigger(t *testing.T, tn *flowdtest.Tenant, flowID string) *engine.Execution {
+func (b *testBundle) trigger(t *testing.T, tn *flowdtest.Tenant, flowID string) *flow.Execution {
 	t.Helper()
 	r := b.env.Do(t, tn, "POST", "/v1/webhooks/"+flowID+"/trigger", nil)
 	if r.Code != http.StatusAccepted {
 		t.Fatalf("trigger: %d %s", r.Code, r.Raw)
 	}
-	var e engine.Execution
+	var e flow.Execution
 	r.Decode(t, &e)
 	return &e
 }

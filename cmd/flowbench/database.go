@@ -19,7 +19,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
-	"github.com/flowd/flowd/engine"
+	"github.com/flowd/flowd/flow"
 	"github.com/flowd/flowd/scheduler"
 	"github.com/flowd/flowd/store"
 )
@@ -291,9 +291,9 @@ func (h *harness) executions(ctx context.Context, since time.Time) ([]execRow, e
 // hours before now, then analyzes the tables.
 func (h *harness) insertHistory(ctx context.Context, flowID, companyID uuid.UUID, targetURL string, n int) error {
 	t := time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC)
-	steps := map[int]*engine.StepState{}
+	steps := map[int]*flow.StepState{}
 	for i := 1; i <= 3; i++ {
-		steps[i] = &engine.StepState{Status: engine.StepSuccess, Attempts: 1, FirstStartedAt: &t, FinishedAt: &t}
+		steps[i] = &flow.StepState{Status: flow.StepSuccess, Attempts: 1, FirstStartedAt: &t, FinishedAt: &t}
 	}
 	steps[1].Vars = json.RawMessage(`{"token":"tok-history"}`)
 	steps[2].Vars = json.RawMessage(`{"count":42}`)

@@ -11,7 +11,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/flowd/flowd/api"
-	"github.com/flowd/flowd/engine"
+	"github.com/flowd/flowd/flow"
 )
 
 // workload is one kind of flow the benchmark runs.
@@ -123,7 +123,7 @@ func createFlow(ctx context.Context, apiURL, token string, def map[string]any) (
 	if resp.StatusCode != http.StatusCreated {
 		return uuid.Nil, fmt.Errorf("answer %d: %s", resp.StatusCode, raw)
 	}
-	var env struct{ Data engine.Flow }
+	var env struct{ Data flow.Flow }
 	if err := json.Unmarshal(raw, &env); err != nil {
 		return uuid.Nil, fmt.Errorf("decode answer: %w", err)
 	}

@@ -9,7 +9,7 @@ import (
 	"sort"
 	"strconv"
 
-	"github.com/flowd/flowd/engine"
+	"github.com/flowd/flowd/flow"
 )
 
 // runExecutions handles `flowd executions ...`.
@@ -49,7 +49,7 @@ func executionsList(ctx context.Context, args []string, stdout, stderr io.Writer
 	if *cursor != "" {
 		q.Set("cursor", *cursor)
 	}
-	var list []engine.Execution
+	var list []flow.Execution
 	a, err := c.get(ctx, "/v1/webhooks/"+url.PathEscape(pos[0])+"/executions", q, &list)
 	if err != nil {
 		return err
@@ -82,7 +82,7 @@ func executionsShow(ctx context.Context, args []string, stdout, stderr io.Writer
 	if err != nil {
 		return err
 	}
-	var x engine.Execution
+	var x flow.Execution
 	a, err := c.get(ctx, "/v1/executions/"+url.PathEscape(pos[0]), nil, &x)
 	if err != nil {
 		return err
@@ -95,7 +95,7 @@ func executionsShow(ctx context.Context, args []string, stdout, stderr io.Writer
 
 // printExecution writes an execution as text. The layout depends only on
 // the execution, so it can be compared with a golden file.
-func printExecution(w io.Writer, x *engine.Execution) error {
+func printExecution(w io.Writer, x *flow.Execution) error {
 	tw := newTable(w)
 	fmt.Fprintf(tw, "Execution\t%s\n", x.ID)
 	fmt.Fprintf(tw, "Flow\t%s (version %d)\n", x.FlowID, x.FlowVersion)
@@ -129,7 +129,7 @@ func printExecution(w io.Writer, x *engine.Execution) error {
 		fmt.Fprintln(w, "No attempts yet.")
 		return nil
 	}
-	attempts := append([]engine.StepAttempt(nil), x.Attempts...)
+	attempts := append([]flow.StepAttempt(nil), x.Attempts...)
 	sort.SliceStable(attempts, func(i, j int) bool {
 		a, b := attempts[i], attempts[j]
 		if a.ExecutionAttempt != b.ExecutionAttempt {
@@ -153,7 +153,7 @@ func printExecution(w io.Writer, x *engine.Execution) error {
 }
 
 // stepNumbers returns the numbers of an execution's steps, in order.
-func stepNumbers(x *engine.Execution) []int {
+func stepNumbers(x *flow.Execution) []int {
 	ns := make([]int, 0, len(x.Steps))
 	for n := range x.Steps {
 		ns = append(ns, n)
@@ -230,7 +230,7 @@ func printExecutionChange(w io.Writer, a *answer, asJSON bool) error {
 	if asJSON {
 		return printJSON(w, a.Data)
 	}
-	var x engine.Execution
+	var x flow.Execution
 	if err := a.decode(&x); err != nil {
 		return err
 	}

@@ -11,7 +11,7 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/flowd/flowd/engine"
+	"github.com/flowd/flowd/flow"
 )
 
 // runFlows handles `flowd flows ...`.
@@ -38,7 +38,7 @@ func flowsList(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	if err != nil {
 		return err
 	}
-	var flows []engine.Flow
+	var flows []flow.Flow
 	a, err := c.get(ctx, "/v1/webhooks", url.Values{"workspace_id": {*workspace}}, &flows)
 	if err != nil {
 		return err
@@ -71,7 +71,7 @@ func flowsGet(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if err != nil {
 		return err
 	}
-	var f engine.Flow
+	var f flow.Flow
 	a, err := c.get(ctx, "/v1/webhooks/"+url.PathEscape(pos[0]), nil, &f)
 	if err != nil {
 		return err
@@ -83,7 +83,7 @@ func flowsGet(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 }
 
 // printFlow writes a flow as text.
-func printFlow(w io.Writer, f *engine.Flow) error {
+func printFlow(w io.Writer, f *flow.Flow) error {
 	tw := newTable(w)
 	yesNo := map[bool]string{true: "yes", false: "no"}
 	fmt.Fprintf(tw, "ID\t%s\n", f.ID)
@@ -234,7 +234,7 @@ func printApplied(w io.Writer, a *answer, asJSON bool) error {
 	if asJSON {
 		return printJSON(w, a.Data)
 	}
-	var f engine.Flow
+	var f flow.Flow
 	if err := a.decode(&f); err != nil {
 		return err
 	}
@@ -267,7 +267,7 @@ func flowsAction(verb string) func(ctx context.Context, args []string, stdout, s
 		if o.json {
 			return printJSON(stdout, a.Data)
 		}
-		var f engine.Flow
+		var f flow.Flow
 		if err := a.decode(&f); err != nil {
 			return err
 		}

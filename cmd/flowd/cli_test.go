@@ -19,7 +19,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 	"github.com/google/uuid"
 
-	"github.com/flowd/flowd/engine"
+	"github.com/flowd/flowd/flow"
 	"github.com/flowd/flowd/internal/flowdtest"
 	"github.com/flowd/flowd/internal/testdb"
 )
@@ -170,7 +170,7 @@ func TestFlowsApplyCreateThenUpdate(t *testing.T) {
 		t.Errorf("update printed %q, want the same id %s", got, id)
 	}
 	resp := b.env.Do(t, b.tenant, "GET", "/v1/webhooks/"+id, nil)
-	var f engine.Flow
+	var f flow.Flow
 	resp.Decode(t, &f)
 	if diff := cmp.Diff([]any{"applied again", 2}, []any{f.Name, f.Version}); diff != "" {
 		t.Errorf("flow after the update: name, version (-want +got):\n%s", diff)
@@ -236,33 +236,33 @@ func TestJSONOutputDecodes(t *testing.T) {
 	b := setup(t)
 	id := b.apply(t, twoStepFlow("json flow", b.target.URL+"/ok", b.target.URL+"/ok"))
 
-	var flows []engine.Flow
+	var flows []flow.Flow
 	decode(t, b.mustCLI(t, 0, "flows", "list", "--json").stdout, &flows)
 	if len(flows) != 1 || flows[0].ID.String() != id {
 		t.Errorf("flows list --json: got %d flows, want the one flow %s", len(flows), id)
 	}
-	var f engine.Flow
+	var f flow.Flow
 	decode(t, b.mustCLI(t, 0, "flows", "get", id, "--json").stdout, &f)
 	if f.Name != "json flow" || len(f.Steps) != 2 {
 		t.Errorf("flows get --json: name %q with %d steps", f.Name, len(f.Steps))
 	}
 
-	var x engine.Execution
+	var x flow.Execution
 	decode(t, b.mustCLI(t, 0, "trigger", id, "--json").stdout, &x)
 	if x.FlowID.String() != id {
 		t.Errorf("trigger --json: flow_id %s, want %s", x.FlowID, id)
 	}
-	var final engine.Execution
+	var final flow.Execution
 	decode(t, b.mustCLI(t, 0, "executions", "watch", x.ID.String(), "--json").stdout, &final)
-	if final.Status != engine.ExecutionStatusSuccess || len(final.Attempts) != 2 {
+	if final.Status != flow.ExecutionStatusSuccess || len(final.Attempts) != 2 {
 		t.Errorf("watch --json: status %s with %d attempts, want success with 2", final.Status, len(final.Attempts))
 	}
-	var list []engine.Execution
+	var list []flow.Execution
 	decode(t, b.mustCLI(t, 0, "executions", "list", id, "--json").stdout, &list)
 	if len(list) != 1 || list[0].ID != x.ID {
 		t.Errorf("executions list --json: %d executions, want just %s", len(list), x.ID)
 	}
-	var shown engine.Execution
+	var shown flow.Execution
 	decode(t, b.mustCLI(t, 0, "executions", "show", x.ID.String(), "--json").stdout, &shown)
 	if shown.ID != x.ID || len(shown.Attempts) != 2 {
 		t.Errorf("executions show --json: id %s with %d attempts", shown.ID, len(shown.Attempts))

@@ -9,7 +9,7 @@ import (
 	"net/url"
 	"strings"
 
-	"github.com/flowd/flowd/engine"
+	"github.com/flowd/flowd/flow"
 )
 
 // varFlag collects repeated NAME=VALUE flags.
@@ -105,7 +105,7 @@ starting a new one (said on stderr).
 	if err != nil {
 		return err
 	}
-	var x engine.Execution
+	var x flow.Execution
 	if err := a.decode(&x); err != nil {
 		return err
 	}

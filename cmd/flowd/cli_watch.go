@@ -14,7 +14,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/flowd/flowd/engine"
+	"github.com/flowd/flowd/flow"
 )
 
 // WatchIntervalDefault is how often watch and --wait poll the execution.
@@ -59,7 +59,7 @@ func isTerminal(w io.Writer) bool {
 // ended tells whether an execution status is final.
 func ended(status string) bool {
 	switch status {
-	case engine.ExecutionStatusSuccess, engine.ExecutionStatusFailed, engine.ExecutionStatusCancelled:
+	case flow.ExecutionStatusSuccess, flow.ExecutionStatusFailed, flow.ExecutionStatusCancelled:
 		return true
 	}
 	return false
@@ -67,7 +67,7 @@ func ended(status string) bool {
 
 // watchView shows the progress of an execution.
 type watchView interface {
-	update(x *engine.Execution)
+	update(x *flow.Execution)
 }
 
 // watchAndExit follows an execution until it ends and turns its outcome
@@ -104,9 +104,9 @@ func watchAndExit(ctx context.Context, c *client, id string, wo *watchOptions, a
 		}
 	}
 	switch x.Status {
-	case engine.ExecutionStatusSuccess:
+	case flow.ExecutionStatusSuccess:
 		return nil
-	case engine.ExecutionStatusCancelled:
+	case flow.ExecutionStatusCancelled:
 		return exitCodeError{exitCancelled}
 	}
 	return exitCodeError{exitFailed}
@@ -117,17 +117,17 @@ var errWatchTimeout = errors.New("watch timed out")
 // watchExecution polls an execution every wo.interval, showing each state
 // on view (which may be nil), until it ends. It returns the final
 // execution and its raw JSON.
-func watchExecution(ctx context.Context, c *client, id string, wo *watchOptions, view watchView) (*engine.Execution, json.RawMessage, error) {
+func watchExecution(ctx context.Context, c *client, id string, wo *watchOptions, view watchView) (*flow.Execution, json.RawMessage, error) {
 	var deadline <-chan time.Time
 	if wo.timeout > 0 {
 		t := time.NewTimer(wo.timeout)
 		defer t.Stop()
 		deadline = t.C
 	}
-	var last *engine.Execution
+	var last *flow.Execution
 	failures := 0
 	for {
-		var x engine.Execution
+		var x flow.Execution
 		a, err := c.get(ctx, "/v1/executions/"+url.PathEscape(id), nil, &x)
 		switch {
 		case err == nil:
@@ -187,7 +187,7 @@ type plainView struct {
 	steps   map[int]stepSeen
 }
 
-func (v *plainView) update(x *engine.Execution) {
+func (v *plainView) update(x *flow.Execution) {
 	if v.steps == nil {
 		v.steps = map[int]stepSeen{}
 	}
@@ -211,10 +211,10 @@ func (v *plainView) update(x *engine.Execution) {
 }
 
 // executionLine describes an execution's status in one line.
-func executionLine(x *engine.Execution) string {
+func executionLine(x *flow.Execution) string {
 	s := fmt.Sprintf("execution %s: %s", x.ID, x.Status)
 	switch {
-	case x.Status == engine.ExecutionStatusFailed || x.Status == engine.ExecutionStatusCancelled:
+	case x.Status == flow.ExecutionStatusFailed || x.Status == flow.ExecutionStatusCancelled:
 		if msg := strPtr(x.ErrorMessage); msg != "" {
 			s += ": " + cell(msg, 0)
 		}
@@ -229,18 +229,18 @@ func executionLine(x *engine.Execution) string {
 
 // stepText describes a step's state; errors are cut to max characters
 // (0: whole).
-func stepText(st *engine.StepState, max int) string {
+func stepText(st *flow.StepState, max int) string {
 	s := st.Status
 	switch st.Status {
-	case engine.StepRunning, engine.StepSuccess:
+	case flow.StepRunning, flow.StepSuccess:
 		s += fmt.Sprintf(" (attempt %d)", st.Attempts)
-	case engine.StepWaiting:
+	case flow.StepWaiting:
 		s += fmt.Sprintf(" (attempt %d failed: %s", st.Attempts, cell(st.Error, max))
 		if st.NextAttemptAt != nil {
 			s += "; next attempt at " + timeText(st.NextAttemptAt)
 		}
 		s += ")"
-	case engine.StepFailed:
+	case flow.StepFailed:
 		s += fmt.Sprintf(" (attempt %d: %s)", st.Attempts, cell(st.Error, max))
 	default:
 		if st.Error != "" {
@@ -257,7 +257,7 @@ type ttyView struct {
 	lines int // lines drawn last time
 }
 
-func (v *ttyView) update(x *engine.Execution) {
+func (v *ttyView) update(x *flow.Execution) {
 	var b bytes.Buffer
 	fmt.Fprintf(&b, "[%s] %s\n", time.Since(v.start).Round(100*time.Millisecond), executionLine(x))
 	if len(x.Steps) == 0 {

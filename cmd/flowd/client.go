@@ -13,7 +13,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/flowd/flowd/engine"
+	"github.com/flowd/flowd/flow"
 )
 
 // ServerDefault is the API the operator commands talk to when neither
@@ -57,11 +57,11 @@ func newClient(o *clientOptions) (*client, error) {
 
 // answer is the API's envelope.
 type answer struct {
-	Status     string              `json:"status"`
-	Message    string              `json:"message"`
-	Data       json.RawMessage     `json:"data"`
-	Errors     []engine.FieldError `json:"errors"`
-	NextCursor *string             `json:"next_cursor"`
+	Status     string            `json:"status"`
+	Message    string            `json:"message"`
+	Data       json.RawMessage   `json:"data"`
+	Errors     []flow.FieldError `json:"errors"`
+	NextCursor *string           `json:"next_cursor"`
 	code       int
 }
 
@@ -71,7 +71,7 @@ type apiError struct {
 	method, path string
 	code         int
 	message      string
-	errors       []engine.FieldError
+	errors       []flow.FieldError
 }
 
 func (e *apiError) Error() string {

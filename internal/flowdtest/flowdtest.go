@@ -23,6 +23,7 @@ import (
 
 	"github.com/flowd/flowd/api"
 	"github.com/flowd/flowd/engine"
+	"github.com/flowd/flowd/flow"
 	"github.com/flowd/flowd/internal/testdb"
 	"github.com/flowd/flowd/netguard"
 	"github.com/flowd/flowd/scheduler"
@@ -205,11 +206,11 @@ type Response struct {
 	Code    int
 	Header  http.Header
 	Raw     []byte
-	Status  string              `json:"status"`
-	Message string              `json:"message"`
-	Data    json.RawMessage     `json:"data"`
-	Errors  []engine.FieldError `json:"errors"`
-	Next    *string             `json:"next_cursor"`
+	Status  string            `json:"status"`
+	Message string            `json:"message"`
+	Data    json.RawMessage   `json:"data"`
+	Errors  []flow.FieldError `json:"errors"`
+	Next    *string           `json:"next_cursor"`
 }
 
 // Do sends a request with the tenant's token (tn may be nil for none). body
@@ -263,16 +264,16 @@ func (r *Response) Decode(t testing.TB, v any) {
 
 // WaitExecution polls an execution until it has one of the statuses, or
 // fails the test after timeout.
-func (e *Env) WaitExecution(t testing.TB, tn *Tenant, id uuid.UUID, timeout time.Duration, statuses ...string) *engine.Execution {
+func (e *Env) WaitExecution(t testing.TB, tn *Tenant, id uuid.UUID, timeout time.Duration, statuses ...string) *flow.Execution {
 	t.Helper()
 	deadline := time.Now().Add(timeout)
-	var last engine.Execution
+	var last flow.Execution
 	for {
 		r := e.Do(t, tn, "GET", "/v1/executions/"+id.String(), nil)
 		if r.Code != 200 {
 			t.Fatalf("get execution: %d %s", r.Code, r.Raw)
 		}
-		last = engine.Execution{}
+		last = flow.Execution{}
 		r.Decode(t, &last)
 		for _, s := range statuses {
 			if last.Status == s {

@@ -1,4 +1,4 @@
-package engine
+package flow
 
 // DeriveFlowStatus computes the status a flow shows from the status stored
 // on it (scheduled, running, stopped or deleted: the states an operator or
