@@ -236,6 +236,48 @@ func (tg *target) count() int {
 	return len(tg.reqs)
 }
 
+// gate holds the requests to one path of a target until it is opened (or
+// the request's context ends, e.g. its worker died or cancelled it);
+// once open, requests pass at once, answering {"ok": true}.
+type gate struct {
+	mu     sync.Mutex
+	held   int // requests that arrived while the gate was closed
+	opened chan struct{}
+	once   sync.Once
+}
+
+// gate closes path behind a new gate, opened at the test's cleanup at the
+// latest.
+func (tg *target) gate(t *testing.T, path string) *gate {
+	g := &gate{opened: make(chan struct{})}
+	t.Cleanup(g.open)
+	tg.handle(path, func(w http.ResponseWriter, r *http.Request, n int) {
+		select {
+		case <-g.opened:
+		default:
+			g.mu.Lock()
+			g.held++
+			g.mu.Unlock()
+		}
+		select {
+		case <-g.opened:
+			fmt.Fprint(w, `{"ok": true}`)
+		case <-r.Context().Done():
+		}
+	})
+	return g
+}
+
+// arrived returns how many requests arrived while the gate was closed.
+func (g *gate) arrived() int {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return g.held
+}
+
+// open lets the held requests and every later one through.
+func (g *gate) open() { g.once.Do(func() { close(g.opened) }) }
+
 // createFlow creates a flow of steps, each {"step_number", "webhook_method",
 // "webhook_url", ...}, chained in order when chain is set.
 func (b *bundle) createFlow(t *testing.T, steps []map[string]any, chain bool) uuid.UUID {

@@ -5,6 +5,7 @@ import (
 	"context"
 	"flag"
 	"fmt"
+	"io"
 	"os"
 	"regexp"
 	"strings"
@@ -13,7 +14,10 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/flowd/flowd/api"
+	"github.com/flowd/flowd/engine"
 	"github.com/flowd/flowd/redact"
+	"github.com/flowd/flowd/scheduler"
 )
 
 func TestRedactDatabaseURL(t *testing.T) {
@@ -85,6 +89,48 @@ func TestConfigPrecedence(t *testing.T) {
 	t.Setenv("FLOWD_WORKERS", "many")
 	if _, err := parseConfig("serve", nil, &stderr, true); err == nil || !strings.Contains(err.Error(), "FLOWD_WORKERS") {
 		t.Errorf("a bad FLOWD_WORKERS: error %v, want one naming the variable", err)
+	}
+}
+
+// Every flag's default is the constant of the package that takes the
+// setting (the value its Config's zero means), so the two cannot drift.
+func TestConfigDefaultsAreThePackages(t *testing.T) {
+	for _, cmd := range []string{"serve", "worker"} {
+		_, _, e := configFlags(cmd, cmd == "serve")
+		for _, env := range e.envs {
+			t.Setenv(env, "") // empty counts as unset
+		}
+	}
+	t.Setenv("DATABASE_URL", "postgres://db/flowd")
+	t.Setenv("FLOWD_OPERATOR_TOKEN", "")
+	t.Setenv("FLOWD_METRICS_TOKEN", "")
+	c, err := parseConfig("serve", nil, io.Discard, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := &Config{
+		DatabaseURL:           "postgres://db/flowd",
+		Addr:                  api.AddrDefault,
+		AllowNetworks:         c.AllowNetworks, // none: checked below
+		Workers:               scheduler.WorkersDefault,
+		MaxConcurrentRequests: engine.MaxConcurrentRequestsDefault,
+		MaxResponseBytes:      engine.MaxResponseBytesDefault,
+		MaxBodyBytes:          api.MaxBodyBytesDefault,
+		DBMaxConns:            DBMaxConnsDefault,
+		FetchCooldown:         scheduler.FetchCooldownDefault,
+		FetchPollInterval:     scheduler.FetchPollIntervalDefault,
+		ShutdownGrace:         scheduler.SoftStopTimeoutDefault,
+		LogFormat:             LogFormatDefault,
+		LogLevel:              LogLevelDefault,
+		RateLimit:             api.RateLimitDefault,
+		HeartbeatInterval:     scheduler.HeartbeatIntervalDefault,
+		RescueAfter:           scheduler.RescueAfterDefault,
+	}
+	if diff := cmp.Diff(want, c); diff != "" {
+		t.Errorf("serve defaults (-want +got):\n%s", diff)
+	}
+	if len(c.AllowNetworks) != 0 {
+		t.Errorf("allow-networks default %v, want none", c.AllowNetworks)
 	}
 }
 

@@ -73,6 +73,10 @@ type Options struct {
 	Observer engine.Observer
 }
 
+// softStopTimeout is the scheduler's SoftStopTimeout in tests: an Env
+// stopped with executions in flight cancels them after this long.
+const softStopTimeout = 5 * time.Second
+
 var (
 	shared     *Env
 	sharedErr  error
@@ -146,7 +150,7 @@ func start(t testing.TB, opts *Options) (*Env, func(), error) {
 		}
 		worker = engine.NewWorker(st, wcfg)
 	}
-	scfg := &scheduler.Config{Worker: worker, Workers: 50, ID: id, Logger: log}
+	scfg := &scheduler.Config{Worker: worker, Workers: 50, ID: id, Logger: log, SoftStopTimeout: softStopTimeout}
 	if opts.Scheduler != nil {
 		opts.Scheduler(scfg)
 	}
@@ -174,7 +178,7 @@ func start(t testing.TB, opts *Options) (*Env, func(), error) {
 	env.URL, env.Server = hs.URL, srv
 	stop := func() {
 		hs.Close()
-		sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		sctx, cancel := context.WithTimeout(context.Background(), sched.StopTimeout())
 		defer cancel()
 		_ = sched.Stop(sctx)
 		closePool()
