@@ -47,7 +47,7 @@ type indexData struct {
 // index lists the company's flows of a workspace and their most recent
 // executions, newest first.
 func (h *Handler) index(r *http.Request, p *flow.Principal) (*view, error) {
-	ws := cmp.Or(r.URL.Query().Get("workspace_id"), WorkspaceDefault)
+	ws := cmp.Or(r.URL.Query().Get("workspace_id"), flow.DefaultWorkspaceID)
 	flows, err := h.store.FlowList(r.Context(), p.CompanyID, ws)
 	if err != nil {
 		return nil, err

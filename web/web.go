@@ -25,10 +25,6 @@ const Prefix = "/ui/"
 // PageSizeDefault is the default of Config.PageSize.
 const PageSizeDefault = 50
 
-// WorkspaceDefault is the workspace the index shows without ?workspace_id=,
-// as in the API.
-const WorkspaceDefault = "default"
-
 // RefreshSeconds is how often the page of an unfinished execution reloads.
 const RefreshSeconds = 2
 

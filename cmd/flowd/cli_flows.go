@@ -33,7 +33,7 @@ func flowsList(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		examples: []string{"flowd flows list", "flowd flows list --workspace sales --json | jq '.[].id'"},
 	}
 	e, o := cmd.flags(stdout, stderr)
-	workspace := e.fs.String("workspace", "default", "workspace_id whose flows to list")
+	workspace := e.fs.String("workspace", flow.DefaultWorkspaceID, "workspace_id whose flows to list")
 	_, c, err := parseArgs(e, o, args, 0)
 	if err != nil {
 		return err
