@@ -84,6 +84,8 @@ func TestMaxConcurrentRequests(t *testing.T) {
 	b := &runBundle{env: env, tenant: env.NewTenant(t)}
 	tg := newTarget(t)
 	var inFlight, peak atomic.Int64
+	reached := make(chan struct{}) // closed when 2 requests are in flight
+	var once sync.Once
 	tg.handle("/slow", func(w http.ResponseWriter, r *http.Request, n int) {
 		now := inFlight.Add(1)
 		for {
@@ -92,7 +94,16 @@ func TestMaxConcurrentRequests(t *testing.T) {
 				break
 			}
 		}
-		time.Sleep(100 * time.Millisecond)
+		if now >= 2 {
+			once.Do(func() { close(reached) })
+		}
+		// The first request waits for a second one, so that the limit is
+		// reached however slowly the machine launches them (and a limit of
+		// 1 shows as a peak of 1, after the wait).
+		select {
+		case <-reached:
+		case <-time.After(20 * time.Second):
+		}
 		inFlight.Add(-1)
 		fmt.Fprint(w, `{"ok": true}`)
 	})
@@ -107,7 +118,7 @@ func TestMaxConcurrentRequests(t *testing.T) {
 		go func() {
 			defer wg.Done()
 			e := b.trigger(t, id, nil)
-			done := b.env.WaitExecution(t, b.tenant, e.ID, 30*time.Second, "success", "failed")
+			done := b.env.WaitExecution(t, b.tenant, e.ID, 60*time.Second, "success", "failed")
 			if done.Status != "success" {
 				t.Errorf("execution %s: %v", done.Status, done.ErrorMessage)
 			}

@@ -4,6 +4,7 @@ package engine_test
 // workers, the real API, and httptest servers as the steps' targets.
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -159,6 +160,28 @@ func flowDef(name string, steps []any, extra map[string]any) map[string]any {
 	return f
 }
 
+// waitJobLetGo waits until the River job of an execution is no longer
+// running (its Work returned).
+func waitJobLetGo(t *testing.T, env *flowdtest.Env, execID uuid.UUID) {
+	t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		var state string
+		err := env.Pool.QueryRow(context.Background(), `SELECT j.state::text FROM executions e
+			JOIN river_job j ON j.id = e.job_id WHERE e.id = $1`, execID).Scan(&state)
+		if err != nil {
+			t.Fatalf("read the job of execution %s: %v", execID, err)
+		}
+		if state != "running" {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the job of execution %s still runs after 20s", execID)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
 func attemptsOf(e *flow.Execution, stepNumber int) []flow.StepAttempt {
 	var out []flow.StepAttempt
 	for _, a := range e.Attempts {
@@ -245,7 +268,7 @@ func TestParallelBranchesJoin(t *testing.T) {
 			arrived.Done()
 			select { // each branch waits until the other has arrived too
 			case <-both:
-			case <-time.After(5 * time.Second):
+			case <-time.After(30 * time.Second):
 				http.Error(w, "branches did not overlap", 500)
 				return
 			}
@@ -470,14 +493,12 @@ func TestWebhookTimeout(t *testing.T) {
 	t.Parallel()
 	b := setupRun(t)
 	tg := newTarget(t)
-	tg.slow("/slow", 5*time.Second)
-	start := time.Now()
+	// The target answers only after a minute: without the 1 s timeout the
+	// execution would not have failed within run's wait.
+	tg.slow("/slow", time.Minute)
 	e := b.run(t, flowDef("slow", []any{step(1, "GET", tg.URL+"/slow", map[string]any{"webhook_timeout": 1})}, nil))
 	if e.Status != "failed" || !strings.Contains(*e.ErrorMessage, "timed out") {
 		t.Fatalf("want a timeout failure, got %s %v", e.Status, e.ErrorMessage)
-	}
-	if d := time.Since(start); d > 4*time.Second {
-		t.Errorf("took %s; webhook_timeout 1s not enforced", d)
 	}
 }
 
@@ -485,14 +506,10 @@ func TestWholeStepTimeout(t *testing.T) {
 	t.Parallel()
 	b := setupRun(t)
 	tg := newTarget(t)
-	tg.slow("/slow", 5*time.Second)
-	start := time.Now()
+	tg.slow("/slow", time.Minute)
 	e := b.run(t, flowDef("step timeout", []any{step(1, "GET", tg.URL+"/slow", map[string]any{"webhook_timeout": 1, "timeout": 2, "retry_limit": 10})}, nil))
 	if e.Status != "failed" || !strings.Contains(*e.ErrorMessage, "timeout") {
 		t.Fatalf("want a step timeout failure, got %s %v", e.Status, e.ErrorMessage)
-	}
-	if d := time.Since(start); d > 5*time.Second {
-		t.Errorf("took %s; the step timeout of 2s should end the retries", d)
 	}
 	if n := len(tg.requests("/slow")); n > 2 {
 		t.Errorf("%d attempts within a 2s step timeout", n)
@@ -555,7 +572,9 @@ func TestCancelMidFlight(t *testing.T) {
 		t.Fatal("in-flight request was not aborted")
 	}
 	got := b.env.WaitExecution(t, b.tenant, e.ID, 10*time.Second, "cancelled")
-	time.Sleep(300 * time.Millisecond)
+	// Once the job is no longer running, its worker has let go: whatever it
+	// would have sent, it has sent.
+	waitJobLetGo(t, b.env, e.ID)
 	if n := len(tg.requests("/after")); n != 0 {
 		t.Errorf("step 2 sent after cancel")
 	}

@@ -155,6 +155,32 @@ func (b *testBundle) waitFinished(t *testing.T, flowID uuid.UUID) []flow.Executi
 	}
 }
 
+// waitLoopPasses waits until the schedule loops have run two slots of an
+// "@every 1s" witness flow that both begin after since: by then loops have
+// made passes in which any flow due at those slots would have run too. It
+// proves that something did not run without sleeping for a guessed time.
+func (b *testBundle) waitLoopPasses(t *testing.T, since time.Time) {
+	t.Helper()
+	witness := b.create(t, scheduledFlow("witness", "@every 1s", newSlotTarget(t).URL))
+	t.Cleanup(func() { b.env.Do(t, b.tenant, "POST", "/v1/integrations/"+witness.ID.String()+"/stop", nil) })
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		after := 0
+		for _, e := range b.executions(t, witness.ID) {
+			if e.ScheduledFor != nil && e.ScheduledFor.After(since) {
+				after++
+			}
+		}
+		if after >= 2 {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the witness flow ran %d slots after %s within 30s, want 2", after, since)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
 // nextAt reads the flow's stored next slot (nil when not armed).
 func (b *testBundle) nextAt(t *testing.T, flowID uuid.UUID) *time.Time {
 	t.Helper()
@@ -230,7 +256,7 @@ func TestScheduleStopResume(t *testing.T) {
 	b.post(t, "/v1/integrations/"+id+"/stop", nil, http.StatusOK)
 	stoppedAt := time.Now()
 	stopped := len(b.executions(t, f.ID))
-	time.Sleep(2500 * time.Millisecond)
+	b.waitLoopPasses(t, stoppedAt)
 	if n := len(b.executions(t, f.ID)); n != stopped {
 		t.Fatalf("stopped flow: executions went from %d to %d", stopped, n)
 	}
@@ -251,8 +277,9 @@ func TestScheduleStopResume(t *testing.T) {
 	if r := b.env.Do(t, b.tenant, "DELETE", "/v1/webhooks/"+id, nil); r.Code != http.StatusOK {
 		t.Fatalf("delete: %d %s", r.Code, r.Raw)
 	}
+	deletedAt := time.Now()
 	deleted := len(b.executions(t, f.ID))
-	time.Sleep(2 * time.Second)
+	b.waitLoopPasses(t, deletedAt)
 	if n := len(b.executions(t, f.ID)); n != deleted {
 		t.Errorf("deleted flow: executions went from %d to %d", deleted, n)
 	}
@@ -284,17 +311,17 @@ func TestScheduleCatchUpRunsLatestMissedSlotOnce(t *testing.T) {
 	before := latest()
 	list := b.waitExecutions(t, f.ID, 1, 10*time.Second)
 	after := latest()
-	time.Sleep(1500 * time.Millisecond)
-	list = b.executions(t, f.ID)
-	if len(list) != 1 {
-		t.Fatalf("want exactly one catch-up execution, got %d", len(list))
-	}
 	got := *list[0].ScheduledFor
 	if !got.Equal(before) && !got.Equal(after) {
 		t.Errorf("catch-up ran slot %s, want the latest missed slot %s", got, before)
 	}
+	// The execution and the next slot are written in one transaction: the
+	// next slot is already in the future, so no other missed slot is due.
 	if next := b.nextAt(t, f.ID); next == nil || !next.Equal(got.Add(time.Hour)) {
-		t.Errorf("next slot after catch-up: %v, want %s", next, got.Add(time.Hour))
+		t.Fatalf("next slot after catch-up: %v, want %s", next, got.Add(time.Hour))
+	}
+	if list = b.executions(t, f.ID); len(list) != 1 {
+		t.Fatalf("want exactly one catch-up execution, got %d", len(list))
 	}
 	done := b.waitFinished(t, f.ID)
 	if done[0].Status != flow.ExecutionStatusSuccess {
@@ -351,8 +378,9 @@ func TestScheduleEditTakesEffectNextSlot(t *testing.T) {
 	if r := b.env.Do(t, b.tenant, "PUT", path, def); r.Code != http.StatusOK {
 		t.Fatalf("remove schedule: %d %s", r.Code, r.Raw)
 	}
+	removedAt := time.Now()
 	n := len(b.executions(t, f.ID))
-	time.Sleep(2 * time.Second)
+	b.waitLoopPasses(t, removedAt)
 	if got := len(b.executions(t, f.ID)); got != n {
 		t.Errorf("schedule removed: executions went from %d to %d", n, got)
 	}
