@@ -38,10 +38,19 @@ type executionRow struct {
 	FlowName string
 }
 
+// executionTable is the data of the "executions" template
+// (templates/executions.html).
+type executionTable struct {
+	Rows []executionRow
+	// ShowFlow adds the Flow column: the index lists several flows'
+	// executions, a flow's page only its own.
+	ShowFlow bool
+}
+
 type indexData struct {
 	Workspace  string
 	Flows      []*flow.Flow
-	Executions []executionRow
+	Executions executionTable
 }
 
 // index lists the company's flows of a workspace and their most recent
@@ -52,18 +61,19 @@ func (h *Handler) index(r *http.Request, p *flow.Principal) (*view, error) {
 	if err != nil {
 		return nil, err
 	}
-	d := &indexData{Workspace: ws, Flows: flows}
+	var rows []executionRow
 	for _, f := range flows {
 		for i := range f.Executions {
-			d.Executions = append(d.Executions, executionRow{&f.Executions[i], f.ID, f.Name})
+			rows = append(rows, executionRow{&f.Executions[i], f.ID, f.Name})
 		}
 	}
-	slices.SortFunc(d.Executions, func(a, b executionRow) int {
+	slices.SortFunc(rows, func(a, b executionRow) int {
 		return cmp.Or(b.CreatedAt.Compare(a.CreatedAt), cmp.Compare(b.ID.String(), a.ID.String()))
 	})
-	if len(d.Executions) > RecentExecutionsOnIndex {
-		d.Executions = d.Executions[:RecentExecutionsOnIndex]
+	if len(rows) > RecentExecutionsOnIndex {
+		rows = rows[:RecentExecutionsOnIndex]
 	}
+	d := &indexData{Workspace: ws, Flows: flows, Executions: executionTable{Rows: rows, ShowFlow: true}}
 	return &view{page: "index", title: "Flows", data: d}, nil
 }
 
@@ -72,7 +82,7 @@ type flowData struct {
 	Steps      []stepSummary
 	Status     string
 	Statuses   []string
-	Executions []executionRow
+	Executions executionTable
 	Next       string
 }
 
@@ -118,7 +128,7 @@ func (h *Handler) flow(r *http.Request, p *flow.Principal) (*view, error) {
 		d.Steps = append(d.Steps, stepSummary{s.StepNumber, s.WebhookMethod, redact.URL(s.WebhookURL, nil), deps})
 	}
 	for _, e := range list {
-		d.Executions = append(d.Executions, executionRow{&e.ExecutionSummary, f.ID, f.Name})
+		d.Executions.Rows = append(d.Executions.Rows, executionRow{&e.ExecutionSummary, f.ID, f.Name})
 	}
 	if next != nil {
 		d.Next = next.Encode()

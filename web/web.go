@@ -69,7 +69,7 @@ func New(st Store, cfg *Config) *Handler {
 	h := &Handler{store: st, cfg: c, log: log, mux: http.NewServeMux(), tmpl: map[string]*template.Template{}}
 	for _, page := range []string{"index", "flow", "execution", "error"} {
 		h.tmpl[page] = template.Must(template.New("").Funcs(funcs).ParseFS(templateFS,
-			"templates/layout.html", "templates/"+page+".html"))
+			"templates/layout.html", "templates/executions.html", "templates/"+page+".html"))
 	}
 	h.mux.HandleFunc("GET /ui/{$}", h.page(h.index))
 	h.mux.HandleFunc("GET /ui/flows/{id}", h.page(h.flow))
