@@ -85,13 +85,7 @@ func simpleFlow(name, url string) map[string]any {
 
 func (b *testBundle) create(t *testing.T, tn *flowdtest.Tenant, body any) *flow.Flow {
 	t.Helper()
-	r := b.env.Do(t, tn, "POST", "/v1/webhooks", body)
-	if r.Code != http.StatusCreated {
-		t.Fatalf("create flow: %d %s", r.Code, r.Raw)
-	}
-	var f flow.Flow
-	r.Decode(t, &f)
-	return &f
+	return b.env.CreateFlow(t, tn, body)
 }
 
 func jsonType(v any) string {
@@ -163,12 +157,7 @@ func TestListMatchesSeed(t *testing.T) {
 	t.Parallel()
 	b := setup(t)
 	f := b.create(t, b.tenant, b.seedFlow(t))
-	r := b.env.Do(t, b.tenant, "POST", "/v1/webhooks/"+f.ID.String()+"/trigger", nil)
-	if r.Code != http.StatusAccepted {
-		t.Fatalf("trigger: %d %s", r.Code, r.Raw)
-	}
-	var exec flow.Execution
-	r.Decode(t, &exec)
+	exec := b.env.Trigger(t, b.tenant, f.ID, nil)
 	done := b.env.WaitExecution(t, b.tenant, exec.ID, 20e9, "success", "failed")
 	if done.Status != "success" {
 		t.Fatalf("seed flow execution: %s %v", done.Status, done.ErrorMessage)

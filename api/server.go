@@ -76,10 +76,7 @@ func New(st *store.Store, sched *scheduler.Scheduler, cfg *Config) *Server {
 	c.RateBurst = cmp.Or(c.RateBurst, RateBurstDefault)
 	c.HookRateLimit = cmp.Or(c.HookRateLimit, HookRateLimitDefault)
 	c.HookRateBurst = cmp.Or(c.HookRateBurst, HookRateBurstDefault)
-	log := c.Logger
-	if log == nil {
-		log = slog.New(slog.DiscardHandler)
-	}
+	log := cmp.Or(c.Logger, slog.New(slog.DiscardHandler))
 	s := &Server{store: st, sched: sched, cfg: c, log: log, mux: http.NewServeMux(), limiters: map[uuid.UUID]*rate.Limiter{}}
 	s.routes()
 	for pattern, h := range c.Mounts {

@@ -9,6 +9,8 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/google/uuid"
+
+	"github.com/flowd/flowd/internal/flowdtest"
 )
 
 // inFlight is the number of executions each shutdown test has mid-request
@@ -32,7 +34,7 @@ var shutdownSteps = []string{
 // first step is held at the target's gate.
 type shutdownBundle struct {
 	*bundle
-	gate   *gate
+	gate   *flowdtest.Gate
 	flowID uuid.UUID
 	first  *proc
 }
@@ -43,7 +45,7 @@ type shutdownBundle struct {
 func setupShutdown(t *testing.T, grace time.Duration) *shutdownBundle {
 	t.Helper()
 	b := &shutdownBundle{bundle: setup(t)}
-	b.gate = b.target.gate(t, "/held")
+	b.gate = b.target.Gate(t, "/held")
 	b.flowID = b.createFlow(t, []map[string]any{
 		{"webhook_method": "POST", "webhook_url": b.target.URL + "/held", "webhook_timeout": 300, "timeout": 600},
 		{"webhook_method": "GET", "webhook_url": b.target.URL + "/next"},
@@ -52,7 +54,7 @@ func setupShutdown(t *testing.T, grace time.Duration) *shutdownBundle {
 	for range inFlight {
 		b.trigger(t, b.flowID)
 	}
-	waitFor(t, 60*time.Second, "every execution's request at the target", func() bool { return b.gate.arrived() >= inFlight })
+	flowdtest.WaitFor(t, 60*time.Second, "every execution's request at the target", func() bool { return b.gate.Arrived() >= inFlight })
 	return b
 }
 
@@ -65,7 +67,7 @@ func (b *shutdownBundle) stop(t *testing.T, limit time.Duration, during func()) 
 	b.first.signal(t, syscall.SIGTERM)
 	termAt := time.Now()
 	if during != nil {
-		waitFor(t, limit, "the soft stop", func() bool { return len(scanLines(b.first.log(), shutdownSteps[2])) > 0 })
+		flowdtest.WaitFor(t, limit, "the soft stop", func() bool { return len(scanLines(b.first.log(), shutdownSteps[2])) > 0 })
 		during()
 	}
 	if code := b.first.wait(t, limit+10*time.Second); code != 0 {
@@ -171,7 +173,7 @@ func TestSIGTERMDrains(t *testing.T) {
 	t.Parallel()
 	const grace = 30 * time.Second
 	b := setupShutdown(t, grace)
-	b.stop(t, grace, b.gate.open)
+	b.stop(t, grace, b.gate.Open)
 
 	left := b.checkLeftForRescue(t)
 	t.Logf("after the stop, executions by status/job state: %v", left)
@@ -203,15 +205,15 @@ func TestSIGTERMHardStop(t *testing.T) {
 	if d := cmp.Diff(map[string]int{"1/interrupted": inFlight}, b.attemptsBy(t, b.first.clientID)); d != "" {
 		t.Errorf("attempts of the stopped process (-want +got):\n%s", d)
 	}
-	b.gate.open()
+	b.gate.Open()
 	second := b.finishElsewhere(t)
 	if d := cmp.Diff(map[string]int{"1/success": inFlight, "2/success": inFlight}, b.attemptsBy(t, second.clientID)); d != "" {
 		t.Errorf("attempts of the second process (-want +got):\n%s", d)
 	}
 	keys := map[string]int{}
-	for _, r := range b.target.requests() {
+	for _, r := range b.target.Requests("") {
 		if r.Path == "/held" {
-			keys[r.Key]++
+			keys[r.Header.Get("Idempotency-Key")]++
 		}
 	}
 	for k, n := range keys {

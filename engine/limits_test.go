@@ -27,7 +27,7 @@ func TestResponseAndStoredLimits(t *testing.T) {
 		c.MaxStoredBytes = stored
 	}})
 	b := &runBundle{env: env, tenant: env.NewTenant(t)}
-	tg := newTarget(t)
+	tg := flowdtest.NewTarget(t)
 	for _, tc := range []struct {
 		name       string
 		size       int // bytes the target sends
@@ -46,7 +46,7 @@ func TestResponseAndStoredLimits(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
 			path := fmt.Sprintf("/size/%d", tc.size)
-			tg.handle(path, func(w http.ResponseWriter, r *http.Request, n int) {
+			tg.Handle(path, func(w http.ResponseWriter, r *http.Request, n int) {
 				w.Header().Set("Content-Type", "text/plain")
 				_, _ = w.Write([]byte(strings.Repeat("a", tc.size)))
 			})
@@ -66,7 +66,7 @@ func TestResponseAndStoredLimits(t *testing.T) {
 			if len(a.RequestBody) != wantReq {
 				t.Errorf("stored request body: %d bytes, want %d", len(a.RequestBody), wantReq)
 			}
-			if got := tg.requests(path); len(got) != 1 || len(got[0].Body) != tc.requestLen {
+			if got := tg.Requests(path); len(got) != 1 || len(got[0].Body) != tc.requestLen {
 				t.Errorf("the target got %d requests, want 1 with the whole %d-byte body", len(got), tc.requestLen)
 			}
 		})
@@ -82,11 +82,11 @@ func TestMaxConcurrentRequests(t *testing.T) {
 		c.MaxConcurrentRequests = 2
 	}})
 	b := &runBundle{env: env, tenant: env.NewTenant(t)}
-	tg := newTarget(t)
+	tg := flowdtest.NewTarget(t)
 	var inFlight, peak atomic.Int64
 	reached := make(chan struct{}) // closed when 2 requests are in flight
 	var once sync.Once
-	tg.handle("/slow", func(w http.ResponseWriter, r *http.Request, n int) {
+	tg.Handle("/slow", func(w http.ResponseWriter, r *http.Request, n int) {
 		now := inFlight.Add(1)
 		for {
 			p := peak.Load()
@@ -125,7 +125,7 @@ func TestMaxConcurrentRequests(t *testing.T) {
 		}()
 	}
 	wg.Wait()
-	if n := len(tg.requests("/slow")); n != 12 {
+	if n := len(tg.Requests("/slow")); n != 12 {
 		t.Errorf("the target saw %d requests, want 12", n)
 	}
 	if p := peak.Load(); p != 2 {

@@ -17,31 +17,19 @@ import (
 
 // stopBundle is an insert-only flowd on a database of the test's own (no
 // River worker takes its jobs), a worker the test drives by calling Work
-// itself, and a target whose /hold requests wait until release is closed.
+// itself, and a target whose /hold requests wait at a gate.
 type stopBundle struct {
 	*runBundle
-	w       *engine.Worker
-	tg      *target
-	arrived chan struct{} // one value per request at /hold
-	release chan struct{}
+	w    *engine.Worker
+	tg   *flowdtest.Target
+	hold *flowdtest.Gate
 }
 
 func setupStop(t *testing.T) *stopBundle {
 	t.Helper()
 	env := flowdtest.New(t, &flowdtest.Options{OwnDatabase: true, NoWorker: true})
-	b := &stopBundle{
-		runBundle: &runBundle{env: env, tenant: env.NewTenant(t)},
-		tg:        newTarget(t),
-		arrived:   make(chan struct{}, 16),
-		release:   make(chan struct{}),
-	}
-	b.tg.handle("/hold", func(w http.ResponseWriter, r *http.Request, n int) {
-		b.arrived <- struct{}{}
-		select {
-		case <-b.release:
-		case <-r.Context().Done():
-		}
-	})
+	b := &stopBundle{runBundle: &runBundle{env: env, tenant: env.NewTenant(t)}, tg: flowdtest.NewTarget(t)}
+	b.hold = b.tg.Gate(t, "/hold")
 	b.w = engine.NewWorker(env.Store, &engine.WorkerConfig{HTTPClient: http.DefaultClient, Logger: flowdtest.Logger()})
 	if err := b.w.Start(context.Background()); err != nil {
 		t.Fatal(err)
@@ -69,13 +57,7 @@ func (b *stopBundle) startHeld(t *testing.T) (*flow.Execution, <-chan error) {
 	id := b.createFlow(t, flowDef("held", []any{step(1, "GET", b.tg.URL+"/hold", nil)}, nil))
 	e := b.trigger(t, id, nil)
 	done := b.work(e, 1)
-	select {
-	case <-b.arrived:
-	case err := <-done:
-		t.Fatalf("Work returned before its request arrived: %v", err)
-	case <-time.After(30 * time.Second):
-		t.Fatal("the step's request did not arrive")
-	}
+	flowdtest.WaitFor(t, 30*time.Second, "the step's request at the target", func() bool { return b.hold.Arrived() == 1 })
 	return e, done
 }
 
@@ -90,7 +72,7 @@ func TestWorkerStopWaitsForRuns(t *testing.T) {
 	b.w.Drain()
 	stopped := make(chan error, 1)
 	go func() { stopped <- b.w.Stop(context.Background()) }()
-	close(b.release)
+	b.hold.Open()
 	if err := <-stopped; err != nil {
 		t.Errorf("Stop: %v", err)
 	}
@@ -130,7 +112,7 @@ func TestWorkOutlivingStopGetsErrStopped(t *testing.T) {
 	if err := b.w.Stop(ctx); err == nil {
 		t.Error("Stop with a run in progress and an ended context returned nil")
 	}
-	close(b.release)
+	b.hold.Open()
 	select {
 	case err := <-done:
 		if !errors.Is(err, engine.ErrStopped) {

@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -130,34 +131,18 @@ var ErrStopped = errors.New("worker stopped")
 // NewWorker returns a Worker. Start must be called before River works jobs.
 func NewWorker(store Store, cfg *WorkerConfig) *Worker {
 	c := *cfg
-	if c.MaxConcurrentRequests <= 0 {
-		c.MaxConcurrentRequests = MaxConcurrentRequestsDefault
-	}
-	if c.MaxResponseBytes <= 0 {
-		c.MaxResponseBytes = MaxResponseBytesDefault
-	}
-	if c.MaxStoredBytes <= 0 {
-		c.MaxStoredBytes = MaxStoredBytesDefault
-	}
-	if c.CommitShards <= 0 {
-		c.CommitShards = CommitShardsDefault
-	}
-	if c.MaxCommitBatch <= 0 {
-		c.MaxCommitBatch = MaxCommitBatchDefault
-	}
-	if c.MaxRuns <= 0 {
-		c.MaxRuns = MaxRunsDefault
-	}
-	if c.UserAgent == "" {
-		c.UserAgent = UserAgentDefault
-	}
+	// Zero, and for the numbers a negative value, mean the default.
+	c.MaxConcurrentRequests = cmp.Or(max(c.MaxConcurrentRequests, 0), MaxConcurrentRequestsDefault)
+	c.MaxResponseBytes = cmp.Or(max(c.MaxResponseBytes, 0), MaxResponseBytesDefault)
+	c.MaxStoredBytes = cmp.Or(max(c.MaxStoredBytes, 0), MaxStoredBytesDefault)
+	c.CommitShards = cmp.Or(max(c.CommitShards, 0), CommitShardsDefault)
+	c.MaxCommitBatch = cmp.Or(max(c.MaxCommitBatch, 0), MaxCommitBatchDefault)
+	c.MaxRuns = cmp.Or(max(c.MaxRuns, 0), MaxRunsDefault)
+	c.UserAgent = cmp.Or(c.UserAgent, UserAgentDefault)
 	if c.HTTPClient == nil {
 		c.HTTPClient = http.DefaultClient
 	}
-	log := c.Logger
-	if log == nil {
-		log = slog.New(slog.DiscardHandler)
-	}
+	log := cmp.Or(c.Logger, slog.New(slog.DiscardHandler))
 	obs := c.Observer
 	if obs == nil {
 		obs = nopObserver{}

@@ -87,13 +87,7 @@ func scheduledFlow(name, schedule, url string) map[string]any {
 
 func (b *testBundle) create(t *testing.T, body any) *flow.Flow {
 	t.Helper()
-	r := b.env.Do(t, b.tenant, "POST", "/v1/webhooks", body)
-	if r.Code != http.StatusCreated {
-		t.Fatalf("create flow: %d %s", r.Code, r.Raw)
-	}
-	var f flow.Flow
-	r.Decode(t, &f)
-	return &f
+	return b.env.CreateFlow(t, b.tenant, body)
 }
 
 func (b *testBundle) post(t *testing.T, path string, body any, want int) {

@@ -62,10 +62,7 @@ var templateFS embed.FS
 func New(st Store, cfg *Config) *Handler {
 	c := *cfg
 	c.PageSize = cmp.Or(c.PageSize, PageSizeDefault)
-	log := c.Logger
-	if log == nil {
-		log = slog.New(slog.DiscardHandler)
-	}
+	log := cmp.Or(c.Logger, slog.New(slog.DiscardHandler))
 	h := &Handler{store: st, cfg: c, log: log, mux: http.NewServeMux(), tmpl: map[string]*template.Template{}}
 	for _, page := range []string{"index", "flow", "execution", "error"} {
 		h.tmpl[page] = template.Must(template.New("").Funcs(funcs).ParseFS(templateFS,
