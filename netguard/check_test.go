@@ -5,6 +5,8 @@ import (
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
+
+	"github.com/flowd/flowd/internal/tabletest"
 )
 
 // These tests only classify addresses; nothing is sent to them.
@@ -129,28 +131,16 @@ func TestCheckInvalidAddress(t *testing.T) {
 func TestBlockedErrorMessage(t *testing.T) {
 	t.Parallel()
 
-	tests := []struct {
-		name string
-		err  *BlockedError
-		want string
-	}{
+	tabletest.Func(t, "Error", (*BlockedError).Error, []tabletest.Case[*BlockedError, string]{
 		{
-			name: "HostName",
-			err:  &BlockedError{Host: "localhost", IP: netip.MustParseAddr("127.0.0.1"), Reason: "loopback address"},
-			want: "destination 127.0.0.1 (localhost) is blocked: loopback address; allow it with FLOWD_ALLOW_NETWORKS",
+			Name: "HostName",
+			In:   &BlockedError{Host: "localhost", IP: netip.MustParseAddr("127.0.0.1"), Reason: "loopback address"},
+			Want: "destination 127.0.0.1 (localhost) is blocked: loopback address; allow it with FLOWD_ALLOW_NETWORKS",
 		},
 		{
-			name: "IPOnly",
-			err:  &BlockedError{IP: netip.MustParseAddr("10.0.0.1"), Reason: "private address (RFC 1918)"},
-			want: "destination 10.0.0.1 is blocked: private address (RFC 1918); allow it with FLOWD_ALLOW_NETWORKS",
+			Name: "IPOnly",
+			In:   &BlockedError{IP: netip.MustParseAddr("10.0.0.1"), Reason: "private address (RFC 1918)"},
+			Want: "destination 10.0.0.1 is blocked: private address (RFC 1918); allow it with FLOWD_ALLOW_NETWORKS",
 		},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			t.Parallel()
-			if diff := cmp.Diff(tt.want, tt.err.Error()); diff != "" {
-				t.Errorf("Error() mismatch (-want +got):\n%s", diff)
-			}
-		})
-	}
+	})
 }

@@ -7,6 +7,8 @@ import (
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
+
+	"github.com/flowd/flowd/internal/tabletest"
 )
 
 func TestHeaders(t *testing.T) {
@@ -57,22 +59,18 @@ func TestHeaders(t *testing.T) {
 func TestHTTPHeader(t *testing.T) {
 	t.Parallel()
 
-	tests := []struct {
-		name string
-		in   http.Header
-		want map[string]string
-	}{
-		{name: "Nil", in: nil, want: nil},
+	tabletest.Func(t, "HTTPHeader", HTTPHeader, []tabletest.Case[http.Header, map[string]string]{
+		{Name: "Nil", In: nil, Want: nil},
 		{
-			name: "FlattenedAndMasked",
-			in: http.Header{
+			Name: "FlattenedAndMasked",
+			In: http.Header{
 				"Authorization": {"Basic dXNlcjpwYXNz"},
 				"Content-Type":  {"application/json"},
 				"Accept":        {"text/plain", "application/json"},
 				"Set-Cookie":    {"a=1", "b=2"},
 				"x-api-key":     {"k-123"},
 			},
-			want: map[string]string{
+			Want: map[string]string{
 				"Authorization": Mask,
 				"Content-Type":  "application/json",
 				"Accept":        "text/plain, application/json",
@@ -81,19 +79,11 @@ func TestHTTPHeader(t *testing.T) {
 			},
 		},
 		{
-			name: "NonCanonicalNamesMerged",
-			in:   http.Header{"X-Trace": {"a"}, "x-trace": {"b"}},
-			want: map[string]string{"X-Trace": "a, b"},
+			Name: "NonCanonicalNamesMerged",
+			In:   http.Header{"X-Trace": {"a"}, "x-trace": {"b"}},
+			Want: map[string]string{"X-Trace": "a, b"},
 		},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			t.Parallel()
-			if diff := cmp.Diff(tt.want, HTTPHeader(tt.in)); diff != "" {
-				t.Errorf("HTTPHeader mismatch (-want +got):\n%s", diff)
-			}
-		})
-	}
+	})
 }
 
 // TestHTTPHeaderReceived masks the headers of a request as a server really
