@@ -202,22 +202,31 @@ func (b *bundle) trigger(t *testing.T, flowID uuid.UUID) uuid.UUID {
 // statusCounts returns the number of the flow's executions per status.
 func (b *bundle) statusCounts(t *testing.T, flowID uuid.UUID) map[string]int {
 	t.Helper()
-	rows, err := b.pool.Query(context.Background(), `SELECT status, count(*) FROM executions WHERE flow_id = $1 GROUP BY status`, flowID)
+	out, err := b.countBy(`SELECT status, count(*) FROM executions WHERE flow_id = $1 GROUP BY status`, flowID)
 	if err != nil {
-		t.Logf("count executions: %v", err)
-		return nil
+		t.Logf("count executions: %v", err) // the database may be restarting
+	}
+	return out
+}
+
+// countBy runs a query whose rows are a key and a count, and returns the
+// counts by key.
+func (b *bundle) countBy(query string, args ...any) (map[string]int, error) {
+	rows, err := b.pool.Query(context.Background(), query, args...)
+	if err != nil {
+		return nil, err
 	}
 	defer rows.Close()
 	out := map[string]int{}
 	for rows.Next() {
-		var s string
+		var k string
 		var n int
-		if err := rows.Scan(&s, &n); err != nil {
-			t.Fatal(err)
+		if err := rows.Scan(&k, &n); err != nil {
+			return nil, err
 		}
-		out[s] = n
+		out[k] = n
 	}
-	return out
+	return out, rows.Err()
 }
 
 // waitFinished waits until n executions of the flow ended (success, failed
@@ -310,20 +319,10 @@ func (b *bundle) jobWorker(t *testing.T, execID uuid.UUID) string {
 // workerCounts returns how many attempts of the flow each worker recorded.
 func (b *bundle) workerCounts(t *testing.T, flowID uuid.UUID) map[string]int {
 	t.Helper()
-	rows, err := b.pool.Query(context.Background(), `SELECT a.worker_id, count(*) FROM step_attempts a
+	out, err := b.countBy(`SELECT a.worker_id, count(*) FROM step_attempts a
 		JOIN executions e ON e.id = a.execution_id WHERE e.flow_id = $1 GROUP BY a.worker_id`, flowID)
 	if err != nil {
 		t.Fatal(err)
-	}
-	defer rows.Close()
-	out := map[string]int{}
-	for rows.Next() {
-		var w string
-		var n int
-		if err := rows.Scan(&w, &n); err != nil {
-			t.Fatal(err)
-		}
-		out[w] = n
 	}
 	return out
 }

@@ -144,21 +144,11 @@ func (b *shutdownBundle) finishElsewhere(t *testing.T) *proc {
 // count.
 func (b *shutdownBundle) attemptsBy(t *testing.T, workerID string) map[string]int {
 	t.Helper()
-	rows, err := b.pool.Query(context.Background(), `SELECT a.step_number::text || '/' || a.outcome, count(*)
+	out, err := b.countBy(`SELECT a.step_number::text || '/' || a.outcome, count(*)
 		FROM step_attempts a JOIN executions e ON e.id = a.execution_id
 		WHERE e.flow_id = $1 AND a.worker_id = $2 GROUP BY 1`, b.flowID, workerID)
 	if err != nil {
 		t.Fatal(err)
-	}
-	defer rows.Close()
-	out := map[string]int{}
-	for rows.Next() {
-		var k string
-		var n int
-		if err := rows.Scan(&k, &n); err != nil {
-			t.Fatal(err)
-		}
-		out[k] = n
 	}
 	return out
 }

@@ -1,7 +1,6 @@
 package engine_test
 
 import (
-	"bytes"
 	"encoding/json"
 	"fmt"
 	"log/slog"
@@ -10,7 +9,6 @@ import (
 	"net/http/httptest"
 	"slices"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -20,24 +18,6 @@ import (
 	"github.com/flowd/flowd/internal/flowdtest"
 	"github.com/flowd/flowd/redact"
 )
-
-// lockedBuffer collects log output written from many goroutines.
-type lockedBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *lockedBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *lockedBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
 
 // TestStepAttemptLogLines runs a flow whose steps carry secrets (an
 // Authorization header, an api_key variable in the URL) through a flowd
@@ -49,7 +29,7 @@ func (b *lockedBuffer) String() string {
 // parallel tests) it could run this execution and log elsewhere.
 // Sequential tests finish, their flowd stopped, before parallel ones resume.
 func TestStepAttemptLogLines(t *testing.T) {
-	var logs lockedBuffer
+	var logs flowdtest.LogBuffer
 	// The handler of cmd/flowd's newLogger, at the most verbose level.
 	log := slog.New(slog.NewJSONHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug, ReplaceAttr: redact.ReplaceAttr}))
 	env := flowdtest.New(t, &flowdtest.Options{Logger: log})

@@ -1,37 +1,17 @@
 package engine_test
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
 	"log/slog"
 	"net/http"
 	"strings"
-	"sync"
 	"testing"
 
 	"github.com/flowd/flowd/internal/flowdtest"
 	"github.com/flowd/flowd/redact"
 )
-
-// syncBuffer is a log sink safe for concurrent writers.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
 
 // TestSecretsNeverStoredOrLogged runs a two-step flow full of secrets:
 // Authorization, Cookie and X-Api-Key headers, variables named
@@ -43,7 +23,7 @@ func (b *syncBuffer) String() string {
 // production ReplaceAttr) contain none of them.
 func TestSecretsNeverStoredOrLogged(t *testing.T) {
 	t.Parallel()
-	logs := &syncBuffer{}
+	logs := &flowdtest.LogBuffer{}
 	logger := slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug, ReplaceAttr: redact.ReplaceAttr}))
 	env := flowdtest.New(t, &flowdtest.Options{OwnDatabase: true, Logger: logger})
 	b := &runBundle{env: env, tenant: env.NewTenant(t)}

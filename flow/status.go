@@ -32,3 +32,13 @@ func DeriveFlowStatus(stored string, inFlight bool, newest *ExecutionSummary) st
 	}
 	return stored
 }
+
+// ExecutionEnded tells whether an execution status is final: success,
+// failed or cancelled (an operator retry starts such an execution again).
+func ExecutionEnded(status string) bool {
+	switch status {
+	case ExecutionStatusSuccess, ExecutionStatusFailed, ExecutionStatusCancelled:
+		return true
+	}
+	return false
+}

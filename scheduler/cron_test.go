@@ -149,29 +149,28 @@ func (b *testBundle) waitFinished(t *testing.T, flowID uuid.UUID) []flow.Executi
 	}
 }
 
-// waitLoopPasses waits until the schedule loops have run two slots of an
-// "@every 1s" witness flow that both begin after since: by then loops have
-// made passes in which any flow due at those slots would have run too. It
-// proves that something did not run without sleeping for a guessed time.
-func (b *testBundle) waitLoopPasses(t *testing.T, since time.Time) {
+// checkNoMoreRuns fails the test if the flow (just stopped, deleted or
+// unscheduled: what) starts another execution. It proves that something
+// did not happen without sleeping for a guessed time: it waits until the
+// schedule loops have run two slots of an "@every 1s" witness flow that
+// both begin after now, passes in which the flow would have run too.
+func (b *testBundle) checkNoMoreRuns(t *testing.T, flowID uuid.UUID, what string) {
 	t.Helper()
+	since := time.Now()
+	before := len(b.executions(t, flowID))
 	witness := b.create(t, scheduledFlow("witness", "@every 1s", newSlotTarget(t).URL))
 	t.Cleanup(func() { b.env.Do(t, b.tenant, "POST", "/v1/integrations/"+witness.ID.String()+"/stop", nil) })
-	deadline := time.Now().Add(30 * time.Second)
-	for {
+	flowdtest.WaitFor(t, 30*time.Second, "two slots of the witness flow", func() bool {
 		after := 0
 		for _, e := range b.executions(t, witness.ID) {
 			if e.ScheduledFor != nil && e.ScheduledFor.After(since) {
 				after++
 			}
 		}
-		if after >= 2 {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("the witness flow ran %d slots after %s within 30s, want 2", after, since)
-		}
-		time.Sleep(100 * time.Millisecond)
+		return after >= 2
+	})
+	if n := len(b.executions(t, flowID)); n != before {
+		t.Fatalf("%s flow: executions went from %d to %d", what, before, n)
 	}
 }
 
@@ -249,11 +248,8 @@ func TestScheduleStopResume(t *testing.T) {
 
 	b.post(t, "/v1/integrations/"+id+"/stop", nil, http.StatusOK)
 	stoppedAt := time.Now()
+	b.checkNoMoreRuns(t, f.ID, "stopped")
 	stopped := len(b.executions(t, f.ID))
-	b.waitLoopPasses(t, stoppedAt)
-	if n := len(b.executions(t, f.ID)); n != stopped {
-		t.Fatalf("stopped flow: executions went from %d to %d", stopped, n)
-	}
 
 	resumedAt := time.Now()
 	b.post(t, "/v1/integrations/"+id+"/resume", nil, http.StatusOK)
@@ -271,12 +267,7 @@ func TestScheduleStopResume(t *testing.T) {
 	if r := b.env.Do(t, b.tenant, "DELETE", "/v1/webhooks/"+id, nil); r.Code != http.StatusOK {
 		t.Fatalf("delete: %d %s", r.Code, r.Raw)
 	}
-	deletedAt := time.Now()
-	deleted := len(b.executions(t, f.ID))
-	b.waitLoopPasses(t, deletedAt)
-	if n := len(b.executions(t, f.ID)); n != deleted {
-		t.Errorf("deleted flow: executions went from %d to %d", deleted, n)
-	}
+	b.checkNoMoreRuns(t, f.ID, "deleted")
 }
 
 // TestScheduleCatchUpRunsLatestMissedSlotOnce: a flow whose next slot was
@@ -335,13 +326,7 @@ func TestScheduleEditTakesEffectNextSlot(t *testing.T) {
 	def := scheduledFlow("yearly", "0 0 1 1 *", b.target.URL)
 	f := b.create(t, def)
 	path := "/v1/webhooks/" + f.ID.String()
-	deadline := time.Now().Add(5 * time.Second)
-	for b.nextAt(t, f.ID) == nil {
-		if time.Now().After(deadline) {
-			t.Fatal("schedule not armed after 5s")
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+	flowdtest.WaitFor(t, 10*time.Second, "the schedule armed", func() bool { return b.nextAt(t, f.ID) != nil })
 	now := time.Now().UTC()
 	wantNext := time.Date(now.Year()+1, 1, 1, 0, 0, 0, 0, time.UTC)
 	if got := b.nextAt(t, f.ID); !got.Equal(wantNext) {
@@ -372,12 +357,7 @@ func TestScheduleEditTakesEffectNextSlot(t *testing.T) {
 	if r := b.env.Do(t, b.tenant, "PUT", path, def); r.Code != http.StatusOK {
 		t.Fatalf("remove schedule: %d %s", r.Code, r.Raw)
 	}
-	removedAt := time.Now()
-	n := len(b.executions(t, f.ID))
-	b.waitLoopPasses(t, removedAt)
-	if got := len(b.executions(t, f.ID)); got != n {
-		t.Errorf("schedule removed: executions went from %d to %d", n, got)
-	}
+	b.checkNoMoreRuns(t, f.ID, "unscheduled")
 }
 
 // TestScheduledTemplateNeverRuns: a template's schedule is ignored; its
@@ -469,16 +449,10 @@ func TestScheduleSlotAlreadyRunIsSkipped(t *testing.T) {
 	if _, err := b.env.Pool.Exec(ctx, `UPDATE flows SET schedule_next_at = $2 WHERE id = $1`, f.ID, slot); err != nil {
 		t.Fatal(err)
 	}
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		if next := b.nextAt(t, f.ID); next != nil && next.Equal(slot.Add(time.Hour)) {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("next slot still %v, want %s", b.nextAt(t, f.ID), slot.Add(time.Hour))
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+	flowdtest.WaitFor(t, 10*time.Second, "the next slot "+slot.Add(time.Hour).String(), func() bool {
+		next := b.nextAt(t, f.ID)
+		return next != nil && next.Equal(slot.Add(time.Hour))
+	})
 	list := b.executions(t, f.ID)
 	if len(list) != 1 || list[0].ID != first.ID {
 		t.Errorf("want only the first execution of slot %s, got %d executions", slot, len(list))
@@ -507,21 +481,14 @@ func TestUnparsableScheduleIsParked(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, f := range []*flow.Flow{unarmed, due} {
-		deadline := time.Now().Add(10 * time.Second)
-		for {
+		flowdtest.WaitFor(t, 10*time.Second, "flow "+f.Name+" parked", func() bool {
 			var parked bool
 			err := b.env.Pool.QueryRow(ctx, `SELECT coalesce(schedule_next_at = 'infinity', false) FROM flows WHERE id = $1`, f.ID).Scan(&parked)
 			if err != nil {
 				t.Fatal(err)
 			}
-			if parked {
-				break
-			}
-			if time.Now().After(deadline) {
-				t.Fatalf("flow %q not parked after 10s", f.Name)
-			}
-			time.Sleep(50 * time.Millisecond)
-		}
+			return parked
+		})
 		if n := len(b.executions(t, f.ID)); n != 0 {
 			t.Errorf("flow %q with an unparsable schedule ran %d times", f.Name, n)
 		}

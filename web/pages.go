@@ -22,15 +22,6 @@ var executionStatuses = []string{
 	flow.ExecutionStatusFailed, flow.ExecutionStatusCancelled,
 }
 
-// finished tells whether an execution status is final.
-func finished(status string) bool {
-	switch status {
-	case flow.ExecutionStatusSuccess, flow.ExecutionStatusFailed, flow.ExecutionStatusCancelled:
-		return true
-	}
-	return false
-}
-
 // executionRow is one line of an executions table.
 type executionRow struct {
 	*flow.ExecutionSummary
@@ -174,7 +165,7 @@ func (h *Handler) execution(r *http.Request, p *flow.Principal) (*view, error) {
 	if err != nil {
 		return nil, err
 	}
-	d := &executionData{Exec: e, FlowName: def.Name, Finished: finished(e.Status)}
+	d := &executionData{Exec: e, FlowName: def.Name, Finished: flow.ExecutionEnded(e.Status)}
 	if e.ExecutedAt != nil && e.FinishedAt != nil {
 		d.Duration = e.FinishedAt.Sub(*e.ExecutedAt)
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"flag"
 	"fmt"
 	"io"
 	"log/slog"
@@ -238,22 +239,38 @@ func shutdown(log *slog.Logger, srv *api.Server, msrv *metrics.Server, sched *sc
 
 func runMigrate(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := newFlagSet("migrate", stderr)
-	dbURL := fs.String("database-url", os.Getenv("DATABASE_URL"), "PostgreSQL connection string (DATABASE_URL)")
+	dbURL := databaseURLFlag(fs)
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	if *dbURL == "" {
-		return fmt.Errorf("DATABASE_URL is not set (or pass --database-url)")
-	}
-	pool, err := newPool(ctx, *dbURL, 2)
+	pool, err := migratedPool(ctx, *dbURL, newLogger(stderr, "text", LogLevelDefault))
 	if err != nil {
 		return err
 	}
-	defer pool.Close()
-	log := newLogger(stderr, "text", LogLevelDefault)
-	if err := store.Migrate(ctx, pool, log); err != nil {
-		return err
-	}
+	pool.Close()
 	fmt.Fprintln(stdout, "migrations applied")
 	return nil
+}
+
+// databaseURLFlag declares --database-url, DATABASE_URL by default, for
+// the commands that only need the database (migrate, token create).
+func databaseURLFlag(fs *flag.FlagSet) *string {
+	return fs.String("database-url", os.Getenv("DATABASE_URL"), "PostgreSQL connection string (DATABASE_URL)")
+}
+
+// migratedPool connects a small pool to the database at url and applies
+// River's and flowd's migrations.
+func migratedPool(ctx context.Context, url string, log *slog.Logger) (*pgxpool.Pool, error) {
+	if url == "" {
+		return nil, fmt.Errorf("DATABASE_URL is not set (or pass --database-url)")
+	}
+	pool, err := newPool(ctx, url, 2)
+	if err != nil {
+		return nil, err
+	}
+	if err := store.Migrate(ctx, pool, log); err != nil {
+		pool.Close()
+		return nil, fmt.Errorf("migrate: %w", err)
+	}
+	return pool, nil
 }
