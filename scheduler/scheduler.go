@@ -165,8 +165,9 @@ func (s *Scheduler) Stop(ctx context.Context) error {
 
 // TriggerRequest asks for a new execution of a flow.
 type TriggerRequest struct {
-	// CompanyID restricts the flow to a company; uuid.Nil for hooks and
-	// schedules, which name the flow directly.
+	// CompanyID is the company the flow belongs to: the token's for the
+	// API, the flow's own for hooks (store.FlowHookSecretForHook) and
+	// schedules. The zero id is refused (store.ErrNoCompany).
 	CompanyID      uuid.UUID
 	FlowID         uuid.UUID
 	Variables      json.RawMessage
@@ -200,7 +201,7 @@ func (s *Scheduler) Trigger(ctx context.Context, req TriggerRequest) (*flow.Exec
 	var key *string
 	if req.IdempotencyKey != "" {
 		key = &req.IdempotencyKey
-		if e, err := s.store.ExecutionGetByIdempotencyKey(ctx, req.FlowID, req.IdempotencyKey); err == nil {
+		if e, err := s.store.ExecutionGetByIdempotencyKey(ctx, req.CompanyID, req.FlowID, req.IdempotencyKey); err == nil {
 			return e, false, nil
 		} else if !errors.Is(err, store.ErrNotFound) {
 			return nil, false, err
@@ -222,14 +223,14 @@ func (s *Scheduler) Trigger(ctx context.Context, req TriggerRequest) (*flow.Exec
 		Variables:      req.Variables,
 	}
 	var inserted *flow.Execution
-	err = s.store.InTx(ctx, func(tx pgx.Tx) error {
-		res, err := s.client.InsertTx(ctx, tx, engine.ExecutionArgs{ExecutionID: exec.ID},
+	err = s.store.InTx(ctx, func(tx *store.Store) error {
+		res, err := s.client.InsertTx(ctx, tx.Tx(), engine.ExecutionArgs{ExecutionID: exec.ID},
 			&river.InsertOpts{Queue: QueueExecutions})
 		if err != nil {
 			return fmt.Errorf("enqueue execution: %w", err)
 		}
 		exec.JobID = res.Job.ID
-		created, err := store.ExecutionInsertTx(ctx, tx, exec)
+		created, err := tx.ExecutionInsert(ctx, exec)
 		if err != nil {
 			return err
 		}
@@ -245,7 +246,7 @@ func (s *Scheduler) Trigger(ctx context.Context, req TriggerRequest) (*flow.Exec
 	})
 	if errors.Is(err, errDuplicate) {
 		if key != nil {
-			e, err := s.store.ExecutionGetByIdempotencyKey(ctx, req.FlowID, *key)
+			e, err := s.store.ExecutionGetByIdempotencyKey(ctx, req.CompanyID, req.FlowID, *key)
 			return e, false, err
 		}
 		return nil, false, fmt.Errorf("%w: slot %v already has an execution", store.ErrConflict, req.ScheduledFor)
@@ -270,8 +271,8 @@ func (s *Scheduler) Trigger(ctx context.Context, req TriggerRequest) (*flow.Exec
 // aborts its in-flight HTTP requests. No further step is sent.
 func (s *Scheduler) Cancel(ctx context.Context, companyID, id uuid.UUID) (*flow.Execution, error) {
 	var exec *flow.Execution
-	err := s.store.InTx(ctx, func(tx pgx.Tx) error {
-		e, err := store.ExecutionCancelTx(ctx, tx, companyID, id)
+	err := s.store.InTx(ctx, func(tx *store.Store) error {
+		e, err := tx.ExecutionCancel(ctx, companyID, id)
 		if err != nil {
 			return err
 		}
@@ -279,7 +280,7 @@ func (s *Scheduler) Cancel(ctx context.Context, companyID, id uuid.UUID) (*flow.
 		if e.JobID == 0 {
 			return nil
 		}
-		_, err = s.client.JobCancelTx(ctx, tx, e.JobID)
+		_, err = s.client.JobCancelTx(ctx, tx.Tx(), e.JobID)
 		if err != nil && !errors.Is(err, rivertype.ErrNotFound) {
 			return fmt.Errorf("cancel job %d: %w", e.JobID, err)
 		}
@@ -294,8 +295,8 @@ func (s *Scheduler) Cancel(ctx context.Context, companyID, id uuid.UUID) (*flow.
 // Retry re-runs a failed or cancelled execution from its failed steps:
 // steps that succeeded keep their results and are not sent again.
 func (s *Scheduler) Retry(ctx context.Context, companyID, id uuid.UUID) (*flow.Execution, error) {
-	err := s.store.InTx(ctx, func(tx pgx.Tx) error {
-		e, err := store.ExecutionLockTx(ctx, tx, companyID, id)
+	err := s.store.InTx(ctx, func(tx *store.Store) error {
+		e, err := tx.ExecutionLock(ctx, companyID, id)
 		if err != nil {
 			return err
 		}
@@ -306,7 +307,7 @@ func (s *Scheduler) Retry(ctx context.Context, companyID, id uuid.UUID) (*flow.E
 		// it completed yet); a cancelled one's may still be recording its
 		// interrupted attempts, and must not run next to a new job.
 		if e.Status == flow.ExecutionStatusCancelled && e.JobID != 0 {
-			job, err := s.client.JobGetTx(ctx, tx, e.JobID)
+			job, err := s.client.JobGetTx(ctx, tx.Tx(), e.JobID)
 			if err == nil && job.State == rivertype.JobStateRunning {
 				return fmt.Errorf("%w: execution is still stopping; retry it in a moment", store.ErrConflict)
 			}
@@ -317,12 +318,12 @@ func (s *Scheduler) Retry(ctx context.Context, companyID, id uuid.UUID) (*flow.E
 				steps[n] = st
 			}
 		}
-		res, err := s.client.InsertTx(ctx, tx, engine.ExecutionArgs{ExecutionID: e.ID},
+		res, err := s.client.InsertTx(ctx, tx.Tx(), engine.ExecutionArgs{ExecutionID: e.ID},
 			&river.InsertOpts{Queue: QueueExecutions})
 		if err != nil {
 			return fmt.Errorf("enqueue execution: %w", err)
 		}
-		return store.ExecutionRequeueTx(ctx, tx, flow.ExecutionUpdate{
+		return tx.ExecutionRequeue(ctx, companyID, flow.ExecutionUpdate{
 			ID:            e.ID,
 			Status:        flow.ExecutionStatusScheduled,
 			AttemptNumber: e.AttemptNumber + 1,

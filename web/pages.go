@@ -8,6 +8,7 @@ import (
 
 	"github.com/google/uuid"
 
+	"github.com/flowd/flowd/auth"
 	"github.com/flowd/flowd/flow"
 	"github.com/flowd/flowd/redact"
 	"github.com/flowd/flowd/store"
@@ -46,7 +47,7 @@ type indexData struct {
 
 // index lists the company's flows of a workspace and their most recent
 // executions, newest first.
-func (h *Handler) index(r *http.Request, p *flow.Principal) (*view, error) {
+func (h *Handler) index(r *http.Request, p *auth.Principal) (*view, error) {
 	ws := cmp.Or(r.URL.Query().Get("workspace_id"), WorkspaceDefault)
 	flows, err := h.store.FlowList(r.Context(), p.CompanyID, ws)
 	if err != nil {
@@ -85,7 +86,7 @@ type stepSummary struct {
 }
 
 // flow shows one flow of the company and a page of its executions.
-func (h *Handler) flow(r *http.Request, p *flow.Principal) (*view, error) {
+func (h *Handler) flow(r *http.Request, p *auth.Principal) (*view, error) {
 	id, err := uuid.Parse(r.PathValue("id"))
 	if err != nil {
 		return nil, badRequest("%q is not a flow id (a UUID)", r.PathValue("id"))
@@ -105,7 +106,7 @@ func (h *Handler) flow(r *http.Request, p *flow.Principal) (*view, error) {
 	if err != nil {
 		return nil, err
 	}
-	list, next, err := h.store.ExecutionListByFlow(r.Context(), f.ID, status, h.cfg.PageSize, after)
+	list, next, err := h.store.ExecutionListByFlow(r.Context(), p.CompanyID, f.ID, status, h.cfg.PageSize, after)
 	if err != nil {
 		return nil, err
 	}
@@ -147,7 +148,7 @@ type stepView struct {
 
 // execution shows one execution of the company: its steps in dependency
 // order, each with its state and every attempt as recorded.
-func (h *Handler) execution(r *http.Request, p *flow.Principal) (*view, error) {
+func (h *Handler) execution(r *http.Request, p *auth.Principal) (*view, error) {
 	id, err := uuid.Parse(r.PathValue("id"))
 	if err != nil {
 		return nil, badRequest("%q is not an execution id (a UUID)", r.PathValue("id"))
@@ -156,11 +157,11 @@ func (h *Handler) execution(r *http.Request, p *flow.Principal) (*view, error) {
 	if err != nil {
 		return nil, err
 	}
-	def, err := h.store.FlowDefinition(r.Context(), e.FlowID, e.FlowVersion)
+	def, err := h.store.FlowDefinition(r.Context(), p.CompanyID, e.FlowID, e.FlowVersion)
 	if err != nil {
 		return nil, err
 	}
-	attempts, err := h.store.StepAttemptListByExecution(r.Context(), e.ID)
+	attempts, err := h.store.StepAttemptListByExecution(r.Context(), p.CompanyID, e.ID)
 	if err != nil {
 		return nil, err
 	}
