@@ -1,9 +1,12 @@
 package store
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
+	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/google/uuid"
 
@@ -182,13 +185,60 @@ func toVariableDoc(v flow.Variable) variableDoc   { return variableDoc(v) }
 func fromVariableDoc(d variableDoc) flow.Variable { return flow.Variable(d) }
 
 // mustJSON encodes v, one of this package's documents, which always
-// encode.
+// encode, in a form PostgreSQL stores (storableJSON).
 func mustJSON(v any) json.RawMessage {
 	b, err := json.Marshal(v)
 	if err != nil {
 		panic(fmt.Sprintf("encode json document: %v", err))
 	}
-	return b
+	return storableJSON(b)
+}
+
+// storableJSON returns doc in a form jsonb accepts. jsonb refuses the
+// escape \u0000 (its text cannot hold NUL), escaped lone surrogates and
+// invalid UTF-8, which a response body, a header or a value extracted from
+// a response may bring; without this one such response failed the whole
+// group commit, for every execution in it, on every retry. The rare
+// document that holds one is decoded and encoded again, NUL and what is
+// not Unicode becoming U+FFFD.
+func storableJSON(doc []byte) []byte {
+	if utf8.Valid(doc) && !bytes.Contains(doc, []byte(`\u0000`)) &&
+		!bytes.Contains(doc, []byte(`\ud`)) && !bytes.Contains(doc, []byte(`\uD`)) {
+		return doc
+	}
+	dec := json.NewDecoder(bytes.NewReader(doc))
+	dec.UseNumber()
+	var v any
+	if err := dec.Decode(&v); err != nil {
+		return doc // not JSON: the database names the problem
+	}
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(withoutNUL(v)); err != nil {
+		return doc
+	}
+	return bytes.TrimSuffix(buf.Bytes(), []byte("\n"))
+}
+
+// withoutNUL replaces NUL in every string and key of a decoded JSON value.
+func withoutNUL(v any) any {
+	switch v := v.(type) {
+	case string:
+		return strings.ReplaceAll(v, "\x00", "\uFFFD")
+	case []any:
+		for i := range v {
+			v[i] = withoutNUL(v[i])
+		}
+		return v
+	case map[string]any:
+		out := make(map[string]any, len(v))
+		for k, x := range v {
+			out[strings.ReplaceAll(k, "\x00", "\uFFFD")] = withoutNUL(x)
+		}
+		return out
+	}
+	return v
 }
 
 // jsonOrEmptyObject stores an absent JSON object as {}.
