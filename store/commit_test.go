@@ -101,7 +101,7 @@ func TestExecutionCommitStoresAnyBytes(t *testing.T) {
 		RequestMethod: "GET", RequestURL: "https://example.com", ResponseStatus: &status,
 		ResponseHeaders: map[string]string{"x-odd": "a\x00b"},
 		ResponseBody:    "a\x00b\xff\xfec", Error: "e\x00",
-		Extracted:       json.RawMessage(`{"v": "x\u0000y", "w": "\ud800"}`), StartedAt: now,
+		Extracted: json.RawMessage(`{"v": "x\u0000y", "w": "\ud800"}`), StartedAt: now,
 	}, {
 		ID: uuid.New(), ExecutionID: clean.ID, StepNumber: 1, Attempt: 1, ExecutionAttempt: 1, Outcome: "success",
 		RequestMethod: "GET", RequestURL: "https://example.com", ResponseStatus: &status, ResponseBody: "ok", StartedAt: now,
