@@ -13,28 +13,29 @@ import (
 )
 
 // attemptRow is a row of step_attempts: scanAttempt is the only reader of
-// its columns, attemptRecordOf the only writer.
+// its columns, queueAttemptsInsert the only writer. Its tags are the
+// column names, for the jsonb_to_recordset of the insert.
 type attemptRow struct {
-	ID                uuid.UUID
-	ExecutionID       uuid.UUID
-	StepNumber        int
-	Attempt           int
-	ExecutionAttempt  int
-	Outcome           string
-	RequestMethod     string
-	RequestURL        string
-	RequestHeaders    map[string]string
-	RequestBody       string
-	ResponseStatus    *int
-	ResponseHeaders   map[string]string
-	ResponseBody      string
-	ResponseTruncated bool
-	DurationMS        int64
-	Error             string
-	Extracted         json.RawMessage
-	WorkerID          string
-	StartedAt         time.Time
-	CreatedAt         time.Time
+	ID                uuid.UUID         `json:"id"`
+	ExecutionID       uuid.UUID         `json:"execution_id"`
+	StepNumber        int               `json:"step_number"`
+	Attempt           int               `json:"attempt"`
+	ExecutionAttempt  int               `json:"execution_attempt"`
+	Outcome           string            `json:"outcome"`
+	RequestMethod     string            `json:"request_method"`
+	RequestURL        string            `json:"request_url"`
+	RequestHeaders    map[string]string `json:"request_headers"`
+	RequestBody       string            `json:"request_body"`
+	ResponseStatus    *int              `json:"response_status"`
+	ResponseHeaders   map[string]string `json:"response_headers"`
+	ResponseBody      string            `json:"response_body"`
+	ResponseTruncated bool              `json:"response_truncated"`
+	DurationMS        int64             `json:"duration_ms"`
+	Error             string            `json:"error"`
+	Extracted         json.RawMessage   `json:"extracted"`
+	WorkerID          string            `json:"worker_id"`
+	StartedAt         time.Time         `json:"started_at"`
+	CreatedAt         time.Time         `json:"-"` // now() when inserted
 }
 
 const attemptColumns = `id, execution_id, step_number, attempt, execution_attempt, outcome,
@@ -73,34 +74,9 @@ func (s *Store) StepAttemptListByExecution(ctx context.Context, companyID, execu
 	return list, nil
 }
 
-// attemptRecord is one element of the insert of queueAttemptsInsert: the
-// columns of step_attempts, tagged with their names.
-type attemptRecord struct {
-	ID                uuid.UUID         `json:"id"`
-	ExecutionID       uuid.UUID         `json:"execution_id"`
-	StepNumber        int               `json:"step_number"`
-	Attempt           int               `json:"attempt"`
-	ExecutionAttempt  int               `json:"execution_attempt"`
-	Outcome           string            `json:"outcome"`
-	RequestMethod     string            `json:"request_method"`
-	RequestURL        string            `json:"request_url"`
-	RequestHeaders    map[string]string `json:"request_headers"`
-	RequestBody       string            `json:"request_body"`
-	ResponseStatus    *int              `json:"response_status"`
-	ResponseHeaders   map[string]string `json:"response_headers"`
-	ResponseBody      string            `json:"response_body"`
-	ResponseTruncated bool              `json:"response_truncated"`
-	DurationMS        int64             `json:"duration_ms"`
-	Error             string            `json:"error"`
-	Extracted         json.RawMessage   `json:"extracted"`
-	WorkerID          string            `json:"worker_id"`
-	StartedAt         time.Time         `json:"started_at"`
-	CreatedAt         time.Time         `json:"-"` // now() when inserted
-}
-
-// attemptRecordOf is the record that stores a.
-func attemptRecordOf(a *flow.StepAttempt) attemptRecord {
-	r := attemptRecord(*a)
+// attemptRowOf is the row that stores a.
+func attemptRowOf(a *flow.StepAttempt) attemptRow {
+	r := attemptRow(*a)
 	if r.RequestHeaders == nil {
 		r.RequestHeaders = map[string]string{}
 	}
@@ -116,9 +92,9 @@ func attemptRecordOf(a *flow.StepAttempt) attemptRecord {
 // queueAttemptsInsert queues the one statement that inserts attempts; an
 // attempt already stored (a repeated commit) is left as it is.
 func queueAttemptsInsert(batch *pgx.Batch, attempts []flow.StepAttempt) {
-	recs := make([]attemptRecord, len(attempts))
+	rows := make([]attemptRow, len(attempts))
 	for i := range attempts {
-		recs[i] = attemptRecordOf(&attempts[i])
+		rows[i] = attemptRowOf(&attempts[i])
 	}
 	batch.Queue(`INSERT INTO step_attempts (`+attemptColumns+`)
 		SELECT id, execution_id, step_number, attempt, execution_attempt, outcome,
@@ -130,5 +106,5 @@ func queueAttemptsInsert(batch *pgx.Batch, attempts []flow.StepAttempt) {
 			request_headers jsonb, request_body text, response_status int, response_headers jsonb,
 			response_body text, response_truncated boolean, duration_ms bigint, error text,
 			extracted jsonb, worker_id text, started_at timestamptz)
-		ON CONFLICT (id) DO NOTHING`, mustJSON(recs))
+		ON CONFLICT (id) DO NOTHING`, mustJSON(rows))
 }

@@ -232,13 +232,17 @@ func TestInTx(t *testing.T) {
 		t.Error("a Store on the pool has a transaction")
 	}
 	boom := errors.New("boom")
-	var kept, dropped *flow.Execution
+	insert := func(st *store.Store, e **flow.Execution) error {
+		*e = newExecution(f)
+		_, err := st.ExecutionInsert(ctx, *e)
+		return err
+	}
+	var kept, dropped, gone *flow.Execution
 	err := b.store.InTx(ctx, func(tx *store.Store) error {
 		if tx.Tx() == nil {
 			t.Error("a Store in InTx has no transaction")
 		}
-		kept = newExecution(f)
-		if _, err := tx.ExecutionInsert(ctx, kept); err != nil {
+		if err := insert(tx, &kept); err != nil {
 			return err
 		}
 		var n int
@@ -246,11 +250,7 @@ func TestInTx(t *testing.T) {
 			t.Errorf("the pgx.Tx of the Store does not see its insert: %d, %v", n, err)
 		}
 		err := tx.InTx(ctx, func(inner *store.Store) error {
-			dropped = newExecution(f)
-			if _, err := inner.ExecutionInsert(ctx, dropped); err != nil {
-				return err
-			}
-			return boom
+			return errors.Join(insert(inner, &dropped), boom)
 		})
 		if !errors.Is(err, boom) {
 			t.Errorf("inner InTx: %v", err)
@@ -267,13 +267,8 @@ func TestInTx(t *testing.T) {
 		t.Errorf("execution of the rolled back savepoint: want ErrNotFound, got %v", err)
 	}
 
-	var gone *flow.Execution
 	err = b.store.InTx(ctx, func(tx *store.Store) error {
-		gone = newExecution(f)
-		if _, err := tx.ExecutionInsert(ctx, gone); err != nil {
-			return err
-		}
-		return boom
+		return errors.Join(insert(tx, &gone), boom)
 	})
 	if !errors.Is(err, boom) {
 		t.Fatalf("InTx: want boom, got %v", err)
