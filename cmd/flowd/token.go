@@ -52,9 +52,10 @@ func runToken(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if err := store.Migrate(ctx, pool, nil); err != nil {
 		return fmt.Errorf("migrate: %w", err)
 	}
+	// The store refuses the zero company (store.ErrNoCompany).
 	token, _, err := auth.CreateToken(ctx, store.New(pool), companyID, userID, *name)
 	if err != nil {
-		return fmt.Errorf("--company %s: %w", companyID, err)
+		return err
 	}
 	fmt.Fprintf(stdout, "API token for company %s (shown once; store it now):\n%s\n", companyID, token)
 	return nil
