@@ -249,8 +249,8 @@ func ExecutionCancelTx(ctx context.Context, tx pgx.Tx, companyID, id uuid.UUID) 
 	if err != nil {
 		return nil, interpretError(err)
 	}
-	if e.Status != flow.ExecutionStatusScheduled && e.Status != flow.ExecutionStatusInProgress {
-		return e, fmt.Errorf("%w: execution is %s", ErrConflict, e.Status)
+	if err := flow.CheckCancel(e.Status); err != nil {
+		return e, err
 	}
 	msg := "cancelled by operator"
 	err = tx.QueryRow(ctx, `UPDATE executions SET status = 'cancelled', finished_at = now(),

@@ -8,6 +8,8 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/flowd/flowd/flow"
 )
 
 // ErrNotFound is returned when a row does not exist or belongs to another
@@ -15,8 +17,10 @@ import (
 var ErrNotFound = errors.New("not found")
 
 // ErrConflict is returned when a change is refused by the current state of
-// a row, for example editing a deleted flow.
-var ErrConflict = errors.New("conflict")
+// a row, for example editing a deleted flow. It is flow.ErrConflict, the
+// error of the domain's rules, so that one errorStatus case answers both
+// with 409.
+var ErrConflict = flow.ErrConflict
 
 // Store runs flowd's queries on a connection pool.
 type Store struct {
