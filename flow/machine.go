@@ -187,8 +187,7 @@ type AttemptOutcome struct {
 // nothing when it has ended, wait when it is scheduled for an execution
 // retry that is not due yet, run it otherwise.
 func PickUp(e *ExecutionSummary, now time.Time) Decision {
-	switch e.Status {
-	case ExecutionStatusSuccess, ExecutionStatusFailed, ExecutionStatusCancelled:
+	if ExecutionEnded(e.Status) {
 		return Decision{Kind: Ended}
 	}
 	if e.Status == ExecutionStatusScheduled && e.NextRetryAt != nil && now.Before(*e.NextRetryAt) {

@@ -142,7 +142,7 @@ func TestNext(t *testing.T) {
 		deps     []int
 		in       State
 		stopping bool
-		want     State
+		want     State // nil Steps: the same as in
 		wantD    Decision
 	}{{
 		name: "independent branches start together",
@@ -167,8 +167,6 @@ func TestNext(t *testing.T) {
 		deps: chain,
 		in: State{Status: ExecutionStatusInProgress, Steps: map[int]*StepState{
 			1: running(1, at(0)), 2: {Status: StepPending}, 3: {Status: StepPending}}},
-		want: State{Status: ExecutionStatusInProgress, Steps: map[int]*StepState{
-			1: running(1, at(0)), 2: {Status: StepPending}, 3: {Status: StepPending}}},
 		wantD: Decision{Kind: Await},
 	}, {
 		name: "the dependents of a failed step are skipped, transitively",
@@ -185,10 +183,6 @@ func TestNext(t *testing.T) {
 		name: "a waiting step not due yet: wait until the earliest retry",
 		deps: branches,
 		in: State{Status: ExecutionStatusInProgress, Steps: map[int]*StepState{
-			1: {Status: StepWaiting, Attempts: 1, FirstStartedAt: at(-time.Second), NextAttemptAt: at(9 * time.Second)},
-			2: {Status: StepWaiting, Attempts: 2, FirstStartedAt: at(-time.Minute), NextAttemptAt: at(4 * time.Second)},
-			3: {Status: StepPending}, 4: {Status: StepPending}}},
-		want: State{Status: ExecutionStatusInProgress, Steps: map[int]*StepState{
 			1: {Status: StepWaiting, Attempts: 1, FirstStartedAt: at(-time.Second), NextAttemptAt: at(9 * time.Second)},
 			2: {Status: StepWaiting, Attempts: 2, FirstStartedAt: at(-time.Minute), NextAttemptAt: at(4 * time.Second)},
 			3: {Status: StepPending}, 4: {Status: StepPending}}},
@@ -252,8 +246,6 @@ func TestNext(t *testing.T) {
 		stopping: true,
 		in: State{Status: ExecutionStatusInProgress, Steps: map[int]*StepState{
 			1: {Status: StepSuccess}, 2: running(1, at(0)), 3: {Status: StepPending}, 4: {Status: StepPending}}},
-		want: State{Status: ExecutionStatusInProgress, Steps: map[int]*StepState{
-			1: {Status: StepSuccess}, 2: running(1, at(0)), 3: {Status: StepPending}, 4: {Status: StepPending}}},
 		wantD: Decision{Kind: Await},
 	}, {
 		name:     "stopping with nothing in flight: hand the execution back",
@@ -261,15 +253,11 @@ func TestNext(t *testing.T) {
 		stopping: true,
 		in: State{Status: ExecutionStatusInProgress, Steps: map[int]*StepState{
 			1: {Status: StepSuccess}, 2: {Status: StepPending}, 3: {Status: StepPending}}},
-		want: State{Status: ExecutionStatusInProgress, Steps: map[int]*StepState{
-			1: {Status: StepSuccess}, 2: {Status: StepPending}, 3: {Status: StepPending}}},
 		wantD: Decision{Kind: HandBack},
 	}, {
 		name: "nothing failed, nothing can start, not all succeeded: run again",
 		deps: chain,
 		in: State{Status: ExecutionStatusInProgress, Steps: map[int]*StepState{
-			1: {Status: StepSuccess}, 2: {Status: StepSuccess}, 3: {Status: StepCancelled}}},
-		want: State{Status: ExecutionStatusInProgress, Steps: map[int]*StepState{
 			1: {Status: StepSuccess}, 2: {Status: StepSuccess}, 3: {Status: StepCancelled}}},
 		wantD: Decision{Kind: Requeue},
 	}} {
@@ -278,6 +266,9 @@ func TestNext(t *testing.T) {
 			p := machinePlan(t, tc.deps...)
 			before := cloneState(tc.in)
 			got, d := Next(p, tc.in, t0, tc.stopping)
+			if tc.want.Steps == nil {
+				tc.want = before
+			}
 			if diff := cmp.Diff(tc.wantD, d); diff != "" {
 				t.Errorf("decision (-want +got):\n%s", diff)
 			}

@@ -38,25 +38,17 @@ func CheckTrigger(status string, isTemplate bool) error {
 
 // CheckEdit says whether a flow may be changed (its definition replaced,
 // its hook secret rotated): not once it is deleted.
-func CheckEdit(status string) error {
-	if status == FlowStatusDeleted {
-		return conflict("flow is deleted")
-	}
-	return nil
-}
+func CheckEdit(status string) error { return refuseDeleted(status) }
 
 // CheckClone says whether a flow may be cloned: any flow but a deleted one
 // (a template, a stopped flow).
-func CheckClone(status string) error {
-	if status == FlowStatusDeleted {
-		return conflict("flow is deleted")
-	}
-	return nil
-}
+func CheckClone(status string) error { return refuseDeleted(status) }
 
 // CheckStopResume says whether a flow may be stopped or resumed: not once
 // it is deleted.
-func CheckStopResume(status string) error {
+func CheckStopResume(status string) error { return refuseDeleted(status) }
+
+func refuseDeleted(status string) error {
 	if status == FlowStatusDeleted {
 		return conflict("flow is deleted")
 	}
