@@ -74,23 +74,23 @@ func (s State) Update(id uuid.UUID) ExecutionUpdate {
 // first change, and each changed step is a new value.
 type edit struct {
 	s      State
-	copied map[int]*StepState // the steps already copied in this transition
+	orig   map[int]*StepState // the steps of the state the transition started from
+	cloned bool               // s.Steps is this transition's own copy
 }
 
-func newEdit(s State) *edit { return &edit{s: s} }
+func newEdit(s State) *edit { return &edit{s: s, orig: s.Steps} }
 
 // step returns step n of the new state, ready to be changed.
 func (e *edit) step(n int) *StepState {
-	if c, ok := e.copied[n]; ok {
-		return c
+	if e.cloned && e.s.Steps[n] != e.orig[n] {
+		return e.s.Steps[n] // already copied in this transition
 	}
-	if e.copied == nil {
-		e.copied = map[int]*StepState{}
-		e.s.Steps = maps.Clone(e.s.Steps)
+	if !e.cloned {
+		e.s.Steps = maps.Clone(e.orig)
+		e.cloned = true
 	}
-	c := *e.s.Steps[n]
+	c := *e.orig[n]
 	e.s.Steps[n] = &c
-	e.copied[n] = &c
 	return &c
 }
 

@@ -646,3 +646,28 @@ func TestDecisionKindString(t *testing.T) {
 		t.Errorf("DecisionKind(0).String() = %q", s)
 	}
 }
+
+// BenchmarkMachineChain runs one execution of a 3-step chain through the
+// state machine as the runner does (Begin, Next, Apply, an Update per
+// checkpoint): the decisions' own cost per execution.
+func BenchmarkMachineChain(b *testing.B) {
+	p := machinePlan(&testing.T{}, chain...)
+	e := &Execution{ExecutionSummary: ExecutionSummary{Status: ExecutionStatusScheduled, AttemptNumber: 1}}
+	extracted := map[string]any{"id": int64(5)}
+	b.ReportAllocs()
+	for b.Loop() {
+		s := Begin(NewState(p, e), t0)
+		for {
+			var d Decision
+			s, d = Next(p, s, t0, false)
+			if d.Kind != Launch {
+				break
+			}
+			_ = s.Update(e.ID)
+			for _, a := range d.Start {
+				s = Apply(p, s, AttemptOutcome{Step: a.Step, Outcome: OutcomeSuccess, Extracted: extracted}, t0)
+			}
+		}
+		_ = s.Update(e.ID)
+	}
+}
