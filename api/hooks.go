@@ -224,8 +224,8 @@ func (s *Server) hookSecretRotate(w http.ResponseWriter, r *http.Request) error 
 	if err != nil {
 		return err
 	}
-	if info.Status == flow.FlowStatusDeleted {
-		return fmt.Errorf("%w: flow is deleted", store.ErrConflict)
+	if err := flow.CheckEdit(info.Status); err != nil {
+		return err
 	}
 	secret := NewSecret()
 	if err := s.store.FlowRotateHookSecret(r.Context(), p.CompanyID, id, secret); err != nil {

@@ -214,13 +214,12 @@ func (w *Worker) Work(ctx context.Context, job *river.Job[ExecutionArgs]) error 
 	if err != nil {
 		return err
 	}
-	switch exec.Status {
-	case flow.ExecutionStatusSuccess, flow.ExecutionStatusFailed, flow.ExecutionStatusCancelled:
-		return nil
-	}
 	now := time.Now()
-	if exec.Status == flow.ExecutionStatusScheduled && exec.NextRetryAt != nil && now.Before(*exec.NextRetryAt) {
-		return river.JobSnooze(exec.NextRetryAt.Sub(now))
+	switch d := flow.PickUp(&exec.ExecutionSummary, now); d.Kind {
+	case flow.Ended:
+		return nil
+	case flow.WaitUntil:
+		return river.JobSnooze(d.At.Sub(now))
 	}
 	plan, err := w.plans.get(ctx, exec.FlowID, exec.FlowVersion)
 	if err != nil {

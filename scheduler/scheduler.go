@@ -184,19 +184,14 @@ var errDuplicate = errors.New("duplicate execution")
 // Trigger writes a new execution and enqueues its job in one transaction.
 // With an idempotency key (or schedule slot) that was used before it returns
 // the first execution and created false. Stopped, deleted and template
-// flows are refused with store.ErrConflict.
+// flows are refused (flow.CheckTrigger).
 func (s *Scheduler) Trigger(ctx context.Context, req TriggerRequest) (*flow.Execution, bool, error) {
 	info, err := s.store.FlowRunInfo(ctx, req.CompanyID, req.FlowID)
 	if err != nil {
 		return nil, false, err
 	}
-	switch {
-	case info.Status == flow.FlowStatusDeleted:
-		return nil, false, fmt.Errorf("%w: flow is deleted", store.ErrConflict)
-	case info.Status == flow.FlowStatusStopped:
-		return nil, false, fmt.Errorf("%w: flow is stopped; resume it first", store.ErrConflict)
-	case info.IsTemplate:
-		return nil, false, fmt.Errorf("%w: flow is a template; clone it to run it", store.ErrConflict)
+	if err := flow.CheckTrigger(info.Status, info.IsTemplate); err != nil {
+		return nil, false, err
 	}
 	var key *string
 	if req.IdempotencyKey != "" {
@@ -293,15 +288,17 @@ func (s *Scheduler) Cancel(ctx context.Context, companyID, id uuid.UUID) (*flow.
 }
 
 // Retry re-runs a failed or cancelled execution from its failed steps:
-// steps that succeeded keep their results and are not sent again.
+// steps that succeeded keep their results and are not sent again
+// (flow.RetryState).
 func (s *Scheduler) Retry(ctx context.Context, companyID, id uuid.UUID) (*flow.Execution, error) {
 	err := s.store.InTx(ctx, func(tx *store.Store) error {
 		e, err := tx.ExecutionLock(ctx, companyID, id)
 		if err != nil {
 			return err
 		}
-		if e.Status != flow.ExecutionStatusFailed && e.Status != flow.ExecutionStatusCancelled {
-			return fmt.Errorf("%w: execution is %s; only failed or cancelled executions can be retried", store.ErrConflict, e.Status)
+		next, err := flow.RetryState(e)
+		if err != nil {
+			return err
 		}
 		// A failed execution's job has returned (River may not have marked
 		// it completed yet); a cancelled one's may still be recording its
@@ -312,23 +309,12 @@ func (s *Scheduler) Retry(ctx context.Context, companyID, id uuid.UUID) (*flow.E
 				return fmt.Errorf("%w: execution is still stopping; retry it in a moment", store.ErrConflict)
 			}
 		}
-		steps := map[int]*flow.StepState{}
-		for n, st := range e.Steps {
-			if st.Status == flow.StepSuccess {
-				steps[n] = st
-			}
-		}
 		res, err := s.client.InsertTx(ctx, tx.Tx(), engine.ExecutionArgs{ExecutionID: e.ID},
 			&river.InsertOpts{Queue: QueueExecutions})
 		if err != nil {
 			return fmt.Errorf("enqueue execution: %w", err)
 		}
-		return tx.ExecutionRequeue(ctx, companyID, flow.ExecutionUpdate{
-			ID:            e.ID,
-			Status:        flow.ExecutionStatusScheduled,
-			AttemptNumber: e.AttemptNumber + 1,
-			Steps:         steps,
-		}, res.Job.ID)
+		return tx.ExecutionRequeue(ctx, companyID, next.Update(e.ID), res.Job.ID)
 	})
 	if err != nil {
 		return nil, err

@@ -325,8 +325,8 @@ func (s *Store) ExecutionCancel(ctx context.Context, companyID, id uuid.UUID) (*
 	if err != nil {
 		return nil, err
 	}
-	if e.Status != flow.ExecutionStatusScheduled && e.Status != flow.ExecutionStatusInProgress {
-		return e, fmt.Errorf("%w: execution is %s", ErrConflict, e.Status)
+	if err := flow.CheckCancel(e.Status); err != nil {
+		return e, err
 	}
 	msg := "cancelled by operator"
 	err = s.db.QueryRow(ctx, `UPDATE executions SET status = 'cancelled', finished_at = now(),

@@ -150,8 +150,8 @@ func (s *Store) FlowReplace(ctx context.Context, companyID, id uuid.UUID, in *fl
 		if err != nil {
 			return err
 		}
-		if status == flow.FlowStatusDeleted {
-			return fmt.Errorf("%w: flow is deleted", ErrConflict)
+		if err := flow.CheckEdit(status); err != nil {
+			return err
 		}
 		if in.SigningSecret != nil && *in.SigningSecret != "" {
 			signing = in.SigningSecret
@@ -227,8 +227,8 @@ func (s *Store) FlowSetStatus(ctx context.Context, companyID, id uuid.UUID, stat
 	if err != nil {
 		return nil, interpretError(err)
 	}
-	if current == flow.FlowStatusDeleted {
-		return nil, fmt.Errorf("%w: flow is deleted", ErrConflict)
+	if err := flow.CheckStopResume(current); err != nil {
+		return nil, err
 	}
 	return s.FlowGet(ctx, companyID, id)
 }

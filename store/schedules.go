@@ -12,9 +12,11 @@ import (
 )
 
 // scheduleActive selects the flows whose schedule runs: a schedule set, not
-// deleted, not stopped, not a template. It matches the predicate of
-// flows_schedule_due_idx (migrations/002_schedules.up.sql) so both schedule
-// queries read that index only.
+// deleted, not stopped, not a template. It is flow.CheckTrigger in SQL
+// (TestScheduleActiveIsTheTriggerRule checks that they agree), written out
+// to match the predicate of flows_schedule_due_idx
+// (migrations/002_schedules.up.sql) so both schedule queries read that
+// index only.
 const scheduleActive = `schedule IS NOT NULL AND deleted_at IS NULL AND status <> 'stopped' AND NOT is_template`
 
 // ScheduleUnarmed is an active scheduled flow whose next slot is not

@@ -9,6 +9,8 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/flowd/flowd/flow"
 )
 
 // ErrNotFound is returned when a row does not exist or belongs to another
@@ -16,8 +18,10 @@ import (
 var ErrNotFound = errors.New("not found")
 
 // ErrConflict is returned when a change is refused by the current state of
-// a row, for example editing a deleted flow.
-var ErrConflict = errors.New("conflict")
+// a row, for example editing a deleted flow. It is flow.ErrConflict, the
+// error of the domain's rules, so that one errorStatus case answers both
+// with 409.
+var ErrConflict = flow.ErrConflict
 
 // ErrNoCompany is returned by every query that acts for a company when it
 // is given the zero company id. A zero id is a bug in the caller, never

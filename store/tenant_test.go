@@ -6,6 +6,7 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/google/uuid"
 
@@ -85,6 +86,10 @@ func TestZeroCompanyRefused(t *testing.T) {
 		"ExecutionLock":   func(st *store.Store) error { _, err := st.ExecutionLock(ctx, nilCo, e.ID); return err },
 		"ExecutionRequeue": func(st *store.Store) error {
 			return st.ExecutionRequeue(ctx, nilCo, flow.ExecutionUpdate{ID: e.ID, Status: flow.ExecutionStatusScheduled, AttemptNumber: 9}, 1)
+		},
+		"ExecutionHoursByFlow": func(st *store.Store) error {
+			_, err := st.ExecutionHoursByFlow(ctx, nilCo, []uuid.UUID{f.ID}, time.Now().Add(-time.Hour))
+			return err
 		},
 		"StepAttemptListByExecution": func(st *store.Store) error {
 			_, err := st.StepAttemptListByExecution(ctx, nilCo, e.ID)

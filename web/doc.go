@@ -3,6 +3,12 @@
 // no JavaScript) under /ui/, and River's own UI under /riverui/ behind the
 // operator token.
 //
+// The pages carry pictures drawn on the server as inline SVG: the step
+// graph (layout.go lays it out, a pure function; graph.go paints it), the
+// last 24 hours of a flow and the index's success rates (charts.go). They
+// must stay free of script and external assets, so that the
+// Content-Security-Policy never has to allow either.
+//
 // The execution view is tenant-scoped: it signs in with HTTP Basic auth
 // whose password is a flowd API token (checked by package auth, exactly
 // like the API's Bearer tokens), and it shows only that token's

@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"net/http"
 	"strings"
+	"time"
 
 	"github.com/google/uuid"
 
@@ -41,6 +42,7 @@ type Store interface {
 	ExecutionGet(ctx context.Context, companyID, id uuid.UUID) (*flow.Execution, error)
 	ExecutionListByFlow(ctx context.Context, companyID, flowID uuid.UUID, status string, limit int, after *store.ExecutionCursor) ([]*flow.Execution, *store.ExecutionCursor, error)
 	StepAttemptListByExecution(ctx context.Context, companyID, executionID uuid.UUID) ([]flow.StepAttempt, error)
+	ExecutionHoursByFlow(ctx context.Context, companyID uuid.UUID, flowIDs []uuid.UUID, since time.Time) ([]store.ExecutionHour, error)
 }
 
 // Config configures the execution view; zero values mean defaults.
