@@ -51,10 +51,13 @@ ORDER BY e.flow_id, hour`
 // executions are absent. One query whatever the number of flows; another
 // company's flow contributes nothing.
 func (s *Store) ExecutionHoursByFlow(ctx context.Context, companyID uuid.UUID, flowIDs []uuid.UUID, since time.Time) ([]ExecutionHour, error) {
+	if err := requireCompany("count executions by hour", companyID); err != nil {
+		return nil, err
+	}
 	if len(flowIDs) == 0 {
 		return nil, nil
 	}
-	rows, err := s.pool.Query(ctx, executionHoursQuery, companyID, flowIDs, since)
+	rows, err := s.db.Query(ctx, executionHoursQuery, companyID, flowIDs, since)
 	if err != nil {
 		return nil, fmt.Errorf("count executions by hour: %w", err)
 	}

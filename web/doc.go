@@ -10,7 +10,8 @@
 // Content-Security-Policy never has to allow either.
 //
 // The execution view is tenant-scoped: it signs in with HTTP Basic auth
-// whose password is a flowd API token, and it shows only that token's
+// whose password is a flowd API token (checked by package auth, exactly
+// like the API's Bearer tokens), and it shows only that token's
 // company (another company's flow or execution is a 404). It only reads:
 // it must not change flows or executions, and it must not show anything the
 // API would not show the same token (request and response records are

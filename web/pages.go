@@ -10,6 +10,7 @@ import (
 
 	"github.com/google/uuid"
 
+	"github.com/flowd/flowd/auth"
 	"github.com/flowd/flowd/flow"
 	"github.com/flowd/flowd/redact"
 	"github.com/flowd/flowd/store"
@@ -56,7 +57,7 @@ type flowRow struct {
 // index lists the company's flows of a workspace, each with its success
 // rate over the last 24 hours (one query for all of them), and their most
 // recent executions, newest first.
-func (h *Handler) index(r *http.Request, p *flow.Principal) (*view, error) {
+func (h *Handler) index(r *http.Request, p *auth.Principal) (*view, error) {
 	ws := cmp.Or(r.URL.Query().Get("workspace_id"), WorkspaceDefault)
 	flows, err := h.store.FlowList(r.Context(), p.CompanyID, ws)
 	if err != nil {
@@ -120,7 +121,7 @@ type stepSummary struct {
 }
 
 // flow shows one flow of the company and a page of its executions.
-func (h *Handler) flow(r *http.Request, p *flow.Principal) (*view, error) {
+func (h *Handler) flow(r *http.Request, p *auth.Principal) (*view, error) {
 	id, err := uuid.Parse(r.PathValue("id"))
 	if err != nil {
 		return nil, badRequest("%q is not a flow id (a UUID)", r.PathValue("id"))
@@ -140,7 +141,7 @@ func (h *Handler) flow(r *http.Request, p *flow.Principal) (*view, error) {
 	if err != nil {
 		return nil, err
 	}
-	list, next, err := h.store.ExecutionListByFlow(r.Context(), f.ID, status, h.cfg.PageSize, after)
+	list, next, err := h.store.ExecutionListByFlow(r.Context(), p.CompanyID, f.ID, status, h.cfg.PageSize, after)
 	if err != nil {
 		return nil, err
 	}
@@ -164,7 +165,7 @@ func (h *Handler) flow(r *http.Request, p *flow.Principal) (*view, error) {
 
 // flowPictures draws a flow's step graph, each step painted by its state
 // in the flow's newest execution, and its last 24 hours.
-func (h *Handler) flowPictures(r *http.Request, p *flow.Principal, f *flow.Flow, def *flow.Definition, d *flowData) error {
+func (h *Handler) flowPictures(r *http.Request, p *auth.Principal, f *flow.Flow, def *flow.Definition, d *flowData) error {
 	now := time.Now()
 	var states map[int]*flow.StepState
 	opt := graphOptions{Now: now, Label: "Steps of " + f.Name}
@@ -222,7 +223,7 @@ type stepView struct {
 
 // execution shows one execution of the company: its steps in dependency
 // order, each with its state and every attempt as recorded.
-func (h *Handler) execution(r *http.Request, p *flow.Principal) (*view, error) {
+func (h *Handler) execution(r *http.Request, p *auth.Principal) (*view, error) {
 	id, err := uuid.Parse(r.PathValue("id"))
 	if err != nil {
 		return nil, badRequest("%q is not an execution id (a UUID)", r.PathValue("id"))
@@ -231,11 +232,11 @@ func (h *Handler) execution(r *http.Request, p *flow.Principal) (*view, error) {
 	if err != nil {
 		return nil, err
 	}
-	def, err := h.store.FlowDefinition(r.Context(), e.FlowID, e.FlowVersion)
+	def, err := h.store.FlowDefinition(r.Context(), p.CompanyID, e.FlowID, e.FlowVersion)
 	if err != nil {
 		return nil, err
 	}
-	attempts, err := h.store.StepAttemptListByExecution(r.Context(), e.ID)
+	attempts, err := h.store.StepAttemptListByExecution(r.Context(), p.CompanyID, e.ID)
 	if err != nil {
 		return nil, err
 	}
