@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/http"
 
+	"github.com/flowd/flowd/auth"
 	"github.com/flowd/flowd/flow"
 	"github.com/flowd/flowd/store"
 )
@@ -44,8 +45,9 @@ func badRequest(field, format string, args ...any) error {
 	return &requestError{field: field, msg: fmt.Sprintf(format, args...)}
 }
 
-// errUnauthorized is a missing or invalid token.
-var errUnauthorized = errors.New("missing or invalid API token")
+// errUnauthorized is a hook call without valid credentials (see
+// hookAuthError); an API token is refused with auth.ErrInvalidToken.
+var errUnauthorized = errors.New("missing or invalid credentials")
 
 // errorStatus maps an error to its HTTP status, message and field errors;
 // it is the only place where that mapping lives.
@@ -64,7 +66,7 @@ func errorStatus(err error) (int, string, []flow.FieldError) {
 		return http.StatusBadRequest, "bad request", []flow.FieldError{{Field: rerr.field, Message: rerr.msg}}
 	case errors.Is(err, store.ErrBadCursor):
 		return http.StatusBadRequest, "bad request", []flow.FieldError{{Field: "cursor", Message: "invalid cursor"}}
-	case errors.Is(err, errUnauthorized):
+	case errors.Is(err, errUnauthorized), errors.Is(err, auth.ErrInvalidToken):
 		return http.StatusUnauthorized, err.Error(), nil
 	case errors.Is(err, errRateLimited):
 		return http.StatusTooManyRequests, err.Error(), nil

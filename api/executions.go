@@ -143,7 +143,7 @@ func (s *Server) executionList(w http.ResponseWriter, r *http.Request) error {
 			return err
 		}
 	}
-	list, next, err := s.store.ExecutionListByFlow(r.Context(), id, status, limit, after)
+	list, next, err := s.store.ExecutionListByFlow(r.Context(), p.CompanyID, id, status, limit, after)
 	if err != nil {
 		return err
 	}
@@ -168,11 +168,12 @@ func (s *Server) executionGet(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	e, err := s.store.ExecutionGet(r.Context(), principalFrom(r.Context()).CompanyID, id)
+	p := principalFrom(r.Context())
+	e, err := s.store.ExecutionGet(r.Context(), p.CompanyID, id)
 	if err != nil {
 		return err
 	}
-	e.Attempts, err = s.store.StepAttemptListByExecution(r.Context(), e.ID)
+	e.Attempts, err = s.store.StepAttemptListByExecution(r.Context(), p.CompanyID, e.ID)
 	if err != nil {
 		return err
 	}

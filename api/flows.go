@@ -210,8 +210,8 @@ func (s *Server) flowClone(w http.ResponseWriter, r *http.Request) error {
 	if err := decodeStrict(body, &req); err != nil {
 		return err
 	}
-	if src.Status == flow.FlowStatusDeleted {
-		return fmt.Errorf("%w: flow is deleted", store.ErrConflict)
+	if err := flow.CheckClone(src.Status); err != nil {
+		return err
 	}
 	in := cloneInput(src, &req)
 	// Re-validate the copy with the same rules as a create.

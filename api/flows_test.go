@@ -20,6 +20,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/flowd/flowd/api"
+	"github.com/flowd/flowd/auth"
 	"github.com/flowd/flowd/flow"
 	"github.com/flowd/flowd/internal/flowdtest"
 	"github.com/flowd/flowd/internal/testdb"
@@ -251,7 +252,7 @@ func TestTokenStoredHashed(t *testing.T) {
 	var n int
 	err := b.env.Pool.QueryRow(context.Background(),
 		`SELECT count(*) FROM api_tokens WHERE company_id = $1 AND token_hash = $2`,
-		b.tenant.CompanyID, api.HashToken(b.tenant.Token)).Scan(&n)
+		b.tenant.CompanyID, auth.HashToken(b.tenant.Token)).Scan(&n)
 	if err != nil || n != 1 {
 		t.Fatalf("token row by hash: n=%d err=%v", n, err)
 	}

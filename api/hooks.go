@@ -149,7 +149,7 @@ func (s *Server) hookReceive(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return errHookBadSecret // like an unknown flow
 	}
-	secret, _, err := s.store.FlowHookSecret(r.Context(), flowID)
+	secret, companyID, err := s.store.FlowHookSecretForHook(r.Context(), flowID)
 	if errors.Is(err, store.ErrNotFound) {
 		return errHookBadSecret
 	}
@@ -186,6 +186,7 @@ func (s *Server) hookReceive(w http.ResponseWriter, r *http.Request) error {
 		key = hookIdempotencyPrefix + key
 	}
 	exec, created, err := s.sched.Trigger(r.Context(), scheduler.TriggerRequest{
+		CompanyID:      companyID,
 		FlowID:         flowID,
 		Payload:        payload,
 		IdempotencyKey: key,
@@ -223,8 +224,8 @@ func (s *Server) hookSecretRotate(w http.ResponseWriter, r *http.Request) error 
 	if err != nil {
 		return err
 	}
-	if info.Status == flow.FlowStatusDeleted {
-		return fmt.Errorf("%w: flow is deleted", store.ErrConflict)
+	if err := flow.CheckEdit(info.Status); err != nil {
+		return err
 	}
 	secret := NewSecret()
 	if err := s.store.FlowRotateHookSecret(r.Context(), p.CompanyID, id, secret); err != nil {

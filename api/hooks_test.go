@@ -17,7 +17,6 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/flowd/flowd/api"
-	"github.com/flowd/flowd/engine"
 	"github.com/flowd/flowd/flow"
 	"github.com/flowd/flowd/internal/flowdtest"
 )
@@ -418,12 +417,12 @@ func TestHookRateLimitPerFlow(t *testing.T) {
 
 // TestHookInboundRecords: an inbound flow started by a hook pulls records
 // with the mapped variables and keeps them on the execution, mapped field
-// by field, whole without fields, at most engine.MaxRecords.
+// by field, whole without fields, at most flow.MaxRecords.
 func TestHookInboundRecords(t *testing.T) {
 	t.Parallel()
 	b := setup(t)
-	items := make([]string, 0, engine.MaxRecords+5)
-	for i := range engine.MaxRecords + 5 {
+	items := make([]string, 0, flow.MaxRecords+5)
+	for i := range flow.MaxRecords + 5 {
 		items = append(items, fmt.Sprintf(`{"id": %d, "contact": {"email": "c%d@x.io"}}`, i, i))
 	}
 	items[1] = `{"id": 1}` // no contact: its mapped field is null
@@ -457,8 +456,8 @@ func TestHookInboundRecords(t *testing.T) {
 	if err := json.Unmarshal(e.Records, &records); err != nil {
 		t.Fatalf("records: %v: %s", err, e.Records)
 	}
-	if len(records) != engine.MaxRecords {
-		t.Errorf("want %d records (the cap), got %d", engine.MaxRecords, len(records))
+	if len(records) != flow.MaxRecords {
+		t.Errorf("want %d records (the cap), got %d", flow.MaxRecords, len(records))
 	}
 	want := []map[string]any{
 		{"contact_id": 0.0, "mail": "c0@x.io"},
@@ -474,7 +473,7 @@ func TestHookInboundRecords(t *testing.T) {
 	records = nil
 	_ = json.Unmarshal(e.Records, &records)
 	wantWhole := []map[string]any{{"id": 0.0, "contact": map[string]any{"email": "c0@x.io"}}, {"id": 1.0}}
-	if e.Status != "success" || len(records) != engine.MaxRecords {
+	if e.Status != "success" || len(records) != flow.MaxRecords {
 		t.Fatalf("whole records: %s, %d records", e.Status, len(records))
 	}
 	if d := cmp.Diff(wantWhole, records[:2]); d != "" {

@@ -15,6 +15,7 @@ import (
 	"github.com/google/uuid"
 	"golang.org/x/time/rate"
 
+	"github.com/flowd/flowd/auth"
 	"github.com/flowd/flowd/scheduler"
 	"github.com/flowd/flowd/store"
 )
@@ -43,6 +44,9 @@ type Config struct {
 	HookRateLimit float64
 	HookRateBurst int
 	Logger        *slog.Logger
+	// Auth checks the API tokens; nil makes one on the store. Share one
+	// with the operator pages (web.Config.Auth) so both use one cache.
+	Auth *auth.Authenticator
 	// Extra handlers mounted next to the API (metrics, River UI, web view),
 	// by pattern.
 	Mounts map[string]http.Handler
@@ -52,14 +56,14 @@ type Config struct {
 
 // Server is the HTTP API.
 type Server struct {
-	store  *store.Store
-	sched  *scheduler.Scheduler
-	cfg    Config
-	log    *slog.Logger
-	tokens tokenCache
-	mux    *http.ServeMux
-	srv    *http.Server
-	ln     net.Listener
+	store *store.Store
+	sched *scheduler.Scheduler
+	auth  *auth.Authenticator
+	cfg   Config
+	log   *slog.Logger
+	mux   *http.ServeMux
+	srv   *http.Server
+	ln    net.Listener
 
 	limMu    sync.Mutex
 	limiters map[uuid.UUID]*rate.Limiter
@@ -77,7 +81,11 @@ func New(st *store.Store, sched *scheduler.Scheduler, cfg *Config) *Server {
 	c.HookRateLimit = cmp.Or(c.HookRateLimit, HookRateLimitDefault)
 	c.HookRateBurst = cmp.Or(c.HookRateBurst, HookRateBurstDefault)
 	log := cmp.Or(c.Logger, slog.New(slog.DiscardHandler))
-	s := &Server{store: st, sched: sched, cfg: c, log: log, mux: http.NewServeMux(), limiters: map[uuid.UUID]*rate.Limiter{}}
+	authn := c.Auth
+	if authn == nil {
+		authn = auth.New(st)
+	}
+	s := &Server{store: st, sched: sched, auth: authn, cfg: c, log: log, mux: http.NewServeMux(), limiters: map[uuid.UUID]*rate.Limiter{}}
 	s.routes()
 	for pattern, h := range c.Mounts {
 		s.mux.Handle(pattern, h)

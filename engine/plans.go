@@ -38,7 +38,7 @@ func (c *planCache) get(ctx context.Context, flowID uuid.UUID, version int) (*fl
 	if ok {
 		return p, nil
 	}
-	def, err := c.store.FlowDefinition(ctx, flowID, version)
+	def, err := c.store.FlowDefinitionForRun(ctx, flowID, version)
 	if err != nil {
 		return nil, err
 	}

@@ -60,7 +60,7 @@ func (w *Worker) sendStep(ctx context.Context, ps *flow.PlannedStep, vars map[st
 		res.permanent = permanent
 		res.reason = fmt.Sprintf(format, args...)
 		res.rec.Error = redact.String(res.reason, secrets)
-		res.rec.Outcome = "failed"
+		res.rec.Outcome = flow.OutcomeFailed
 		res.rec.DurationMS = time.Since(started).Milliseconds()
 		return res
 	}
@@ -191,7 +191,7 @@ func (w *Worker) sendStep(ctx context.Context, ps *flow.PlannedStep, vars map[st
 	}
 	res.ok = true
 	res.extracted = extracted
-	res.rec.Outcome = "success"
+	res.rec.Outcome = flow.OutcomeSuccess
 	if len(extracted) > 0 {
 		b, _ := json.Marshal(redact.Vars(extracted))
 		res.rec.Extracted = b
@@ -215,7 +215,7 @@ func recordHeaders(h http.Header, secrets []string) map[string]string {
 func failAfter(res *attemptResult, reason string, secrets []string) attemptResult {
 	res.reason = reason
 	res.rec.Error = redact.String(reason, secrets)
-	res.rec.Outcome = "failed"
+	res.rec.Outcome = flow.OutcomeFailed
 	return *res
 }
 

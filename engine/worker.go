@@ -26,10 +26,12 @@ type ExecutionArgs struct {
 // Kind is the River job kind of an execution run.
 func (ExecutionArgs) Kind() string { return "flowd.execution" }
 
-// Store is what the worker needs from the database.
+// Store is what the worker needs from the database. A job names its
+// execution by id only, so the worker reads across companies, through the
+// functions named for it.
 type Store interface {
-	ExecutionGet(ctx context.Context, companyID, id uuid.UUID) (*flow.Execution, error)
-	FlowDefinition(ctx context.Context, flowID uuid.UUID, version int) (*flow.Definition, error)
+	ExecutionGetForRun(ctx context.Context, id uuid.UUID) (*flow.Execution, error)
+	FlowDefinitionForRun(ctx context.Context, flowID uuid.UUID, version int) (*flow.Definition, error)
 	ExecutionCommit(ctx context.Context, attempts []flow.StepAttempt, updates []flow.ExecutionUpdate) error
 }
 
@@ -249,17 +251,16 @@ func (w *Worker) Work(ctx context.Context, job *river.Job[ExecutionArgs]) error 
 	if job.Attempt == 1 && !job.ScheduledAt.IsZero() {
 		w.obs.QueueLag(time.Since(job.ScheduledAt))
 	}
-	exec, err := w.store.ExecutionGet(ctx, uuid.Nil, job.Args.ExecutionID)
+	exec, err := w.store.ExecutionGetForRun(ctx, job.Args.ExecutionID)
 	if err != nil {
 		return err
 	}
-	switch exec.Status {
-	case flow.ExecutionStatusSuccess, flow.ExecutionStatusFailed, flow.ExecutionStatusCancelled:
-		return nil
-	}
 	now := time.Now()
-	if exec.Status == flow.ExecutionStatusScheduled && exec.NextRetryAt != nil && now.Before(*exec.NextRetryAt) {
-		return river.JobSnooze(exec.NextRetryAt.Sub(now))
+	switch d := flow.PickUp(&exec.ExecutionSummary, now); d.Kind {
+	case flow.Ended:
+		return nil
+	case flow.WaitUntil:
+		return river.JobSnooze(d.At.Sub(now))
 	}
 	plan, err := w.plans.get(ctx, exec.FlowID, exec.FlowVersion)
 	if err != nil {

@@ -25,6 +25,22 @@ const (
 	StepCancelled = "cancelled"
 )
 
+// Outcomes of a step attempt (StepAttempt.Outcome).
+const (
+	// OutcomeSuccess: the response met the success condition and the
+	// variables were extracted.
+	OutcomeSuccess = "success"
+	// OutcomeFailed: the attempt failed (connection error, timeout,
+	// condition not met, extraction error).
+	OutcomeFailed = "failed"
+	// OutcomeInterrupted: the attempt was cut short by a stop or lost with
+	// its worker; the request may have reached the target. It does not
+	// count against retry_limit.
+	OutcomeInterrupted = "interrupted"
+	// OutcomeCancelled: the attempt was cut short by an operator cancel.
+	OutcomeCancelled = "cancelled"
+)
+
 // Execution is one run of a flow, with the definition version it runs and
 // the state of each of its steps.
 type Execution struct {
@@ -75,7 +91,7 @@ type StepAttempt struct {
 	StepNumber        int               `json:"step_number"`
 	Attempt           int               `json:"attempt"`
 	ExecutionAttempt  int               `json:"execution_attempt"`
-	Outcome           string            `json:"outcome"` // success, failed, cancelled
+	Outcome           string            `json:"outcome"` // one of the Outcome* constants
 	RequestMethod     string            `json:"request_method"`
 	RequestURL        string            `json:"request_url"`
 	RequestHeaders    map[string]string `json:"request_headers"`

@@ -1,5 +1,16 @@
 package flow
 
+// ExecutionEnded reports whether an execution status is final: success,
+// failed or cancelled. An ended execution runs no more (until an operator
+// retries it).
+func ExecutionEnded(status string) bool {
+	switch status {
+	case ExecutionStatusSuccess, ExecutionStatusFailed, ExecutionStatusCancelled:
+		return true
+	}
+	return false
+}
+
 // DeriveFlowStatus computes the status a flow shows from the status stored
 // on it (scheduled, running, stopped or deleted: the states an operator or
 // the API sets) and its executions:
@@ -31,14 +42,4 @@ func DeriveFlowStatus(stored string, inFlight bool, newest *ExecutionSummary) st
 		}
 	}
 	return stored
-}
-
-// ExecutionEnded tells whether an execution status is final: success,
-// failed or cancelled (an operator retry starts such an execution again).
-func ExecutionEnded(status string) bool {
-	switch status {
-	case ExecutionStatusSuccess, ExecutionStatusFailed, ExecutionStatusCancelled:
-		return true
-	}
-	return false
 }

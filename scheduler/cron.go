@@ -7,7 +7,6 @@ import (
 	"time"
 
 	"github.com/google/uuid"
-	"github.com/jackc/pgx/v5"
 	"github.com/riverqueue/river"
 	"github.com/robfig/cron/v3"
 
@@ -165,8 +164,8 @@ func (l *cronLoop) arm(ctx context.Context) error {
 func (l *cronLoop) fireDue(ctx context.Context) (int, time.Time, error) {
 	var n int
 	var at time.Time
-	err := l.s.store.InTx(ctx, func(tx pgx.Tx) error {
-		due, now, err := store.ScheduleLockDueTx(ctx, tx, cronFireBatch)
+	err := l.s.store.InTx(ctx, func(tx *store.Store) error {
+		due, now, err := tx.ScheduleLockDue(ctx, cronFireBatch)
 		if err != nil || len(due) == 0 {
 			return err
 		}
@@ -184,7 +183,7 @@ func (l *cronLoop) fireDue(ctx context.Context) (int, time.Time, error) {
 		if err := l.enqueue(ctx, tx, execs); err != nil {
 			return err
 		}
-		return store.ScheduleAdvanceTx(ctx, tx, flowIDs, nexts)
+		return tx.ScheduleAdvance(ctx, flowIDs, nexts)
 	})
 	return n, at, err
 }
@@ -231,14 +230,14 @@ func (l *cronLoop) slot(d store.ScheduleDue, now time.Time) (*flow.Execution, *t
 	return exec, next
 }
 
-// enqueue writes the executions of due slots and their River jobs in tx.
-// A slot that already has an execution is skipped (no job is enqueued for
-// it): it is done.
-func (l *cronLoop) enqueue(ctx context.Context, tx pgx.Tx, execs []*flow.Execution) error {
+// enqueue writes the executions of due slots and their River jobs in the
+// transaction tx is bound to. A slot that already has an execution is
+// skipped (no job is enqueued for it): it is done.
+func (l *cronLoop) enqueue(ctx context.Context, tx *store.Store, execs []*flow.Execution) error {
 	if len(execs) == 0 {
 		return nil
 	}
-	inserted, err := store.ScheduleExecutionsInsertTx(ctx, tx, execs)
+	inserted, err := tx.ScheduleExecutionsInsert(ctx, execs)
 	if err != nil {
 		return err
 	}
@@ -258,7 +257,7 @@ func (l *cronLoop) enqueue(ctx context.Context, tx pgx.Tx, execs []*flow.Executi
 	if len(ids) == 0 {
 		return nil
 	}
-	res, err := l.s.client.InsertManyTx(ctx, tx, params)
+	res, err := l.s.client.InsertManyTx(ctx, tx.Tx(), params)
 	if err != nil {
 		return fmt.Errorf("enqueue scheduled executions: %w", err)
 	}
@@ -273,7 +272,7 @@ func (l *cronLoop) enqueue(ctx context.Context, tx pgx.Tx, execs []*flow.Executi
 		}
 		ids, jobIDs = append(ids, args.ExecutionID), append(jobIDs, r.Job.ID)
 	}
-	if err := store.ExecutionSetJobIDsTx(ctx, tx, ids, jobIDs); err != nil {
+	if err := tx.ExecutionSetJobIDs(ctx, ids, jobIDs); err != nil {
 		return err
 	}
 	for i, id := range ids {

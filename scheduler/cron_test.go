@@ -439,11 +439,11 @@ func TestScheduleSlotAlreadyRunIsSkipped(t *testing.T) {
 	if slot.After(now) {
 		slot = slot.Add(-time.Hour)
 	}
-	first, created, err := b.env.Sched.Trigger(ctx, scheduler.TriggerRequest{FlowID: f.ID, Trigger: flow.TriggerSchedule, ScheduledFor: &slot})
+	first, created, err := b.env.Sched.Trigger(ctx, scheduler.TriggerRequest{CompanyID: f.CompanyID, FlowID: f.ID, Trigger: flow.TriggerSchedule, ScheduledFor: &slot})
 	if err != nil || !created {
 		t.Fatalf("trigger slot %s: created %v, %v", slot, created, err)
 	}
-	if _, _, err := b.env.Sched.Trigger(ctx, scheduler.TriggerRequest{FlowID: f.ID, Trigger: flow.TriggerSchedule, ScheduledFor: &slot}); !errors.Is(err, store.ErrConflict) {
+	if _, _, err := b.env.Sched.Trigger(ctx, scheduler.TriggerRequest{CompanyID: f.CompanyID, FlowID: f.ID, Trigger: flow.TriggerSchedule, ScheduledFor: &slot}); !errors.Is(err, store.ErrConflict) {
 		t.Errorf("second trigger of slot %s: want store.ErrConflict, got %v", slot, err)
 	}
 	if _, err := b.env.Pool.Exec(ctx, `UPDATE flows SET schedule_next_at = $2 WHERE id = $1`, f.ID, slot); err != nil {

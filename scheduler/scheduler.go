@@ -212,8 +212,9 @@ func (s *Scheduler) Stop(ctx context.Context) error {
 
 // TriggerRequest asks for a new execution of a flow.
 type TriggerRequest struct {
-	// CompanyID restricts the flow to a company; uuid.Nil for hooks and
-	// schedules, which name the flow directly.
+	// CompanyID is the company the flow belongs to: the token's for the
+	// API, the flow's own for hooks (store.FlowHookSecretForHook) and
+	// schedules. The zero id is refused (store.ErrNoCompany).
 	CompanyID      uuid.UUID
 	FlowID         uuid.UUID
 	Variables      json.RawMessage
@@ -230,24 +231,19 @@ var errDuplicate = errors.New("duplicate execution")
 // Trigger writes a new execution and enqueues its job in one transaction.
 // With an idempotency key (or schedule slot) that was used before it returns
 // the first execution and created false. Stopped, deleted and template
-// flows are refused with store.ErrConflict.
+// flows are refused (flow.CheckTrigger).
 func (s *Scheduler) Trigger(ctx context.Context, req TriggerRequest) (*flow.Execution, bool, error) {
 	info, err := s.store.FlowRunInfo(ctx, req.CompanyID, req.FlowID)
 	if err != nil {
 		return nil, false, err
 	}
-	switch {
-	case info.Status == flow.FlowStatusDeleted:
-		return nil, false, fmt.Errorf("%w: flow is deleted", store.ErrConflict)
-	case info.Status == flow.FlowStatusStopped:
-		return nil, false, fmt.Errorf("%w: flow is stopped; resume it first", store.ErrConflict)
-	case info.IsTemplate:
-		return nil, false, fmt.Errorf("%w: flow is a template; clone it to run it", store.ErrConflict)
+	if err := flow.CheckTrigger(info.Status, info.IsTemplate); err != nil {
+		return nil, false, err
 	}
 	var key *string
 	if req.IdempotencyKey != "" {
 		key = &req.IdempotencyKey
-		if e, err := s.store.ExecutionGetByIdempotencyKey(ctx, req.FlowID, req.IdempotencyKey); err == nil {
+		if e, err := s.store.ExecutionGetByIdempotencyKey(ctx, req.CompanyID, req.FlowID, req.IdempotencyKey); err == nil {
 			return e, false, nil
 		} else if !errors.Is(err, store.ErrNotFound) {
 			return nil, false, err
@@ -269,14 +265,14 @@ func (s *Scheduler) Trigger(ctx context.Context, req TriggerRequest) (*flow.Exec
 		Variables:      req.Variables,
 	}
 	var inserted *flow.Execution
-	err = s.store.InTx(ctx, func(tx pgx.Tx) error {
-		res, err := s.client.InsertTx(ctx, tx, engine.ExecutionArgs{ExecutionID: exec.ID},
+	err = s.store.InTx(ctx, func(tx *store.Store) error {
+		res, err := s.client.InsertTx(ctx, tx.Tx(), engine.ExecutionArgs{ExecutionID: exec.ID},
 			&river.InsertOpts{Queue: QueueExecutions})
 		if err != nil {
 			return fmt.Errorf("enqueue execution: %w", err)
 		}
 		exec.JobID = res.Job.ID
-		created, err := store.ExecutionInsertTx(ctx, tx, exec)
+		created, err := tx.ExecutionInsert(ctx, exec)
 		if err != nil {
 			return err
 		}
@@ -292,7 +288,7 @@ func (s *Scheduler) Trigger(ctx context.Context, req TriggerRequest) (*flow.Exec
 	})
 	if errors.Is(err, errDuplicate) {
 		if key != nil {
-			e, err := s.store.ExecutionGetByIdempotencyKey(ctx, req.FlowID, *key)
+			e, err := s.store.ExecutionGetByIdempotencyKey(ctx, req.CompanyID, req.FlowID, *key)
 			return e, false, err
 		}
 		return nil, false, fmt.Errorf("%w: slot %v already has an execution", store.ErrConflict, req.ScheduledFor)
@@ -317,8 +313,8 @@ func (s *Scheduler) Trigger(ctx context.Context, req TriggerRequest) (*flow.Exec
 // aborts its in-flight HTTP requests. No further step is sent.
 func (s *Scheduler) Cancel(ctx context.Context, companyID, id uuid.UUID) (*flow.Execution, error) {
 	var exec *flow.Execution
-	err := s.store.InTx(ctx, func(tx pgx.Tx) error {
-		e, err := store.ExecutionCancelTx(ctx, tx, companyID, id)
+	err := s.store.InTx(ctx, func(tx *store.Store) error {
+		e, err := tx.ExecutionCancel(ctx, companyID, id)
 		if err != nil {
 			return err
 		}
@@ -326,7 +322,7 @@ func (s *Scheduler) Cancel(ctx context.Context, companyID, id uuid.UUID) (*flow.
 		if e.JobID == 0 {
 			return nil
 		}
-		_, err = s.client.JobCancelTx(ctx, tx, e.JobID)
+		_, err = s.client.JobCancelTx(ctx, tx.Tx(), e.JobID)
 		if err != nil && !errors.Is(err, rivertype.ErrNotFound) {
 			return fmt.Errorf("cancel job %d: %w", e.JobID, err)
 		}
@@ -339,42 +335,33 @@ func (s *Scheduler) Cancel(ctx context.Context, companyID, id uuid.UUID) (*flow.
 }
 
 // Retry re-runs a failed or cancelled execution from its failed steps:
-// steps that succeeded keep their results and are not sent again.
+// steps that succeeded keep their results and are not sent again
+// (flow.RetryState).
 func (s *Scheduler) Retry(ctx context.Context, companyID, id uuid.UUID) (*flow.Execution, error) {
-	err := s.store.InTx(ctx, func(tx pgx.Tx) error {
-		e, err := store.ExecutionLockTx(ctx, tx, companyID, id)
+	err := s.store.InTx(ctx, func(tx *store.Store) error {
+		e, err := tx.ExecutionLock(ctx, companyID, id)
 		if err != nil {
 			return err
 		}
-		if e.Status != flow.ExecutionStatusFailed && e.Status != flow.ExecutionStatusCancelled {
-			return fmt.Errorf("%w: execution is %s; only failed or cancelled executions can be retried", store.ErrConflict, e.Status)
+		next, err := flow.RetryState(e)
+		if err != nil {
+			return err
 		}
 		// A failed execution's job has returned (River may not have marked
 		// it completed yet); a cancelled one's may still be recording its
 		// interrupted attempts, and must not run next to a new job.
 		if e.Status == flow.ExecutionStatusCancelled && e.JobID != 0 {
-			job, err := s.client.JobGetTx(ctx, tx, e.JobID)
+			job, err := s.client.JobGetTx(ctx, tx.Tx(), e.JobID)
 			if err == nil && job.State == rivertype.JobStateRunning {
 				return fmt.Errorf("%w: execution is still stopping; retry it in a moment", store.ErrConflict)
 			}
 		}
-		steps := map[int]*flow.StepState{}
-		for n, st := range e.Steps {
-			if st.Status == flow.StepSuccess {
-				steps[n] = st
-			}
-		}
-		res, err := s.client.InsertTx(ctx, tx, engine.ExecutionArgs{ExecutionID: e.ID},
+		res, err := s.client.InsertTx(ctx, tx.Tx(), engine.ExecutionArgs{ExecutionID: e.ID},
 			&river.InsertOpts{Queue: QueueExecutions})
 		if err != nil {
 			return fmt.Errorf("enqueue execution: %w", err)
 		}
-		return store.ExecutionRequeueTx(ctx, tx, flow.ExecutionUpdate{
-			ID:            e.ID,
-			Status:        flow.ExecutionStatusScheduled,
-			AttemptNumber: e.AttemptNumber + 1,
-			Steps:         steps,
-		}, res.Job.ID)
+		return tx.ExecutionRequeue(ctx, companyID, next.Update(e.ID), res.Job.ID)
 	})
 	if err != nil {
 		return nil, err

@@ -15,32 +15,129 @@ import (
 	"github.com/flowd/flowd/flow"
 )
 
-const executionColumns = executionSummaryColumns + `, e.flow_id, e.company_id, e.flow_version,
-	e.trigger, e.scheduled_for, e.idempotency_key, e.payload, e.variables, e.steps, e.records, e.job_id`
+// executionRow is a row of executions as scanned. scanExecutionSummary and
+// scanExecutionRow are the only readers of its columns, summary and
+// execution the only conversions to domain values.
+type executionRow struct {
+	ID            uuid.UUID
+	FlowID        uuid.UUID
+	Status        string
+	AttemptNumber int
+	ExecutedAt    *time.Time
+	CreatedAt     time.Time
+	UpdatedAt     time.Time
+	NextRetryAt   *time.Time
+	FinishedAt    *time.Time
+	ErrorMessage  *string
+	// The columns below are not read for a summary.
+	CompanyID      uuid.UUID
+	FlowVersion    int
+	Trigger        string
+	ScheduledFor   *time.Time
+	IdempotencyKey *string
+	Payload        json.RawMessage
+	Variables      json.RawMessage
+	Steps          json.RawMessage // a document of stepStateDoc by step number
+	Records        json.RawMessage
+	JobID          *int64
+}
 
+// executionSummaryColumns are the columns of an execution embedded in a
+// flow; executionColumns all of them.
+const (
+	executionSummaryColumns = `e.id, e.flow_id, e.status, e.attempt_number, e.executed_at, e.created_at,
+	e.updated_at, e.next_retry_at, e.finished_at, e.error_message`
+	executionColumns = executionSummaryColumns + `, e.company_id, e.flow_version, e.trigger,
+	e.scheduled_for, e.idempotency_key, e.payload, e.variables, e.steps, e.records, e.job_id`
+)
+
+func (r *executionRow) summaryDest() []any {
+	return []any{&r.ID, &r.FlowID, &r.Status, &r.AttemptNumber, &r.ExecutedAt, &r.CreatedAt,
+		&r.UpdatedAt, &r.NextRetryAt, &r.FinishedAt, &r.ErrorMessage}
+}
+
+// scanExecutionSummary scans executionSummaryColumns.
+func scanExecutionSummary(row pgx.Row) (*executionRow, error) {
+	var r executionRow
+	return &r, row.Scan(r.summaryDest()...)
+}
+
+// scanExecutionRow scans executionColumns.
+func scanExecutionRow(row pgx.Row) (*executionRow, error) {
+	var r executionRow
+	dest := append(r.summaryDest(), &r.CompanyID, &r.FlowVersion, &r.Trigger, &r.ScheduledFor,
+		&r.IdempotencyKey, &r.Payload, &r.Variables, &r.Steps, &r.Records, &r.JobID)
+	return &r, row.Scan(dest...)
+}
+
+// summary is the execution as embedded in a flow.
+func (r *executionRow) summary() flow.ExecutionSummary {
+	return flow.ExecutionSummary{
+		ID:            r.ID,
+		Status:        r.Status,
+		AttemptNumber: r.AttemptNumber,
+		ExecutedAt:    r.ExecutedAt,
+		CreatedAt:     r.CreatedAt,
+		UpdatedAt:     r.UpdatedAt,
+		NextRetryAt:   r.NextRetryAt,
+		FinishedAt:    r.FinishedAt,
+		ErrorMessage:  r.ErrorMessage,
+	}
+}
+
+// execution is the whole execution (without its attempts).
+func (r *executionRow) execution() (*flow.Execution, error) {
+	steps, err := decodeSteps(r.Steps)
+	if err != nil {
+		return nil, fmt.Errorf("execution %s: %w", r.ID, err)
+	}
+	e := &flow.Execution{
+		ExecutionSummary: r.summary(),
+		FlowID:           r.FlowID,
+		CompanyID:        r.CompanyID,
+		FlowVersion:      r.FlowVersion,
+		Trigger:          r.Trigger,
+		ScheduledFor:     r.ScheduledFor,
+		IdempotencyKey:   r.IdempotencyKey,
+		Payload:          r.Payload,
+		Variables:        r.Variables,
+		Steps:            steps,
+		Records:          r.Records,
+	}
+	if r.JobID != nil {
+		e.JobID = *r.JobID
+	}
+	return e, nil
+}
+
+// scanExecution scans executionColumns into an execution.
 func scanExecution(row pgx.Row) (*flow.Execution, error) {
-	var e flow.Execution
-	var jobID *int64
-	err := scanExecutionSummary(row, &e.ExecutionSummary, &e.FlowID, &e.CompanyID, &e.FlowVersion,
-		&e.Trigger, &e.ScheduledFor, &e.IdempotencyKey, &e.Payload, &e.Variables, &e.Steps, &e.Records, &jobID)
+	r, err := scanExecutionRow(row)
 	if err != nil {
 		return nil, err
 	}
-	if jobID != nil {
-		e.JobID = *jobID
-	}
-	if e.Steps == nil {
-		e.Steps = map[int]*flow.StepState{}
-	}
-	return &e, nil
+	return r.execution()
 }
 
-// ExecutionInsertTx inserts a new execution in tx, setting its created_at
-// and updated_at. When the flow already has
-// an execution with the same idempotency key, or the same schedule slot, it
-// inserts nothing and reports created false.
-func ExecutionInsertTx(ctx context.Context, tx pgx.Tx, e *flow.Execution) (created bool, err error) {
-	err = tx.QueryRow(ctx, `INSERT INTO executions (id, flow_id, company_id, flow_version, status,
+// getExecution runs a query of one execution.
+func (s *Store) getExecution(ctx context.Context, doing, where string, args ...any) (*flow.Execution, error) {
+	e, err := scanExecution(s.db.QueryRow(ctx, `SELECT `+executionColumns+` FROM executions e WHERE `+where, args...))
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", doing, interpretError(err))
+	}
+	return e, nil
+}
+
+// ExecutionInsert inserts a new execution, setting its created_at and
+// updated_at. When the flow already has an execution with the same
+// idempotency key, or the same schedule slot, it inserts nothing and
+// reports created false. The caller enqueues its River job in the same
+// transaction (Store.Tx).
+func (s *Store) ExecutionInsert(ctx context.Context, e *flow.Execution) (created bool, err error) {
+	if err := requireCompany("insert execution", e.CompanyID); err != nil {
+		return false, err
+	}
+	err = s.db.QueryRow(ctx, `INSERT INTO executions (id, flow_id, company_id, flow_version, status,
 		attempt_number, trigger, scheduled_for, idempotency_key, payload, variables, job_id)
 		VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12)
 		ON CONFLICT DO NOTHING
@@ -57,26 +154,28 @@ func ExecutionInsertTx(ctx context.Context, tx pgx.Tx, e *flow.Execution) (creat
 	return true, nil
 }
 
-// ExecutionGetByIdempotencyKey returns the flow's execution that was
-// created with key.
-func (s *Store) ExecutionGetByIdempotencyKey(ctx context.Context, flowID uuid.UUID, key string) (*flow.Execution, error) {
-	e, err := scanExecution(s.pool.QueryRow(ctx, `SELECT `+executionColumns+` FROM executions e
-		WHERE e.flow_id = $1 AND e.idempotency_key = $2`, flowID, key))
-	if err != nil {
-		return nil, interpretError(err)
+// ExecutionGetByIdempotencyKey returns the company's execution of the flow
+// that was created with key.
+func (s *Store) ExecutionGetByIdempotencyKey(ctx context.Context, companyID, flowID uuid.UUID, key string) (*flow.Execution, error) {
+	if err := requireCompany("get execution by idempotency key", companyID); err != nil {
+		return nil, err
 	}
-	return e, nil
+	return s.getExecution(ctx, "get execution by idempotency key",
+		`e.flow_id = $1 AND e.idempotency_key = $2 AND e.company_id = $3`, flowID, key, companyID)
 }
 
-// ExecutionGet returns an execution of the company. A zero companyID
-// (workers, operators' tools) matches any company.
+// ExecutionGet returns an execution of the company.
 func (s *Store) ExecutionGet(ctx context.Context, companyID, id uuid.UUID) (*flow.Execution, error) {
-	e, err := scanExecution(s.pool.QueryRow(ctx, `SELECT `+executionColumns+` FROM executions e
-		WHERE e.id = $1 AND ($2::uuid = '00000000-0000-0000-0000-000000000000' OR e.company_id = $2)`, id, companyID))
-	if err != nil {
-		return nil, interpretError(err)
+	if err := requireCompany("get execution", companyID); err != nil {
+		return nil, err
 	}
-	return e, nil
+	return s.getExecution(ctx, "get execution", `e.id = $1 AND e.company_id = $2`, id, companyID)
+}
+
+// ExecutionGetForRun returns an execution whatever its company, for the
+// worker that runs it: a River job names its execution by id only.
+func (s *Store) ExecutionGetForRun(ctx context.Context, id uuid.UUID) (*flow.Execution, error) {
+	return s.getExecution(ctx, "get execution to run", `e.id = $1`, id)
 }
 
 // ExecutionCursor marks a position in a newest-first list of executions.
@@ -114,19 +213,22 @@ func DecodeExecutionCursor(s string) (*ExecutionCursor, error) {
 	return &ExecutionCursor{CreatedAt: t, ID: u}, nil
 }
 
-// ExecutionListByFlow lists a flow's executions newest first, after cursor
-// when given, optionally only those with status. It returns the cursor of
-// the next page, or nil at the end.
-func (s *Store) ExecutionListByFlow(ctx context.Context, flowID uuid.UUID, status string, limit int, after *ExecutionCursor) ([]*flow.Execution, *ExecutionCursor, error) {
+// ExecutionListByFlow lists the executions of a flow of the company newest
+// first, after cursor when given, optionally only those with status. It
+// returns the cursor of the next page, or nil at the end.
+func (s *Store) ExecutionListByFlow(ctx context.Context, companyID, flowID uuid.UUID, status string, limit int, after *ExecutionCursor) ([]*flow.Execution, *ExecutionCursor, error) {
+	if err := requireCompany("list executions", companyID); err != nil {
+		return nil, nil, err
+	}
 	var afterTime *time.Time
 	var afterID *uuid.UUID
 	if after != nil {
 		afterTime, afterID = &after.CreatedAt, &after.ID
 	}
-	rows, err := s.pool.Query(ctx, `SELECT `+executionColumns+` FROM executions e
-		WHERE e.flow_id = $1 AND ($2 = '' OR e.status = $2)
+	rows, err := s.db.Query(ctx, `SELECT `+executionColumns+` FROM executions e
+		WHERE e.flow_id = $1 AND e.company_id = $6 AND ($2 = '' OR e.status = $2)
 		  AND ($3::timestamptz IS NULL OR (e.created_at, e.id) < ($3, $4))
-		ORDER BY e.created_at DESC, e.id DESC LIMIT $5`, flowID, status, afterTime, afterID, limit+1)
+		ORDER BY e.created_at DESC, e.id DESC LIMIT $5`, flowID, status, afterTime, afterID, limit+1, companyID)
 	if err != nil {
 		return nil, nil, fmt.Errorf("list executions: %w", err)
 	}
@@ -143,117 +245,91 @@ func (s *Store) ExecutionListByFlow(ctx context.Context, flowID uuid.UUID, statu
 	return list, next, nil
 }
 
-const attemptColumns = `id, execution_id, step_number, attempt, execution_attempt, outcome,
-	request_method, request_url, request_headers, request_body, response_status, response_headers,
-	response_body, response_truncated, duration_ms, error, extracted, worker_id, started_at, created_at`
-
-func scanAttempt(row pgx.Row) (flow.StepAttempt, error) {
-	var a flow.StepAttempt
-	err := row.Scan(&a.ID, &a.ExecutionID, &a.StepNumber, &a.Attempt, &a.ExecutionAttempt, &a.Outcome,
-		&a.RequestMethod, &a.RequestURL, &a.RequestHeaders, &a.RequestBody, &a.ResponseStatus,
-		&a.ResponseHeaders, &a.ResponseBody, &a.ResponseTruncated, &a.DurationMS, &a.Error,
-		&a.Extracted, &a.WorkerID, &a.StartedAt, &a.CreatedAt)
-	return a, err
-}
-
-// StepAttemptListByExecution returns every attempt of an execution in the
-// order they started.
-func (s *Store) StepAttemptListByExecution(ctx context.Context, executionID uuid.UUID) ([]flow.StepAttempt, error) {
-	rows, err := s.pool.Query(ctx, `SELECT `+attemptColumns+` FROM step_attempts
-		WHERE execution_id = $1 ORDER BY started_at, step_number, attempt`, executionID)
-	if err != nil {
-		return nil, fmt.Errorf("list attempts: %w", err)
-	}
-	list, err := collect(rows, scanAttempt)
-	if err != nil {
-		return nil, fmt.Errorf("list attempts: %w", err)
-	}
-	if list == nil {
-		list = []flow.StepAttempt{}
-	}
-	return list, nil
-}
-
-// ExecutionCommit writes a group of step attempts and execution states in
-// one transaction with one multi-row statement each: the group commit of
-// steps that finished close together. Several updates of one execution in
-// a group must be merged by the caller (the last state wins).
+// ExecutionCommit writes a group of step attempts and execution states,
+// whatever their companies, in one transaction with one multi-row
+// statement each: the worker's group commit of steps that finished close
+// together. Several updates of one execution in a group must be merged by
+// the caller (the last state wins). An execution cancelled by an operator
+// keeps its cancelled status, error and finished_at.
 func (s *Store) ExecutionCommit(ctx context.Context, attempts []flow.StepAttempt, updates []flow.ExecutionUpdate) error {
 	if len(attempts) == 0 && len(updates) == 0 {
 		return nil
 	}
 	batch := &pgx.Batch{}
 	if len(attempts) > 0 {
-		for i := range attempts {
-			if attempts[i].RequestHeaders == nil {
-				attempts[i].RequestHeaders = map[string]string{}
-			}
-			if attempts[i].ResponseHeaders == nil {
-				attempts[i].ResponseHeaders = map[string]string{}
-			}
-			if len(attempts[i].Extracted) == 0 {
-				attempts[i].Extracted = json.RawMessage("{}")
-			}
-		}
-		batch.Queue(`INSERT INTO step_attempts (`+attemptColumns+`)
-			SELECT id, execution_id, step_number, attempt, execution_attempt, outcome,
-				request_method, request_url, request_headers, request_body, response_status, response_headers,
-				response_body, response_truncated, duration_ms, coalesce(error, ''), extracted, coalesce(worker_id, ''),
-				started_at, now()
-			FROM jsonb_to_recordset($1) AS x(id uuid, execution_id uuid, step_number int, attempt int,
-				execution_attempt int, outcome text, request_method text, request_url text,
-				request_headers jsonb, request_body text, response_status int, response_headers jsonb,
-				response_body text, response_truncated boolean, duration_ms bigint, error text,
-				extracted jsonb, worker_id text, started_at timestamptz)
-			ON CONFLICT (id) DO NOTHING`, jsonArg(attempts))
+		queueAttemptsInsert(batch, attempts)
 	}
 	if len(updates) > 0 {
-		batch.Queue(`UPDATE executions e SET
-				status = CASE WHEN e.status = 'cancelled' THEN e.status ELSE u.status END,
-				attempt_number = u.attempt_number,
-				steps = u.steps,
-				error_message = CASE WHEN e.status = 'cancelled' THEN e.error_message ELSE u.error_message END,
-				executed_at = coalesce(e.executed_at, u.executed_at),
-				next_retry_at = CASE WHEN e.status = 'cancelled' THEN NULL ELSE u.next_retry_at END,
-				finished_at = CASE WHEN e.status = 'cancelled' THEN e.finished_at ELSE u.finished_at END,
-				records = coalesce(u.records, e.records),
-				updated_at = now()
-			FROM jsonb_to_recordset($1) AS u(id uuid, status text, attempt_number int, steps jsonb,
-				error_message text, executed_at timestamptz, next_retry_at timestamptz,
-				finished_at timestamptz, records jsonb)
-			WHERE e.id = u.id`, jsonArg(updates))
+		queueExecutionsUpdate(batch, updates)
 	}
-	return s.InTx(ctx, func(tx pgx.Tx) error {
-		if err := tx.SendBatch(ctx, batch).Close(); err != nil {
+	return s.InTx(ctx, func(tx *Store) error {
+		if err := tx.db.SendBatch(ctx, batch).Close(); err != nil {
 			return fmt.Errorf("commit %d attempts and %d executions: %w", len(attempts), len(updates), err)
 		}
 		return nil
 	})
 }
 
-// jsonArg encodes v for a jsonb parameter.
-func jsonArg(v any) string {
-	b, err := json.Marshal(v)
-	if err != nil {
-		panic(fmt.Sprintf("encode json argument: %v", err))
-	}
-	return string(b)
+// updateRecord is one element of the update of queueExecutionsUpdate: the
+// columns of executions it sets, tagged with their names.
+type updateRecord struct {
+	ID            uuid.UUID       `json:"id"`
+	Status        string          `json:"status"`
+	AttemptNumber int             `json:"attempt_number"`
+	Steps         json.RawMessage `json:"steps"`
+	ErrorMessage  *string         `json:"error_message"`
+	ExecutedAt    *time.Time      `json:"executed_at"`
+	NextRetryAt   *time.Time      `json:"next_retry_at"`
+	FinishedAt    *time.Time      `json:"finished_at"`
+	Records       json.RawMessage `json:"records,omitempty"`
 }
 
-// ExecutionCancelTx marks a scheduled or running execution cancelled and
-// returns it; the caller cancels its River job in the same transaction.
-// An execution that already ended answers ErrConflict.
-func ExecutionCancelTx(ctx context.Context, tx pgx.Tx, companyID, id uuid.UUID) (*flow.Execution, error) {
-	e, err := scanExecution(tx.QueryRow(ctx, `SELECT `+executionColumns+` FROM executions e
-		WHERE e.id = $1 AND e.company_id = $2 FOR UPDATE`, id, companyID))
-	if err != nil {
-		return nil, interpretError(err)
+// queueExecutionsUpdate queues the one statement that writes updates.
+func queueExecutionsUpdate(batch *pgx.Batch, updates []flow.ExecutionUpdate) {
+	recs := make([]updateRecord, len(updates))
+	for i, u := range updates {
+		recs[i] = updateRecord{
+			ID:            u.ID,
+			Status:        u.Status,
+			AttemptNumber: u.AttemptNumber,
+			Steps:         encodeSteps(u.Steps),
+			ErrorMessage:  u.ErrorMessage,
+			ExecutedAt:    u.ExecutedAt,
+			NextRetryAt:   u.NextRetryAt,
+			FinishedAt:    u.FinishedAt,
+			Records:       u.Records,
+		}
 	}
-	if e.Status != flow.ExecutionStatusScheduled && e.Status != flow.ExecutionStatusInProgress {
-		return e, fmt.Errorf("%w: execution is %s", ErrConflict, e.Status)
+	batch.Queue(`UPDATE executions e SET
+			status = CASE WHEN e.status = 'cancelled' THEN e.status ELSE u.status END,
+			attempt_number = u.attempt_number,
+			steps = u.steps,
+			error_message = CASE WHEN e.status = 'cancelled' THEN e.error_message ELSE u.error_message END,
+			executed_at = coalesce(e.executed_at, u.executed_at),
+			next_retry_at = CASE WHEN e.status = 'cancelled' THEN NULL ELSE u.next_retry_at END,
+			finished_at = CASE WHEN e.status = 'cancelled' THEN e.finished_at ELSE u.finished_at END,
+			records = coalesce(u.records, e.records),
+			updated_at = now()
+		FROM jsonb_to_recordset($1) AS u(id uuid, status text, attempt_number int, steps jsonb,
+			error_message text, executed_at timestamptz, next_retry_at timestamptz,
+			finished_at timestamptz, records jsonb)
+		WHERE e.id = u.id`, mustJSON(recs))
+}
+
+// ExecutionCancel marks a scheduled or running execution of the company
+// cancelled and returns it; the caller cancels its River job in the same
+// transaction (Store.Tx), which this must run in. An execution that
+// already ended answers ErrConflict.
+func (s *Store) ExecutionCancel(ctx context.Context, companyID, id uuid.UUID) (*flow.Execution, error) {
+	e, err := s.ExecutionLock(ctx, companyID, id)
+	if err != nil {
+		return nil, err
+	}
+	if err := flow.CheckCancel(e.Status); err != nil {
+		return e, err
 	}
 	msg := "cancelled by operator"
-	err = tx.QueryRow(ctx, `UPDATE executions SET status = 'cancelled', finished_at = now(),
+	err = s.db.QueryRow(ctx, `UPDATE executions SET status = 'cancelled', finished_at = now(),
 		next_retry_at = NULL, error_message = $2, updated_at = now() WHERE id = $1
 		RETURNING updated_at, finished_at`, id, msg).Scan(&e.UpdatedAt, &e.FinishedAt)
 	if err != nil {
@@ -265,25 +341,34 @@ func ExecutionCancelTx(ctx context.Context, tx pgx.Tx, companyID, id uuid.UUID) 
 	return e, nil
 }
 
-// ExecutionLockTx locks an execution of the company for a change by an
-// operator and returns it.
-func ExecutionLockTx(ctx context.Context, tx pgx.Tx, companyID, id uuid.UUID) (*flow.Execution, error) {
-	e, err := scanExecution(tx.QueryRow(ctx, `SELECT `+executionColumns+` FROM executions e
-		WHERE e.id = $1 AND e.company_id = $2 FOR UPDATE`, id, companyID))
-	if err != nil {
-		return nil, interpretError(err)
+// ExecutionLock locks an execution of the company until the end of the
+// transaction this must run in, for a change by an operator, and returns
+// it.
+func (s *Store) ExecutionLock(ctx context.Context, companyID, id uuid.UUID) (*flow.Execution, error) {
+	if err := requireCompany("lock execution", companyID); err != nil {
+		return nil, err
 	}
-	return e, nil
+	if err := s.requireTx("lock execution"); err != nil {
+		return nil, err
+	}
+	return s.getExecution(ctx, "lock execution", `e.id = $1 AND e.company_id = $2 FOR UPDATE`, id, companyID)
 }
 
-// ExecutionRequeueTx puts an ended execution back to scheduled for an
-// operator retry, with its new state and its new River job.
-func ExecutionRequeueTx(ctx context.Context, tx pgx.Tx, u flow.ExecutionUpdate, jobID int64) error {
-	_, err := tx.Exec(ctx, `UPDATE executions SET status = $2, attempt_number = $3, steps = $4,
+// ExecutionRequeue puts an ended execution of the company back to
+// scheduled for an operator retry, with its new state and its new River
+// job.
+func (s *Store) ExecutionRequeue(ctx context.Context, companyID uuid.UUID, u flow.ExecutionUpdate, jobID int64) error {
+	if err := requireCompany("requeue execution", companyID); err != nil {
+		return err
+	}
+	tag, err := s.db.Exec(ctx, `UPDATE executions SET status = $2, attempt_number = $3, steps = $4,
 		error_message = NULL, next_retry_at = NULL, finished_at = NULL, job_id = $5, updated_at = now()
-		WHERE id = $1`, u.ID, u.Status, u.AttemptNumber, u.Steps, jobID)
+		WHERE id = $1 AND company_id = $6`, u.ID, u.Status, u.AttemptNumber, encodeSteps(u.Steps), jobID, companyID)
 	if err != nil {
 		return fmt.Errorf("requeue execution: %w", err)
+	}
+	if tag.RowsAffected() == 0 {
+		return fmt.Errorf("requeue execution: %w", ErrNotFound)
 	}
 	return nil
 }

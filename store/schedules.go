@@ -12,9 +12,11 @@ import (
 )
 
 // scheduleActive selects the flows whose schedule runs: a schedule set, not
-// deleted, not stopped, not a template. It matches the predicate of
-// flows_schedule_due_idx (migrations/002_schedules.up.sql) so both schedule
-// queries read that index only.
+// deleted, not stopped, not a template. It is flow.CheckTrigger in SQL
+// (TestScheduleActiveIsTheTriggerRule checks that they agree), written out
+// to match the predicate of flows_schedule_due_idx
+// (migrations/002_schedules.up.sql) so both schedule queries read that
+// index only.
 const scheduleActive = `schedule IS NOT NULL AND deleted_at IS NULL AND status <> 'stopped' AND NOT is_template`
 
 // ScheduleUnarmed is an active scheduled flow whose next slot is not
@@ -30,7 +32,7 @@ type ScheduleUnarmed struct {
 // ScheduleListUnarmed returns up to limit active scheduled flows that have
 // no next slot yet.
 func (s *Store) ScheduleListUnarmed(ctx context.Context, limit int) ([]ScheduleUnarmed, error) {
-	rows, err := s.pool.Query(ctx, `SELECT id, schedule, schedule_armed_at FROM flows
+	rows, err := s.db.Query(ctx, `SELECT id, schedule, schedule_armed_at FROM flows
 		WHERE `+scheduleActive+` AND schedule_next_at IS NULL
 		ORDER BY schedule_armed_at LIMIT $1`, limit)
 	if err != nil {
@@ -52,7 +54,7 @@ func (s *Store) ScheduleListUnarmed(ctx context.Context, limit int) ([]ScheduleU
 // by another process): then it does nothing. A nil next parks the
 // schedule (next slot 'infinity') because it cannot be evaluated.
 func (s *Store) ScheduleArm(ctx context.Context, u ScheduleUnarmed, next *time.Time) error {
-	_, err := s.pool.Exec(ctx, `UPDATE flows SET schedule_next_at = coalesce($4::timestamptz, 'infinity')
+	_, err := s.db.Exec(ctx, `UPDATE flows SET schedule_next_at = coalesce($4::timestamptz, 'infinity')
 		WHERE id = $1 AND schedule = $2 AND schedule_armed_at = $3 AND schedule_next_at IS NULL`,
 		u.FlowID, u.Schedule, u.ArmedAt, next)
 	if err != nil {
@@ -73,17 +75,21 @@ type ScheduleDue struct {
 	NextAt   time.Time
 }
 
-// ScheduleLockDueTx locks up to limit active flows whose next slot is at or
-// before the database's clock, oldest slot first, and returns them with
-// that clock. Flows locked by another transaction (another process's
-// schedule loop, or an edit in progress) are skipped, so concurrent loops
-// share the due flows instead of waiting for each other.
-func ScheduleLockDueTx(ctx context.Context, tx pgx.Tx, limit int) ([]ScheduleDue, time.Time, error) {
+// ScheduleLockDue locks up to limit active flows whose next slot is at or
+// before the database's clock, oldest slot first, until the end of the
+// transaction this must run in, and returns them with that clock. Flows
+// locked by another transaction (another process's schedule loop, or an
+// edit in progress) are skipped, so concurrent loops share the due flows
+// instead of waiting for each other.
+func (s *Store) ScheduleLockDue(ctx context.Context, limit int) ([]ScheduleDue, time.Time, error) {
+	if err := s.requireTx("lock due schedules"); err != nil {
+		return nil, time.Time{}, err
+	}
 	var now time.Time
-	if err := tx.QueryRow(ctx, `SELECT now()`).Scan(&now); err != nil {
+	if err := s.db.QueryRow(ctx, `SELECT now()`).Scan(&now); err != nil {
 		return nil, time.Time{}, fmt.Errorf("read database clock: %w", err)
 	}
-	rows, err := tx.Query(ctx, `SELECT id, company_id, version, schedule, schedule_next_at FROM flows
+	rows, err := s.db.Query(ctx, `SELECT id, company_id, version, schedule, schedule_next_at FROM flows
 		WHERE `+scheduleActive+` AND schedule_next_at <= $1
 		ORDER BY schedule_next_at LIMIT $2
 		FOR UPDATE SKIP LOCKED`, now, limit)
@@ -101,11 +107,11 @@ func ScheduleLockDueTx(ctx context.Context, tx pgx.Tx, limit int) ([]ScheduleDue
 	return out, now, nil
 }
 
-// ScheduleAdvanceTx records the next slot of flows locked by
-// ScheduleLockDueTx: next[i] is flowIDs[i]'s, nil parking the schedule
+// ScheduleAdvance records the next slot of flows locked by
+// ScheduleLockDue: next[i] is flowIDs[i]'s, nil parking the schedule
 // ('infinity').
-func ScheduleAdvanceTx(ctx context.Context, tx pgx.Tx, flowIDs []uuid.UUID, next []*time.Time) error {
-	_, err := tx.Exec(ctx, `UPDATE flows f SET schedule_next_at = coalesce(u.next, 'infinity')
+func (s *Store) ScheduleAdvance(ctx context.Context, flowIDs []uuid.UUID, next []*time.Time) error {
+	_, err := s.db.Exec(ctx, `UPDATE flows f SET schedule_next_at = coalesce(u.next, 'infinity')
 		FROM unnest($1::uuid[], $2::timestamptz[]) AS u(id, next) WHERE f.id = u.id`, flowIDs, next)
 	if err != nil {
 		return fmt.Errorf("advance schedules: %w", err)
@@ -113,13 +119,18 @@ func ScheduleAdvanceTx(ctx context.Context, tx pgx.Tx, flowIDs []uuid.UUID, next
 	return nil
 }
 
-// ScheduleExecutionsInsertTx inserts the executions of schedule slots in
+// ScheduleExecutionsInsert inserts the executions of schedule slots in
 // one statement, without their jobs: the caller enqueues the jobs of the
-// executions inserted and records them with ExecutionSetJobIDsTx, in the
+// executions inserted and records them with ExecutionSetJobIDs, in the
 // same transaction. An execution whose slot already has one (unique index
 // executions_slot_idx) is not inserted; the ids of those inserted are
 // returned.
-func ScheduleExecutionsInsertTx(ctx context.Context, tx pgx.Tx, execs []*flow.Execution) (map[uuid.UUID]bool, error) {
+func (s *Store) ScheduleExecutionsInsert(ctx context.Context, execs []*flow.Execution) (map[uuid.UUID]bool, error) {
+	for _, e := range execs {
+		if err := requireCompany("insert scheduled executions", e.CompanyID); err != nil {
+			return nil, err
+		}
+	}
 	n := len(execs)
 	ids, flows, companies := make([]uuid.UUID, n), make([]uuid.UUID, n), make([]uuid.UUID, n)
 	versions, attempts := make([]int32, n), make([]int32, n)
@@ -132,7 +143,7 @@ func ScheduleExecutionsInsertTx(ctx context.Context, tx pgx.Tx, execs []*flow.Ex
 		payloads[i] = string(jsonOrNull(e.Payload))
 		slots[i] = e.ScheduledFor
 	}
-	rows, err := tx.Query(ctx, `INSERT INTO executions (id, flow_id, company_id, flow_version, status,
+	rows, err := s.db.Query(ctx, `INSERT INTO executions (id, flow_id, company_id, flow_version, status,
 			attempt_number, trigger, scheduled_for, payload)
 		SELECT u.id, u.flow_id, u.company_id, u.version, u.status, u.attempt, u.trigger, u.slot, u.payload::jsonb
 		FROM unnest($1::uuid[], $2::uuid[], $3::uuid[], $4::int[], $5::text[], $6::int[], $7::text[],
@@ -157,10 +168,10 @@ func ScheduleExecutionsInsertTx(ctx context.Context, tx pgx.Tx, execs []*flow.Ex
 	return inserted, nil
 }
 
-// ExecutionSetJobIDsTx records the River job of each execution: jobIDs[i]
-// runs ids[i].
-func ExecutionSetJobIDsTx(ctx context.Context, tx pgx.Tx, ids []uuid.UUID, jobIDs []int64) error {
-	_, err := tx.Exec(ctx, `UPDATE executions e SET job_id = u.job_id
+// ExecutionSetJobIDs records the River job of each execution, whatever its
+// company (the schedule loop's): jobIDs[i] runs ids[i].
+func (s *Store) ExecutionSetJobIDs(ctx context.Context, ids []uuid.UUID, jobIDs []int64) error {
+	_, err := s.db.Exec(ctx, `UPDATE executions e SET job_id = u.job_id
 		FROM unnest($1::uuid[], $2::bigint[]) AS u(id, job_id) WHERE e.id = u.id`, ids, jobIDs)
 	if err != nil {
 		return fmt.Errorf("record execution jobs: %w", err)
@@ -172,7 +183,7 @@ func ExecutionSetJobIDsTx(ctx context.Context, tx pgx.Tx, ids []uuid.UUID, jobID
 // flows (the zero time when there is none) and the database's clock.
 func (s *Store) ScheduleNextDue(ctx context.Context) (next, now time.Time, err error) {
 	var n *time.Time
-	err = s.pool.QueryRow(ctx, `SELECT (SELECT schedule_next_at FROM flows
+	err = s.db.QueryRow(ctx, `SELECT (SELECT schedule_next_at FROM flows
 			WHERE `+scheduleActive+` AND schedule_next_at IS NOT NULL AND schedule_next_at < 'infinity'
 			ORDER BY schedule_next_at LIMIT 1), now()`).Scan(&n, &now)
 	if err != nil {

@@ -5,9 +5,12 @@ import (
 	"errors"
 	"fmt"
 
+	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/flowd/flowd/flow"
 )
 
 // ErrNotFound is returned when a row does not exist or belongs to another
@@ -15,17 +18,45 @@ import (
 var ErrNotFound = errors.New("not found")
 
 // ErrConflict is returned when a change is refused by the current state of
-// a row, for example editing a deleted flow.
-var ErrConflict = errors.New("conflict")
+// a row, for example editing a deleted flow. It is flow.ErrConflict, the
+// error of the domain's rules, so that one errorStatus case answers both
+// with 409.
+var ErrConflict = flow.ErrConflict
 
-// Store runs flowd's queries on a connection pool.
-type Store struct {
-	pool *pgxpool.Pool
+// ErrNoCompany is returned by every query that acts for a company when it
+// is given the zero company id. A zero id is a bug in the caller, never
+// "any company": the few reads that must cross companies are separate
+// functions named for the path that needs them (ExecutionGetForRun,
+// FlowDefinitionForRun, FlowHookSecretForHook).
+var ErrNoCompany = errors.New("the company id is the zero UUID; a query for a company needs a real one")
+
+// errNoTx is returned by a function whose row locks must outlive it when
+// its Store is not bound to a transaction.
+var errNoTx = errors.New("must run in a transaction (Store.InTx): its row locks must outlive the statement")
+
+// dbtx is what a connection pool and a transaction have in common: every
+// query of the package runs on one, so the same function serves both
+// (River's riverdriver.Executor / ExecutorTx idea).
+type dbtx interface {
+	Begin(ctx context.Context) (pgx.Tx, error)
+	Exec(ctx context.Context, sql string, args ...any) (pgconn.CommandTag, error)
+	Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error)
+	QueryRow(ctx context.Context, sql string, args ...any) pgx.Row
+	SendBatch(ctx context.Context, b *pgx.Batch) pgx.BatchResults
 }
 
-// New returns a Store using pool.
+// Store runs flowd's queries, on the connection pool (New) or inside one
+// transaction (the Store InTx hands to its function). Every query function
+// is a method of Store and runs on whichever it wraps.
+type Store struct {
+	pool *pgxpool.Pool
+	db   dbtx
+	tx   pgx.Tx // db when the Store is bound to a transaction, else nil
+}
+
+// New returns a Store running its queries on pool.
 func New(pool *pgxpool.Pool) *Store {
-	return &Store{pool: pool}
+	return &Store{pool: pool, db: pool}
 }
 
 // Pool returns the underlying pool (for River, which shares it).
@@ -36,9 +67,35 @@ func (s *Store) Ping(ctx context.Context) error {
 	return s.pool.Ping(ctx)
 }
 
-// InTx runs fn in a transaction, committing when fn returns nil.
-func (s *Store) InTx(ctx context.Context, fn func(tx pgx.Tx) error) error {
-	return pgx.BeginFunc(ctx, s.pool, fn)
+// InTx runs fn with a Store bound to a new transaction and commits when fn
+// returns nil (rolls back otherwise). On a Store already bound to a
+// transaction it opens a savepoint.
+func (s *Store) InTx(ctx context.Context, fn func(tx *Store) error) error {
+	return pgx.BeginFunc(ctx, s.db, func(tx pgx.Tx) error {
+		return fn(&Store{pool: s.pool, db: tx, tx: tx})
+	})
+}
+
+// Tx returns the transaction the Store is bound to, so River's InsertTx,
+// InsertManyTx, JobGetTx and JobCancelTx join it; nil for a Store on the
+// pool.
+func (s *Store) Tx() pgx.Tx { return s.tx }
+
+// requireTx refuses to run a function whose locks must outlive it outside
+// a transaction.
+func (s *Store) requireTx(doing string) error {
+	if s.tx == nil {
+		return fmt.Errorf("%s: %w", doing, errNoTx)
+	}
+	return nil
+}
+
+// requireCompany refuses the zero company id.
+func requireCompany(doing string, companyID uuid.UUID) error {
+	if companyID == uuid.Nil {
+		return fmt.Errorf("%s: %w", doing, ErrNoCompany)
+	}
+	return nil
 }
 
 // interpretError turns driver errors into the package's sentinel errors.
@@ -53,9 +110,16 @@ func interpretError(err error) error {
 	return err
 }
 
-// querier is what pgxpool.Pool and pgx.Tx have in common.
-type querier interface {
-	Exec(ctx context.Context, sql string, args ...any) (pgconn.CommandTag, error)
-	Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error)
-	QueryRow(ctx context.Context, sql string, args ...any) pgx.Row
+// collect scans every row of rows with scan.
+func collect[T any](rows pgx.Rows, scan func(pgx.Row) (T, error)) ([]T, error) {
+	defer rows.Close()
+	var out []T
+	for rows.Next() {
+		v, err := scan(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, v)
+	}
+	return out, rows.Err()
 }

@@ -11,7 +11,7 @@ import (
 // WorkerHeartbeat records that the worker process clientID (its River
 // client id) is alive now, adding its row on first call.
 func (s *Store) WorkerHeartbeat(ctx context.Context, clientID string) error {
-	_, err := s.pool.Exec(ctx, `INSERT INTO flowd_workers (client_id) VALUES ($1)
+	_, err := s.db.Exec(ctx, `INSERT INTO flowd_workers (client_id) VALUES ($1)
 		ON CONFLICT (client_id) DO UPDATE SET heartbeat_at = now()`, clientID)
 	if err != nil {
 		return fmt.Errorf("record heartbeat of %s: %w", clientID, err)
@@ -23,7 +23,7 @@ func (s *Store) WorkerHeartbeat(ctx context.Context, clientID string) error {
 // it still holds is rescued by the next rescue round instead of after the
 // rescue delay.
 func (s *Store) WorkerStopped(ctx context.Context, clientID string) error {
-	_, err := s.pool.Exec(ctx, `UPDATE flowd_workers SET heartbeat_at = '-infinity' WHERE client_id = $1`, clientID)
+	_, err := s.db.Exec(ctx, `UPDATE flowd_workers SET heartbeat_at = '-infinity' WHERE client_id = $1`, clientID)
 	if err != nil {
 		return fmt.Errorf("mark worker %s stopped: %w", clientID, err)
 	}
@@ -33,7 +33,7 @@ func (s *Store) WorkerStopped(ctx context.Context, clientID string) error {
 // WorkerDeleteDead deletes the rows of processes silent for longer than
 // olderThan that hold no running job any more, and returns how many.
 func (s *Store) WorkerDeleteDead(ctx context.Context, olderThan time.Duration) (int64, error) {
-	tag, err := s.pool.Exec(ctx, `DELETE FROM flowd_workers w
+	tag, err := s.db.Exec(ctx, `DELETE FROM flowd_workers w
 		WHERE w.heartbeat_at < now() - $1 * interval '1 second'
 		  AND NOT EXISTS (SELECT 1 FROM river_job j
 			WHERE j.state = 'running' AND j.attempted_by[cardinality(j.attempted_by)] = w.client_id)`,
@@ -81,7 +81,7 @@ func (s *Store) JobRescueOrphans(ctx context.Context, p RescueParams) ([]Rescued
 	if running == nil {
 		running = []int64{}
 	}
-	rows, err := s.pool.Query(ctx, `UPDATE river_job j SET
+	rows, err := s.db.Query(ctx, `UPDATE river_job j SET
 			state = 'available',
 			scheduled_at = now(),
 			errors = array_append(j.errors, jsonb_build_object(

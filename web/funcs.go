@@ -26,6 +26,7 @@ var funcs = template.FuncMap{
 		}
 		return *s
 	},
+	"stepLegend": stepLegend,
 	"code": func(c *int) string {
 		if c == nil {
 			return "no response"

@@ -2,12 +2,15 @@ package web
 
 import (
 	"cmp"
+	"fmt"
+	"html/template"
 	"net/http"
 	"slices"
 	"time"
 
 	"github.com/google/uuid"
 
+	"github.com/flowd/flowd/auth"
 	"github.com/flowd/flowd/flow"
 	"github.com/flowd/flowd/redact"
 	"github.com/flowd/flowd/store"
@@ -40,20 +43,47 @@ type executionTable struct {
 
 type indexData struct {
 	Workspace  string
-	Flows      []*flow.Flow
+	Flows      []flowRow
 	Executions executionTable
 }
 
-// index lists the company's flows of a workspace and their most recent
-// executions, newest first.
-func (h *Handler) index(r *http.Request, p *flow.Principal) (*view, error) {
+// flowRow is one line of the index's flows table.
+type flowRow struct {
+	*flow.Flow
+	// Spark is the flow's success rate over the last 24 hours.
+	Spark *sparkline
+}
+
+// index lists the company's flows of a workspace, each with its success
+// rate over the last 24 hours (one query for all of them), and their most
+// recent executions, newest first.
+func (h *Handler) index(r *http.Request, p *auth.Principal) (*view, error) {
 	ws := cmp.Or(r.URL.Query().Get("workspace_id"), flow.DefaultWorkspaceID)
 	flows, err := h.store.FlowList(r.Context(), p.CompanyID, ws)
 	if err != nil {
 		return nil, err
 	}
+	since := windowStart(time.Now())
+	ids := make([]uuid.UUID, len(flows))
+	for i, f := range flows {
+		ids[i] = f.ID
+	}
+	hours, err := h.store.ExecutionHoursByFlow(r.Context(), p.CompanyID, ids, since)
+	if err != nil {
+		return nil, err
+	}
+	byFlow := map[uuid.UUID][]store.ExecutionHour{}
+	for _, hr := range hours {
+		byFlow[hr.FlowID] = append(byFlow[hr.FlowID], hr)
+	}
+	d := &indexData{Workspace: ws}
 	var rows []executionRow
 	for _, f := range flows {
+		spark, err := drawSparkline(hourSlots(since, byFlow[f.ID]))
+		if err != nil {
+			return nil, err
+		}
+		d.Flows = append(d.Flows, flowRow{f, spark})
 		for i := range f.Executions {
 			rows = append(rows, executionRow{&f.Executions[i], f.ID, f.Name})
 		}
@@ -64,7 +94,7 @@ func (h *Handler) index(r *http.Request, p *flow.Principal) (*view, error) {
 	if len(rows) > RecentExecutionsOnIndex {
 		rows = rows[:RecentExecutionsOnIndex]
 	}
-	d := &indexData{Workspace: ws, Flows: flows, Executions: executionTable{Rows: rows, ShowFlow: true}}
+	d.Executions = executionTable{Rows: rows, ShowFlow: true}
 	return &view{page: "index", title: "Flows", data: d}, nil
 }
 
@@ -75,6 +105,13 @@ type flowData struct {
 	Statuses   []string
 	Executions executionTable
 	Next       string
+	// Graph is the step graph, painted by the newest execution (Newest,
+	// nil when the flow never ran).
+	Graph  template.HTML
+	Newest *flow.ExecutionSummary
+	// Bars and Durations are the last 24 hours; Day sums them up.
+	Bars, Durations template.HTML
+	Day             store.ExecutionHour
 }
 
 // stepSummary is a step of a flow's current definition.
@@ -86,7 +123,7 @@ type stepSummary struct {
 }
 
 // flow shows one flow of the company and a page of its executions.
-func (h *Handler) flow(r *http.Request, p *flow.Principal) (*view, error) {
+func (h *Handler) flow(r *http.Request, p *auth.Principal) (*view, error) {
 	id, err := uuid.Parse(r.PathValue("id"))
 	if err != nil {
 		return nil, badRequest("%q is not a flow id (a UUID)", r.PathValue("id"))
@@ -106,17 +143,15 @@ func (h *Handler) flow(r *http.Request, p *flow.Principal) (*view, error) {
 	if err != nil {
 		return nil, err
 	}
-	list, next, err := h.store.ExecutionListByFlow(r.Context(), f.ID, status, h.cfg.PageSize, after)
+	list, next, err := h.store.ExecutionListByFlow(r.Context(), p.CompanyID, f.ID, status, h.cfg.PageSize, after)
 	if err != nil {
 		return nil, err
 	}
 	d := &flowData{Flow: f, Status: status, Statuses: executionStatuses}
+	def := &flow.Definition{FlowID: f.ID, Version: f.Version, Name: f.Name, Steps: f.Steps, Variables: f.Variables}
+	_, deps := stepGraph(def)
 	for _, s := range f.Steps {
-		var deps []int
-		if s.DependsOnStep != nil {
-			deps = []int{*s.DependsOnStep}
-		}
-		d.Steps = append(d.Steps, stepSummary{s.StepNumber, s.WebhookMethod, redact.URL(s.WebhookURL, nil), deps})
+		d.Steps = append(d.Steps, stepSummary{s.StepNumber, s.WebhookMethod, redact.URL(s.WebhookURL, nil), deps[s.StepNumber]})
 	}
 	for _, e := range list {
 		d.Executions.Rows = append(d.Executions.Rows, executionRow{&e.ExecutionSummary, f.ID, f.Name})
@@ -124,7 +159,47 @@ func (h *Handler) flow(r *http.Request, p *flow.Principal) (*view, error) {
 	if next != nil {
 		d.Next = next.Encode()
 	}
+	if err := h.flowPictures(r, p, f, def, d); err != nil {
+		return nil, err
+	}
 	return &view{page: "flow", title: f.Name, data: d}, nil
+}
+
+// flowPictures draws a flow's step graph, each step painted by its state
+// in the flow's newest execution, and its last 24 hours.
+func (h *Handler) flowPictures(r *http.Request, p *auth.Principal, f *flow.Flow, def *flow.Definition, d *flowData) error {
+	now := time.Now()
+	var states map[int]*flow.StepState
+	opt := graphOptions{Now: now, Label: "Steps of " + f.Name}
+	if len(f.Executions) > 0 {
+		newest, err := h.store.ExecutionGet(r.Context(), p.CompanyID, f.Executions[0].ID)
+		if err != nil {
+			return err
+		}
+		states, d.Newest = newest.Steps, &f.Executions[0]
+		opt.Href = func(step int) string { return fmt.Sprintf("/ui/executions/%s#step-%d", newest.ID, step) }
+	}
+	var err error
+	if d.Graph, err = drawStepGraph(def, states, opt); err != nil {
+		return err
+	}
+	since := windowStart(now)
+	hours, err := h.store.ExecutionHoursByFlow(r.Context(), p.CompanyID, []uuid.UUID{f.ID}, since)
+	if err != nil {
+		return err
+	}
+	slots := hourSlots(since, hours)
+	for _, s := range slots {
+		d.Day.Success += s.Success
+		d.Day.Failed += s.Failed
+		d.Day.Cancelled += s.Cancelled
+		d.Day.InFlight += s.InFlight
+	}
+	if d.Bars, err = drawHourBars(since, slots); err != nil {
+		return err
+	}
+	d.Durations, err = drawHourDurations(since, slots)
+	return err
 }
 
 type executionData struct {
@@ -133,6 +208,8 @@ type executionData struct {
 	Finished bool
 	Duration time.Duration
 	Steps    []stepView
+	// Graph is the step graph painted by the execution's step states.
+	Graph template.HTML
 }
 
 // stepView is one step of an execution with its state and attempts.
@@ -148,7 +225,7 @@ type stepView struct {
 
 // execution shows one execution of the company: its steps in dependency
 // order, each with its state and every attempt as recorded.
-func (h *Handler) execution(r *http.Request, p *flow.Principal) (*view, error) {
+func (h *Handler) execution(r *http.Request, p *auth.Principal) (*view, error) {
 	id, err := uuid.Parse(r.PathValue("id"))
 	if err != nil {
 		return nil, badRequest("%q is not an execution id (a UUID)", r.PathValue("id"))
@@ -157,11 +234,11 @@ func (h *Handler) execution(r *http.Request, p *flow.Principal) (*view, error) {
 	if err != nil {
 		return nil, err
 	}
-	def, err := h.store.FlowDefinition(r.Context(), e.FlowID, e.FlowVersion)
+	def, err := h.store.FlowDefinition(r.Context(), p.CompanyID, e.FlowID, e.FlowVersion)
 	if err != nil {
 		return nil, err
 	}
-	attempts, err := h.store.StepAttemptListByExecution(r.Context(), e.ID)
+	attempts, err := h.store.StepAttemptListByExecution(r.Context(), p.CompanyID, e.ID)
 	if err != nil {
 		return nil, err
 	}
@@ -185,6 +262,17 @@ func (h *Handler) execution(r *http.Request, p *flow.Principal) (*view, error) {
 			v.Duration = v.State.FinishedAt.Sub(*v.State.FirstStartedAt)
 		}
 		d.Steps = append(d.Steps, v)
+	}
+	states := make(map[int]*flow.StepState, len(d.Steps))
+	for i := range d.Steps {
+		states[d.Steps[i].Number] = &d.Steps[i].State
+	}
+	d.Graph, err = drawStepGraph(def, states, graphOptions{
+		Timing: true, Now: time.Now(), Label: "Steps of execution " + e.ID.String(),
+		Href: func(step int) string { return fmt.Sprintf("#step-%d", step) },
+	})
+	if err != nil {
+		return nil, err
 	}
 	title := "Execution " + e.ID.String()
 	return &view{page: "execution", title: title, refresh: !d.Finished, data: d}, nil

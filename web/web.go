@@ -3,7 +3,6 @@ package web
 import (
 	"cmp"
 	"context"
-	"crypto/subtle"
 	"embed"
 	"errors"
 	"fmt"
@@ -11,10 +10,11 @@ import (
 	"log/slog"
 	"net/http"
 	"strings"
+	"time"
 
 	"github.com/google/uuid"
 
-	"github.com/flowd/flowd/api"
+	"github.com/flowd/flowd/auth"
 	"github.com/flowd/flowd/flow"
 	"github.com/flowd/flowd/store"
 )
@@ -28,27 +28,33 @@ const PageSizeDefault = 50
 // RefreshSeconds is how often the page of an unfinished execution reloads.
 const RefreshSeconds = 2
 
-// Store is what the pages read.
+// Store is what the pages read (auth.Store: what an Authenticator of their
+// own reads when Config.Auth is nil).
 type Store interface {
-	TokenGetByHash(ctx context.Context, hash []byte) (*flow.Principal, error)
+	auth.Store
 	FlowList(ctx context.Context, companyID uuid.UUID, workspaceID string) ([]*flow.Flow, error)
 	FlowGet(ctx context.Context, companyID, id uuid.UUID) (*flow.Flow, error)
-	FlowDefinition(ctx context.Context, flowID uuid.UUID, version int) (*flow.Definition, error)
+	FlowDefinition(ctx context.Context, companyID, flowID uuid.UUID, version int) (*flow.Definition, error)
 	ExecutionGet(ctx context.Context, companyID, id uuid.UUID) (*flow.Execution, error)
-	ExecutionListByFlow(ctx context.Context, flowID uuid.UUID, status string, limit int, after *store.ExecutionCursor) ([]*flow.Execution, *store.ExecutionCursor, error)
-	StepAttemptListByExecution(ctx context.Context, executionID uuid.UUID) ([]flow.StepAttempt, error)
+	ExecutionListByFlow(ctx context.Context, companyID, flowID uuid.UUID, status string, limit int, after *store.ExecutionCursor) ([]*flow.Execution, *store.ExecutionCursor, error)
+	StepAttemptListByExecution(ctx context.Context, companyID, executionID uuid.UUID) ([]flow.StepAttempt, error)
+	ExecutionHoursByFlow(ctx context.Context, companyID uuid.UUID, flowIDs []uuid.UUID, since time.Time) ([]store.ExecutionHour, error)
 }
 
 // Config configures the execution view; zero values mean defaults.
 type Config struct {
 	// PageSize bounds the executions listed per page.
 	PageSize int
-	Logger   *slog.Logger
+	// Auth checks the API tokens that sign in; nil makes one on the
+	// store. Share the API's (api.Config.Auth) so both use one cache.
+	Auth   *auth.Authenticator
+	Logger *slog.Logger
 }
 
 // Handler serves the execution view under Prefix.
 type Handler struct {
 	store Store
+	auth  *auth.Authenticator
 	cfg   Config
 	log   *slog.Logger
 	mux   *http.ServeMux
@@ -63,7 +69,11 @@ func New(st Store, cfg *Config) *Handler {
 	c := *cfg
 	c.PageSize = cmp.Or(c.PageSize, PageSizeDefault)
 	log := cmp.Or(c.Logger, slog.New(slog.DiscardHandler))
-	h := &Handler{store: st, cfg: c, log: log, mux: http.NewServeMux(), tmpl: map[string]*template.Template{}}
+	authn := c.Auth
+	if authn == nil {
+		authn = auth.New(st)
+	}
+	h := &Handler{store: st, auth: authn, cfg: c, log: log, mux: http.NewServeMux(), tmpl: map[string]*template.Template{}}
 	for _, page := range []string{"index", "flow", "execution", "error"} {
 		h.tmpl[page] = template.Must(template.New("").Funcs(funcs).ParseFS(templateFS,
 			"templates/layout.html", "templates/executions.html", "templates/"+page+".html"))
@@ -71,7 +81,7 @@ func New(st Store, cfg *Config) *Handler {
 	h.mux.HandleFunc("GET /ui/{$}", h.page(h.index))
 	h.mux.HandleFunc("GET /ui/flows/{id}", h.page(h.flow))
 	h.mux.HandleFunc("GET /ui/executions/{id}", h.page(h.execution))
-	h.mux.HandleFunc("/ui/", h.page(func(*http.Request, *flow.Principal) (*view, error) {
+	h.mux.HandleFunc("/ui/", h.page(func(*http.Request, *auth.Principal) (*view, error) {
 		return nil, errNoPage
 	}))
 	return h
@@ -128,7 +138,7 @@ func badRequest(format string, args ...any) error {
 
 // page adapts a page handler: it authenticates, runs it and renders the
 // view or the error page.
-func (h *Handler) page(fn func(*http.Request, *flow.Principal) (*view, error)) http.HandlerFunc {
+func (h *Handler) page(fn func(*http.Request, *auth.Principal) (*view, error)) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		p, err := h.authenticate(r)
 		if err != nil {
@@ -163,7 +173,7 @@ func (h *Handler) render(w http.ResponseWriter, r *http.Request, code int, page 
 // renderError answers err as an HTML page with the right status: 401 asks
 // for Basic credentials, not-found is 404, other page errors keep their
 // code, and anything else is a logged 500 whose details stay in the log.
-func (h *Handler) renderError(w http.ResponseWriter, r *http.Request, p *flow.Principal, err error) {
+func (h *Handler) renderError(w http.ResponseWriter, r *http.Request, p *auth.Principal, err error) {
 	code, msg := http.StatusInternalServerError, "the page could not be loaded; the server log has the details"
 	var he *httpError
 	switch {
@@ -192,23 +202,15 @@ func (h *Handler) renderError(w http.ResponseWriter, r *http.Request, p *flow.Pr
 }
 
 // authenticate resolves the request's API token: the password of HTTP
-// Basic credentials (any user name) or a Bearer token.
-func (h *Handler) authenticate(r *http.Request) (*flow.Principal, error) {
-	token := bearerOrBasic(r)
-	if token == "" {
-		return nil, errUnauthorized
-	}
-	hash := api.HashToken(token)
-	p, err := h.store.TokenGetByHash(r.Context(), hash)
-	if errors.Is(err, store.ErrNotFound) {
+// Basic credentials (any user name) or a Bearer token, checked by
+// auth.Authenticator.Authenticate like the API's.
+func (h *Handler) authenticate(r *http.Request) (*auth.Principal, error) {
+	p, err := h.auth.Authenticate(r.Context(), bearerOrBasic(r))
+	if errors.Is(err, auth.ErrInvalidToken) {
 		return nil, errUnauthorized
 	}
 	if err != nil {
-		return nil, fmt.Errorf("look up token: %w", err)
-	}
-	// A zero company would match every company in the store's lookups.
-	if subtle.ConstantTimeCompare(p.TokenHash, hash) != 1 || p.CompanyID == uuid.Nil {
-		return nil, errUnauthorized
+		return nil, fmt.Errorf("authenticate: %w", err)
 	}
 	return p, nil
 }

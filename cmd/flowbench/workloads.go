@@ -10,7 +10,7 @@ import (
 
 	"github.com/google/uuid"
 
-	"github.com/flowd/flowd/api"
+	"github.com/flowd/flowd/auth"
 	"github.com/flowd/flowd/flow"
 )
 
@@ -91,8 +91,8 @@ type tenant struct {
 // the API (POST /v1/webhooks), so the definitions pass flowd's validation.
 func setupTenant(ctx context.Context, fs *flowdStack, targetURL string) (*tenant, error) {
 	tn := &tenant{companyID: uuid.New(), flows: map[string]uuid.UUID{}}
-	token, hash := api.NewToken()
-	if err := fs.store.TokenInsert(ctx, uuid.New(), tn.companyID, uuid.New(), "flowbench", hash); err != nil {
+	token, _, err := auth.CreateToken(ctx, fs.store, tn.companyID, uuid.New(), "flowbench")
+	if err != nil {
 		return nil, err
 	}
 	tn.token = token

@@ -15,6 +15,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/flowd/flowd/api"
+	"github.com/flowd/flowd/auth"
 	"github.com/flowd/flowd/engine"
 	"github.com/flowd/flowd/metrics"
 	"github.com/flowd/flowd/netguard"
@@ -115,7 +116,8 @@ func runProcess(ctx context.Context, name string, args []string, stderr io.Write
 	var srv *api.Server
 	var msrv *metrics.Server
 	if withAPI {
-		mounts, err := operatorMounts(ctx, cfg, st, sched, obs, log)
+		authn := auth.New(st) // one token check and cache for the API and the pages
+		mounts, err := operatorMounts(ctx, cfg, st, authn, sched, obs, log)
 		if err != nil {
 			return err
 		}
@@ -124,6 +126,7 @@ func runProcess(ctx context.Context, name string, args []string, stderr io.Write
 			MaxBodyBytes: cfg.MaxBodyBytes,
 			RateLimit:    cfg.RateLimit,
 			Logger:       log,
+			Auth:         authn,
 			Mounts:       mounts,
 			Wrap:         obs.Instrument,
 		})
@@ -145,10 +148,10 @@ func runProcess(ctx context.Context, name string, args []string, stderr io.Write
 // operatorMounts returns the operators' handlers served next to the API:
 // /metrics, the execution view at /ui/, and River's UI at /riverui/ when
 // an operator token is set.
-func operatorMounts(ctx context.Context, cfg *Config, st *store.Store, sched *scheduler.Scheduler, obs *metrics.Metrics, log *slog.Logger) (map[string]http.Handler, error) {
+func operatorMounts(ctx context.Context, cfg *Config, st *store.Store, authn *auth.Authenticator, sched *scheduler.Scheduler, obs *metrics.Metrics, log *slog.Logger) (map[string]http.Handler, error) {
 	mounts := map[string]http.Handler{
 		"GET /metrics": obs.Handler(cfg.MetricsToken),
-		web.Prefix:     web.New(st, &web.Config{Logger: log}),
+		web.Prefix:     web.New(st, &web.Config{Auth: authn, Logger: log}),
 	}
 	if cfg.OperatorToken == "" {
 		log.Info("river UI off: set FLOWD_OPERATOR_TOKEN to serve it at /riverui/")

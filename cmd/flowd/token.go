@@ -8,7 +8,7 @@ import (
 
 	"github.com/google/uuid"
 
-	"github.com/flowd/flowd/api"
+	"github.com/flowd/flowd/auth"
 	"github.com/flowd/flowd/store"
 )
 
@@ -33,9 +33,6 @@ func runToken(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return err
 	}
 	companyID, err := uuid.Parse(*company)
-	if err == nil && companyID == uuid.Nil {
-		return fmt.Errorf("--company must not be the zero UUID")
-	}
 	if err != nil {
 		return fmt.Errorf("--company %q is not a UUID", *company)
 	}
@@ -48,8 +45,9 @@ func runToken(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return err
 	}
 	defer pool.Close()
-	token, hash := api.NewToken()
-	if err := store.New(pool).TokenInsert(ctx, uuid.New(), companyID, userID, *name, hash); err != nil {
+	// The store refuses the zero company (store.ErrNoCompany).
+	token, _, err := auth.CreateToken(ctx, store.New(pool), companyID, userID, *name)
+	if err != nil {
 		return err
 	}
 	fmt.Fprintf(stdout, "API token for company %s (shown once; store it now):\n%s\n", companyID, token)

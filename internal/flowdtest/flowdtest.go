@@ -23,6 +23,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/flowd/flowd/api"
+	"github.com/flowd/flowd/auth"
 	"github.com/flowd/flowd/engine"
 	"github.com/flowd/flowd/flow"
 	"github.com/flowd/flowd/internal/testdb"
@@ -198,9 +199,9 @@ type Tenant struct {
 func (e *Env) NewTenant(t testing.TB) *Tenant {
 	t.Helper()
 	tn := &Tenant{CompanyID: uuid.New(), UserID: uuid.New()}
-	token, hash := api.NewToken()
-	if err := e.Store.TokenInsert(context.Background(), uuid.New(), tn.CompanyID, tn.UserID, "test", hash); err != nil {
-		t.Fatalf("insert token: %v", err)
+	token, _, err := auth.CreateToken(context.Background(), e.Store, tn.CompanyID, tn.UserID, "test")
+	if err != nil {
+		t.Fatal(err)
 	}
 	tn.Token = token
 	return tn

@@ -1,0 +1,148 @@
+package store_test
+
+import (
+	"context"
+	"encoding/json"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+	"github.com/google/uuid"
+
+	"github.com/flowd/flowd/flow"
+)
+
+// TestExecutionCommit writes a group of attempts and states and reads them
+// back through the API's reads; an execution cancelled meanwhile keeps its
+// cancelled status.
+func TestExecutionCommit(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	ctx := context.Background()
+	f := b.createFlow(t, 2)
+	run, cancelled := b.createExecution(t, f), b.createExecution(t, f)
+	if _, err := b.pool.Exec(ctx, `UPDATE executions SET status = 'cancelled', error_message = 'by hand' WHERE id = $1`, cancelled.ID); err != nil {
+		t.Fatal(err)
+	}
+	now := time.Now().UTC().Truncate(time.Microsecond)
+	status := 201
+	attempt := flow.StepAttempt{
+		ID: uuid.New(), ExecutionID: run.ID, StepNumber: 1, Attempt: 1, ExecutionAttempt: 1, Outcome: "success",
+		RequestMethod: "POST", RequestURL: "https://example.com/1", RequestHeaders: map[string]string{"x-a": "b"},
+		RequestBody: `{"n": 1}`, ResponseStatus: &status, ResponseHeaders: map[string]string{"content-type": "application/json"},
+		ResponseBody: `{"tok": "abc"}`, DurationMS: 7, Extracted: json.RawMessage(`{"tok": "abc"}`), WorkerID: "w1", StartedAt: now,
+	}
+	msg := "step 2 failed"
+	steps := map[int]*flow.StepState{
+		1: {Status: flow.StepSuccess, Attempts: 1, FirstStartedAt: &now, FinishedAt: &now, Vars: json.RawMessage(`{"tok": "abc"}`)},
+		2: {Status: flow.StepFailed, Attempts: 1, Error: "boom", Permanent: true},
+	}
+	updates := []flow.ExecutionUpdate{
+		{ID: run.ID, Status: flow.ExecutionStatusFailed, AttemptNumber: 1, Steps: steps, ErrorMessage: &msg,
+			ExecutedAt: &now, FinishedAt: &now, Records: json.RawMessage(`[{"id": 1}]`)},
+		{ID: cancelled.ID, Status: flow.ExecutionStatusSuccess, AttemptNumber: 1, Steps: steps, FinishedAt: &now},
+	}
+	if err := b.store.ExecutionCommit(ctx, []flow.StepAttempt{attempt}, updates); err != nil {
+		t.Fatal(err)
+	}
+	// A repeated commit (a retried group) keeps the first attempt.
+	again := attempt
+	again.ResponseBody = "changed"
+	if err := b.store.ExecutionCommit(ctx, []flow.StepAttempt{again}, nil); err != nil {
+		t.Fatal(err)
+	}
+
+	got, err := b.store.StepAttemptListByExecution(ctx, b.company, run.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 1 || got[0].CreatedAt.IsZero() {
+		t.Fatalf("attempts: %+v", got)
+	}
+	want := attempt
+	want.CreatedAt = got[0].CreatedAt
+	if diff := cmp.Diff(want, got[0], cmp.Comparer(sameJSON), cmp.Comparer(time.Time.Equal)); diff != "" {
+		t.Errorf("stored attempt (-want +got):\n%s", diff)
+	}
+
+	e, err := b.store.ExecutionGet(ctx, b.company, run.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if e.Status != flow.ExecutionStatusFailed || e.ErrorMessage == nil || *e.ErrorMessage != msg || !sameJSON(e.Records, json.RawMessage(`[{"id": 1}]`)) {
+		t.Errorf("execution: status %s error %v records %s", e.Status, e.ErrorMessage, e.Records)
+	}
+	if diff := cmp.Diff(steps, e.Steps, cmp.Comparer(sameJSON), cmp.Comparer(time.Time.Equal)); diff != "" {
+		t.Errorf("stored steps (-want +got):\n%s", diff)
+	}
+	c, err := b.store.ExecutionGet(ctx, b.company, cancelled.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Status != flow.ExecutionStatusCancelled || c.ErrorMessage == nil || *c.ErrorMessage != "by hand" || len(c.Steps) != 2 {
+		t.Errorf("cancelled execution after a commit: status %s error %v steps %d", c.Status, c.ErrorMessage, len(c.Steps))
+	}
+}
+
+// TestExecutionCommitStoresAnyBytes: what a target answers may hold NUL
+// bytes, invalid UTF-8 and escaped NULs or lone surrogates in its JSON,
+// which PostgreSQL's text and jsonb refuse. The group still commits (the
+// other execution in it too), with U+FFFD in their place.
+func TestExecutionCommitStoresAnyBytes(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	ctx := context.Background()
+	f := b.createFlow(t, 1)
+	dirty, clean := b.createExecution(t, f), b.createExecution(t, f)
+	now := time.Now()
+	status := 200
+	attempts := []flow.StepAttempt{{
+		ID: uuid.New(), ExecutionID: dirty.ID, StepNumber: 1, Attempt: 1, ExecutionAttempt: 1, Outcome: "success",
+		RequestMethod: "GET", RequestURL: "https://example.com", ResponseStatus: &status,
+		ResponseHeaders: map[string]string{"x-odd": "a\x00b"},
+		ResponseBody:    "a\x00b\xff\xfec", Error: "e\x00",
+		Extracted: json.RawMessage(`{"v": "x\u0000y", "w": "\ud800"}`), StartedAt: now,
+	}, {
+		ID: uuid.New(), ExecutionID: clean.ID, StepNumber: 1, Attempt: 1, ExecutionAttempt: 1, Outcome: "success",
+		RequestMethod: "GET", RequestURL: "https://example.com", ResponseStatus: &status, ResponseBody: "ok", StartedAt: now,
+	}}
+	updates := []flow.ExecutionUpdate{{
+		ID: dirty.ID, Status: flow.ExecutionStatusSuccess, AttemptNumber: 1, FinishedAt: &now,
+		Steps:   map[int]*flow.StepState{1: {Status: flow.StepSuccess, Attempts: 1, Error: "\x00", Vars: json.RawMessage(`{"v": "x\u0000y"}`)}},
+		Records: json.RawMessage(`[{"r": "\u0000"}]`),
+	}, {
+		ID: clean.ID, Status: flow.ExecutionStatusSuccess, AttemptNumber: 1, FinishedAt: &now,
+		Steps: map[int]*flow.StepState{1: {Status: flow.StepSuccess, Attempts: 1}},
+	}}
+	if err := b.store.ExecutionCommit(ctx, attempts, updates); err != nil {
+		t.Fatalf("commit: %v", err)
+	}
+	got, err := b.store.StepAttemptListByExecution(ctx, b.company, dirty.ID)
+	if err != nil || len(got) != 1 {
+		t.Fatalf("attempts: %v, %v", got, err)
+	}
+	a := got[0]
+	if a.ResponseBody != "a\uFFFDb\uFFFD\uFFFDc" || a.Error != "e\uFFFD" || a.ResponseHeaders["x-odd"] != "a\uFFFDb" ||
+		!sameJSON(a.Extracted, json.RawMessage(`{"v": "x\ufffdy", "w": "\ufffd"}`)) {
+		t.Errorf("stored attempt: body %q error %q header %q extracted %s", a.ResponseBody, a.Error, a.ResponseHeaders["x-odd"], a.Extracted)
+	}
+	e, err := b.store.ExecutionGet(ctx, b.company, dirty.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if e.Status != flow.ExecutionStatusSuccess || e.Steps[1].Error != "\uFFFD" || !sameJSON(e.Steps[1].Vars, json.RawMessage(`{"v": "x\ufffdy"}`)) ||
+		!sameJSON(e.Records, json.RawMessage(`[{"r": "\ufffd"}]`)) {
+		t.Errorf("stored execution: %s steps %+v records %s", e.Status, e.Steps[1], e.Records)
+	}
+	if c, err := b.store.ExecutionGet(ctx, b.company, clean.ID); err != nil || c.Status != flow.ExecutionStatusSuccess {
+		t.Errorf("the other execution of the group: %v, %v", c, err)
+	}
+}
+
+func sameJSON(a, b json.RawMessage) bool {
+	var x, y any
+	if json.Unmarshal(a, &x) != nil || json.Unmarshal(b, &y) != nil {
+		return string(a) == string(b)
+	}
+	return cmp.Equal(x, y)
+}

@@ -1,0 +1,68 @@
+package store_test
+
+import (
+	"context"
+	"fmt"
+	"testing"
+
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/flowd/flowd/flow"
+	"github.com/flowd/flowd/internal/testdb"
+	"github.com/flowd/flowd/store"
+)
+
+type testBundle struct {
+	pool    *pgxpool.Pool
+	store   *store.Store
+	company uuid.UUID
+}
+
+// setup returns a Store on the package's test database and a company of
+// the test's own.
+func setup(tb testing.TB) *testBundle {
+	tb.Helper()
+	pool := testdb.Pool(tb)
+	return &testBundle{pool: pool, store: store.New(pool), company: uuid.New()}
+}
+
+// createFlow stores a valid flow of n chained steps for b.company.
+func (b *testBundle) createFlow(tb testing.TB, n int) *flow.Flow {
+	tb.Helper()
+	steps := ""
+	for i := 1; i <= n; i++ {
+		dep := "null"
+		if i > 1 {
+			dep = fmt.Sprint(i - 1)
+		}
+		if i > 1 {
+			steps += ","
+		}
+		steps += fmt.Sprintf(`{"step_number": %d, "webhook_method": "POST", "webhook_url": "https://example.com/%d",
+			"depends_on_step": %s, "webhook_headers": {"X-Step": "%d"}, "webhook_body": {"n": %d}}`, i, i, dep, i, i)
+	}
+	in, err := flow.DecodeFlow([]byte(`{"name": "store test", "retry_delay": 1, "max_retries": 2,
+		"predefinedVariables": [{"name": "who", "value": "ann"}],
+		"variables": [{"name": "tok", "location": "token", "stepId": 1, "type": "body", "dataType": "string"}],
+		"steps": [` + steps + `]}`))
+	if err != nil {
+		tb.Fatalf("decode flow: %v", err)
+	}
+	f, err := b.store.FlowCreate(context.Background(), b.company, uuid.New(), in, "whsec_test")
+	if err != nil {
+		tb.Fatalf("create flow: %v", err)
+	}
+	return f
+}
+
+// createExecution stores a scheduled execution of f.
+func (b *testBundle) createExecution(tb testing.TB, f *flow.Flow) *flow.Execution {
+	tb.Helper()
+	e := newExecution(f)
+	created, err := b.store.ExecutionInsert(context.Background(), e)
+	if err != nil || !created {
+		tb.Fatalf("insert execution: created %v, %v", created, err)
+	}
+	return e
+}
