@@ -2,6 +2,7 @@ package api
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -46,12 +47,9 @@ type createdFlow struct {
 // GET /v1/webhooks?workspace_id=
 func (s *Server) flowList(w http.ResponseWriter, r *http.Request) error {
 	p := principalFrom(r.Context())
-	ws := r.URL.Query().Get("workspace_id")
-	if ws == "" {
-		ws = "default"
-	}
-	if len(ws) > 200 {
-		return badRequest("workspace_id", "at most 200 characters")
+	ws := cmp.Or(r.URL.Query().Get("workspace_id"), flow.DefaultWorkspaceID)
+	if utf8.RuneCountInString(ws) > flow.MaxWorkspaceIDLen {
+		return badRequest("workspace_id", "must be at most %d characters", flow.MaxWorkspaceIDLen)
 	}
 	if !utf8.ValidString(ws) || strings.IndexByte(ws, 0) >= 0 {
 		return badRequest("workspace_id", "must be UTF-8 text without NUL characters")

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"os"
 	"regexp"
 	"sort"
@@ -85,13 +86,7 @@ func simpleFlow(name, url string) map[string]any {
 
 func (b *testBundle) create(t *testing.T, tn *flowdtest.Tenant, body any) *flow.Flow {
 	t.Helper()
-	r := b.env.Do(t, tn, "POST", "/v1/webhooks", body)
-	if r.Code != http.StatusCreated {
-		t.Fatalf("create flow: %d %s", r.Code, r.Raw)
-	}
-	var f flow.Flow
-	r.Decode(t, &f)
-	return &f
+	return b.env.CreateFlow(t, tn, body)
 }
 
 func jsonType(v any) string {
@@ -163,12 +158,7 @@ func TestListMatchesSeed(t *testing.T) {
 	t.Parallel()
 	b := setup(t)
 	f := b.create(t, b.tenant, b.seedFlow(t))
-	r := b.env.Do(t, b.tenant, "POST", "/v1/webhooks/"+f.ID.String()+"/trigger", nil)
-	if r.Code != http.StatusAccepted {
-		t.Fatalf("trigger: %d %s", r.Code, r.Raw)
-	}
-	var exec flow.Execution
-	r.Decode(t, &exec)
+	exec := b.env.Trigger(t, b.tenant, f.ID, nil)
 	done := b.env.WaitExecution(t, b.tenant, exec.ID, 20e9, "success", "failed")
 	if done.Status != "success" {
 		t.Fatalf("seed flow execution: %s %v", done.Status, done.ErrorMessage)
@@ -332,6 +322,38 @@ func TestWorkspaceFilter(t *testing.T) {
 	b.env.Do(t, b.tenant, "GET", "/v1/webhooks?workspace_id=nowhere", nil).Decode(t, &none)
 	if len(none) != 0 {
 		t.Errorf("unknown workspace: want none, got %d", len(none))
+	}
+}
+
+// The list endpoint and flow validation agree on workspace_id: at most
+// flow.MaxWorkspaceIDLen characters (not bytes), so every workspace a flow
+// can be saved in can be listed, and a longer one is refused by both,
+// naming the field.
+func TestWorkspaceIDLimitAgrees(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	longest := strings.Repeat("é", flow.MaxWorkspaceIDLen) // 2 bytes a character
+	tooLong := longest + "é"
+
+	f := simpleFlow("longest workspace", b.target.URL)
+	f["workspace_id"] = longest
+	b.create(t, b.tenant, f)
+	var flows []flow.Flow
+	r := b.env.Do(t, b.tenant, "GET", "/v1/webhooks?workspace_id="+url.QueryEscape(longest), nil)
+	r.Decode(t, &flows)
+	if r.Code != http.StatusOK || len(flows) != 1 || flows[0].WorkspaceID != longest {
+		t.Errorf("list of a %d-character workspace: %d, %d flows: %s", flow.MaxWorkspaceIDLen, r.Code, len(flows), r.Raw)
+	}
+
+	f["workspace_id"] = tooLong
+	r = b.env.Do(t, b.tenant, "POST", "/v1/webhooks", f)
+	if r.Code != http.StatusUnprocessableEntity || len(r.Errors) != 1 || r.Errors[0].Field != "workspace_id" {
+		t.Errorf("create in a %d-character workspace: want 422 naming workspace_id, got %d %s", flow.MaxWorkspaceIDLen+1, r.Code, r.Raw)
+	}
+	r = b.env.Do(t, b.tenant, "GET", "/v1/webhooks?workspace_id="+url.QueryEscape(tooLong), nil)
+	if r.Code != http.StatusBadRequest || len(r.Errors) != 1 || r.Errors[0].Field != "workspace_id" ||
+		!strings.Contains(r.Errors[0].Message, fmt.Sprint(flow.MaxWorkspaceIDLen)) {
+		t.Errorf("list of a %d-character workspace: want 400 naming workspace_id and the limit, got %d %s", flow.MaxWorkspaceIDLen+1, r.Code, r.Raw)
 	}
 }
 

@@ -143,12 +143,7 @@ func TestGarbageNeverServerError(t *testing.T) {
 	b := setup(t)
 	tn := b.env.NewTenant(t)
 	f := b.create(t, tn, simpleFlow("victim", b.target.URL))
-	r := b.env.Do(t, tn, "POST", "/v1/webhooks/"+f.ID.String()+"/trigger", nil)
-	if r.Code != http.StatusAccepted {
-		t.Fatalf("trigger: %d %s", r.Code, r.Raw)
-	}
-	var exec flow.Execution
-	r.Decode(t, &exec)
+	exec := b.env.Trigger(t, tn, f.ID, nil)
 	b.env.WaitExecution(t, tn, exec.ID, 20*time.Second, "success", "failed")
 	before := b.env.Do(t, tn, "GET", "/v1/webhooks/"+f.ID.String(), nil)
 

@@ -42,15 +42,7 @@ func TestTenantIsolation(t *testing.T) {
 
 	running := b.create(t, a, simpleFlow("A running", srv+"/hold"))
 	failing := b.create(t, a, simpleFlow("A failing", srv+"/fail"))
-	trigger := func(f *flow.Flow) uuid.UUID {
-		r := b.env.Do(t, a, "POST", "/v1/webhooks/"+f.ID.String()+"/trigger", nil)
-		if r.Code != http.StatusAccepted {
-			t.Fatalf("trigger: %d %s", r.Code, r.Raw)
-		}
-		var e flow.Execution
-		r.Decode(t, &e)
-		return e.ID
-	}
+	trigger := func(f *flow.Flow) uuid.UUID { return b.env.Trigger(t, a, f.ID, nil).ID }
 	inProgress := trigger(running)
 	failed := trigger(failing)
 	b.env.WaitExecution(t, a, inProgress, 20*time.Second, "in_progress")

@@ -22,15 +22,15 @@ import (
 
 // Defaults of Config.
 const (
-	MaxBodyBytesDefault    = 1 << 20
-	RateLimitDefault       = 500 // requests per second per company
-	RateBurstDefault       = 1000
-	ShutdownTimeoutDefault = 10 * time.Second
+	AddrDefault         = "127.0.0.1:8080"
+	MaxBodyBytesDefault = 1 << 20
+	RateLimitDefault    = 500 // requests per second per company
+	RateBurstDefault    = 1000
 )
 
 // Config configures the API server; zero values mean defaults.
 type Config struct {
-	// Addr is the listen address, e.g. 127.0.0.1:8080.
+	// Addr is the listen address; default AddrDefault.
 	Addr string
 	// MaxBodyBytes bounds request bodies; larger bodies answer 413.
 	MaxBodyBytes int64
@@ -63,6 +63,7 @@ type Server struct {
 	log   *slog.Logger
 	mux   *http.ServeMux
 	srv   *http.Server
+	ln    net.Listener
 
 	limMu    sync.Mutex
 	limiters map[uuid.UUID]*rate.Limiter
@@ -79,10 +80,7 @@ func New(st *store.Store, sched *scheduler.Scheduler, cfg *Config) *Server {
 	c.RateBurst = cmp.Or(c.RateBurst, RateBurstDefault)
 	c.HookRateLimit = cmp.Or(c.HookRateLimit, HookRateLimitDefault)
 	c.HookRateBurst = cmp.Or(c.HookRateBurst, HookRateBurstDefault)
-	log := c.Logger
-	if log == nil {
-		log = slog.New(slog.DiscardHandler)
-	}
+	log := cmp.Or(c.Logger, slog.New(slog.DiscardHandler))
 	authn := c.Auth
 	if authn == nil {
 		authn = auth.New(st)
@@ -236,10 +234,11 @@ func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
 
 // Start listens on cfg.Addr and serves in the background.
 func (s *Server) Start(ctx context.Context) error {
-	ln, err := net.Listen("tcp", cmp.Or(s.cfg.Addr, "127.0.0.1:8080"))
+	ln, err := net.Listen("tcp", cmp.Or(s.cfg.Addr, AddrDefault))
 	if err != nil {
 		return fmt.Errorf("listen: %w", err)
 	}
+	s.ln = &onceCloseListener{Listener: ln}
 	s.srv = &http.Server{
 		Handler:           s.Handler(),
 		ReadHeaderTimeout: 10 * time.Second,
@@ -251,17 +250,43 @@ func (s *Server) Start(ctx context.Context) error {
 	}
 	s.log.Info("api listening", "addr", ln.Addr().String())
 	go func() {
-		if err := s.srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+		err := s.srv.Serve(s.ln)
+		if err != nil && !errors.Is(err, http.ErrServerClosed) && !errors.Is(err, net.ErrClosed) {
 			s.log.Error("api server", "error", err)
 		}
 	}()
 	return nil
 }
 
-// Stop stops accepting connections and drains requests in flight.
+// StopAccepting closes the listener, so that new connections are refused,
+// and makes the connections that are open close after their current
+// request. The requests in flight go on; Stop drains them.
+func (s *Server) StopAccepting() {
+	if s.srv == nil {
+		return
+	}
+	s.srv.SetKeepAlivesEnabled(false)
+	_ = s.ln.Close()
+}
+
+// Stop stops accepting connections (if StopAccepting was not called) and
+// drains the requests in flight, until ctx ends.
 func (s *Server) Stop(ctx context.Context) error {
 	if s.srv == nil {
 		return nil
 	}
 	return s.srv.Shutdown(ctx)
+}
+
+// onceCloseListener lets StopAccepting and http.Server.Shutdown both close
+// the listener.
+type onceCloseListener struct {
+	net.Listener
+	once sync.Once
+	err  error
+}
+
+func (l *onceCloseListener) Close() error {
+	l.once.Do(func() { l.err = l.Listener.Close() })
+	return l.err
 }

@@ -1,13 +1,13 @@
 package e2e
 
 import (
-	"fmt"
-	"net/http"
 	"syscall"
 	"testing"
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+
+	"github.com/flowd/flowd/internal/flowdtest"
 )
 
 // TestKillDuringRequest kills (SIGKILL) the worker process whose step
@@ -19,18 +19,7 @@ import (
 func TestKillDuringRequest(t *testing.T) {
 	t.Parallel()
 	b := setup(t)
-	arrived := make(chan struct{})
-	b.target.handle("/hold", func(w http.ResponseWriter, r *http.Request, n int) {
-		if n == 1 {
-			close(arrived)
-			select { // held until the worker dies and its connection closes
-			case <-r.Context().Done():
-			case <-time.After(2 * time.Minute):
-			}
-			return
-		}
-		fmt.Fprint(w, `{"ok": true}`)
-	})
+	hold := b.target.Gate(t, "/hold") // held until the worker dies and its connection closes
 	flowID := b.createFlow(t, []map[string]any{{
 		"webhook_method": "POST", "webhook_url": b.target.URL + "/hold", "webhook_body": map[string]any{"n": 1},
 		"webhook_timeout": 300, "timeout": 600,
@@ -38,11 +27,7 @@ func TestKillDuringRequest(t *testing.T) {
 	workers := []*proc{b.startWorker(t, "w1"), b.startWorker(t, "w2")}
 
 	execID := b.trigger(t, flowID)
-	select {
-	case <-arrived:
-	case <-time.After(30 * time.Second):
-		t.Fatal("the step's request did not arrive")
-	}
+	flowdtest.WaitFor(t, 30*time.Second, "the step's request at the target", func() bool { return hold.Arrived() == 1 })
 	holder := b.jobWorker(t, execID)
 	var victim, survivor *proc
 	for _, w := range workers {
@@ -58,6 +43,7 @@ func TestKillDuringRequest(t *testing.T) {
 	victim.signal(t, syscall.SIGKILL)
 	killedAt := time.Now()
 	victim.wait(t, 10*time.Second)
+	hold.Open() // the survivor's request passes
 
 	counts := b.waitFinished(t, flowID, 1, 60*time.Second)
 	t.Logf("execution finished %s after the kill", time.Since(killedAt).Round(time.Second))
@@ -67,13 +53,13 @@ func TestKillDuringRequest(t *testing.T) {
 	b.waitQueueSettled(t, 10*time.Second)
 
 	wantKey := execID.String() + ":1"
-	reqs := b.target.requests()
+	reqs := b.target.Requests("")
 	if len(reqs) < 2 {
 		t.Errorf("the target saw the step %d times, want at least 2 (held, then again)", len(reqs))
 	}
 	for i, r := range reqs {
-		if r.Key != wantKey {
-			t.Errorf("delivery %d: Idempotency-Key %q, want %q", i, r.Key, wantKey)
+		if r.Header.Get("Idempotency-Key") != wantKey {
+			t.Errorf("delivery %d: Idempotency-Key %q, want %q", i, r.Header.Get("Idempotency-Key"), wantKey)
 		}
 	}
 	e := b.execution(t, execID)

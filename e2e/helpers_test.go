@@ -4,16 +4,12 @@ import (
 	"bufio"
 	"context"
 	"errors"
-	"fmt"
-	"io"
 	"net/http"
-	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -34,7 +30,7 @@ type bundle struct {
 	pool   *pgxpool.Pool
 	env    *flowdtest.Env
 	tenant *flowdtest.Tenant
-	target *target
+	target *flowdtest.Target
 }
 
 // setup gives the test a database of its own, so that its worker processes
@@ -61,7 +57,7 @@ func setupOn(t *testing.T, url string) *bundle {
 	}
 	t.Cleanup(pool.Close)
 	env := flowdtest.New(t, &flowdtest.Options{Pool: pool, NoWorker: true})
-	return &bundle{url: url, pool: pool, env: env, tenant: env.NewTenant(t), target: newTarget(t)}
+	return &bundle{url: url, pool: pool, env: env, tenant: env.NewTenant(t), target: flowdtest.NewTarget(t)}
 }
 
 // proc is a `flowd worker` process.
@@ -180,62 +176,6 @@ func tail(s string, lines int) string {
 	return strings.Join(l, "\n")
 }
 
-// received is one request the target saw.
-type received struct {
-	Path string
-	Key  string // Idempotency-Key
-	At   time.Time
-}
-
-// target records requests and answers with a handler per path (200
-// {"ok": true} by default).
-type target struct {
-	*httptest.Server
-	mu       sync.Mutex
-	reqs     []received
-	handlers map[string]func(w http.ResponseWriter, r *http.Request, n int)
-	counts   map[string]int
-}
-
-func newTarget(t *testing.T) *target {
-	tg := &target{handlers: map[string]func(http.ResponseWriter, *http.Request, int){}, counts: map[string]int{}}
-	tg.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		_, _ = io.Copy(io.Discard, r.Body)
-		tg.mu.Lock()
-		tg.reqs = append(tg.reqs, received{r.URL.Path, r.Header.Get("Idempotency-Key"), time.Now()})
-		tg.counts[r.URL.Path]++
-		n := tg.counts[r.URL.Path]
-		h := tg.handlers[r.URL.Path]
-		tg.mu.Unlock()
-		if h != nil {
-			h(w, r, n)
-			return
-		}
-		w.Header().Set("Content-Type", "application/json")
-		fmt.Fprint(w, `{"ok": true}`)
-	}))
-	t.Cleanup(tg.Close)
-	return tg
-}
-
-func (tg *target) handle(path string, h func(w http.ResponseWriter, r *http.Request, n int)) {
-	tg.mu.Lock()
-	defer tg.mu.Unlock()
-	tg.handlers[path] = h
-}
-
-func (tg *target) requests() []received {
-	tg.mu.Lock()
-	defer tg.mu.Unlock()
-	return append([]received(nil), tg.reqs...)
-}
-
-func (tg *target) count() int {
-	tg.mu.Lock()
-	defer tg.mu.Unlock()
-	return len(tg.reqs)
-}
-
 // createFlow creates a flow of steps, each {"step_number", "webhook_method",
 // "webhook_url", ...}, chained in order when chain is set.
 func (b *bundle) createFlow(t *testing.T, steps []map[string]any, chain bool) uuid.UUID {
@@ -248,48 +188,45 @@ func (b *bundle) createFlow(t *testing.T, steps []map[string]any, chain bool) uu
 		}
 		list = append(list, s)
 	}
-	r := b.env.Do(t, b.tenant, "POST", "/v1/webhooks", map[string]any{
+	return b.env.CreateFlow(t, b.tenant, map[string]any{
 		"name": t.Name(), "steps": list, "retry_delay": 1, "retry_delay_unit": "seconds",
-	})
-	if r.Code != http.StatusCreated {
-		t.Fatalf("create flow: %d %s", r.Code, r.Raw)
-	}
-	var f flow.Flow
-	r.Decode(t, &f)
-	return f.ID
+	}).ID
 }
 
 // trigger starts an execution of the flow through the API.
 func (b *bundle) trigger(t *testing.T, flowID uuid.UUID) uuid.UUID {
 	t.Helper()
-	r := b.env.Do(t, b.tenant, "POST", "/v1/webhooks/"+flowID.String()+"/trigger", nil)
-	if r.Code != http.StatusAccepted {
-		t.Fatalf("trigger: %d %s", r.Code, r.Raw)
-	}
-	var e flow.Execution
-	r.Decode(t, &e)
-	return e.ID
+	return b.env.Trigger(t, b.tenant, flowID, nil).ID
 }
 
 // statusCounts returns the number of the flow's executions per status.
 func (b *bundle) statusCounts(t *testing.T, flowID uuid.UUID) map[string]int {
 	t.Helper()
-	rows, err := b.pool.Query(context.Background(), `SELECT status, count(*) FROM executions WHERE flow_id = $1 GROUP BY status`, flowID)
+	out, err := b.countBy(`SELECT status, count(*) FROM executions WHERE flow_id = $1 GROUP BY status`, flowID)
 	if err != nil {
-		t.Logf("count executions: %v", err)
-		return nil
+		t.Logf("count executions: %v", err) // the database may be restarting
+	}
+	return out
+}
+
+// countBy runs a query whose rows are a key and a count, and returns the
+// counts by key.
+func (b *bundle) countBy(query string, args ...any) (map[string]int, error) {
+	rows, err := b.pool.Query(context.Background(), query, args...)
+	if err != nil {
+		return nil, err
 	}
 	defer rows.Close()
 	out := map[string]int{}
 	for rows.Next() {
-		var s string
+		var k string
 		var n int
-		if err := rows.Scan(&s, &n); err != nil {
-			t.Fatal(err)
+		if err := rows.Scan(&k, &n); err != nil {
+			return nil, err
 		}
-		out[s] = n
+		out[k] = n
 	}
-	return out
+	return out, rows.Err()
 }
 
 // waitFinished waits until n executions of the flow ended (success, failed
@@ -382,34 +319,12 @@ func (b *bundle) jobWorker(t *testing.T, execID uuid.UUID) string {
 // workerCounts returns how many attempts of the flow each worker recorded.
 func (b *bundle) workerCounts(t *testing.T, flowID uuid.UUID) map[string]int {
 	t.Helper()
-	rows, err := b.pool.Query(context.Background(), `SELECT a.worker_id, count(*) FROM step_attempts a
+	out, err := b.countBy(`SELECT a.worker_id, count(*) FROM step_attempts a
 		JOIN executions e ON e.id = a.execution_id WHERE e.flow_id = $1 GROUP BY a.worker_id`, flowID)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer rows.Close()
-	out := map[string]int{}
-	for rows.Next() {
-		var w string
-		var n int
-		if err := rows.Scan(&w, &n); err != nil {
-			t.Fatal(err)
-		}
-		out[w] = n
-	}
 	return out
-}
-
-// waitFor polls cond every 20 ms until it holds or timeout passes.
-func waitFor(t *testing.T, timeout time.Duration, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %s waiting for %s", timeout, what)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
 }
 
 // scanLines returns the lines of s that contain sub.

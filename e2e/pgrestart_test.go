@@ -7,6 +7,8 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+
+	"github.com/flowd/flowd/internal/flowdtest"
 )
 
 // TestPostgresRestart restarts PostgreSQL (pg_ctl restart -m fast: every
@@ -20,7 +22,7 @@ func TestPostgresRestart(t *testing.T) {
 	}
 	c := startCluster(t)
 	b := setupOn(t, c.createDatabase(t, "flowd"))
-	b.target.handle("/step", func(w http.ResponseWriter, r *http.Request, n int) {
+	b.target.Handle("/step", func(w http.ResponseWriter, r *http.Request, n int) {
 		time.Sleep(300 * time.Millisecond)
 		fmt.Fprint(w, `{"ok": true}`)
 	})
@@ -36,7 +38,7 @@ func TestPostgresRestart(t *testing.T) {
 	for range n {
 		b.trigger(t, flowID)
 	}
-	waitFor(t, 60*time.Second, "a quarter of the steps sent", func() bool { return b.target.count() >= 3*n/4 })
+	flowdtest.WaitFor(t, 60*time.Second, "a quarter of the steps sent", func() bool { return len(b.target.Requests("")) >= 3*n/4 })
 	before := b.statusCounts(t, flowID)
 	restartAt := time.Now()
 	c.restart(t)
@@ -47,7 +49,7 @@ func TestPostgresRestart(t *testing.T) {
 
 	counts := b.waitFinished(t, flowID, n, 3*time.Minute)
 	t.Logf("all finished %s after the restart; the target saw %d requests for %d steps",
-		time.Since(restartAt).Round(time.Second), b.target.count(), 3*n)
+		time.Since(restartAt).Round(time.Second), len(b.target.Requests("")), 3*n)
 	if d := cmp.Diff(map[string]int{"success": n}, counts); d != "" {
 		t.Errorf("execution statuses (-want +got):\n%s", d)
 	}

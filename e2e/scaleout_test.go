@@ -62,7 +62,7 @@ func TestScaleOut(t *testing.T) {
 	if busy < 2 || len(byWorker) != busy {
 		t.Errorf("attempts by worker %v: want the work spread over more than one of the 3 processes, and only them", byWorker)
 	}
-	if got := b.target.count(); got != 2*n {
+	if got := len(b.target.Requests("")); got != 2*n {
 		t.Errorf("the target saw %d requests, want %d (no process died: no step is sent twice)", got, 2*n)
 	}
 	b.waitQueueSettled(t, 30*time.Second)

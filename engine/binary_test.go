@@ -30,7 +30,7 @@ func TestBinaryResponseRecorded(t *testing.T) {
 		_, _ = w.Write([]byte("a\x00b\xff\xfec"))
 	}))
 	t.Cleanup(target.Close)
-	r := env.Do(t, tn, "POST", "/v1/webhooks", map[string]any{
+	f := env.CreateFlow(t, tn, map[string]any{
 		"name":      "binary",
 		"variables": []any{map[string]any{"name": "v", "location": "v", "stepId": 2, "type": "body", "dataType": "string"}},
 		"steps": []any{
@@ -38,17 +38,7 @@ func TestBinaryResponseRecorded(t *testing.T) {
 			map[string]any{"step_number": 2, "webhook_method": "GET", "webhook_url": target.URL + "/json", "depends_on_step": 1},
 		},
 	})
-	if r.Code != http.StatusCreated {
-		t.Fatalf("create flow: %d %s", r.Code, r.Raw)
-	}
-	var f flow.Flow
-	r.Decode(t, &f)
-	r = env.Do(t, tn, "POST", "/v1/webhooks/"+f.ID.String()+"/trigger", nil)
-	if r.Code != http.StatusAccepted {
-		t.Fatalf("trigger: %d %s", r.Code, r.Raw)
-	}
-	var e flow.Execution
-	r.Decode(t, &e)
+	e := env.Trigger(t, tn, f.ID, nil)
 	got := env.WaitExecution(t, tn, e.ID, 30*time.Second, flow.ExecutionStatusSuccess, flow.ExecutionStatusFailed)
 	if got.Status != flow.ExecutionStatusSuccess || len(got.Attempts) != 2 {
 		t.Fatalf("execution %s with %d attempts, want success with 2", got.Status, len(got.Attempts))

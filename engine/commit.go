@@ -21,6 +21,12 @@ type committer struct {
 	log      *slog.Logger
 	wg       sync.WaitGroup
 	once     sync.Once
+	// mu guards closed against the sends of submit: stop takes it for
+	// writing, so it closes the shards only when no send is under way, and
+	// a submit after stop gets ErrStopped instead of a send on a closed
+	// channel.
+	mu     sync.RWMutex
+	closed bool
 }
 
 type commitReq struct {
@@ -46,14 +52,22 @@ func (c *committer) start() {
 	})
 }
 
+// stop refuses further submits, lets the shards write what is queued and
+// waits for them. It may be called more than once.
 func (c *committer) stop() {
-	for _, ch := range c.shards {
-		close(ch)
+	c.mu.Lock()
+	if !c.closed {
+		c.closed = true
+		for _, ch := range c.shards {
+			close(ch)
+		}
 	}
+	c.mu.Unlock()
 	c.wg.Wait()
 }
 
 // submit queues a write; with wait it returns once the write committed.
+// After stop it queues nothing and returns ErrStopped.
 func (c *committer) submit(ctx context.Context, req *commitReq, wait bool) error {
 	h := fnv.New32a()
 	h.Write(req.update.ID[:])
@@ -61,10 +75,8 @@ func (c *committer) submit(ctx context.Context, req *commitReq, wait bool) error
 	if wait {
 		req.done = make(chan error, 1)
 	}
-	select {
-	case ch <- req:
-	case <-ctx.Done():
-		return context.Cause(ctx)
+	if err := c.enqueue(ctx, ch, req); err != nil {
+		return err
 	}
 	if !wait {
 		return nil
@@ -72,6 +84,23 @@ func (c *committer) submit(ctx context.Context, req *commitReq, wait bool) error
 	select {
 	case err := <-req.done:
 		return err
+	case <-ctx.Done():
+		return context.Cause(ctx)
+	}
+}
+
+// enqueue sends req to its shard unless the committer is stopped. The read
+// lock is held during the send: the shard's loop keeps draining until stop
+// closes the channel, which it does only once no send holds the lock.
+func (c *committer) enqueue(ctx context.Context, ch chan<- *commitReq, req *commitReq) error {
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	if c.closed {
+		return ErrStopped
+	}
+	select {
+	case ch <- req:
+		return nil
 	case <-ctx.Done():
 		return context.Cause(ctx)
 	}

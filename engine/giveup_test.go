@@ -21,7 +21,7 @@ func TestExecutionAbandonedAfterMaxRuns(t *testing.T) {
 	t.Parallel()
 	env := flowdtest.New(t, &flowdtest.Options{OwnDatabase: true, NoWorker: true})
 	b := &runBundle{env: env, tenant: env.NewTenant(t)}
-	tg := newTarget(t)
+	tg := flowdtest.NewTarget(t)
 	id := b.createFlow(t, flowDef("crashy", []any{step(1, "GET", tg.URL+"/x", nil)}, nil))
 	e := b.trigger(t, id, nil)
 
@@ -41,7 +41,7 @@ func TestExecutionAbandonedAfterMaxRuns(t *testing.T) {
 	if got.ErrorMessage == nil || !strings.Contains(*got.ErrorMessage, "abandoned after 3 runs") || got.FinishedAt == nil {
 		t.Errorf("want failed with a message naming the 3 runs, got %+v %v", got.ExecutionSummary, got.ErrorMessage)
 	}
-	if n := len(tg.requests("/x")); n != 0 {
+	if n := len(tg.Requests("/x")); n != 0 {
 		t.Errorf("an abandoned execution sent %d requests", n)
 	}
 	if got.Steps[1].Status != "failed" {

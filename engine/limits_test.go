@@ -27,7 +27,7 @@ func TestResponseAndStoredLimits(t *testing.T) {
 		c.MaxStoredBytes = stored
 	}})
 	b := &runBundle{env: env, tenant: env.NewTenant(t)}
-	tg := newTarget(t)
+	tg := flowdtest.NewTarget(t)
 	for _, tc := range []struct {
 		name       string
 		size       int // bytes the target sends
@@ -46,7 +46,7 @@ func TestResponseAndStoredLimits(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
 			path := fmt.Sprintf("/size/%d", tc.size)
-			tg.handle(path, func(w http.ResponseWriter, r *http.Request, n int) {
+			tg.Handle(path, func(w http.ResponseWriter, r *http.Request, n int) {
 				w.Header().Set("Content-Type", "text/plain")
 				_, _ = w.Write([]byte(strings.Repeat("a", tc.size)))
 			})
@@ -66,7 +66,7 @@ func TestResponseAndStoredLimits(t *testing.T) {
 			if len(a.RequestBody) != wantReq {
 				t.Errorf("stored request body: %d bytes, want %d", len(a.RequestBody), wantReq)
 			}
-			if got := tg.requests(path); len(got) != 1 || len(got[0].Body) != tc.requestLen {
+			if got := tg.Requests(path); len(got) != 1 || len(got[0].Body) != tc.requestLen {
 				t.Errorf("the target got %d requests, want 1 with the whole %d-byte body", len(got), tc.requestLen)
 			}
 		})
@@ -82,9 +82,11 @@ func TestMaxConcurrentRequests(t *testing.T) {
 		c.MaxConcurrentRequests = 2
 	}})
 	b := &runBundle{env: env, tenant: env.NewTenant(t)}
-	tg := newTarget(t)
+	tg := flowdtest.NewTarget(t)
 	var inFlight, peak atomic.Int64
-	tg.handle("/slow", func(w http.ResponseWriter, r *http.Request, n int) {
+	reached := make(chan struct{}) // closed when 2 requests are in flight
+	var once sync.Once
+	tg.Handle("/slow", func(w http.ResponseWriter, r *http.Request, n int) {
 		now := inFlight.Add(1)
 		for {
 			p := peak.Load()
@@ -92,7 +94,16 @@ func TestMaxConcurrentRequests(t *testing.T) {
 				break
 			}
 		}
-		time.Sleep(100 * time.Millisecond)
+		if now >= 2 {
+			once.Do(func() { close(reached) })
+		}
+		// The first request waits for a second one, so that the limit is
+		// reached however slowly the machine launches them (and a limit of
+		// 1 shows as a peak of 1, after the wait).
+		select {
+		case <-reached:
+		case <-time.After(20 * time.Second):
+		}
 		inFlight.Add(-1)
 		fmt.Fprint(w, `{"ok": true}`)
 	})
@@ -107,14 +118,14 @@ func TestMaxConcurrentRequests(t *testing.T) {
 		go func() {
 			defer wg.Done()
 			e := b.trigger(t, id, nil)
-			done := b.env.WaitExecution(t, b.tenant, e.ID, 30*time.Second, "success", "failed")
+			done := b.env.WaitExecution(t, b.tenant, e.ID, 60*time.Second, "success", "failed")
 			if done.Status != "success" {
 				t.Errorf("execution %s: %v", done.Status, done.ErrorMessage)
 			}
 		}()
 	}
 	wg.Wait()
-	if n := len(tg.requests("/slow")); n != 12 {
+	if n := len(tg.Requests("/slow")); n != 12 {
 		t.Errorf("the target saw %d requests, want 12", n)
 	}
 	if p := peak.Load(); p != 2 {

@@ -1,7 +1,6 @@
 package engine_test
 
 import (
-	"bytes"
 	"encoding/json"
 	"fmt"
 	"log/slog"
@@ -10,49 +9,29 @@ import (
 	"net/http/httptest"
 	"slices"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/google/go-cmp/cmp"
 
-	"github.com/flowd/flowd/flow"
 	"github.com/flowd/flowd/internal/flowdtest"
 	"github.com/flowd/flowd/redact"
 )
-
-// lockedBuffer collects log output written from many goroutines.
-type lockedBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *lockedBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *lockedBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
 
 // TestStepAttemptLogLines runs a flow whose steps carry secrets (an
 // Authorization header, an api_key variable in the URL) through a flowd
 // logging JSON at debug level as `flowd serve` does, and checks the one
 // line per step attempt and that no secret reaches the log.
 //
-// Not parallel on purpose: every flowd started on the package's database
-// works the same queue, so while another one runs (the shared one of the
-// parallel tests) it could run this execution and log elsewhere.
-// Sequential tests finish, their flowd stopped, before parallel ones resume.
+// Its flowd has a database of its own: on the package's database another
+// flowd's worker (the shared one, which lives as long as the test binary)
+// could run the execution and log it elsewhere.
 func TestStepAttemptLogLines(t *testing.T) {
-	var logs lockedBuffer
+	t.Parallel()
+	var logs flowdtest.LogBuffer
 	// The handler of cmd/flowd's newLogger, at the most verbose level.
 	log := slog.New(slog.NewJSONHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug, ReplaceAttr: redact.ReplaceAttr}))
-	env := flowdtest.New(t, &flowdtest.Options{Logger: log})
+	env := flowdtest.New(t, &flowdtest.Options{Logger: log, OwnDatabase: true})
 	tn := env.NewTenant(t)
 
 	target := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -70,7 +49,7 @@ func TestStepAttemptLogLines(t *testing.T) {
 	ln.Close()
 
 	const headerSecret, keySecret = "hdr-SECRET-7f3a9", "key-SECRET-c41d2"
-	r := env.Do(t, tn, "POST", "/v1/webhooks", map[string]any{
+	f := env.CreateFlow(t, tn, map[string]any{
 		"name": "secrets", "retry_delay": 1, "retry_delay_unit": "seconds", "max_retries": 0,
 		"predefinedVariables": []any{map[string]any{"name": "api_key", "value": "placeholder"}},
 		"steps": []any{
@@ -82,17 +61,7 @@ func TestStepAttemptLogLines(t *testing.T) {
 			map[string]any{"step_number": 3, "webhook_method": "GET", "webhook_url": "{{api_key}}/contacts"},
 		},
 	})
-	if r.Code != http.StatusCreated {
-		t.Fatalf("create flow: %d %s", r.Code, r.Raw)
-	}
-	var f flow.Flow
-	r.Decode(t, &f)
-	r = env.Do(t, tn, "POST", "/v1/webhooks/"+f.ID.String()+"/trigger", map[string]any{"variables": map[string]any{"api_key": keySecret}})
-	if r.Code != http.StatusAccepted {
-		t.Fatalf("trigger: %d %s", r.Code, r.Raw)
-	}
-	var e flow.Execution
-	r.Decode(t, &e)
+	e := env.Trigger(t, tn, f.ID, map[string]any{"variables": map[string]any{"api_key": keySecret}})
 	env.WaitExecution(t, tn, e.ID, 30*time.Second, "failed")
 
 	text := logs.String()

@@ -1,37 +1,17 @@
 package engine_test
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
 	"log/slog"
 	"net/http"
 	"strings"
-	"sync"
 	"testing"
 
 	"github.com/flowd/flowd/internal/flowdtest"
 	"github.com/flowd/flowd/redact"
 )
-
-// syncBuffer is a log sink safe for concurrent writers.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
 
 // TestSecretsNeverStoredOrLogged runs a two-step flow full of secrets:
 // Authorization, Cookie and X-Api-Key headers, variables named
@@ -43,11 +23,11 @@ func (b *syncBuffer) String() string {
 // production ReplaceAttr) contain none of them.
 func TestSecretsNeverStoredOrLogged(t *testing.T) {
 	t.Parallel()
-	logs := &syncBuffer{}
+	logs := &flowdtest.LogBuffer{}
 	logger := slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug, ReplaceAttr: redact.ReplaceAttr}))
 	env := flowdtest.New(t, &flowdtest.Options{OwnDatabase: true, Logger: logger})
 	b := &runBundle{env: env, tenant: env.NewTenant(t)}
-	tg := newTarget(t)
+	tg := flowdtest.NewTarget(t)
 	secrets := map[string]string{
 		"api_token":       "tok-predefined-0001",
 		"db_password":     "pw-predefined-0002",
@@ -60,13 +40,13 @@ func TestSecretsNeverStoredOrLogged(t *testing.T) {
 		"response token":  "resp-access-token-0009",
 		"response secret": "resp-secret-header-0010",
 	}
-	tg.handle("/login", func(w http.ResponseWriter, r *http.Request, n int) {
+	tg.Handle("/login", func(w http.ResponseWriter, r *http.Request, n int) {
 		w.Header().Set("Set-Cookie", "sid="+secrets["set-cookie"]+"; HttpOnly")
 		w.Header().Set("X-Session-Secret", secrets["response secret"])
 		w.Header().Set("Content-Type", "application/json")
 		fmt.Fprintf(w, `{"access_token": %q, "user": "ann"}`, secrets["response token"])
 	})
-	tg.handle("/use", func(w http.ResponseWriter, r *http.Request, n int) {
+	tg.Handle("/use", func(w http.ResponseWriter, r *http.Request, n int) {
 		w.Header().Set("Content-Type", "application/json")
 		// An error message echoing what it got, secrets included.
 		w.WriteHeader(http.StatusBadRequest)
@@ -108,8 +88,8 @@ func TestSecretsNeverStoredOrLogged(t *testing.T) {
 	}
 
 	// The requests actually sent carry every secret.
-	login := tg.requests("/login")
-	use := tg.requests("/use")
+	login := tg.Requests("/login")
+	use := tg.Requests("/use")
 	if len(login) != 1 || len(use) != 1 {
 		t.Fatalf("target saw %d and %d requests", len(login), len(use))
 	}

@@ -31,7 +31,7 @@ func setupGuarded(t *testing.T, allow ...string) *runBundle {
 func TestSSRFGuardByDefault(t *testing.T) {
 	t.Parallel()
 	b := setupGuarded(t)
-	tg := newTarget(t)
+	tg := flowdtest.NewTarget(t)
 	port := tg.Listener.Addr().(interface{ String() string }).String()
 	port = port[strings.LastIndex(port, ":")+1:]
 	for _, tc := range []struct {
@@ -67,7 +67,7 @@ func TestSSRFGuardByDefault(t *testing.T) {
 		})
 	}
 	t.Cleanup(func() {
-		if n := len(tg.requests("/x")); n != 0 {
+		if n := len(tg.Requests("/x")); n != 0 {
 			t.Errorf("the target was reached %d times", n)
 		}
 	})
@@ -80,25 +80,25 @@ func TestSSRFGuardByDefault(t *testing.T) {
 func TestSSRFGuardRedirects(t *testing.T) {
 	t.Parallel()
 	b := setupGuarded(t, "127.0.0.1/32")
-	tg := newTarget(t)
+	tg := flowdtest.NewTarget(t)
 	u, _ := url.Parse(tg.URL)
 	redirect := func(to string) func(http.ResponseWriter, *http.Request, int) {
 		return func(w http.ResponseWriter, r *http.Request, n int) { http.Redirect(w, r, to, http.StatusFound) }
 	}
-	tg.handle("/to-private", redirect("http://10.0.0.1/admin"))
-	tg.handle("/to-metadata", redirect("http://169.254.169.254/latest/meta-data/"))
-	tg.handle("/to-loopback", redirect("http://127.0.0.2:"+u.Port()+"/x"))
-	tg.handle("/to-localhost-v6", redirect("http://[::1]:"+u.Port()+"/x"))
-	tg.handle("/hop1", redirect("/hop2"))
-	tg.handle("/hop2", redirect("/to-private"))
+	tg.Handle("/to-private", redirect("http://10.0.0.1/admin"))
+	tg.Handle("/to-metadata", redirect("http://169.254.169.254/latest/meta-data/"))
+	tg.Handle("/to-loopback", redirect("http://127.0.0.2:"+u.Port()+"/x"))
+	tg.Handle("/to-localhost-v6", redirect("http://[::1]:"+u.Port()+"/x"))
+	tg.Handle("/hop1", redirect("/hop2"))
+	tg.Handle("/hop2", redirect("/to-private"))
 	for i := 1; i <= 6; i++ { // /chain/1 -> /chain/2 -> ... -> /chain/6 -> /ok
 		next := fmt.Sprintf("/chain/%d", i+1)
 		if i == 6 {
 			next = "/ok"
 		}
-		tg.handle(fmt.Sprintf("/chain/%d", i), redirect(next))
+		tg.Handle(fmt.Sprintf("/chain/%d", i), redirect(next))
 	}
-	tg.json("/ok", `{"ok": true}`)
+	tg.JSON("/ok", `{"ok": true}`)
 
 	for _, tc := range []struct {
 		name, path, want string

@@ -1,7 +1,10 @@
 package engine
 
 import (
+	"cmp"
 	"context"
+	"errors"
+	"fmt"
 	"log/slog"
 	"math"
 	"net/http"
@@ -111,41 +114,37 @@ type Worker struct {
 	plans    *planCache
 	commit   *committer
 	draining atomic.Bool
-	runs     sync.WaitGroup
 	active   sync.Map // River job id → struct{}: the jobs inside Work
+
+	// runs counts the calls of Work in progress. runMu orders its Add
+	// against Wait: once stopping is set no Work begins, so no Add races
+	// the Wait of idle's goroutine.
+	runMu    sync.Mutex
+	stopping bool
+	runs     sync.WaitGroup
+	idle     chan struct{} // closed once stopping and every Work returned
 }
+
+// ErrStopped is returned by Work once the worker is stopping, and by every
+// checkpoint of a run that outlived Stop (River gave up on its job): the
+// execution is left for another process (its job is retried or rescued).
+var ErrStopped = errors.New("worker stopped")
 
 // NewWorker returns a Worker. Start must be called before River works jobs.
 func NewWorker(store Store, cfg *WorkerConfig) *Worker {
 	c := *cfg
-	if c.MaxConcurrentRequests <= 0 {
-		c.MaxConcurrentRequests = MaxConcurrentRequestsDefault
-	}
-	if c.MaxResponseBytes <= 0 {
-		c.MaxResponseBytes = MaxResponseBytesDefault
-	}
-	if c.MaxStoredBytes <= 0 {
-		c.MaxStoredBytes = MaxStoredBytesDefault
-	}
-	if c.CommitShards <= 0 {
-		c.CommitShards = CommitShardsDefault
-	}
-	if c.MaxCommitBatch <= 0 {
-		c.MaxCommitBatch = MaxCommitBatchDefault
-	}
-	if c.MaxRuns <= 0 {
-		c.MaxRuns = MaxRunsDefault
-	}
-	if c.UserAgent == "" {
-		c.UserAgent = UserAgentDefault
-	}
+	// Zero, and for the numbers a negative value, mean the default.
+	c.MaxConcurrentRequests = cmp.Or(max(c.MaxConcurrentRequests, 0), MaxConcurrentRequestsDefault)
+	c.MaxResponseBytes = cmp.Or(max(c.MaxResponseBytes, 0), MaxResponseBytesDefault)
+	c.MaxStoredBytes = cmp.Or(max(c.MaxStoredBytes, 0), MaxStoredBytesDefault)
+	c.CommitShards = cmp.Or(max(c.CommitShards, 0), CommitShardsDefault)
+	c.MaxCommitBatch = cmp.Or(max(c.MaxCommitBatch, 0), MaxCommitBatchDefault)
+	c.MaxRuns = cmp.Or(max(c.MaxRuns, 0), MaxRunsDefault)
+	c.UserAgent = cmp.Or(c.UserAgent, UserAgentDefault)
 	if c.HTTPClient == nil {
 		c.HTTPClient = http.DefaultClient
 	}
-	log := c.Logger
-	if log == nil {
-		log = slog.New(slog.DiscardHandler)
-	}
+	log := cmp.Or(c.Logger, slog.New(slog.DiscardHandler))
 	obs := c.Observer
 	if obs == nil {
 		obs = nopObserver{}
@@ -172,10 +171,50 @@ func (w *Worker) Start(ctx context.Context) error {
 // Call it before River's soft stop.
 func (w *Worker) Drain() { w.draining.Store(true) }
 
-// Stop stops the group committer after running executions returned.
+// Wait makes Work refuse new jobs (ErrStopped) and running executions
+// launch no new step (Drain), and waits until every call of Work in
+// progress has returned, or ctx ends. Call it after River has stopped:
+// River may give up on a job whose Work has not returned yet.
+func (w *Worker) Wait(ctx context.Context) error {
+	w.Drain()
+	w.runMu.Lock()
+	w.stopping = true
+	if w.idle == nil {
+		w.idle = make(chan struct{})
+		go func() {
+			w.runs.Wait()
+			close(w.idle)
+		}()
+	}
+	idle := w.idle
+	w.runMu.Unlock()
+	select {
+	case <-idle:
+		return nil
+	case <-ctx.Done():
+		return fmt.Errorf("wait for %d running executions: %w", len(w.RunningJobs()), context.Cause(ctx))
+	}
+}
+
+// Stop waits for the runs (Wait), then stops the group committer, which
+// writes what is queued. A run still going when ctx ends can no longer
+// record anything: its checkpoints fail with ErrStopped, and its execution
+// is left for another process.
 func (w *Worker) Stop(ctx context.Context) error {
+	err := w.Wait(ctx)
 	w.commit.stop()
-	return nil
+	return err
+}
+
+// begin counts a call of Work in, unless the worker is stopping.
+func (w *Worker) begin() bool {
+	w.runMu.Lock()
+	defer w.runMu.Unlock()
+	if w.stopping {
+		return false
+	}
+	w.runs.Add(1)
+	return true
 }
 
 // RunningJobs returns the ids of the River jobs this worker is running now
@@ -203,7 +242,9 @@ func (w *Worker) NextRetry(job *river.Job[ExecutionArgs]) time.Time {
 
 // Work runs one execution job.
 func (w *Worker) Work(ctx context.Context, job *river.Job[ExecutionArgs]) error {
-	w.runs.Add(1)
+	if !w.begin() {
+		return fmt.Errorf("run execution %s: %w", job.Args.ExecutionID, ErrStopped)
+	}
 	defer w.runs.Done()
 	w.active.Store(job.ID, struct{}{})
 	defer w.active.Delete(job.ID)

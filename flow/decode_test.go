@@ -3,12 +3,15 @@ package flow
 import (
 	"encoding/json"
 	"errors"
+	"fmt"
 	"os"
 	"strconv"
 	"strings"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
+
+	"github.com/flowd/flowd/internal/tabletest"
 )
 
 func ptr[T any](v T) *T { return &v }
@@ -151,34 +154,26 @@ func TestDecodeFlowKeepsValues(t *testing.T) {
 func TestDecodeFlowMalformed(t *testing.T) {
 	t.Parallel()
 
-	tests := []struct {
-		name string
-		body string
-		want string
-	}{
-		{"empty", ``, "malformed JSON: the body is empty"},
-		{"spaces", "  \n", "malformed JSON: the body is empty"},
-		{"not JSON", `name=x`, "malformed JSON: invalid character 'a' in literal null (expecting 'u')"},
-		{"truncated", `{"name": "x"`, "malformed JSON: unexpected EOF"},
-		{"trailing data", `{"name": "x"} {}`, "malformed JSON: invalid JSON: data after the top-level value"},
-		{"trailing garbage", `{"name": "x"}x`, "malformed JSON: invalid JSON: data after the top-level value"},
-		{"array", `[{"name": "x"}]`, "malformed JSON: the body must be a JSON object"},
-		{"string", `"x"`, "malformed JSON: the body must be a JSON object"},
-		{"null", `null`, "malformed JSON: the body must be a JSON object"},
-		{"invalid UTF-8", "{\"name\": \"\xff\"}", "malformed JSON: the body is not valid UTF-8"},
+	// The message of the error, which must wrap ErrMalformedJSON.
+	decode := func(body string) string {
+		_, err := DecodeFlow([]byte(body))
+		if !errors.Is(err, ErrMalformedJSON) {
+			return fmt.Sprintf("%v, not an error wrapping ErrMalformedJSON", err)
+		}
+		return err.Error()
 	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			t.Parallel()
-			_, err := DecodeFlow([]byte(tt.body))
-			if !errors.Is(err, ErrMalformedJSON) {
-				t.Fatalf("DecodeFlow(%q) = %v, want an error wrapping ErrMalformedJSON", tt.body, err)
-			}
-			if diff := cmp.Diff(tt.want, err.Error()); diff != "" {
-				t.Errorf("error (-want +got):\n%s", diff)
-			}
-		})
-	}
+	tabletest.Func(t, "DecodeFlow", decode, []tabletest.Case[string, string]{
+		{Name: "empty", In: ``, Want: "malformed JSON: the body is empty"},
+		{Name: "spaces", In: "  \n", Want: "malformed JSON: the body is empty"},
+		{Name: "not JSON", In: `name=x`, Want: "malformed JSON: invalid character 'a' in literal null (expecting 'u')"},
+		{Name: "truncated", In: `{"name": "x"`, Want: "malformed JSON: unexpected EOF"},
+		{Name: "trailing data", In: `{"name": "x"} {}`, Want: "malformed JSON: invalid JSON: data after the top-level value"},
+		{Name: "trailing garbage", In: `{"name": "x"}x`, Want: "malformed JSON: invalid JSON: data after the top-level value"},
+		{Name: "array", In: `[{"name": "x"}]`, Want: "malformed JSON: the body must be a JSON object"},
+		{Name: "string", In: `"x"`, Want: "malformed JSON: the body must be a JSON object"},
+		{Name: "null", In: `null`, Want: "malformed JSON: the body must be a JSON object"},
+		{Name: "invalid UTF-8", In: "{\"name\": \"\xff\"}", Want: "malformed JSON: the body is not valid UTF-8"},
+	})
 }
 
 // validFlow is the flow the validation cases start from.

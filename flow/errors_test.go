@@ -2,29 +2,19 @@ package flow
 
 import (
 	"testing"
+
+	"github.com/flowd/flowd/internal/tabletest"
 )
 
 func TestValidationErrorError(t *testing.T) {
 	t.Parallel()
 
-	tests := []struct {
-		name string
-		errs []FieldError
-		want string
-	}{
-		{"none", nil, "invalid flow"},
-		{"one", []FieldError{{"name", "is required"}}, "invalid flow: name: is required"},
-		{"whole document", []FieldError{{"", "must be an object"}}, "invalid flow: must be an object"},
-		{"two", []FieldError{{"name", "is required"}, {"steps", "at least one step is required"}}, "invalid flow: name: is required (and 1 more error)"},
-		{"three", []FieldError{{"a", "x"}, {"b", "y"}, {"c", "z"}}, "invalid flow: a: x (and 2 more errors)"},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			t.Parallel()
-			got := (&ValidationError{Errors: tt.errs}).Error()
-			if got != tt.want {
-				t.Errorf("Error() = %q, want %q", got, tt.want)
-			}
-		})
-	}
+	errorOf := func(errs []FieldError) string { return (&ValidationError{Errors: errs}).Error() }
+	tabletest.Func(t, "ValidationError.Error", errorOf, []tabletest.Case[[]FieldError, string]{
+		{Name: "none", In: nil, Want: "invalid flow"},
+		{Name: "one", In: []FieldError{{"name", "is required"}}, Want: "invalid flow: name: is required"},
+		{Name: "whole document", In: []FieldError{{"", "must be an object"}}, Want: "invalid flow: must be an object"},
+		{Name: "two", In: []FieldError{{"name", "is required"}, {"steps", "at least one step is required"}}, Want: "invalid flow: name: is required (and 1 more error)"},
+		{Name: "three", In: []FieldError{{"a", "x"}, {"b", "y"}, {"c", "z"}}, Want: "invalid flow: a: x (and 2 more errors)"},
+	})
 }

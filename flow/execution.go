@@ -12,7 +12,6 @@ const (
 	TriggerManual   = "manual"
 	TriggerSchedule = "schedule"
 	TriggerHook     = "hook"
-	TriggerRetry    = "retry"
 )
 
 // Step states inside an execution.

@@ -5,64 +5,55 @@ import (
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
+
+	"github.com/flowd/flowd/internal/tabletest"
 )
 
 func TestConvert(t *testing.T) {
 	t.Parallel()
 
-	tests := []struct {
-		name     string
-		in       any
+	type convertIn struct {
+		value    any
 		dataType string
-		want     any
-		wantErr  string
-	}{
-		{name: "nil", in: nil, dataType: "integer", want: nil},
-		{name: "default is string", in: json.Number("1.50"), dataType: "", want: "1.50"},
-		{name: "string of string", in: "abc", dataType: "string", want: "abc"},
-		{name: "string of float", in: 0.1, dataType: "string", want: "0.1"},
-		{name: "string of big float", in: 1e21, dataType: "string", want: "1000000000000000000000"},
-		{name: "string of int64", in: int64(-7), dataType: "string", want: "-7"},
-		{name: "string of bool", in: true, dataType: "STRING", want: "true"},
-		{name: "string of object", in: map[string]any{"b": json.Number("1"), "a": "<&>"}, dataType: "string", want: `{"a":"<&>","b":1}`},
-		{name: "string of array", in: []any{json.Number("1"), "x"}, dataType: "string", want: `[1,"x"]`},
-		{name: "number of json.Number", in: json.Number("2.5"), dataType: "number", want: 2.5},
-		{name: "number of string", in: " 1e3 ", dataType: "number", want: 1000.0},
-		{name: "number of int64", in: int64(3), dataType: "number", want: 3.0},
-		{name: "number of NaN string", in: "NaN", dataType: "number", wantErr: `cannot convert "NaN" to number`},
-		{name: "number of Inf string", in: "Inf", dataType: "number", wantErr: `cannot convert "Inf" to number`},
-		{name: "number of hex string", in: "0x10", dataType: "number", wantErr: `cannot convert "0x10" to number`},
-		{name: "number of bool", in: true, dataType: "number", wantErr: `cannot convert true to number`},
-		{name: "integer of big json.Number", in: json.Number("9007199254740993"), dataType: "integer", want: int64(9007199254740993)},
-		{name: "integer of 42.0", in: json.Number("42.0"), dataType: "integer", want: int64(42)},
-		{name: "integer of float", in: 42.0, dataType: "integer", want: int64(42)},
-		{name: "integer of fraction", in: 42.5, dataType: "integer", wantErr: `cannot convert 42.5 to integer`},
-		{name: "integer of string", in: "-12", dataType: "integer", want: int64(-12)},
-		{name: "integer of abc", in: "abc", dataType: "integer", wantErr: `cannot convert "abc" to integer`},
-		{name: "integer overflow", in: json.Number("1e30"), dataType: "integer", wantErr: `cannot convert 1e30 to integer`},
-		{name: "integer of int", in: 5, dataType: "integer", want: int64(5)},
-		{name: "boolean of bool", in: false, dataType: "boolean", want: false},
-		{name: "boolean of TRUE", in: " TRUE ", dataType: "boolean", want: true},
-		{name: "boolean of number", in: json.Number("1"), dataType: "boolean", wantErr: `cannot convert 1 to boolean`},
-		{name: "boolean of yes", in: "yes", dataType: "boolean", wantErr: `cannot convert "yes" to boolean`},
-		{name: "object of map", in: map[string]any{"a": true}, dataType: "object", want: map[string]any{"a": true}},
-		{name: "object of string", in: `{"a": 1}`, dataType: "object", want: map[string]any{"a": json.Number("1")}},
-		{name: "object of array string", in: `[1]`, dataType: "object", wantErr: `cannot convert "[1]" to object`},
-		{name: "array of slice", in: []any{"a"}, dataType: "array", want: []any{"a"}},
-		{name: "array of string", in: `[1, "a"]`, dataType: "array", want: []any{json.Number("1"), "a"}},
-		{name: "array of object", in: map[string]any{}, dataType: "array", wantErr: `cannot convert {} to array`},
-		{name: "unknown data type", in: "x", dataType: "date", wantErr: `unknown data type "date"`},
 	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			t.Parallel()
-			got, err := Convert(tt.in, tt.dataType)
-			checkErr(t, err, tt.wantErr)
-			if diff := cmp.Diff(tt.want, got); diff != "" {
-				t.Errorf("Convert(%#v, %q) (-want +got):\n%s", tt.in, tt.dataType, diff)
-			}
-		})
-	}
+	convert := func(in convertIn) (any, error) { return Convert(in.value, in.dataType) }
+	tabletest.FuncErr(t, "Convert", convert, []tabletest.Case[convertIn, any]{
+		{Name: "nil", In: convertIn{nil, "integer"}, Want: nil},
+		{Name: "default is string", In: convertIn{json.Number("1.50"), ""}, Want: "1.50"},
+		{Name: "string of string", In: convertIn{"abc", "string"}, Want: "abc"},
+		{Name: "string of float", In: convertIn{0.1, "string"}, Want: "0.1"},
+		{Name: "string of big float", In: convertIn{1e21, "string"}, Want: "1000000000000000000000"},
+		{Name: "string of int64", In: convertIn{int64(-7), "string"}, Want: "-7"},
+		{Name: "string of bool", In: convertIn{true, "STRING"}, Want: "true"},
+		{Name: "string of object", In: convertIn{map[string]any{"b": json.Number("1"), "a": "<&>"}, "string"}, Want: `{"a":"<&>","b":1}`},
+		{Name: "string of array", In: convertIn{[]any{json.Number("1"), "x"}, "string"}, Want: `[1,"x"]`},
+		{Name: "number of json.Number", In: convertIn{json.Number("2.5"), "number"}, Want: 2.5},
+		{Name: "number of string", In: convertIn{" 1e3 ", "number"}, Want: 1000.0},
+		{Name: "number of int64", In: convertIn{int64(3), "number"}, Want: 3.0},
+		{Name: "number of NaN string", In: convertIn{"NaN", "number"}, Err: `cannot convert "NaN" to number`},
+		{Name: "number of Inf string", In: convertIn{"Inf", "number"}, Err: `cannot convert "Inf" to number`},
+		{Name: "number of hex string", In: convertIn{"0x10", "number"}, Err: `cannot convert "0x10" to number`},
+		{Name: "number of bool", In: convertIn{true, "number"}, Err: `cannot convert true to number`},
+		{Name: "integer of big json.Number", In: convertIn{json.Number("9007199254740993"), "integer"}, Want: int64(9007199254740993)},
+		{Name: "integer of 42.0", In: convertIn{json.Number("42.0"), "integer"}, Want: int64(42)},
+		{Name: "integer of float", In: convertIn{42.0, "integer"}, Want: int64(42)},
+		{Name: "integer of fraction", In: convertIn{42.5, "integer"}, Err: `cannot convert 42.5 to integer`},
+		{Name: "integer of string", In: convertIn{"-12", "integer"}, Want: int64(-12)},
+		{Name: "integer of abc", In: convertIn{"abc", "integer"}, Err: `cannot convert "abc" to integer`},
+		{Name: "integer overflow", In: convertIn{json.Number("1e30"), "integer"}, Err: `cannot convert 1e30 to integer`},
+		{Name: "integer of int", In: convertIn{5, "integer"}, Want: int64(5)},
+		{Name: "boolean of bool", In: convertIn{false, "boolean"}, Want: false},
+		{Name: "boolean of TRUE", In: convertIn{" TRUE ", "boolean"}, Want: true},
+		{Name: "boolean of number", In: convertIn{json.Number("1"), "boolean"}, Err: `cannot convert 1 to boolean`},
+		{Name: "boolean of yes", In: convertIn{"yes", "boolean"}, Err: `cannot convert "yes" to boolean`},
+		{Name: "object of map", In: convertIn{map[string]any{"a": true}, "object"}, Want: map[string]any{"a": true}},
+		{Name: "object of string", In: convertIn{`{"a": 1}`, "object"}, Want: map[string]any{"a": json.Number("1")}},
+		{Name: "object of array string", In: convertIn{`[1]`, "object"}, Err: `cannot convert "[1]" to object`},
+		{Name: "array of slice", In: convertIn{[]any{"a"}, "array"}, Want: []any{"a"}},
+		{Name: "array of string", In: convertIn{`[1, "a"]`, "array"}, Want: []any{json.Number("1"), "a"}},
+		{Name: "array of object", In: convertIn{map[string]any{}, "array"}, Err: `cannot convert {} to array`},
+		{Name: "unknown data type", In: convertIn{"x", "date"}, Err: `unknown data type "date"`},
+	})
 }
 
 func TestExtract(t *testing.T) {

@@ -6,7 +6,7 @@ import (
 	"net/url"
 	"testing"
 
-	"github.com/google/go-cmp/cmp"
+	"github.com/flowd/flowd/internal/tabletest"
 )
 
 // testVars are the variables the rendering tests use.
@@ -33,79 +33,44 @@ func testVars() map[string]any {
 func TestTemplateNames(t *testing.T) {
 	t.Parallel()
 
-	tests := []struct {
-		in   string
-		want []string
-	}{
-		{"", nil},
-		{"no placeholders", nil},
-		{"{{a}}", []string{"a"}},
-		{"{{ a }} and {{\tb\t}} and {{a}}", []string{"a", "b"}},
-		{"{{$execution_id}}:{{step.1-x_y}}", []string{"$execution_id", "step.1-x_y"}},
-		{"{{}} {{a b}} {{a!}} {a} {{{c}}}", []string{"c"}},
-		{"{{ unterminated", nil},
-	}
-	for _, tt := range tests {
-		t.Run(tt.in, func(t *testing.T) {
-			t.Parallel()
-			if diff := cmp.Diff(tt.want, TemplateNames(tt.in)); diff != "" {
-				t.Errorf("TemplateNames(%q) (-want +got):\n%s", tt.in, diff)
-			}
-		})
-	}
+	tabletest.Func(t, "TemplateNames", TemplateNames, []tabletest.Case[string, []string]{
+		{In: "", Want: nil},
+		{In: "no placeholders", Want: nil},
+		{In: "{{a}}", Want: []string{"a"}},
+		{In: "{{ a }} and {{\tb\t}} and {{a}}", Want: []string{"a", "b"}},
+		{In: "{{$execution_id}}:{{step.1-x_y}}", Want: []string{"$execution_id", "step.1-x_y"}},
+		{In: "{{}} {{a b}} {{a!}} {a} {{{c}}}", Want: []string{"c"}},
+		{In: "{{ unterminated", Want: nil},
+	})
 }
 
 func TestTemplateNamesJSON(t *testing.T) {
 	t.Parallel()
 
-	tests := []struct {
-		name string
-		raw  string
-		want []string
-	}{
-		{"null", `null`, nil},
-		{"string", `"{{a}}"`, []string{"a"}},
-		{"keys are not templated", `{"{{k}}": "{{v}}", "x": ["{{w}}", 1, {"y": "{{v}} {{z}}"}]}`, []string{"v", "w", "z"}},
-		{"invalid JSON", `{"a": "{{x}}"`, nil},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			t.Parallel()
-			if diff := cmp.Diff(tt.want, TemplateNamesJSON(json.RawMessage(tt.raw))); diff != "" {
-				t.Errorf("TemplateNamesJSON(%s) (-want +got):\n%s", tt.raw, diff)
-			}
-		})
-	}
+	names := func(raw string) []string { return TemplateNamesJSON(json.RawMessage(raw)) }
+	tabletest.Func(t, "TemplateNamesJSON", names, []tabletest.Case[string, []string]{
+		{Name: "null", In: `null`, Want: nil},
+		{Name: "string", In: `"{{a}}"`, Want: []string{"a"}},
+		{Name: "keys are not templated", In: `{"{{k}}": "{{v}}", "x": ["{{w}}", 1, {"y": "{{v}} {{z}}"}]}`, Want: []string{"v", "w", "z"}},
+		{Name: "invalid JSON", In: `{"a": "{{x}}"`, Want: nil},
+	})
 }
 
 func TestRenderText(t *testing.T) {
 	t.Parallel()
 
-	tests := []struct {
-		in      string
-		want    string
-		wantErr string
-	}{
-		{in: "plain", want: "plain"},
-		{in: "Hello {{ name }}!", want: "Hello Ada Lovelace!"},
-		{in: "{{id}}/{{big}}/{{price}}/{{huge}}/{{ok}}", want: "42/12345678901234567890/19.5/1000000000000000000000/true"},
-		{in: "{{obj}} {{list}}", want: `{"a":"<x>","b":1} ["x",2]`},
-		{in: "{{raw}}|{{rawstr}}", want: `{"k":[1,2]}|hello`},
-		{in: "{{$execution_id}}:{{$attempt}}", want: "0190c3cc-0d44-4b50-8888-8dd25736052a:2"},
-		{in: "{{missing}}", wantErr: `variable "missing" is not set`},
-		{in: "{{nothing}}", wantErr: `variable "nothing" is not set`},
-		{in: "{{ not a placeholder }}", want: "{{ not a placeholder }}"},
-	}
-	for _, tt := range tests {
-		t.Run(tt.in, func(t *testing.T) {
-			t.Parallel()
-			got, err := RenderText(tt.in, testVars())
-			checkErr(t, err, tt.wantErr)
-			if diff := cmp.Diff(tt.want, got); diff != "" {
-				t.Errorf("RenderText(%q) (-want +got):\n%s", tt.in, diff)
-			}
-		})
-	}
+	render := func(in string) (string, error) { return RenderText(in, testVars()) }
+	tabletest.FuncErr(t, "RenderText", render, []tabletest.Case[string, string]{
+		{In: "plain", Want: "plain"},
+		{In: "Hello {{ name }}!", Want: "Hello Ada Lovelace!"},
+		{In: "{{id}}/{{big}}/{{price}}/{{huge}}/{{ok}}", Want: "42/12345678901234567890/19.5/1000000000000000000000/true"},
+		{In: "{{obj}} {{list}}", Want: `{"a":"<x>","b":1} ["x",2]`},
+		{In: "{{raw}}|{{rawstr}}", Want: `{"k":[1,2]}|hello`},
+		{In: "{{$execution_id}}:{{$attempt}}", Want: "0190c3cc-0d44-4b50-8888-8dd25736052a:2"},
+		{In: "{{missing}}", Err: `variable "missing" is not set`},
+		{In: "{{nothing}}", Err: `variable "nothing" is not set`},
+		{In: "{{ not a placeholder }}", Want: "{{ not a placeholder }}"},
+	})
 }
 
 func TestRenderTextUnknownVariableError(t *testing.T) {
@@ -121,59 +86,32 @@ func TestRenderTextUnknownVariableError(t *testing.T) {
 func TestRenderURL(t *testing.T) {
 	t.Parallel()
 
-	tests := []struct {
-		in      string
-		want    string
-		wantErr string
-	}{
-		{in: "https://example.com/users/{{path}}?q={{name}}&p={{path}}", want: "https://example.com/users/a%2Fb%20c?q=Ada+Lovelace&p=a%2Fb+c"},
-		{in: "https://example.com/{{id}}", want: "https://example.com/42"},
-		{in: "{{base_url}}/contacts?since={{id}}", want: "https://api.example.com/v1/contacts?since=42"},
-		{in: "{{name}}/x", wantErr: `rendered URL "Ada Lovelace/x": not an absolute http or https URL`},
-		{in: "{{name}}:x", wantErr: `rendered URL "Ada Lovelace:x": not a valid URL`},
-		{in: "{{path}}", wantErr: `rendered URL "a/b c": not an absolute http or https URL`},
-		{in: "ftp://example.com/{{id}}", wantErr: `rendered URL "ftp://example.com/42": not an absolute http or https URL`},
-		{in: "https:///{{id}}", wantErr: `rendered URL "https:///42": URL has no host`},
-		{in: "https://example.com/{{missing}}", wantErr: `variable "missing" is not set`},
-	}
-	for _, tt := range tests {
-		t.Run(tt.in, func(t *testing.T) {
-			t.Parallel()
-			got, err := RenderURL(tt.in, testVars())
-			checkErr(t, err, tt.wantErr)
-			if diff := cmp.Diff(tt.want, got); diff != "" {
-				t.Errorf("RenderURL(%q) (-want +got):\n%s", tt.in, diff)
-			}
-		})
-	}
+	render := func(in string) (string, error) { return RenderURL(in, testVars()) }
+	tabletest.FuncErr(t, "RenderURL", render, []tabletest.Case[string, string]{
+		{In: "https://example.com/users/{{path}}?q={{name}}&p={{path}}", Want: "https://example.com/users/a%2Fb%20c?q=Ada+Lovelace&p=a%2Fb+c"},
+		{In: "https://example.com/{{id}}", Want: "https://example.com/42"},
+		{In: "{{base_url}}/contacts?since={{id}}", Want: "https://api.example.com/v1/contacts?since=42"},
+		{In: "{{name}}/x", Err: `rendered URL "Ada Lovelace/x": not an absolute http or https URL`},
+		{In: "{{name}}:x", Err: `rendered URL "Ada Lovelace:x": not a valid URL`},
+		{In: "{{path}}", Err: `rendered URL "a/b c": not an absolute http or https URL`},
+		{In: "ftp://example.com/{{id}}", Err: `rendered URL "ftp://example.com/42": not an absolute http or https URL`},
+		{In: "https:///{{id}}", Err: `rendered URL "https:///42": URL has no host`},
+		{In: "https://example.com/{{missing}}", Err: `variable "missing" is not set`},
+	})
 }
 
 func TestRenderParams(t *testing.T) {
 	t.Parallel()
 
-	tests := []struct {
-		name    string
-		raw     string
-		want    url.Values
-		wantErr string
-	}{
-		{name: "empty", raw: ``, want: url.Values{}},
-		{name: "null", raw: `null`, want: url.Values{}},
-		{name: "values", raw: `{"q": "{{name}}", "n": 10, "f": 1.50, "b": false, "z": null, "s": "id-{{id}}"}`,
-			want: url.Values{"q": {"Ada Lovelace"}, "n": {"10"}, "f": {"1.50"}, "b": {"false"}, "z": {""}, "s": {"id-42"}}},
-		{name: "unknown", raw: `{"q": "{{missing}}"}`, wantErr: `param "q": variable "missing" is not set`},
-		{name: "not an object", raw: `[1]`, wantErr: `webhook_url_params must be a JSON object`},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			t.Parallel()
-			got, err := RenderParams(json.RawMessage(tt.raw), testVars())
-			checkErr(t, err, tt.wantErr)
-			if diff := cmp.Diff(tt.want, got); diff != "" && tt.wantErr == "" {
-				t.Errorf("RenderParams(%s) (-want +got):\n%s", tt.raw, diff)
-			}
-		})
-	}
+	render := func(raw string) (url.Values, error) { return RenderParams(json.RawMessage(raw), testVars()) }
+	tabletest.FuncErr(t, "RenderParams", render, []tabletest.Case[string, url.Values]{
+		{Name: "empty", In: ``, Want: url.Values{}},
+		{Name: "null", In: `null`, Want: url.Values{}},
+		{Name: "values", In: `{"q": "{{name}}", "n": 10, "f": 1.50, "b": false, "z": null, "s": "id-{{id}}"}`,
+			Want: url.Values{"q": {"Ada Lovelace"}, "n": {"10"}, "f": {"1.50"}, "b": {"false"}, "z": {""}, "s": {"id-42"}}},
+		{Name: "unknown", In: `{"q": "{{missing}}"}`, Err: `param "q": variable "missing" is not set`},
+		{Name: "not an object", In: `[1]`, Err: `webhook_url_params must be a JSON object`},
+	})
 }
 
 func TestRenderHeaders(t *testing.T) {
@@ -181,65 +119,40 @@ func TestRenderHeaders(t *testing.T) {
 
 	vars := testVars()
 	vars["evil"] = "x\r\nX-Injected: 1"
-	tests := []struct {
-		name    string
-		raw     string
-		want    map[string]string
-		wantErr string
-	}{
-		{name: "null", raw: `null`, want: map[string]string{}},
-		{name: "values", raw: `{"Authorization": "Bearer {{id}}", "X-Attempt": "{{$attempt}}", "X-Static": "v"}`,
-			want: map[string]string{"Authorization": "Bearer 42", "X-Attempt": "2", "X-Static": "v"}},
-		{name: "injection", raw: `{"X-A": "{{evil}}"}`, wantErr: `header "X-A": value contains a line break or NUL byte`},
-		{name: "unknown", raw: `{"X-A": "{{missing}}"}`, wantErr: `header "X-A": variable "missing" is not set`},
-		{name: "invalid", raw: `{"X-A": `, wantErr: `decode webhook_headers: unexpected EOF`},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			t.Parallel()
-			got, err := RenderHeaders(json.RawMessage(tt.raw), vars)
-			checkErr(t, err, tt.wantErr)
-			if diff := cmp.Diff(tt.want, got); diff != "" && tt.wantErr == "" {
-				t.Errorf("RenderHeaders(%s) (-want +got):\n%s", tt.raw, diff)
-			}
-		})
-	}
+	render := func(raw string) (map[string]string, error) { return RenderHeaders(json.RawMessage(raw), vars) }
+	tabletest.FuncErr(t, "RenderHeaders", render, []tabletest.Case[string, map[string]string]{
+		{Name: "null", In: `null`, Want: map[string]string{}},
+		{Name: "values", In: `{"Authorization": "Bearer {{id}}", "X-Attempt": "{{$attempt}}", "X-Static": "v"}`,
+			Want: map[string]string{"Authorization": "Bearer 42", "X-Attempt": "2", "X-Static": "v"}},
+		{Name: "injection", In: `{"X-A": "{{evil}}"}`, Err: `header "X-A": value contains a line break or NUL byte`},
+		{Name: "unknown", In: `{"X-A": "{{missing}}"}`, Err: `header "X-A": variable "missing" is not set`},
+		{Name: "invalid", In: `{"X-A": `, Err: `decode webhook_headers: unexpected EOF`},
+	})
 }
 
 func TestRenderJSON(t *testing.T) {
 	t.Parallel()
 
-	tests := []struct {
-		name    string
-		raw     string
-		want    string
-		wantErr string
-	}{
-		{name: "empty", raw: ``, want: ``},
-		{name: "null", raw: ` null `, want: ` null `},
-		{name: "no placeholders keeps order", raw: `{"z": 1, "a": [true, null, 1.0e3], "m": "<b>"}`, want: `{"z":1,"a":[true,null,1.0e3],"m":"<b>"}`},
-		{name: "typed values", raw: `{"id": "{{id}}", "big": "{{ big }}", "price": "{{price}}", "ok": "{{ok}}", "obj": "{{obj}}", "list": "{{list}}", "raw": "{{raw}}"}`,
-			want: `{"id":42,"big":12345678901234567890,"price":19.5,"ok":true,"obj":{"a":"<x>","b":1},"list":["x",2],"raw":{"k":[1,2]}}`},
-		{name: "text inside longer strings", raw: `{"greeting": "Hi {{name}} #{{id}}", "o": "obj={{obj}}"}`,
-			want: `{"greeting":"Hi Ada Lovelace #42","o":"obj={\"a\":\"<x>\",\"b\":1}"}`},
-		{name: "keys untouched", raw: `{"{{id}}": "{{id}}"}`, want: `{"{{id}}":42}`},
-		{name: "root string", raw: `"{{name}}"`, want: `"Ada Lovelace"`},
-		{name: "nested arrays", raw: `[["{{id}}"], [], {}, [{"a": "{{ok}}"}]]`, want: `[[42],[],{},[{"a":true}]]`},
-		{name: "unknown", raw: `{"a": "{{missing}}"}`, wantErr: `variable "missing" is not set`},
-		{name: "nil is not set", raw: `{"a": "{{nothing}}"}`, wantErr: `variable "nothing" is not set`},
-		{name: "invalid", raw: `{"a": 1`, wantErr: `unexpected end of JSON input`},
-		{name: "trailing", raw: `{} {}`, wantErr: `invalid JSON: data after the top-level value`},
+	render := func(raw string) (string, error) {
+		got, err := RenderJSON(json.RawMessage(raw), testVars())
+		return string(got), err
 	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			t.Parallel()
-			got, err := RenderJSON(json.RawMessage(tt.raw), testVars())
-			checkErr(t, err, tt.wantErr)
-			if diff := cmp.Diff(tt.want, string(got)); diff != "" {
-				t.Errorf("RenderJSON(%s) (-want +got):\n%s", tt.raw, diff)
-			}
-		})
-	}
+	tabletest.FuncErr(t, "RenderJSON", render, []tabletest.Case[string, string]{
+		{Name: "empty", In: ``, Want: ``},
+		{Name: "null", In: ` null `, Want: ` null `},
+		{Name: "no placeholders keeps order", In: `{"z": 1, "a": [true, null, 1.0e3], "m": "<b>"}`, Want: `{"z":1,"a":[true,null,1.0e3],"m":"<b>"}`},
+		{Name: "typed values", In: `{"id": "{{id}}", "big": "{{ big }}", "price": "{{price}}", "ok": "{{ok}}", "obj": "{{obj}}", "list": "{{list}}", "raw": "{{raw}}"}`,
+			Want: `{"id":42,"big":12345678901234567890,"price":19.5,"ok":true,"obj":{"a":"<x>","b":1},"list":["x",2],"raw":{"k":[1,2]}}`},
+		{Name: "text inside longer strings", In: `{"greeting": "Hi {{name}} #{{id}}", "o": "obj={{obj}}"}`,
+			Want: `{"greeting":"Hi Ada Lovelace #42","o":"obj={\"a\":\"<x>\",\"b\":1}"}`},
+		{Name: "keys untouched", In: `{"{{id}}": "{{id}}"}`, Want: `{"{{id}}":42}`},
+		{Name: "root string", In: `"{{name}}"`, Want: `"Ada Lovelace"`},
+		{Name: "nested arrays", In: `[["{{id}}"], [], {}, [{"a": "{{ok}}"}]]`, Want: `[[42],[],{},[{"a":true}]]`},
+		{Name: "unknown", In: `{"a": "{{missing}}"}`, Err: `variable "missing" is not set`},
+		{Name: "nil is not set", In: `{"a": "{{nothing}}"}`, Err: `variable "nothing" is not set`},
+		{Name: "invalid", In: `{"a": 1`, Err: `unexpected end of JSON input`},
+		{Name: "trailing", In: `{} {}`, Err: `invalid JSON: data after the top-level value`},
+	})
 }
 
 // checkErr fails the test unless err's message is want ("" meaning no

@@ -109,6 +109,9 @@ const (
 	MaxPredefinedVariables = 100
 	// MaxNameLen is the longest flow name, in characters.
 	MaxNameLen = 200
+	// MaxWorkspaceIDLen is the longest workspace_id, in characters (a
+	// flow's, and the one GET /v1/webhooks lists).
+	MaxWorkspaceIDLen = 100
 	// MaxVariableNameLen is the longest variable name, in bytes.
 	MaxVariableNameLen = 100
 	// MaxURLLen is the longest webhook_url, in bytes.
@@ -150,7 +153,6 @@ const (
 	minSigningSecretLen     = 16
 	maxSigningSecretLen     = 256
 	maxShortStringLen       = 200
-	maxWorkspaceIDLen       = 100
 	maxLogoLen              = 2048
 	maxPathLen              = 1024
 	maxCustomValueBytes     = 8 << 10
@@ -220,7 +222,7 @@ func (d *decoder) flow(top *object) *FlowInput {
 
 	if s, ok := top.str("workspace_id"); ok && strings.TrimSpace(s) != "" {
 		in.WorkspaceID = strings.TrimSpace(s)
-		d.maxLen("workspace_id", in.WorkspaceID, maxWorkspaceIDLen)
+		d.maxLen("workspace_id", in.WorkspaceID, MaxWorkspaceIDLen)
 	}
 	if s, ok := top.str("name"); ok {
 		in.Name = strings.TrimSpace(s)

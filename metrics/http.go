@@ -90,9 +90,7 @@ type Server struct {
 
 // NewServer returns a Server for addr serving h at GET /metrics.
 func NewServer(addr string, h http.Handler, log *slog.Logger) *Server {
-	if log == nil {
-		log = slog.New(slog.DiscardHandler)
-	}
+	log = cmp.Or(log, slog.New(slog.DiscardHandler))
 	return &Server{addr: addr, h: h, log: log}
 }
 

@@ -54,18 +54,7 @@ func setup(t *testing.T) *testBundle {
 // run creates a flow, triggers it and waits for it to end.
 func (b *testBundle) run(t *testing.T, def map[string]any) *flow.Execution {
 	t.Helper()
-	r := b.env.Do(t, b.tenant, "POST", "/v1/webhooks", def)
-	if r.Code != http.StatusCreated {
-		t.Fatalf("create flow: %d %s", r.Code, r.Raw)
-	}
-	var f flow.Flow
-	r.Decode(t, &f)
-	r = b.env.Do(t, b.tenant, "POST", "/v1/webhooks/"+f.ID.String()+"/trigger", nil)
-	if r.Code != http.StatusAccepted {
-		t.Fatalf("trigger: %d %s", r.Code, r.Raw)
-	}
-	var e flow.Execution
-	r.Decode(t, &e)
+	e := b.env.Trigger(t, b.tenant, b.env.CreateFlow(t, b.tenant, def).ID, nil)
 	return b.env.WaitExecution(t, b.tenant, e.ID, 30*time.Second, "success", "failed", "cancelled")
 }
 

@@ -2,19 +2,13 @@ package redact
 
 import (
 	"testing"
-
-	"github.com/google/go-cmp/cmp"
 )
 
 func TestJSON(t *testing.T) {
 	t.Parallel()
 
-	tests := []struct {
-		name    string
-		in      string
-		secrets []string
-		want    string
-	}{
+	json := func(in string, secrets []string) string { return string(JSON([]byte(in), secrets)) }
+	checkMask(t, "JSON", json, []maskCase{
 		{name: "Empty", in: "", want: ""},
 		{name: "Scalar", in: ` 42 `, want: `42`},
 		{
@@ -58,13 +52,5 @@ func TestJSON(t *testing.T) {
 			in:   `{"id":123456789012345678901234567890}`,
 			want: `{"id":123456789012345678901234567890}`,
 		},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			t.Parallel()
-			if diff := cmp.Diff(tt.want, string(JSON([]byte(tt.in), tt.secrets))); diff != "" {
-				t.Errorf("JSON(%s) mismatch (-want +got):\n%s", tt.in, diff)
-			}
-		})
-	}
+	})
 }

@@ -3,47 +3,36 @@ package redact
 import (
 	"testing"
 
-	"github.com/google/go-cmp/cmp"
+	"github.com/flowd/flowd/internal/tabletest"
 )
 
 func TestSensitiveName(t *testing.T) {
 	t.Parallel()
 
-	tests := []struct {
-		name string
-		want bool
-	}{
-		{"Authorization", true},
-		{"authorization", true},
-		{"Proxy-Authorization", true},
-		{"Cookie", true},
-		{"Set-Cookie", true},
-		{"X-Api-Key", true},
-		{"x-auth-token", true},
-		{"client_secret", true},
-		{"api_key", true},
-		{"apiKey", true},
-		{"PASSWORD", true},
-		{"db_passwd", true},
-		{"X-Session-Id", true},
-		{"X-Hub-Signature-256", true},
-		{"access_token", true},
-		{"aws_credentials", true},
-		{"Content-Type", false},
-		{"Accept", false},
-		{"User-Agent", false},
-		{"Idempotency-Key", false},
-		{"idempotency_key", false},
-		{"execution_id", false},
-		{"Cookies-Enabled", false},
-		{"", false},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			t.Parallel()
-			if diff := cmp.Diff(tt.want, SensitiveName(tt.name)); diff != "" {
-				t.Errorf("SensitiveName(%q) mismatch (-want +got):\n%s", tt.name, diff)
-			}
-		})
-	}
+	tabletest.Func(t, "SensitiveName", SensitiveName, []tabletest.Case[string, bool]{
+		{In: "Authorization", Want: true},
+		{In: "authorization", Want: true},
+		{In: "Proxy-Authorization", Want: true},
+		{In: "Cookie", Want: true},
+		{In: "Set-Cookie", Want: true},
+		{In: "X-Api-Key", Want: true},
+		{In: "x-auth-token", Want: true},
+		{In: "client_secret", Want: true},
+		{In: "api_key", Want: true},
+		{In: "apiKey", Want: true},
+		{In: "PASSWORD", Want: true},
+		{In: "db_passwd", Want: true},
+		{In: "X-Session-Id", Want: true},
+		{In: "X-Hub-Signature-256", Want: true},
+		{In: "access_token", Want: true},
+		{In: "aws_credentials", Want: true},
+		{In: "Content-Type", Want: false},
+		{In: "Accept", Want: false},
+		{In: "User-Agent", Want: false},
+		{In: "Idempotency-Key", Want: false},
+		{In: "idempotency_key", Want: false},
+		{In: "execution_id", Want: false},
+		{In: "Cookies-Enabled", Want: false},
+		{In: "", Want: false},
+	})
 }

@@ -4,20 +4,18 @@ import (
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
+
+	"github.com/flowd/flowd/internal/tabletest"
 )
 
 func TestSecretValues(t *testing.T) {
 	t.Parallel()
 
-	tests := []struct {
-		name string
-		in   map[string]any
-		want []string
-	}{
-		{name: "Nil", in: nil, want: []string{}},
+	tabletest.Func(t, "SecretValues", SecretValues, []tabletest.Case[map[string]any, []string]{
+		{Name: "Nil", In: nil, Want: []string{}},
 		{
-			name: "SensitiveNamesOnly",
-			in: map[string]any{
+			Name: "SensitiveNamesOnly",
+			In: map[string]any{
 				"api_key":       "k-12345",
 				"client_secret": "a much longer secret",
 				"password":      "pw1", // too short
@@ -25,11 +23,11 @@ func TestSecretValues(t *testing.T) {
 				"customer_name": "Ada Lovelace",
 				"access_token":  "k-12345", // duplicate
 			},
-			want: []string{"a much longer secret", "k-12345"},
+			Want: []string{"a much longer secret", "k-12345"},
 		},
 		{
-			name: "Nested",
-			in: map[string]any{
+			Name: "Nested",
+			In: map[string]any{
 				"provider": map[string]any{"access_token": "tok-abc", "expires_in": "3600s"},
 				"credentials": map[string]any{
 					"user": "admin-user",
@@ -37,28 +35,15 @@ func TestSecretValues(t *testing.T) {
 				},
 				"config": map[string]string{"webhook_signature": "sig-value", "region": "eu-west-1"},
 			},
-			want: []string{"first-secret", "deep-secret", "admin-user", "sig-value", "tok-abc"},
+			Want: []string{"first-secret", "deep-secret", "admin-user", "sig-value", "tok-abc"},
 		},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			t.Parallel()
-			if diff := cmp.Diff(tt.want, SecretValues(tt.in)); diff != "" {
-				t.Errorf("SecretValues mismatch (-want +got):\n%s", diff)
-			}
-		})
-	}
+	})
 }
 
 func TestString(t *testing.T) {
 	t.Parallel()
 
-	tests := []struct {
-		name    string
-		in      string
-		secrets []string
-		want    string
-	}{
+	checkMask(t, "String", String, []maskCase{
 		{name: "NoSecrets", in: "nothing to hide", want: "nothing to hide"},
 		{name: "EmptySecretIgnored", in: "abc", secrets: []string{""}, want: "abc"},
 		{name: "Plain", in: "token is tok-123 and again tok-123", secrets: []string{"tok-123"}, want: "token is [redacted] and again [redacted]"},
@@ -68,26 +53,13 @@ func TestString(t *testing.T) {
 		{name: "LongestFirst", in: "abcd abcdefgh", secrets: []string{"abcd", "abcdefgh"}, want: "[redacted] [redacted]"},
 		{name: "MaskNotRewritten", in: "redacted-secret", secrets: []string{"redacted-secret", "redacted"}, want: "[redacted]"},
 		{name: "Multiline", in: "line1 s3cr3t\nline2 s3cr3t", secrets: []string{"s3cr3t"}, want: "line1 [redacted]\nline2 [redacted]"},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			t.Parallel()
-			if diff := cmp.Diff(tt.want, String(tt.in, tt.secrets)); diff != "" {
-				t.Errorf("String(%q) mismatch (-want +got):\n%s", tt.in, diff)
-			}
-		})
-	}
+	})
 }
 
 func TestURL(t *testing.T) {
 	t.Parallel()
 
-	tests := []struct {
-		name    string
-		in      string
-		secrets []string
-		want    string
-	}{
+	checkMask(t, "URL", URL, []maskCase{
 		{name: "Untouched", in: "https://api.example.com/v1/items?page=2&sort=asc", want: "https://api.example.com/v1/items?page=2&sort=asc"},
 		{
 			name: "SensitiveQueryParams",
@@ -133,12 +105,26 @@ func TestURL(t *testing.T) {
 			secrets: []string{"abc-secret"},
 			want:    "http://[::1%zz]:80/?token=[redacted]",
 		},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
+	})
+}
+
+// maskCase is a text, the secret values known, and what a masking
+// function must make of them.
+type maskCase struct {
+	name    string
+	in      string
+	secrets []string
+	want    string
+}
+
+// checkMask runs mask on each case in a parallel subtest.
+func checkMask(t *testing.T, what string, mask func(in string, secrets []string) string, cases []maskCase) {
+	t.Helper()
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			if diff := cmp.Diff(tt.want, URL(tt.in, tt.secrets)); diff != "" {
-				t.Errorf("URL(%q) mismatch (-want +got):\n%s", tt.in, diff)
+			if diff := cmp.Diff(tc.want, mask(tc.in, tc.secrets)); diff != "" {
+				t.Errorf("%s(%q) (-want +got):\n%s", what, tc.in, diff)
 			}
 		})
 	}

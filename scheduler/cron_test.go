@@ -87,13 +87,7 @@ func scheduledFlow(name, schedule, url string) map[string]any {
 
 func (b *testBundle) create(t *testing.T, body any) *flow.Flow {
 	t.Helper()
-	r := b.env.Do(t, b.tenant, "POST", "/v1/webhooks", body)
-	if r.Code != http.StatusCreated {
-		t.Fatalf("create flow: %d %s", r.Code, r.Raw)
-	}
-	var f flow.Flow
-	r.Decode(t, &f)
-	return &f
+	return b.env.CreateFlow(t, b.tenant, body)
 }
 
 func (b *testBundle) post(t *testing.T, path string, body any, want int) {
@@ -152,6 +146,31 @@ func (b *testBundle) waitFinished(t *testing.T, flowID uuid.UUID) []flow.Executi
 			t.Fatalf("flow %s: %d executions still running", flowID, busy)
 		}
 		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+// checkNoMoreRuns fails the test if the flow (just stopped, deleted or
+// unscheduled: what) starts another execution. It proves that something
+// did not happen without sleeping for a guessed time: it waits until the
+// schedule loops have run two slots of an "@every 1s" witness flow that
+// both begin after now, passes in which the flow would have run too.
+func (b *testBundle) checkNoMoreRuns(t *testing.T, flowID uuid.UUID, what string) {
+	t.Helper()
+	since := time.Now()
+	before := len(b.executions(t, flowID))
+	witness := b.create(t, scheduledFlow("witness", "@every 1s", newSlotTarget(t).URL))
+	t.Cleanup(func() { b.env.Do(t, b.tenant, "POST", "/v1/integrations/"+witness.ID.String()+"/stop", nil) })
+	flowdtest.WaitFor(t, 30*time.Second, "two slots of the witness flow", func() bool {
+		after := 0
+		for _, e := range b.executions(t, witness.ID) {
+			if e.ScheduledFor != nil && e.ScheduledFor.After(since) {
+				after++
+			}
+		}
+		return after >= 2
+	})
+	if n := len(b.executions(t, flowID)); n != before {
+		t.Fatalf("%s flow: executions went from %d to %d", what, before, n)
 	}
 }
 
@@ -229,11 +248,8 @@ func TestScheduleStopResume(t *testing.T) {
 
 	b.post(t, "/v1/integrations/"+id+"/stop", nil, http.StatusOK)
 	stoppedAt := time.Now()
+	b.checkNoMoreRuns(t, f.ID, "stopped")
 	stopped := len(b.executions(t, f.ID))
-	time.Sleep(2500 * time.Millisecond)
-	if n := len(b.executions(t, f.ID)); n != stopped {
-		t.Fatalf("stopped flow: executions went from %d to %d", stopped, n)
-	}
 
 	resumedAt := time.Now()
 	b.post(t, "/v1/integrations/"+id+"/resume", nil, http.StatusOK)
@@ -251,11 +267,7 @@ func TestScheduleStopResume(t *testing.T) {
 	if r := b.env.Do(t, b.tenant, "DELETE", "/v1/webhooks/"+id, nil); r.Code != http.StatusOK {
 		t.Fatalf("delete: %d %s", r.Code, r.Raw)
 	}
-	deleted := len(b.executions(t, f.ID))
-	time.Sleep(2 * time.Second)
-	if n := len(b.executions(t, f.ID)); n != deleted {
-		t.Errorf("deleted flow: executions went from %d to %d", deleted, n)
-	}
+	b.checkNoMoreRuns(t, f.ID, "deleted")
 }
 
 // TestScheduleCatchUpRunsLatestMissedSlotOnce: a flow whose next slot was
@@ -284,17 +296,17 @@ func TestScheduleCatchUpRunsLatestMissedSlotOnce(t *testing.T) {
 	before := latest()
 	list := b.waitExecutions(t, f.ID, 1, 10*time.Second)
 	after := latest()
-	time.Sleep(1500 * time.Millisecond)
-	list = b.executions(t, f.ID)
-	if len(list) != 1 {
-		t.Fatalf("want exactly one catch-up execution, got %d", len(list))
-	}
 	got := *list[0].ScheduledFor
 	if !got.Equal(before) && !got.Equal(after) {
 		t.Errorf("catch-up ran slot %s, want the latest missed slot %s", got, before)
 	}
+	// The execution and the next slot are written in one transaction: the
+	// next slot is already in the future, so no other missed slot is due.
 	if next := b.nextAt(t, f.ID); next == nil || !next.Equal(got.Add(time.Hour)) {
-		t.Errorf("next slot after catch-up: %v, want %s", next, got.Add(time.Hour))
+		t.Fatalf("next slot after catch-up: %v, want %s", next, got.Add(time.Hour))
+	}
+	if list = b.executions(t, f.ID); len(list) != 1 {
+		t.Fatalf("want exactly one catch-up execution, got %d", len(list))
 	}
 	done := b.waitFinished(t, f.ID)
 	if done[0].Status != flow.ExecutionStatusSuccess {
@@ -314,13 +326,7 @@ func TestScheduleEditTakesEffectNextSlot(t *testing.T) {
 	def := scheduledFlow("yearly", "0 0 1 1 *", b.target.URL)
 	f := b.create(t, def)
 	path := "/v1/webhooks/" + f.ID.String()
-	deadline := time.Now().Add(5 * time.Second)
-	for b.nextAt(t, f.ID) == nil {
-		if time.Now().After(deadline) {
-			t.Fatal("schedule not armed after 5s")
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+	flowdtest.WaitFor(t, 10*time.Second, "the schedule armed", func() bool { return b.nextAt(t, f.ID) != nil })
 	now := time.Now().UTC()
 	wantNext := time.Date(now.Year()+1, 1, 1, 0, 0, 0, 0, time.UTC)
 	if got := b.nextAt(t, f.ID); !got.Equal(wantNext) {
@@ -351,11 +357,7 @@ func TestScheduleEditTakesEffectNextSlot(t *testing.T) {
 	if r := b.env.Do(t, b.tenant, "PUT", path, def); r.Code != http.StatusOK {
 		t.Fatalf("remove schedule: %d %s", r.Code, r.Raw)
 	}
-	n := len(b.executions(t, f.ID))
-	time.Sleep(2 * time.Second)
-	if got := len(b.executions(t, f.ID)); got != n {
-		t.Errorf("schedule removed: executions went from %d to %d", n, got)
-	}
+	b.checkNoMoreRuns(t, f.ID, "unscheduled")
 }
 
 // TestScheduledTemplateNeverRuns: a template's schedule is ignored; its
@@ -447,16 +449,10 @@ func TestScheduleSlotAlreadyRunIsSkipped(t *testing.T) {
 	if _, err := b.env.Pool.Exec(ctx, `UPDATE flows SET schedule_next_at = $2 WHERE id = $1`, f.ID, slot); err != nil {
 		t.Fatal(err)
 	}
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		if next := b.nextAt(t, f.ID); next != nil && next.Equal(slot.Add(time.Hour)) {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("next slot still %v, want %s", b.nextAt(t, f.ID), slot.Add(time.Hour))
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+	flowdtest.WaitFor(t, 10*time.Second, "the next slot "+slot.Add(time.Hour).String(), func() bool {
+		next := b.nextAt(t, f.ID)
+		return next != nil && next.Equal(slot.Add(time.Hour))
+	})
 	list := b.executions(t, f.ID)
 	if len(list) != 1 || list[0].ID != first.ID {
 		t.Errorf("want only the first execution of slot %s, got %d executions", slot, len(list))
@@ -485,21 +481,14 @@ func TestUnparsableScheduleIsParked(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, f := range []*flow.Flow{unarmed, due} {
-		deadline := time.Now().Add(10 * time.Second)
-		for {
+		flowdtest.WaitFor(t, 10*time.Second, "flow "+f.Name+" parked", func() bool {
 			var parked bool
 			err := b.env.Pool.QueryRow(ctx, `SELECT coalesce(schedule_next_at = 'infinity', false) FROM flows WHERE id = $1`, f.ID).Scan(&parked)
 			if err != nil {
 				t.Fatal(err)
 			}
-			if parked {
-				break
-			}
-			if time.Now().After(deadline) {
-				t.Fatalf("flow %q not parked after 10s", f.Name)
-			}
-			time.Sleep(50 * time.Millisecond)
-		}
+			return parked
+		})
 		if n := len(b.executions(t, f.ID)); n != 0 {
 			t.Errorf("flow %q with an unparsable schedule ran %d times", f.Name, n)
 		}

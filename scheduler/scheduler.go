@@ -31,10 +31,18 @@ const (
 	FetchCooldownDefault     = 10 * time.Millisecond
 	FetchPollIntervalDefault = 50 * time.Millisecond
 	JobMaxAttemptsDefault    = 50
-	// RescueStuckJobsAfter is River's own stuck-job rescue, kept as a last
-	// resort far beyond any execution's running time.
+	// RescueStuckJobsAfterDefault is River's own stuck-job rescue, kept as
+	// a last resort far beyond any execution's running time.
 	RescueStuckJobsAfterDefault = 7 * 24 * time.Hour
+	// SoftStopTimeoutDefault is how long Stop lets running executions
+	// finish their steps in flight before River cancels them.
+	SoftStopTimeoutDefault = 30 * time.Second
 )
+
+// HardStopWait is how long Stop waits, once SoftStopTimeout has passed and
+// River has cancelled the executions still running, for them to record
+// their interrupted attempts and return (engine gives that record 10 s).
+const HardStopWait = 15 * time.Second
 
 // Config configures a Scheduler; zero values mean defaults.
 type Config struct {
@@ -59,6 +67,11 @@ type Config struct {
 	// processes' executions (rescue.go); defaults 5 s and 30 s.
 	HeartbeatInterval time.Duration
 	RescueAfter       time.Duration
+	// SoftStopTimeout is River's Config.SoftStopTimeout: on Stop, running
+	// executions launch no new step and get this long to finish the steps
+	// in flight; then River cancels them (hard stop). Default
+	// SoftStopTimeoutDefault.
+	SoftStopTimeout time.Duration
 }
 
 // Scheduler owns the River client.
@@ -78,10 +91,8 @@ func New(pool *pgxpool.Pool, st *store.Store, cfg *Config) (*Scheduler, error) {
 	c.FetchCooldown = cmp.Or(c.FetchCooldown, FetchCooldownDefault)
 	c.FetchPollInterval = cmp.Or(c.FetchPollInterval, FetchPollIntervalDefault)
 	c.CronTick = cmp.Or(c.CronTick, CronTickDefault)
-	log := c.Logger
-	if log == nil {
-		log = slog.New(slog.DiscardHandler)
-	}
+	c.SoftStopTimeout = cmp.Or(c.SoftStopTimeout, SoftStopTimeoutDefault)
+	log := cmp.Or(c.Logger, slog.New(slog.DiscardHandler))
 	rc := &river.Config{
 		ID:                c.ID,
 		Logger:            log.With("component", "river"),
@@ -94,6 +105,7 @@ func New(pool *pgxpool.Pool, st *store.Store, cfg *Config) (*Scheduler, error) {
 		// worker. Jobs of dead workers are rescued by flowd's heartbeat
 		// rescuer instead.
 		RescueStuckJobsAfter: RescueStuckJobsAfterDefault,
+		SoftStopTimeout:      c.SoftStopTimeout,
 	}
 	if c.Worker != nil {
 		workers := river.NewWorkers()
@@ -118,9 +130,8 @@ func (s *Scheduler) ID() string { return s.client.ID() }
 
 // Start starts working jobs (when the Scheduler has a worker), the rescuer
 // of dead processes' executions, and the schedule loop (unless
-// CronDisabled). Cancelling ctx does not stop them: River hard-stops a
-// client whose start context ends, cancelling the steps in flight, so
-// shutdown goes through Stop.
+// CronDisabled). Cancelling ctx does not stop them: shutdown goes through
+// StopSchedules and Stop, in the order they document.
 func (s *Scheduler) Start(ctx context.Context) error {
 	ctx = context.WithoutCancel(ctx)
 	if s.cfg.Worker != nil {
@@ -139,27 +150,63 @@ func (s *Scheduler) Start(ctx context.Context) error {
 	return nil
 }
 
-// Stop stops fetching jobs, lets running executions record their in-flight
-// steps and hand back, and waits until ctx is done; then it cancels what
-// still runs (those jobs are picked up again by another process).
-func (s *Scheduler) Stop(ctx context.Context) error {
+// StopSchedules stops this process's schedule loop (and waits for its pass
+// in progress): no execution is started by a schedule slot any more. It is
+// the scheduler's part of "stop accepting"; Stop calls it too.
+func (s *Scheduler) StopSchedules() {
 	if s.cron != nil {
 		s.cron.stop()
 		s.cron = nil
 	}
+}
+
+// StopTimeout is how long Stop may take when every execution returns once
+// cancelled: SoftStopTimeout plus HardStopWait. Give Stop a context at
+// least this long.
+func (s *Scheduler) StopTimeout() time.Duration { return s.cfg.SoftStopTimeout + HardStopWait }
+
+// Stop is the scheduler's part of the shutdown, after the API has drained.
+// Its steps run in this order, each logged ("shutdown: <step>") and begun
+// when the one before has ended:
+//
+//  1. stop River: the schedule loop stops, no job is fetched any more,
+//     running executions launch no new step (engine.Worker.Drain) and get
+//     SoftStopTimeout (River's own soft stop) to finish the steps in flight,
+//     record them and hand back to the queue; then River cancels what still
+//     runs (hard stop): those executions record their interrupted attempts
+//     and are retried by River, by any process.
+//  2. wait for runs: every engine.Worker.Work has returned (River may give
+//     up on a job before its Work returns, when ctx ends first).
+//  3. close the committer: the last checkpoints are written; a run that
+//     outlived ctx gets engine.ErrStopped from its checkpoints instead of
+//     a panic, and its execution is left for the rescue.
+//  4. stop the heartbeat: this process is marked stopped, so that what it
+//     still holds is rescued by another process at once.
+//
+// ctx bounds the whole (see StopTimeout); when it ends, the remaining
+// steps still run, without waiting. The pool must stay open until Stop
+// returns.
+func (s *Scheduler) Stop(ctx context.Context) error {
+	s.StopSchedules()
 	if s.cfg.Worker == nil {
 		return nil
 	}
-	s.cfg.Worker.Drain()
+	s.cfg.Worker.Drain() // first: once the step is logged, no run launches a step
+	s.log.Info("shutdown: stop River", "soft_stop_timeout", s.cfg.SoftStopTimeout.String())
 	err := s.client.Stop(ctx)
 	if err != nil {
-		s.log.Warn("soft stop did not finish in time; cancelling running jobs", "error", err)
-		cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
-		defer cancel()
-		err = s.client.StopAndCancel(cctx)
+		err = fmt.Errorf("stop River: %w", err)
+		s.log.Warn("River did not stop in time; going on with the shutdown", "error", err)
 	}
-	s.rescue.stop(ctx)
+	s.log.Info("shutdown: wait for runs")
+	if werr := s.cfg.Worker.Wait(ctx); werr != nil {
+		s.log.Warn("executions still running; they are left for another process", "error", werr)
+		err = cmp.Or(err, werr)
+	}
+	s.log.Info("shutdown: close committer")
 	_ = s.cfg.Worker.Stop(ctx)
+	s.log.Info("shutdown: stop heartbeat")
+	s.rescue.stop(ctx)
 	return err
 }
 
@@ -177,7 +224,7 @@ type TriggerRequest struct {
 	ScheduledFor   *time.Time
 }
 
-// ErrDuplicate is returned by insertExecution when the idempotency key or
+// errDuplicate ends Trigger's transaction when the idempotency key or the
 // schedule slot already has an execution.
 var errDuplicate = errors.New("duplicate execution")
 

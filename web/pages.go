@@ -25,15 +25,6 @@ var executionStatuses = []string{
 	flow.ExecutionStatusFailed, flow.ExecutionStatusCancelled,
 }
 
-// finished tells whether an execution status is final.
-func finished(status string) bool {
-	switch status {
-	case flow.ExecutionStatusSuccess, flow.ExecutionStatusFailed, flow.ExecutionStatusCancelled:
-		return true
-	}
-	return false
-}
-
 // executionRow is one line of an executions table.
 type executionRow struct {
 	*flow.ExecutionSummary
@@ -41,10 +32,19 @@ type executionRow struct {
 	FlowName string
 }
 
+// executionTable is the data of the "executions" template
+// (templates/executions.html).
+type executionTable struct {
+	Rows []executionRow
+	// ShowFlow adds the Flow column: the index lists several flows'
+	// executions, a flow's page only its own.
+	ShowFlow bool
+}
+
 type indexData struct {
 	Workspace  string
 	Flows      []flowRow
-	Executions []executionRow
+	Executions executionTable
 }
 
 // flowRow is one line of the index's flows table.
@@ -58,7 +58,7 @@ type flowRow struct {
 // rate over the last 24 hours (one query for all of them), and their most
 // recent executions, newest first.
 func (h *Handler) index(r *http.Request, p *auth.Principal) (*view, error) {
-	ws := cmp.Or(r.URL.Query().Get("workspace_id"), WorkspaceDefault)
+	ws := cmp.Or(r.URL.Query().Get("workspace_id"), flow.DefaultWorkspaceID)
 	flows, err := h.store.FlowList(r.Context(), p.CompanyID, ws)
 	if err != nil {
 		return nil, err
@@ -77,6 +77,7 @@ func (h *Handler) index(r *http.Request, p *auth.Principal) (*view, error) {
 		byFlow[hr.FlowID] = append(byFlow[hr.FlowID], hr)
 	}
 	d := &indexData{Workspace: ws}
+	var rows []executionRow
 	for _, f := range flows {
 		spark, err := drawSparkline(hourSlots(since, byFlow[f.ID]))
 		if err != nil {
@@ -84,15 +85,16 @@ func (h *Handler) index(r *http.Request, p *auth.Principal) (*view, error) {
 		}
 		d.Flows = append(d.Flows, flowRow{f, spark})
 		for i := range f.Executions {
-			d.Executions = append(d.Executions, executionRow{&f.Executions[i], f.ID, f.Name})
+			rows = append(rows, executionRow{&f.Executions[i], f.ID, f.Name})
 		}
 	}
-	slices.SortFunc(d.Executions, func(a, b executionRow) int {
+	slices.SortFunc(rows, func(a, b executionRow) int {
 		return cmp.Or(b.CreatedAt.Compare(a.CreatedAt), cmp.Compare(b.ID.String(), a.ID.String()))
 	})
-	if len(d.Executions) > RecentExecutionsOnIndex {
-		d.Executions = d.Executions[:RecentExecutionsOnIndex]
+	if len(rows) > RecentExecutionsOnIndex {
+		rows = rows[:RecentExecutionsOnIndex]
 	}
+	d.Executions = executionTable{Rows: rows, ShowFlow: true}
 	return &view{page: "index", title: "Flows", data: d}, nil
 }
 
@@ -101,7 +103,7 @@ type flowData struct {
 	Steps      []stepSummary
 	Status     string
 	Statuses   []string
-	Executions []executionRow
+	Executions executionTable
 	Next       string
 	// Graph is the step graph, painted by the newest execution (Newest,
 	// nil when the flow never ran).
@@ -152,7 +154,7 @@ func (h *Handler) flow(r *http.Request, p *auth.Principal) (*view, error) {
 		d.Steps = append(d.Steps, stepSummary{s.StepNumber, s.WebhookMethod, redact.URL(s.WebhookURL, nil), deps[s.StepNumber]})
 	}
 	for _, e := range list {
-		d.Executions = append(d.Executions, executionRow{&e.ExecutionSummary, f.ID, f.Name})
+		d.Executions.Rows = append(d.Executions.Rows, executionRow{&e.ExecutionSummary, f.ID, f.Name})
 	}
 	if next != nil {
 		d.Next = next.Encode()
@@ -240,7 +242,7 @@ func (h *Handler) execution(r *http.Request, p *auth.Principal) (*view, error) {
 	if err != nil {
 		return nil, err
 	}
-	d := &executionData{Exec: e, FlowName: def.Name, Finished: finished(e.Status)}
+	d := &executionData{Exec: e, FlowName: def.Name, Finished: flow.ExecutionEnded(e.Status)}
 	if e.ExecutedAt != nil && e.FinishedAt != nil {
 		d.Duration = e.FinishedAt.Sub(*e.ExecutedAt)
 	}

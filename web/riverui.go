@@ -1,6 +1,7 @@
 package web
 
 import (
+	"cmp"
 	"context"
 	"crypto/sha256"
 	"crypto/subtle"
@@ -37,9 +38,7 @@ func NewRiverUI(client *river.Client[pgx.Tx], operatorToken string, log *slog.Lo
 	if len(operatorToken) < MinOperatorTokenLen {
 		return nil, fmt.Errorf("the operator token must have at least %d characters", MinOperatorTokenLen)
 	}
-	if log == nil {
-		log = slog.New(slog.DiscardHandler)
-	}
+	log = cmp.Or(log, slog.New(slog.DiscardHandler))
 	ui, err := riverui.NewHandler(&riverui.HandlerOpts{
 		Endpoints: riverui.NewEndpoints(client, nil),
 		Logger:    log,

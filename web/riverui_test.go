@@ -2,12 +2,12 @@ package web_test
 
 import (
 	"encoding/json"
-	"io"
 	"net/http"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/flowd/flowd/internal/flowdtest"
 	"github.com/flowd/flowd/web"
 )
 
@@ -23,16 +23,8 @@ func TestRiverUI(t *testing.T) {
 		if password != "" {
 			req.SetBasicAuth("operator", password)
 		}
-		for i := 0; i+1 < len(headers); i += 2 {
-			req.Header.Set(headers[i], headers[i+1])
-		}
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatalf("%s %s: %v", method, path, err)
-		}
-		defer resp.Body.Close()
-		body, _ := io.ReadAll(resp.Body)
-		return resp.StatusCode, resp.Header, string(body)
+		code, hdr, body := flowdtest.Send(t, req, headers...)
+		return code, hdr, string(body)
 	}
 	for _, tc := range []struct {
 		name, path, password string

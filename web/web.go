@@ -25,10 +25,6 @@ const Prefix = "/ui/"
 // PageSizeDefault is the default of Config.PageSize.
 const PageSizeDefault = 50
 
-// WorkspaceDefault is the workspace the index shows without ?workspace_id=,
-// as in the API.
-const WorkspaceDefault = "default"
-
 // RefreshSeconds is how often the page of an unfinished execution reloads.
 const RefreshSeconds = 2
 
@@ -72,10 +68,7 @@ var templateFS embed.FS
 func New(st Store, cfg *Config) *Handler {
 	c := *cfg
 	c.PageSize = cmp.Or(c.PageSize, PageSizeDefault)
-	log := c.Logger
-	if log == nil {
-		log = slog.New(slog.DiscardHandler)
-	}
+	log := cmp.Or(c.Logger, slog.New(slog.DiscardHandler))
 	authn := c.Auth
 	if authn == nil {
 		authn = auth.New(st)
@@ -83,7 +76,7 @@ func New(st Store, cfg *Config) *Handler {
 	h := &Handler{store: st, auth: authn, cfg: c, log: log, mux: http.NewServeMux(), tmpl: map[string]*template.Template{}}
 	for _, page := range []string{"index", "flow", "execution", "error"} {
 		h.tmpl[page] = template.Must(template.New("").Funcs(funcs).ParseFS(templateFS,
-			"templates/layout.html", "templates/"+page+".html"))
+			"templates/layout.html", "templates/executions.html", "templates/"+page+".html"))
 	}
 	h.mux.HandleFunc("GET /ui/{$}", h.page(h.index))
 	h.mux.HandleFunc("GET /ui/flows/{id}", h.page(h.flow))

@@ -2,7 +2,6 @@ package web_test
 
 import (
 	"fmt"
-	"io"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -10,6 +9,7 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/google/uuid"
 
 	"github.com/flowd/flowd/flow"
 	"github.com/flowd/flowd/internal/flowdtest"
@@ -83,25 +83,13 @@ func setupWith(t *testing.T, tweak func(*flowdtest.Options)) *testBundle {
 // createFlow creates a flow for tn and returns its id.
 func (b *testBundle) createFlow(t *testing.T, tn *flowdtest.Tenant, def map[string]any) string {
 	t.Helper()
-	r := b.env.Do(t, tn, "POST", "/v1/webhooks", def)
-	if r.Code != http.StatusCreated {
-		t.Fatalf("create flow: %d %s", r.Code, r.Raw)
-	}
-	var f flow.Flow
-	r.Decode(t, &f)
-	return f.ID.String()
+	return b.env.CreateFlow(t, tn, def).ID.String()
 }
 
 // trigger starts an execution of the flow and returns it.
 func (b *testBundle) trigger(t *testing.T, tn *flowdtest.Tenant, flowID string) *flow.Execution {
 	t.Helper()
-	r := b.env.Do(t, tn, "POST", "/v1/webhooks/"+flowID+"/trigger", nil)
-	if r.Code != http.StatusAccepted {
-		t.Fatalf("trigger: %d %s", r.Code, r.Raw)
-	}
-	var e flow.Execution
-	r.Decode(t, &e)
-	return &e
+	return b.env.Trigger(t, tn, uuid.MustParse(flowID), nil)
 }
 
 // twoSteps is a flow whose step 2 waits for step 1 and sends a secret
@@ -127,13 +115,8 @@ func (b *testBundle) get(t *testing.T, path, token string) (int, http.Header, st
 	if token != "" {
 		req.SetBasicAuth("flowd", token)
 	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatalf("GET %s: %v", path, err)
-	}
-	defer resp.Body.Close()
-	body, _ := io.ReadAll(resp.Body)
-	return resp.StatusCode, resp.Header, string(body)
+	code, hdr, body := flowdtest.Send(t, req)
+	return code, hdr, string(body)
 }
 
 // inOrder tells whether the parts occur in s one after the other.
@@ -254,11 +237,14 @@ func TestIndexAndFlowPages(t *testing.T) {
 	if code != http.StatusOK {
 		t.Fatalf("index: %d\n%s", code, page)
 	}
-	if !inOrder(page, `id="flows"`, `<a href="/ui/flows/`+flowID+`">contacts sync</a>`, `Recent executions`, `<a href="/ui/executions/`+e.ID.String()+`">`) {
-		t.Errorf("index lacks the flow and its execution:\n%s", page)
+	// Both pages use one executions table; the index adds each row's flow.
+	if !inOrder(page, `id="flows"`, `<a href="/ui/flows/`+flowID+`">contacts sync</a>`, `Recent executions`,
+		`<th>Execution</th><th>Flow</th><th>Status</th>`, `<a href="/ui/executions/`+e.ID.String()+`">`, `<a href="/ui/flows/`+flowID+`">contacts sync</a>`) {
+		t.Errorf("index lacks the flow and its execution with its flow:\n%s", page)
 	}
 	code, _, page = b.get(t, "/ui/flows/"+flowID, b.tenant.Token)
-	if code != http.StatusOK || !inOrder(page, `id="steps"`, `GET `+b.target.URL+`/first`, `POST `+b.target.URL+`/second?api_key=[redacted]`, `/ui/executions/`+e.ID.String()) {
+	if code != http.StatusOK || !inOrder(page, `id="steps"`, `GET `+b.target.URL+`/first`, `POST `+b.target.URL+`/second?api_key=[redacted]`,
+		`<th>Execution</th><th>Status</th>`, `/ui/executions/`+e.ID.String()) {
 		t.Errorf("flow page: %d\n%s", code, page)
 	}
 	// The step graph names the newest execution; the list must not.

@@ -190,12 +190,7 @@ func (b *bench) riverBaseline(ctx context.Context, name string, n int, chain boo
 	}
 	times := done.list()
 	rr.Succeeded = len(times)
-	rate, window := steadyRate(times)
-	rr.ExecPerSec, rr.StepsPerSec, rr.SteadySeconds = round(rate, 1), round(rate, 1), round(window.Seconds(), 2)
-	rr.SliceRates, rr.SpreadPct = steadySlices(times, 2*time.Second)
-	if len(times) > 0 {
-		rr.WallSeconds = round(latest(times).Sub(p.start).Seconds(), 2)
-	}
+	fillRates(rr, times, p.start)
 	return rr, nil
 }
 
@@ -265,13 +260,20 @@ func (b *bench) httpBaseline(ctx context.Context, name string, n int) (*RunResul
 	if e, ok := firstErr.Load().(string); ok {
 		rr.Errors = append(rr.Errors, e)
 	}
+	fillRates(rr, times, p.start)
+	return rr, nil
+}
+
+// fillRates sets a baseline's throughput figures from the completion
+// times of its jobs or requests (one step each), the first at or after
+// start.
+func fillRates(rr *RunResult, times []time.Time, start time.Time) {
 	rate, window := steadyRate(times)
 	rr.ExecPerSec, rr.StepsPerSec, rr.SteadySeconds = round(rate, 1), round(rate, 1), round(window.Seconds(), 2)
 	rr.SliceRates, rr.SpreadPct = steadySlices(times, 2*time.Second)
 	if len(times) > 0 {
-		rr.WallSeconds = round(latest(times).Sub(p.start).Seconds(), 2)
+		rr.WallSeconds = round(latest(times).Sub(start).Seconds(), 2)
 	}
-	return rr, nil
 }
 
 // latest returns the latest of ts.

@@ -28,13 +28,9 @@ type Options struct {
 	Short    bool
 	SweepRun bool
 
-	Workers           int
-	FetchCooldown     time.Duration
-	FetchPollInterval time.Duration
-	CommitShards      int
-	CommitBatch       int
-	DBMaxConns        int
-	RateLimit         float64
+	// stackConfig holds the settings of the flowd under test (Logger is
+	// the benchmark's own).
+	stackConfig
 
 	InFlight    int
 	Clients     int
@@ -192,8 +188,9 @@ func Run(ctx context.Context, o *Options) (*Result, error) {
 }
 
 func (b *bench) stackConfig() stackConfig {
-	return stackConfig{Workers: b.o.Workers, FetchCooldown: b.o.FetchCooldown, FetchPollInterval: b.o.FetchPollInterval,
-		CommitShards: b.o.CommitShards, CommitBatch: b.o.CommitBatch, DBMaxConns: b.o.DBMaxConns, RateLimit: b.o.RateLimit, Logger: b.log}
+	c := b.o.stackConfig
+	c.Logger = b.log
+	return c
 }
 
 func (b *bench) progress(rr *RunResult) {
@@ -326,23 +323,24 @@ func (b *bench) sweep(ctx context.Context) error {
 		for _, pt := range b.o.Sweep {
 			cfg := b.stackConfig()
 			cfg.FetchCooldown, cfg.FetchPollInterval, cfg.CommitShards = pt.FetchCooldown, pt.FetchPollInterval, pt.CommitShards
-			name := b.repeatName(fmt.Sprintf("%s/%s/%d", pt.FetchCooldown, pt.FetchPollInterval, pt.CommitShards), rep)
-			rr, err := b.runWorkload(ctx, w, "go", name, b.o.SweepN, b.o.InFlight, cfg, true)
-			if err != nil {
-				return fmt.Errorf("sweep %s: %w", name, err)
-			}
-			rr.Kind = "sweep"
-			b.res.Sweep = append(b.res.Sweep, rr)
-			b.progress(rr)
-			if b.o.SweepLight > 0 {
-				name := fmt.Sprintf("%s light@%d", name, b.o.LightInFlight)
-				rr, err := b.runWorkload(ctx, w, "go", name, b.o.SweepLight, b.o.LightInFlight, cfg, true)
+			run := func(kind, name string, n, inflight int) error {
+				rr, err := b.runWorkload(ctx, w, "go", name, n, inflight, cfg, true)
 				if err != nil {
 					return fmt.Errorf("sweep %s: %w", name, err)
 				}
-				rr.Kind = "sweep-light"
+				rr.Kind = kind
 				b.res.Sweep = append(b.res.Sweep, rr)
 				b.progress(rr)
+				return nil
+			}
+			name := b.repeatName(fmt.Sprintf("%s/%s/%d", pt.FetchCooldown, pt.FetchPollInterval, pt.CommitShards), rep)
+			if err := run("sweep", name, b.o.SweepN, b.o.InFlight); err != nil {
+				return err
+			}
+			if b.o.SweepLight > 0 {
+				if err := run("sweep-light", fmt.Sprintf("%s light@%d", name, b.o.LightInFlight), b.o.SweepLight, b.o.LightInFlight); err != nil {
+					return err
+				}
 			}
 		}
 	}

@@ -154,7 +154,7 @@ func freeLoopbackAddr() (string, error) {
 
 // stop shuts down in serve's order: API, workers, pool.
 func (s *flowdStack) stop() {
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second+s.sched.StopTimeout())
 	defer cancel()
 	if s.api != nil {
 		_ = s.api.Stop(ctx)

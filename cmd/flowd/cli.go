@@ -6,6 +6,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"net/url"
 	"os"
 	"strings"
 	"text/tabwriter"
@@ -176,4 +177,23 @@ func strPtr(p *string) string {
 		return ""
 	}
 	return *p
+}
+
+// showOne runs a `get`/`show` command: it reads the object at prefix + its
+// one argument (an id) and prints it with print, or its data with --json.
+func showOne[T any](ctx context.Context, cmd *cliCommand, args []string, stdout, stderr io.Writer, prefix string, print func(io.Writer, *T) error) error {
+	e, o := cmd.flags(stdout, stderr)
+	pos, c, err := parseArgs(e, o, args, 1)
+	if err != nil {
+		return err
+	}
+	var v T
+	a, err := c.get(ctx, prefix+url.PathEscape(pos[0]), nil, &v)
+	if err != nil {
+		return err
+	}
+	if o.json {
+		return printJSON(stdout, a.Data)
+	}
+	return print(stdout, &v)
 }

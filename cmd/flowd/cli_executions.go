@@ -18,8 +18,8 @@ func runExecutions(ctx context.Context, args []string, stdout, stderr io.Writer)
 		{"list", "list a flow's executions, newest first", executionsList},
 		{"show", "show one execution: its steps and every HTTP attempt", executionsShow},
 		{"watch", "follow an execution's steps until it ends", executionsWatch},
-		{"cancel", "cancel an execution: no further steps are sent", executionsCancel},
-		{"retry", "re-run a failed or cancelled execution from its failed step", executionsRetry},
+		{"cancel", "cancel an execution: no further steps are sent", executionsChange("cancel")},
+		{"retry", "re-run a failed or cancelled execution from its failed step", executionsChange("retry")},
 	}, args, stdout, stderr)
 }
 
@@ -77,20 +77,7 @@ func executionsShow(ctx context.Context, args []string, stdout, stderr io.Writer
 		details:  "The text leaves out request and response headers and bodies; --json prints\nthem all (secrets redacted by the server).",
 		examples: []string{"flowd executions show 5f1e…", "flowd executions show 5f1e… --json | jq '.attempts[].response_body'"},
 	}
-	e, o := cmd.flags(stdout, stderr)
-	pos, c, err := parseArgs(e, o, args, 1)
-	if err != nil {
-		return err
-	}
-	var x flow.Execution
-	a, err := c.get(ctx, "/v1/executions/"+url.PathEscape(pos[0]), nil, &x)
-	if err != nil {
-		return err
-	}
-	if o.json {
-		return printJSON(stdout, a.Data)
-	}
-	return printExecution(stdout, &x)
+	return showOne(ctx, cmd, args, stdout, stderr, "/v1/executions/", printExecution)
 }
 
 // printExecution writes an execution as text. The layout depends only on
@@ -180,46 +167,47 @@ func executionsWatch(ctx context.Context, args []string, stdout, stderr io.Write
 	return watchAndExit(ctx, c, pos[0], wo, o.json, stdout, stderr)
 }
 
-func executionsCancel(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+// executionsChange returns the `executions cancel|retry` command: POST
+// /v1/executions/{id}/cancel or /retry; retry can --wait for the end.
+func executionsChange(action string) func(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	return func(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+		return executionChange(ctx, action, args, stdout, stderr)
+	}
+}
+
+func executionChange(ctx context.Context, action string, args []string, stdout, stderr io.Writer) error {
 	cmd := &cliCommand{
 		name:     "executions cancel",
 		args:     "EXECUTION_ID",
 		summary:  "Cancels an execution (POST /v1/executions/{id}/cancel): no further steps are\nsent; its status becomes cancelled. An execution that has ended answers 409.",
 		examples: []string{"flowd executions cancel 5f1e…"},
 	}
+	if action == "retry" {
+		cmd = &cliCommand{
+			name:     "executions retry",
+			args:     "EXECUTION_ID",
+			summary:  "Re-runs a failed or cancelled execution from its failed step\n(POST /v1/executions/{id}/retry); steps that succeeded are not sent again.",
+			details:  "With --wait it then follows the execution like `flowd executions watch`\nand exits with its outcome.",
+			examples: []string{"flowd executions retry 5f1e… --wait"},
+			exit:     waitExitCodes,
+		}
+	}
 	e, o := cmd.flags(stdout, stderr)
+	var wait *bool
+	var wo *watchOptions
+	if action == "retry" {
+		wait = e.fs.Bool("wait", false, "wait for the execution to end, showing its progress; the exit code tells the outcome")
+		wo = watchFlags(e)
+	}
 	pos, c, err := parseArgs(e, o, args, 1)
 	if err != nil {
 		return err
 	}
-	a, err := c.do(ctx, http.MethodPost, "/v1/executions/"+url.PathEscape(pos[0])+"/cancel", nil, nil, nil)
+	a, err := c.do(ctx, http.MethodPost, "/v1/executions/"+url.PathEscape(pos[0])+"/"+action, nil, nil, nil)
 	if err != nil {
 		return err
 	}
-	return printExecutionChange(stdout, a, o.json)
-}
-
-func executionsRetry(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	cmd := &cliCommand{
-		name:     "executions retry",
-		args:     "EXECUTION_ID",
-		summary:  "Re-runs a failed or cancelled execution from its failed step\n(POST /v1/executions/{id}/retry); steps that succeeded are not sent again.",
-		details:  "With --wait it then follows the execution like `flowd executions watch`\nand exits with its outcome.",
-		examples: []string{"flowd executions retry 5f1e… --wait"},
-		exit:     waitExitCodes,
-	}
-	e, o := cmd.flags(stdout, stderr)
-	wait := e.fs.Bool("wait", false, "wait for the execution to end, showing its progress; the exit code tells the outcome")
-	wo := watchFlags(e)
-	pos, c, err := parseArgs(e, o, args, 1)
-	if err != nil {
-		return err
-	}
-	a, err := c.do(ctx, http.MethodPost, "/v1/executions/"+url.PathEscape(pos[0])+"/retry", nil, nil, nil)
-	if err != nil {
-		return err
-	}
-	if *wait {
+	if wait != nil && *wait {
 		return watchAndExit(ctx, c, pos[0], wo, o.json, stdout, stderr)
 	}
 	return printExecutionChange(stdout, a, o.json)

@@ -33,7 +33,7 @@ func flowsList(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		examples: []string{"flowd flows list", "flowd flows list --workspace sales --json | jq '.[].id'"},
 	}
 	e, o := cmd.flags(stdout, stderr)
-	workspace := e.fs.String("workspace", "default", "workspace_id whose flows to list")
+	workspace := e.fs.String("workspace", flow.DefaultWorkspaceID, "workspace_id whose flows to list")
 	_, c, err := parseArgs(e, o, args, 0)
 	if err != nil {
 		return err
@@ -66,20 +66,7 @@ func flowsGet(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		details:  "With --json it prints the flow object, which `flowd flows apply` accepts\nback (read-only fields such as status and executions are ignored).",
 		examples: []string{"flowd flows get 0b7c…", "flowd flows get 0b7c… --json > flow.json  # edit, then: flowd flows apply flow.json"},
 	}
-	e, o := cmd.flags(stdout, stderr)
-	pos, c, err := parseArgs(e, o, args, 1)
-	if err != nil {
-		return err
-	}
-	var f flow.Flow
-	a, err := c.get(ctx, "/v1/webhooks/"+url.PathEscape(pos[0]), nil, &f)
-	if err != nil {
-		return err
-	}
-	if o.json {
-		return printJSON(stdout, a.Data)
-	}
-	return printFlow(stdout, &f)
+	return showOne(ctx, cmd, args, stdout, stderr, "/v1/webhooks/", printFlow)
 }
 
 // printFlow writes a flow as text.

@@ -56,15 +56,6 @@ func isTerminal(w io.Writer) bool {
 	return err == nil && fi.Mode()&os.ModeCharDevice != 0
 }
 
-// ended tells whether an execution status is final.
-func ended(status string) bool {
-	switch status {
-	case flow.ExecutionStatusSuccess, flow.ExecutionStatusFailed, flow.ExecutionStatusCancelled:
-		return true
-	}
-	return false
-}
-
 // watchView shows the progress of an execution.
 type watchView interface {
 	update(x *flow.Execution)
@@ -136,7 +127,7 @@ func watchExecution(ctx context.Context, c *client, id string, wo *watchOptions,
 			if view != nil {
 				view.update(&x)
 			}
-			if ended(x.Status) {
+			if flow.ExecutionEnded(x.Status) {
 				return &x, a.Data, nil
 			}
 		case ctx.Err() != nil:
@@ -193,7 +184,7 @@ func (v *plainView) update(x *flow.Execution) {
 	}
 	changed := !v.started || x.Status != v.status || x.AttemptNumber != v.attempt
 	v.started, v.status, v.attempt = true, x.Status, x.AttemptNumber
-	if changed && !ended(x.Status) {
+	if changed && !flow.ExecutionEnded(x.Status) {
 		fmt.Fprintln(v.w, executionLine(x))
 	}
 	for _, n := range stepNumbers(x) {
@@ -205,7 +196,7 @@ func (v *plainView) update(x *flow.Execution) {
 		v.steps[n] = seen
 		fmt.Fprintf(v.w, "step %d: %s\n", n, stepText(st, 0))
 	}
-	if changed && ended(x.Status) {
+	if changed && flow.ExecutionEnded(x.Status) {
 		fmt.Fprintln(v.w, executionLine(x))
 	}
 }
@@ -218,7 +209,7 @@ func executionLine(x *flow.Execution) string {
 		if msg := strPtr(x.ErrorMessage); msg != "" {
 			s += ": " + cell(msg, 0)
 		}
-	case ended(x.Status):
+	case flow.ExecutionEnded(x.Status):
 	case x.NextRetryAt != nil:
 		s += fmt.Sprintf(" (attempt %d, next retry at %s)", x.AttemptNumber, timeText(x.NextRetryAt))
 	default:

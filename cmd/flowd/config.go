@@ -13,9 +13,22 @@ import (
 	"strings"
 	"time"
 
+	"github.com/flowd/flowd/api"
+	"github.com/flowd/flowd/engine"
 	"github.com/flowd/flowd/netguard"
 	"github.com/flowd/flowd/redact"
+	"github.com/flowd/flowd/scheduler"
 	"github.com/flowd/flowd/web"
+)
+
+// Defaults of the settings that belong to the binary itself (the others
+// are the *Default constants of the packages that take them).
+const (
+	// DBMaxConnsDefault is the size of a serve or worker process's pool.
+	DBMaxConnsDefault = 40
+	// LogFormatDefault and LogLevelDefault are the logger's.
+	LogFormatDefault = "json"
+	LogLevelDefault  = "info"
 )
 
 // Config is every setting of `flowd serve` and `flowd worker`, read once
@@ -230,6 +243,9 @@ func parseConfig(name string, args []string, stderr io.Writer, withAPI bool) (*C
 	if c.Workers < 1 || c.MaxConcurrentRequests < 1 || c.DBMaxConns < 2 {
 		return nil, fmt.Errorf("--workers and --max-concurrent-requests must be >= 1 and --db-max-conns >= 2")
 	}
+	if c.ShutdownGrace <= 0 {
+		return nil, fmt.Errorf("--shutdown-grace must be more than 0, not %s", c.ShutdownGrace)
+	}
 	return c, nil
 }
 
@@ -242,9 +258,9 @@ func configFlags(name string, withAPI bool) (c *Config, allow *string, e *envFla
 	e.str(&c.DatabaseURL, "database-url", "DATABASE_URL", "", "PostgreSQL connection string")
 	e.required["database-url"] = true
 	if withAPI {
-		e.str(&c.Addr, "addr", "FLOWD_ADDR", "127.0.0.1:8080", "API listen address")
-		e.int64(&c.MaxBodyBytes, "max-body-bytes", "FLOWD_MAX_BODY_BYTES", 1<<20, "largest API request body; larger answers 413")
-		e.float(&c.RateLimit, "rate-limit", "FLOWD_RATE_LIMIT", 500, "API requests per second per company (negative: no limit)")
+		e.str(&c.Addr, "addr", "FLOWD_ADDR", api.AddrDefault, "API listen address")
+		e.int64(&c.MaxBodyBytes, "max-body-bytes", "FLOWD_MAX_BODY_BYTES", api.MaxBodyBytesDefault, "largest API request body; larger answers 413")
+		e.float(&c.RateLimit, "rate-limit", "FLOWD_RATE_LIMIT", api.RateLimitDefault, "API requests per second per company (negative: no limit)")
 		// Secrets come from the environment only, never from flags (ps).
 		c.OperatorToken = os.Getenv("FLOWD_OPERATOR_TOKEN")
 	} else {
@@ -252,17 +268,17 @@ func configFlags(name string, withAPI bool) (c *Config, allow *string, e *envFla
 	}
 	c.MetricsToken = os.Getenv("FLOWD_METRICS_TOKEN")
 	e.str(allow, "allow-networks", "FLOWD_ALLOW_NETWORKS", "", "comma-separated CIDRs steps may reach despite the private-network guard, e.g. 127.0.0.0/8")
-	e.int(&c.Workers, "workers", "FLOWD_WORKERS", 200, "executions run at once by this process")
-	e.int(&c.MaxConcurrentRequests, "max-concurrent-requests", "FLOWD_MAX_CONCURRENT_REQUESTS", 256, "outbound HTTP requests in flight in this process")
-	e.int64(&c.MaxResponseBytes, "max-response-bytes", "FLOWD_MAX_RESPONSE_BYTES", 1<<20, "response bytes read per attempt (the rest is discarded)")
-	e.int(&c.DBMaxConns, "db-max-conns", "FLOWD_DB_MAX_CONNS", 40, "PostgreSQL connections of this process")
-	e.dur(&c.FetchCooldown, "fetch-cooldown", "FLOWD_FETCH_COOLDOWN", 10*time.Millisecond, "River FetchCooldown")
-	e.dur(&c.FetchPollInterval, "fetch-poll-interval", "FLOWD_FETCH_POLL_INTERVAL", 50*time.Millisecond, "River FetchPollInterval")
-	e.dur(&c.ShutdownGrace, "shutdown-grace", "FLOWD_SHUTDOWN_GRACE", 30*time.Second, "on SIGTERM, time in-flight steps get to finish before they are cancelled and re-queued")
-	e.dur(&c.HeartbeatInterval, "heartbeat-interval", "FLOWD_HEARTBEAT_INTERVAL", 5*time.Second, "how often this process records that it is alive")
-	e.dur(&c.RescueAfter, "rescue-after", "FLOWD_RESCUE_AFTER", 30*time.Second, "a process silent this long is dead: its running executions are re-queued")
-	e.str(&c.LogFormat, "log-format", "FLOWD_LOG_FORMAT", "json", "log format: json or text")
-	e.str(&c.LogLevel, "log-level", "FLOWD_LOG_LEVEL", "info", "log level: debug, info, warn, error")
+	e.int(&c.Workers, "workers", "FLOWD_WORKERS", scheduler.WorkersDefault, "executions run at once by this process")
+	e.int(&c.MaxConcurrentRequests, "max-concurrent-requests", "FLOWD_MAX_CONCURRENT_REQUESTS", engine.MaxConcurrentRequestsDefault, "outbound HTTP requests in flight in this process")
+	e.int64(&c.MaxResponseBytes, "max-response-bytes", "FLOWD_MAX_RESPONSE_BYTES", engine.MaxResponseBytesDefault, "response bytes read per attempt (the rest is discarded)")
+	e.int(&c.DBMaxConns, "db-max-conns", "FLOWD_DB_MAX_CONNS", DBMaxConnsDefault, "PostgreSQL connections of this process")
+	e.dur(&c.FetchCooldown, "fetch-cooldown", "FLOWD_FETCH_COOLDOWN", scheduler.FetchCooldownDefault, "River FetchCooldown")
+	e.dur(&c.FetchPollInterval, "fetch-poll-interval", "FLOWD_FETCH_POLL_INTERVAL", scheduler.FetchPollIntervalDefault, "River FetchPollInterval")
+	e.dur(&c.ShutdownGrace, "shutdown-grace", "FLOWD_SHUTDOWN_GRACE", scheduler.SoftStopTimeoutDefault, "on SIGTERM, time in-flight steps get to finish before they are cancelled and re-queued (River's SoftStopTimeout)")
+	e.dur(&c.HeartbeatInterval, "heartbeat-interval", "FLOWD_HEARTBEAT_INTERVAL", scheduler.HeartbeatIntervalDefault, "how often this process records that it is alive")
+	e.dur(&c.RescueAfter, "rescue-after", "FLOWD_RESCUE_AFTER", scheduler.RescueAfterDefault, "a process silent this long is dead: its running executions are re-queued")
+	e.str(&c.LogFormat, "log-format", "FLOWD_LOG_FORMAT", LogFormatDefault, "log format: json or text")
+	e.str(&c.LogLevel, "log-level", "FLOWD_LOG_LEVEL", LogLevelDefault, "log level: debug, info, warn, error")
 	what := "the API, the workers and the scheduler"
 	if !withAPI {
 		what = "the workers and the scheduler only, to scale out (no API)"

@@ -5,6 +5,7 @@ import (
 	"context"
 	"flag"
 	"fmt"
+	"io"
 	"os"
 	"regexp"
 	"strings"
@@ -13,7 +14,10 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/flowd/flowd/api"
+	"github.com/flowd/flowd/engine"
 	"github.com/flowd/flowd/redact"
+	"github.com/flowd/flowd/scheduler"
 )
 
 func TestRedactDatabaseURL(t *testing.T) {
@@ -58,14 +62,8 @@ func TestLogAttrsHideSecrets(t *testing.T) {
 // parallel with anything.
 
 func TestConfigPrecedence(t *testing.T) {
-	t.Setenv("DATABASE_URL", "postgres://flowd:s3cret@db/flowd")
-	t.Setenv("FLOWD_WORKERS", "7")
-	t.Setenv("FLOWD_SHUTDOWN_GRACE", "1m")
-	var stderr bytes.Buffer
-	c, err := parseConfig("serve", nil, &stderr, true)
-	if err != nil {
-		t.Fatal(err)
-	}
+	setEnv(t, "DATABASE_URL", "postgres://flowd:s3cret@db/flowd", "FLOWD_WORKERS", "7", "FLOWD_SHUTDOWN_GRACE", "1m")
+	c := mustParse(t, "serve")
 	type view struct {
 		Workers, DBMaxConns int
 		Grace               time.Duration
@@ -74,17 +72,68 @@ func TestConfigPrecedence(t *testing.T) {
 	if diff := cmp.Diff(view{7, 40, time.Minute, "127.0.0.1:8080"}, view{c.Workers, c.DBMaxConns, c.ShutdownGrace, c.Addr}); diff != "" {
 		t.Errorf("env over default (-want +got):\n%s", diff)
 	}
-	c, err = parseConfig("serve", []string{"--workers", "9"}, &stderr, true)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if c.Workers != 9 {
+	if c = mustParse(t, "serve", "--workers", "9"); c.Workers != 9 {
 		t.Errorf("flag over env: workers %d, want 9", c.Workers)
 	}
 
 	t.Setenv("FLOWD_WORKERS", "many")
-	if _, err := parseConfig("serve", nil, &stderr, true); err == nil || !strings.Contains(err.Error(), "FLOWD_WORKERS") {
+	if _, err := parseConfig("serve", nil, io.Discard, true); err == nil || !strings.Contains(err.Error(), "FLOWD_WORKERS") {
 		t.Errorf("a bad FLOWD_WORKERS: error %v, want one naming the variable", err)
+	}
+}
+
+// setEnv sets environment variables for the test: name, value, name, ...
+func setEnv(t *testing.T, kv ...string) {
+	for i := 0; i+1 < len(kv); i += 2 {
+		t.Setenv(kv[i], kv[i+1])
+	}
+}
+
+// mustParse reads the configuration of `flowd serve` or `flowd worker`
+// from args and the environment.
+func mustParse(t *testing.T, cmd string, args ...string) *Config {
+	t.Helper()
+	c, err := parseConfig(cmd, args, io.Discard, cmd == "serve")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+// Every flag's default is the constant of the package that takes the
+// setting (the value its Config's zero means), so the two cannot drift.
+func TestConfigDefaultsAreThePackages(t *testing.T) {
+	for _, cmd := range []string{"serve", "worker"} {
+		_, _, e := configFlags(cmd, cmd == "serve")
+		for _, env := range e.envs {
+			t.Setenv(env, "") // empty counts as unset
+		}
+	}
+	setEnv(t, "DATABASE_URL", "postgres://db/flowd", "FLOWD_OPERATOR_TOKEN", "", "FLOWD_METRICS_TOKEN", "")
+	c := mustParse(t, "serve")
+	want := &Config{
+		DatabaseURL:           "postgres://db/flowd",
+		Addr:                  api.AddrDefault,
+		AllowNetworks:         c.AllowNetworks, // none: checked below
+		Workers:               scheduler.WorkersDefault,
+		MaxConcurrentRequests: engine.MaxConcurrentRequestsDefault,
+		MaxResponseBytes:      engine.MaxResponseBytesDefault,
+		MaxBodyBytes:          api.MaxBodyBytesDefault,
+		DBMaxConns:            DBMaxConnsDefault,
+		FetchCooldown:         scheduler.FetchCooldownDefault,
+		FetchPollInterval:     scheduler.FetchPollIntervalDefault,
+		ShutdownGrace:         scheduler.SoftStopTimeoutDefault,
+		LogFormat:             LogFormatDefault,
+		LogLevel:              LogLevelDefault,
+		RateLimit:             api.RateLimitDefault,
+		HeartbeatInterval:     scheduler.HeartbeatIntervalDefault,
+		RescueAfter:           scheduler.RescueAfterDefault,
+	}
+	if diff := cmp.Diff(want, c); diff != "" {
+		t.Errorf("serve defaults (-want +got):\n%s", diff)
+	}
+	if len(c.AllowNetworks) != 0 {
+		t.Errorf("allow-networks default %v, want none", c.AllowNetworks)
 	}
 }
 

@@ -12,15 +12,9 @@ import (
 // environment only, a short operator token is refused, and the metrics
 // listener is a worker flag.
 func TestOperatorConfig(t *testing.T) {
-	t.Setenv("DATABASE_URL", "postgres://u:pw@localhost/db")
-	t.Setenv("FLOWD_METRICS_TOKEN", "scrape-me")
-	t.Setenv("FLOWD_OPERATOR_TOKEN", "op-0123456789abcdef")
-	t.Setenv("FLOWD_METRICS_ADDR", "")
-
-	c, err := parseConfig("serve", nil, io.Discard, true)
-	if err != nil {
-		t.Fatal(err)
-	}
+	setEnv(t, "DATABASE_URL", "postgres://u:pw@localhost/db", "FLOWD_METRICS_TOKEN", "scrape-me",
+		"FLOWD_OPERATOR_TOKEN", "op-0123456789abcdef", "FLOWD_METRICS_ADDR", "")
+	c := mustParse(t, "serve")
 	type ops struct{ MetricsAddr, MetricsToken, OperatorToken string }
 	if d := cmp.Diff(ops{"", "scrape-me", "op-0123456789abcdef"}, ops{c.MetricsAddr, c.MetricsToken, c.OperatorToken}); d != "" {
 		t.Errorf("serve (-want +got):\n%s", d)
@@ -31,10 +25,7 @@ func TestOperatorConfig(t *testing.T) {
 		}
 	}
 
-	c, err = parseConfig("worker", []string{"--metrics-addr", "127.0.0.1:9090"}, io.Discard, false)
-	if err != nil {
-		t.Fatal(err)
-	}
+	c = mustParse(t, "worker", "--metrics-addr", "127.0.0.1:9090")
 	if d := cmp.Diff(ops{"127.0.0.1:9090", "scrape-me", ""}, ops{c.MetricsAddr, c.MetricsToken, c.OperatorToken}); d != "" {
 		t.Errorf("worker (-want +got):\n%s", d)
 	}

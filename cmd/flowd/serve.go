@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"flag"
 	"fmt"
 	"io"
 	"log/slog"
@@ -61,9 +62,7 @@ func clientID(kind string) string {
 }
 
 // runProcess runs serve (withAPI) or worker until ctx is cancelled, then
-// shuts down in order: stop accepting and drain HTTP, soft-stop River
-// (in-flight steps get ShutdownGrace to finish, then are cancelled and
-// re-queued), stop the group committer, close the pool.
+// shuts down in the order shutdown documents.
 func runProcess(ctx context.Context, name string, args []string, stderr io.Writer, withAPI bool) error {
 	cfg, err := parseConfig(name, args, stderr, withAPI)
 	if err != nil {
@@ -76,7 +75,12 @@ func runProcess(ctx context.Context, name string, args []string, stderr io.Write
 	if err != nil {
 		return err
 	}
-	defer pool.Close()
+	startupErr := true // shutdown closes the pool in its turn
+	defer func() {
+		if startupErr {
+			pool.Close()
+		}
+	}()
 	if err := store.Migrate(ctx, pool, log); err != nil {
 		return fmt.Errorf("migrate: %w", err)
 	}
@@ -100,6 +104,7 @@ func runProcess(ctx context.Context, name string, args []string, stderr io.Write
 		ID:                id,
 		HeartbeatInterval: cfg.HeartbeatInterval,
 		RescueAfter:       cfg.RescueAfter,
+		SoftStopTimeout:   cfg.ShutdownGrace,
 		Logger:            log,
 	})
 	if err != nil {
@@ -136,7 +141,8 @@ func runProcess(ctx context.Context, name string, args []string, stderr io.Write
 	}
 	log.Info("flowd ready", "command", name, "client_id", id)
 	<-ctx.Done()
-	return shutdown(log, cfg, srv, msrv, sched)
+	startupErr = false
+	return shutdown(log, srv, msrv, sched, pool)
 }
 
 // operatorMounts returns the operators' handlers served next to the API:
@@ -162,24 +168,73 @@ func operatorMounts(ctx context.Context, cfg *Config, st *store.Store, authn *au
 	return mounts, nil
 }
 
-func shutdown(log *slog.Logger, cfg *Config, srv *api.Server, msrv *metrics.Server, sched *scheduler.Scheduler) error {
-	log.Info("shutting down: stop accepting requests")
+// Bounds of the shutdown steps that the grace period does not cover.
+const (
+	// httpDrainTimeout bounds the wait for API requests in flight.
+	httpDrainTimeout = 10 * time.Second
+	// poolCloseTimeout bounds the wait for the pool's connections.
+	poolCloseTimeout = 5 * time.Second
+)
+
+// shutdown stops the process after SIGTERM or SIGINT. The steps run in
+// this order, each logged as "shutdown: <step>" when it begins, and each
+// begins when the one before has ended (or run out of time):
+//
+//  1. stop accepting: the API's listener is closed (new connections are
+//     refused, open ones close after their request) and the schedule loop
+//     stops; no new work arrives.
+//  2. drain HTTP: the API requests in flight finish (httpDrainTimeout).
+//  3. stop River: no job is fetched; running executions launch no new step
+//     and get FLOWD_SHUTDOWN_GRACE (River's SoftStopTimeout) to finish the
+//     steps in flight and hand back; then River cancels what still runs
+//     (hard stop) and those executions record their interrupted attempts.
+//  4. wait for runs: every engine.Worker.Work has returned.
+//  5. close the committer: the last checkpoints are written; nothing is
+//     submitted after this (a late submit gets an error, never a panic).
+//     Then the heartbeat stops and marks this process stopped.
+//  6. close the pool.
+//
+// Steps 3 to 5 are scheduler.Scheduler.Stop, bounded together by
+// Scheduler.StopTimeout (the grace plus scheduler.HardStopWait). A worker
+// process's metrics listener stops after step 5, so the drain shows in
+// its metrics. The process then exits 0.
+func shutdown(log *slog.Logger, srv *api.Server, msrv *metrics.Server, sched *scheduler.Scheduler, pool *pgxpool.Pool) error {
+	log.Info("shutdown: stop accepting")
 	if srv != nil {
-		hctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		srv.StopAccepting()
+	}
+	sched.StopSchedules()
+
+	log.Info("shutdown: drain HTTP", "timeout", httpDrainTimeout.String())
+	if srv != nil {
+		hctx, cancel := context.WithTimeout(context.Background(), httpDrainTimeout)
 		if err := srv.Stop(hctx); err != nil {
 			log.Warn("draining HTTP requests", "error", err)
 		}
 		cancel()
 	}
-	log.Info("shutting down: stop fetching jobs, wait for in-flight steps", "grace", cfg.ShutdownGrace.String())
-	sctx, cancel := context.WithTimeout(context.Background(), cfg.ShutdownGrace)
+
+	sctx, cancel := context.WithTimeout(context.Background(), sched.StopTimeout())
 	defer cancel()
-	if err := sched.Stop(sctx); err != nil {
+	if err := sched.Stop(sctx); err != nil { // steps 3 to 5, logged by Stop
 		log.Warn("stopping workers", "error", err)
 	}
 	if msrv != nil {
-		// Last, so the drain shows in the metrics.
-		_ = msrv.Stop(sctx)
+		mctx, cancel := context.WithTimeout(context.Background(), httpDrainTimeout)
+		_ = msrv.Stop(mctx)
+		cancel()
+	}
+
+	log.Info("shutdown: close pool")
+	closed := make(chan struct{})
+	go func() {
+		pool.Close()
+		close(closed)
+	}()
+	select {
+	case <-closed:
+	case <-time.After(poolCloseTimeout):
+		log.Warn("database connections still in use; exiting without them", "timeout", poolCloseTimeout.String())
 	}
 	log.Info("shutdown complete")
 	return nil
@@ -187,22 +242,38 @@ func shutdown(log *slog.Logger, cfg *Config, srv *api.Server, msrv *metrics.Serv
 
 func runMigrate(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := newFlagSet("migrate", stderr)
-	dbURL := fs.String("database-url", os.Getenv("DATABASE_URL"), "PostgreSQL connection string (DATABASE_URL)")
+	dbURL := databaseURLFlag(fs)
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	if *dbURL == "" {
-		return fmt.Errorf("DATABASE_URL is not set (or pass --database-url)")
-	}
-	pool, err := newPool(ctx, *dbURL, 2)
+	pool, err := migratedPool(ctx, *dbURL, newLogger(stderr, "text", LogLevelDefault))
 	if err != nil {
 		return err
 	}
-	defer pool.Close()
-	log := newLogger(stderr, "text", "info")
-	if err := store.Migrate(ctx, pool, log); err != nil {
-		return err
-	}
+	pool.Close()
 	fmt.Fprintln(stdout, "migrations applied")
 	return nil
+}
+
+// databaseURLFlag declares --database-url, DATABASE_URL by default, for
+// the commands that only need the database (migrate, token create).
+func databaseURLFlag(fs *flag.FlagSet) *string {
+	return fs.String("database-url", os.Getenv("DATABASE_URL"), "PostgreSQL connection string (DATABASE_URL)")
+}
+
+// migratedPool connects a small pool to the database at url and applies
+// River's and flowd's migrations.
+func migratedPool(ctx context.Context, url string, log *slog.Logger) (*pgxpool.Pool, error) {
+	if url == "" {
+		return nil, fmt.Errorf("DATABASE_URL is not set (or pass --database-url)")
+	}
+	pool, err := newPool(ctx, url, 2)
+	if err != nil {
+		return nil, err
+	}
+	if err := store.Migrate(ctx, pool, log); err != nil {
+		pool.Close()
+		return nil, fmt.Errorf("migrate: %w", err)
+	}
+	return pool, nil
 }

@@ -5,7 +5,6 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"os"
 
 	"github.com/google/uuid"
 
@@ -29,7 +28,7 @@ func runToken(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	company := fs.String("company", "", "company the token acts for (UUID, required)")
 	user := fs.String("user", "", "user recorded as created_by of flows made with the token (UUID, required)")
 	name := fs.String("name", "", "a label for the token")
-	dbURL := fs.String("database-url", os.Getenv("DATABASE_URL"), "PostgreSQL connection string (DATABASE_URL)")
+	dbURL := databaseURLFlag(fs)
 	if err := fs.Parse(args[1:]); err != nil {
 		return err
 	}
@@ -41,17 +40,11 @@ func runToken(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if err != nil {
 		return fmt.Errorf("--user %q is not a UUID", *user)
 	}
-	if *dbURL == "" {
-		return fmt.Errorf("DATABASE_URL is not set (or pass --database-url)")
-	}
-	pool, err := newPool(ctx, *dbURL, 2)
+	pool, err := migratedPool(ctx, *dbURL, nil)
 	if err != nil {
 		return err
 	}
 	defer pool.Close()
-	if err := store.Migrate(ctx, pool, nil); err != nil {
-		return fmt.Errorf("migrate: %w", err)
-	}
 	// The store refuses the zero company (store.ErrNoCompany).
 	token, _, err := auth.CreateToken(ctx, store.New(pool), companyID, userID, *name)
 	if err != nil {

@@ -14,6 +14,7 @@ import (
 	"net/http/httptest"
 	"net/netip"
 	"os"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -73,6 +74,10 @@ type Options struct {
 	// Observer receives the worker's events (metrics).
 	Observer engine.Observer
 }
+
+// softStopTimeout is the scheduler's SoftStopTimeout in tests: an Env
+// stopped with executions in flight cancels them after this long.
+const softStopTimeout = 5 * time.Second
 
 var (
 	shared     *Env
@@ -147,7 +152,7 @@ func start(t testing.TB, opts *Options) (*Env, func(), error) {
 		}
 		worker = engine.NewWorker(st, wcfg)
 	}
-	scfg := &scheduler.Config{Worker: worker, Workers: 50, ID: id, Logger: log}
+	scfg := &scheduler.Config{Worker: worker, Workers: 50, ID: id, Logger: log, SoftStopTimeout: softStopTimeout}
 	if opts.Scheduler != nil {
 		opts.Scheduler(scfg)
 	}
@@ -175,7 +180,7 @@ func start(t testing.TB, opts *Options) (*Env, func(), error) {
 	env.URL, env.Server = hs.URL, srv
 	stop := func() {
 		hs.Close()
-		sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		sctx, cancel := context.WithTimeout(context.Background(), sched.StopTimeout())
 		defer cancel()
 		_ = sched.Stop(sctx)
 		closePool()
@@ -239,20 +244,57 @@ func (e *Env) Do(t testing.TB, tn *Tenant, method, path string, body any, header
 	if tn != nil {
 		req.Header.Set("Authorization", "Bearer "+tn.Token)
 	}
+	code, header, raw := Send(t, req, headers...)
+	out := &Response{Code: code, Header: header, Raw: raw}
+	if err := json.Unmarshal(raw, out); err != nil {
+		t.Fatalf("%s %s: answer is not JSON (%d): %s", method, path, code, raw)
+	}
+	return out
+}
+
+// Send sends req with the extra headers ("Name", "value", ...) and returns
+// the answer's status, headers and body; it fails the test when the
+// request cannot be sent.
+func Send(t testing.TB, req *http.Request, headers ...string) (int, http.Header, []byte) {
+	t.Helper()
 	for i := 0; i+1 < len(headers); i += 2 {
 		req.Header.Set(headers[i], headers[i+1])
 	}
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
-		t.Fatalf("%s %s: %v", method, path, err)
+		t.Fatalf("%s %s: %v", req.Method, req.URL.Path, err)
 	}
 	defer resp.Body.Close()
 	raw, _ := io.ReadAll(resp.Body)
-	out := &Response{Code: resp.StatusCode, Header: resp.Header, Raw: raw}
-	if err := json.Unmarshal(raw, out); err != nil {
-		t.Fatalf("%s %s: answer is not JSON (%d): %s", method, path, resp.StatusCode, raw)
+	return resp.StatusCode, resp.Header, raw
+}
+
+// CreateFlow creates a flow for tn from def (a definition: a map, a
+// string or bytes of JSON) and returns it; any answer but 201 fails the
+// test.
+func (e *Env) CreateFlow(t testing.TB, tn *Tenant, def any) *flow.Flow {
+	t.Helper()
+	r := e.Do(t, tn, "POST", "/v1/webhooks", def)
+	if r.Code != http.StatusCreated {
+		t.Fatalf("create flow: %d %s", r.Code, r.Raw)
 	}
-	return out
+	var f flow.Flow
+	r.Decode(t, &f)
+	return &f
+}
+
+// Trigger starts an execution of the flow for tn, with body (nil for
+// none) and extra headers, and returns it as answered; any answer but 202
+// fails the test.
+func (e *Env) Trigger(t testing.TB, tn *Tenant, flowID uuid.UUID, body any, headers ...string) *flow.Execution {
+	t.Helper()
+	r := e.Do(t, tn, "POST", "/v1/webhooks/"+flowID.String()+"/trigger", body, headers...)
+	if r.Code != http.StatusAccepted {
+		t.Fatalf("trigger: %d %s", r.Code, r.Raw)
+	}
+	var x flow.Execution
+	r.Decode(t, &x)
+	return &x
 }
 
 // Decode unmarshals the response's data into v.
@@ -268,18 +310,15 @@ func (r *Response) Decode(t testing.TB, v any) {
 func (e *Env) WaitExecution(t testing.TB, tn *Tenant, id uuid.UUID, timeout time.Duration, statuses ...string) *flow.Execution {
 	t.Helper()
 	deadline := time.Now().Add(timeout)
-	var last flow.Execution
 	for {
 		r := e.Do(t, tn, "GET", "/v1/executions/"+id.String(), nil)
-		if r.Code != 200 {
+		if r.Code != http.StatusOK {
 			t.Fatalf("get execution: %d %s", r.Code, r.Raw)
 		}
-		last = flow.Execution{}
+		var last flow.Execution
 		r.Decode(t, &last)
-		for _, s := range statuses {
-			if last.Status == s {
-				return &last
-			}
+		if slices.Contains(statuses, last.Status) {
+			return &last
 		}
 		if time.Now().After(deadline) {
 			t.Fatalf("execution %s still %s after %s (want %v): %s", id, last.Status, timeout, statuses, r.Raw)
