@@ -129,7 +129,7 @@ func (s *Server) executionList(w http.ResponseWriter, r *http.Request) error {
 		}
 		limit = n
 	}
-	status := q.Get("status")
+	status := strings.ToLower(q.Get("status")) // enums: any case on input
 	switch status {
 	case "", flow.ExecutionStatusScheduled, flow.ExecutionStatusInProgress, flow.ExecutionStatusSuccess,
 		flow.ExecutionStatusFailed, flow.ExecutionStatusCancelled:

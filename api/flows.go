@@ -8,8 +8,12 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"net/http"
+	"regexp"
+	"slices"
 	"sort"
+	"strconv"
 	"strings"
 	"unicode/utf8"
 
@@ -37,6 +41,7 @@ func readBody(r *http.Request) ([]byte, error) {
 	return b, nil
 }
 
+
 // createdFlow is a flow as returned by create, with its inbound hook
 // secret (shown this once).
 type createdFlow struct {
@@ -48,11 +53,11 @@ type createdFlow struct {
 func (s *Server) flowList(w http.ResponseWriter, r *http.Request) error {
 	p := principalFrom(r.Context())
 	ws := cmp.Or(r.URL.Query().Get("workspace_id"), flow.DefaultWorkspaceID)
-	if utf8.RuneCountInString(ws) > flow.MaxWorkspaceIDLen {
-		return badRequest("workspace_id", "must be at most %d characters", flow.MaxWorkspaceIDLen)
-	}
 	if !utf8.ValidString(ws) || strings.IndexByte(ws, 0) >= 0 {
 		return badRequest("workspace_id", "must be UTF-8 text without NUL characters")
+	}
+	if utf8.RuneCountInString(ws) > flow.MaxWorkspaceIDLen {
+		return badRequest("workspace_id", "must be at most %d characters", flow.MaxWorkspaceIDLen)
 	}
 	flows, err := s.store.FlowList(r.Context(), p.CompanyID, ws)
 	if err != nil {
@@ -153,26 +158,56 @@ type cloneRequest struct {
 	DynamicVariables map[string]json.RawMessage `json:"dynamicVariables"`
 }
 
-// decodeStrict decodes a JSON object into v, refusing unknown fields and
-// trailing data; an empty body leaves v as it is.
+// decodeStrict decodes an optional JSON object body into v. An empty body
+// or null leaves v as it is. Anything but one JSON object (trailing data
+// included: "{}}" or "{}]") is malformed, a 400 naming "body"; unknown
+// fields and values of the wrong type are 422 naming the field.
 func decodeStrict(body []byte, v any) error {
-	if len(bytes.TrimSpace(body)) == 0 {
+	trimmed := bytes.TrimSpace(body)
+	if len(trimmed) == 0 || string(trimmed) == "null" {
 		return nil
 	}
-	dec := json.NewDecoder(bytes.NewReader(body))
+	if !utf8.Valid(trimmed) {
+		return fmt.Errorf("%w: the body is not valid UTF-8", flow.ErrMalformedJSON)
+	}
+	// Unmarshal reads the whole input: trailing data is a syntax error.
+	var whole json.RawMessage
+	if err := json.Unmarshal(trimmed, &whole); err != nil {
+		return fmt.Errorf("%w: %v", flow.ErrMalformedJSON, err)
+	}
+	if trimmed[0] != '{' {
+		return fmt.Errorf("%w: the body must be a JSON object", flow.ErrMalformedJSON)
+	}
+	dec := json.NewDecoder(bytes.NewReader(trimmed))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(v); err != nil {
 		var te *json.UnmarshalTypeError
 		if errors.As(err, &te) {
-			return &flow.ValidationError{Errors: []flow.FieldError{{Field: te.Field, Message: fmt.Sprintf("must be %s, not %s", jsonTypeName(te.Type.Kind().String()), te.Value)}}}
+			return &flow.ValidationError{Errors: []flow.FieldError{{Field: cmp.Or(te.Field, fieldBody), Message: fmt.Sprintf("must be %s, not %s", jsonTypeName(te.Type.Kind().String()), te.Value)}}}
 		}
 		if msg, ok := strings.CutPrefix(err.Error(), "json: unknown field "); ok {
 			return &flow.ValidationError{Errors: []flow.FieldError{{Field: strings.Trim(msg, `"`), Message: "unknown field"}}}
 		}
 		return fmt.Errorf("%w: %v", flow.ErrMalformedJSON, err)
 	}
-	if dec.More() {
-		return fmt.Errorf("%w: trailing data after the JSON object", flow.ErrMalformedJSON)
+	return nil
+}
+
+// refuseNull refuses, with a 422 naming each, the fields of a JSON object
+// body that are null (msgs by field name).
+func refuseNull(body []byte, msgs map[string]string) error {
+	var fields map[string]json.RawMessage
+	if json.Unmarshal(body, &fields) != nil {
+		return nil // decodeStrict has judged the body
+	}
+	var errs []flow.FieldError
+	for _, name := range slices.Sorted(maps.Keys(msgs)) {
+		if raw, ok := fields[name]; ok && string(bytes.TrimSpace(raw)) == "null" {
+			errs = append(errs, flow.FieldError{Field: name, Message: msgs[name]})
+		}
+	}
+	if len(errs) > 0 {
+		return &flow.ValidationError{Errors: errs}
 	}
 	return nil
 }
@@ -210,16 +245,77 @@ func (s *Server) flowClone(w http.ResponseWriter, r *http.Request) error {
 	if err := decodeStrict(body, &req); err != nil {
 		return err
 	}
+	if err := refuseNull(body, cloneNullMessages); err != nil {
+		return err
+	}
 	if err := flow.CheckClone(src.Status); err != nil {
 		return err
 	}
 	in := cloneInput(src, &req)
-	// Re-validate the copy with the same rules as a create.
+	// Re-validate the copy with the same rules as a create; what is wrong
+	// is named as in the clone's body.
 	raw, err := json.Marshal(in)
 	if err != nil {
 		return err
 	}
-	return s.createFlow(w, r, raw, "flow cloned")
+	err = s.createFlow(w, r, raw, "flow cloned")
+	var verr *flow.ValidationError
+	if errors.As(err, &verr) {
+		return &flow.ValidationError{Errors: cloneFieldErrors(verr.Errors, in, &req)}
+	}
+	return err
+}
+
+// cloneNullMessages are the clone fields where null is refused: it could
+// mean "keep the source's" or "clear it" (README "Clone").
+var cloneNullMessages = map[string]string{
+	"flow_name":     "must be a string; leave it out for the default name",
+	"tag_name":      `must be a string; leave it out to keep the source's, or send "" for none`,
+	"category_name": `must be a string; leave it out to keep the source's, or send "" for none`,
+}
+
+// cloneFieldErrors renames the field errors of a clone's flow definition
+// (built by cloneInput) after the clone body's fields: name is flow_name,
+// and the predefined variables set by dynamicVariables are
+// dynamicVariables.<name>.
+func cloneFieldErrors(errs []flow.FieldError, in map[string]any, req *cloneRequest) []flow.FieldError {
+	var names []string
+	for _, pv := range in["predefinedVariables"].([]flow.PredefinedVariable) {
+		names = append(names, pv.Name)
+	}
+	out := make([]flow.FieldError, 0, len(errs))
+	for _, fe := range errs {
+		switch {
+		case fe.Field == "name":
+			fe.Field = "flow_name"
+		case fe.Field == "predefinedVariables" && len(req.DynamicVariables) > 0:
+			fe.Field = "dynamicVariables"
+		default:
+			var i int
+			var rest string
+			if n, err := fmt.Sscanf(fe.Field, "predefinedVariables[%d]", &i); n == 1 && err == nil && i < len(names) {
+				if _, dynamic := req.DynamicVariables[names[i]]; dynamic {
+					rest = fe.Field[strings.IndexByte(fe.Field, ']')+1:]
+					rest = strings.TrimPrefix(strings.TrimPrefix(rest, ".value"), ".name")
+					fe.Field = "dynamicVariables" + keyPath(names[i]) + rest
+				}
+			}
+		}
+		out = append(out, fe)
+	}
+	return out
+}
+
+// plainKey matches object keys that can follow a dot in a field path.
+var plainKey = regexp.MustCompile(`^[A-Za-z0-9_-]+$`)
+
+// keyPath is how key is written after the path of its object, as flow
+// writes field paths: .key, or ["key"] when the key needs quoting.
+func keyPath(key string) string {
+	if plainKey.MatchString(key) {
+		return "." + key
+	}
+	return "[" + strconv.Quote(key) + "]"
 }
 
 // cloneInput builds the JSON definition of a clone: the source's steps and

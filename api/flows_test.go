@@ -232,7 +232,7 @@ func TestAuthRequired(t *testing.T) {
 			if tc.header != "" {
 				hdr = []string{"Authorization", tc.header}
 			}
-			r := b.env.Do(t, nil, "GET", "/v1/webhooks", nil, hdr...)
+			r := b.env.DoInvalid(t, nil, "GET", "/v1/webhooks", nil, hdr...)
 			if r.Code != http.StatusUnauthorized || r.Status != "error" || r.Message == "" {
 				t.Errorf("want 401 error envelope, got %d %s", r.Code, r.Raw)
 			}
@@ -346,11 +346,11 @@ func TestWorkspaceIDLimitAgrees(t *testing.T) {
 	}
 
 	f["workspace_id"] = tooLong
-	r = b.env.Do(t, b.tenant, "POST", "/v1/webhooks", f)
+	r = b.env.DoInvalid(t, b.tenant, "POST", "/v1/webhooks", f)
 	if r.Code != http.StatusUnprocessableEntity || len(r.Errors) != 1 || r.Errors[0].Field != "workspace_id" {
 		t.Errorf("create in a %d-character workspace: want 422 naming workspace_id, got %d %s", flow.MaxWorkspaceIDLen+1, r.Code, r.Raw)
 	}
-	r = b.env.Do(t, b.tenant, "GET", "/v1/webhooks?workspace_id="+url.QueryEscape(tooLong), nil)
+	r = b.env.DoInvalid(t, b.tenant, "GET", "/v1/webhooks?workspace_id="+url.QueryEscape(tooLong), nil)
 	if r.Code != http.StatusBadRequest || len(r.Errors) != 1 || r.Errors[0].Field != "workspace_id" ||
 		!strings.Contains(r.Errors[0].Message, fmt.Sprint(flow.MaxWorkspaceIDLen)) {
 		t.Errorf("list of a %d-character workspace: want 400 naming workspace_id and the limit, got %d %s", flow.MaxWorkspaceIDLen+1, r.Code, r.Raw)
@@ -442,7 +442,7 @@ func TestCloneTemplate(t *testing.T) {
 	if c.Steps[0].ID == src.Steps[0].ID || c.Steps[0].WebhookURL != src.Steps[0].WebhookURL {
 		t.Errorf("clone steps: want copied with new ids, got %+v", c.Steps[0])
 	}
-	if r := b.env.Do(t, b.tenant, "POST", "/v1/integrations/"+src.ID.String()+"/clone", `{"flow_name": 5}`); r.Code != http.StatusUnprocessableEntity {
+	if r := b.env.DoInvalid(t, b.tenant, "POST", "/v1/integrations/"+src.ID.String()+"/clone", `{"flow_name": 5}`); r.Code != http.StatusUnprocessableEntity {
 		t.Errorf("clone with a bad body: want 422, got %d %s", r.Code, r.Raw)
 	}
 }
@@ -489,7 +489,7 @@ func TestValidationRefusesAndWritesNothing(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
 			tn := b.env.NewTenant(t)
-			r := b.env.Do(t, tn, "POST", "/v1/webhooks", tc.body)
+			r := b.env.DoInvalid(t, tn, "POST", "/v1/webhooks", tc.body)
 			if r.Code != tc.code || r.Status != "error" {
 				t.Fatalf("want %d error, got %d %s", tc.code, r.Code, r.Raw)
 			}
@@ -516,7 +516,7 @@ func TestBodyTooLarge(t *testing.T) {
 	t.Parallel()
 	b := setup(t)
 	big := `{"name":"` + strings.Repeat("x", api.MaxBodyBytesDefault) + `"}`
-	r := b.env.Do(t, b.tenant, "POST", "/v1/webhooks", big)
+	r := b.env.DoInvalid(t, b.tenant, "POST", "/v1/webhooks", big)
 	if r.Code != http.StatusRequestEntityTooLarge || r.Status != "error" {
 		t.Errorf("want 413, got %d %s", r.Code, r.Raw[:min(200, len(r.Raw))])
 	}
@@ -555,9 +555,7 @@ func TestListQueryCountIsConstant(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(pool.Close)
-	srv := httptest.NewServer(api.New(store.New(pool), b.env.Sched, &api.Config{RateLimit: -1}).Handler())
-	t.Cleanup(srv.Close)
-	counted := &flowdtest.Env{URL: srv.URL}
+	counted := flowdtest.NewServer(t, api.New(store.New(pool), b.env.Sched, &api.Config{RateLimit: -1}).Handler())
 
 	one, many := b.env.NewTenant(t), b.env.NewTenant(t)
 	b.create(t, one, simpleFlow("only", b.target.URL))

@@ -165,7 +165,7 @@ func TestGarbageNeverServerError(t *testing.T) {
 		t.Run(strings.ReplaceAll(key, "/", "_"), func(t *testing.T) {
 			for _, g := range garbageBodies() {
 				p := pathParam.ReplaceAllString(path, realID)
-				resp := b.env.Do(t, tn, method, p, g.body, "Content-Type", "application/json")
+				resp := b.env.DoInvalid(t, tn, method, p, g.body, "Content-Type", "application/json")
 				what := fmt.Sprintf("%s %s with body %q", method, path, g.name)
 				checkEnvelope(t, what, resp)
 				optional := bodyOptional[key] && (g.name == "empty" || g.name == "whitespace" || g.name == "null") ||
@@ -177,7 +177,7 @@ func TestGarbageNeverServerError(t *testing.T) {
 			if pathParam.MatchString(path) {
 				for _, id := range garbageIDs {
 					p := pathParam.ReplaceAllString(path, id)
-					resp := b.env.Do(t, tn, method, p, "{}")
+					resp := b.env.DoInvalid(t, tn, method, p, "{}")
 					what := fmt.Sprintf("%s %s with id %.40q", method, path, id)
 					checkEnvelope(t, what, resp)
 					// The public hook answers an unknown flow like a wrong
@@ -194,7 +194,7 @@ func TestGarbageNeverServerError(t *testing.T) {
 			if method == "GET" {
 				for _, q := range garbageQueries {
 					p := pathParam.ReplaceAllString(path, realID) + q
-					resp := b.env.Do(t, tn, method, p, nil)
+					resp := b.env.DoInvalid(t, tn, method, p, nil)
 					checkEnvelope(t, fmt.Sprintf("GET %s%.60s", path, q), resp)
 				}
 			}
@@ -203,12 +203,12 @@ func TestGarbageNeverServerError(t *testing.T) {
 	// Headers: an over-long Idempotency-Key, wrong content types.
 	trig := "/v1/webhooks/" + f.ID.String() + "/trigger"
 	for _, k := range []string{strings.Repeat("k", 10000), "\xff\xfe", "a\tb", "é\x80"} {
-		if r := b.env.Do(t, tn, "POST", trig, nil, "Idempotency-Key", k); r.Code != http.StatusBadRequest || len(r.Errors) != 1 || r.Errors[0].Field != "Idempotency-Key" {
+		if r := b.env.DoInvalid(t, tn, "POST", trig, nil, "Idempotency-Key", k); r.Code != http.StatusBadRequest || len(r.Errors) != 1 || r.Errors[0].Field != "Idempotency-Key" {
 			t.Errorf("trigger with Idempotency-Key %.20q: want 400 naming the header, got %d %s", k, r.Code, r.Raw)
 		}
 	}
 	for _, ct := range []string{"text/xml", "multipart/form-data; boundary=x", "application/json; charset=latin1"} {
-		r := b.env.Do(t, tn, "POST", "/v1/webhooks", "<flow/>", "Content-Type", ct)
+		r := b.env.DoInvalid(t, tn, "POST", "/v1/webhooks", "<flow/>", "Content-Type", ct)
 		checkEnvelope(t, "create with Content-Type "+ct, r)
 		if r.Code != http.StatusBadRequest {
 			t.Errorf("create with Content-Type %q and an XML body: want 400, got %d", ct, r.Code)

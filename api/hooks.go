@@ -38,18 +38,21 @@ const (
 	hookLimitersMax = 10000
 )
 
-// hookAuthError is a 401 of the hook endpoint. Its message never depends on
-// whether the flow exists.
-type hookAuthError struct{ msg string }
+// hookAuthError is a 401 of the hook endpoint; field names the credential
+// at fault. Neither depends on whether the flow exists.
+type hookAuthError struct{ msg, field string }
 
 func (e *hookAuthError) Error() string { return e.msg }
 func (e *hookAuthError) Unwrap() error { return errUnauthorized }
 
+const hookBadSecretMsg = "invalid hook token or signature"
+
 var (
-	errHookNoSecret     = &hookAuthError{"hook secret missing: pass ?token=<hook secret> or sign the request (webhook-id, webhook-timestamp, webhook-signature headers)"}
-	errHookBadSecret    = &hookAuthError{"invalid hook token or signature"}
-	errHookSigHeaders   = &hookAuthError{"a signed hook call needs the webhook-id, webhook-timestamp and webhook-signature headers"}
-	errHookStaleRequest = &hookAuthError{fmt.Sprintf("webhook-timestamp must be Unix seconds within %s of the server's clock", HookTimestampTolerance)}
+	errHookNoSecret     = &hookAuthError{"hook secret missing: pass ?token=<hook secret> or sign the request (webhook-id, webhook-timestamp, webhook-signature headers)", "token"}
+	errHookBadToken     = &hookAuthError{hookBadSecretMsg, "token"}
+	errHookBadSignature = &hookAuthError{hookBadSecretMsg, "webhook-signature"}
+	errHookSigHeaders   = &hookAuthError{"a signed hook call needs the webhook-id, webhook-timestamp and webhook-signature headers", "webhook-signature"}
+	errHookStaleRequest = &hookAuthError{fmt.Sprintf("webhook-timestamp must be Unix seconds within %s of the server's clock", HookTimestampTolerance), "webhook-timestamp"}
 )
 
 // hookLimiters holds one token bucket per flow that has received an
@@ -125,6 +128,15 @@ func hookCredentialsFrom(r *http.Request, now time.Time) (*hookCredentials, erro
 	return c, nil
 }
 
+// refused is the 401 of credentials that do not prove the flow's secret
+// (or name no flow): the same message either way.
+func (c *hookCredentials) refused() error {
+	if c.token != "" {
+		return errHookBadToken
+	}
+	return errHookBadSignature
+}
+
 // verify reports whether the credentials prove secret, in constant time.
 func (c *hookCredentials) verify(secret string, body []byte) bool {
 	if c.token != "" {
@@ -147,21 +159,21 @@ func (s *Server) hookReceive(w http.ResponseWriter, r *http.Request) error {
 	}
 	flowID, err := uuid.Parse(r.PathValue("flow_id"))
 	if err != nil {
-		return errHookBadSecret // like an unknown flow
+		return creds.refused() // like an unknown flow
 	}
 	secret, companyID, err := s.store.FlowHookSecretForHook(r.Context(), flowID)
 	if errors.Is(err, store.ErrNotFound) {
-		return errHookBadSecret
+		return creds.refused()
 	}
 	if err != nil {
 		return fmt.Errorf("get hook secret of flow %s: %w", flowID, err)
 	}
 	if !creds.verify(secret, body) {
-		return errHookBadSecret
+		return creds.refused()
 	}
 	if !s.hookLimits.allow(flowID, s.cfg.HookRateLimit, s.cfg.HookRateBurst) {
 		w.Header().Set("Retry-After", "1")
-		return errRateLimited
+		return errHookRateLimited
 	}
 	var payload json.RawMessage
 	if trimmed := bytes.TrimSpace(body); len(trimmed) > 0 {

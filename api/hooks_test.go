@@ -112,7 +112,20 @@ func signed(secret, msgID string, at time.Time, body string) []string {
 
 func (b *testBundle) hook(t *testing.T, path, body string, wantCode int, headers ...string) *hookAnswer {
 	t.Helper()
-	r := b.env.Do(t, nil, "POST", path, body, headers...)
+	return b.hookCall(t, b.env.Do, path, body, wantCode, headers...)
+}
+
+// hookInvalid is hook for a call that breaks the OpenAPI document on
+// purpose (a body that is not JSON): only the answer is checked.
+func (b *testBundle) hookInvalid(t *testing.T, path, body string, wantCode int, headers ...string) {
+	t.Helper()
+	b.hookCall(t, b.env.DoInvalid, path, body, wantCode, headers...)
+}
+
+func (b *testBundle) hookCall(t *testing.T, do func(testing.TB, *flowdtest.Tenant, string, string, any, ...string) *flowdtest.Response,
+	path, body string, wantCode int, headers ...string) *hookAnswer {
+	t.Helper()
+	r := do(t, nil, "POST", path, body, headers...)
 	if r.Code != wantCode || (wantCode >= 400) != (r.Status == "error") {
 		t.Fatalf("POST %s: want %d, got %d %s", path, wantCode, r.Code, r.Raw)
 	}
@@ -236,7 +249,7 @@ func TestHookRefusesWrongOrMissingSecret(t *testing.T) {
 		{"unknown flow", hookPath(uuid.New(), f.HookSecret)},
 		{"malformed flow id", "/v1/hooks/not-a-uuid?token=" + url.QueryEscape(f.HookSecret)},
 	} {
-		r := b.env.Do(t, nil, "POST", tc.path, `{"a": 1}`)
+		r := b.env.DoInvalid(t, nil, "POST", tc.path, `{"a": 1}`) // a malformed id breaks the document
 		if r.Code != http.StatusUnauthorized || r.Status != "error" {
 			t.Errorf("%s: want 401, got %d %s", tc.name, r.Code, r.Raw)
 		}
@@ -286,7 +299,7 @@ func TestHookDuplicateDelivery(t *testing.T) {
 	if r.Code != http.StatusAccepted || manual.ID == k1.ExecutionID {
 		t.Errorf("manual trigger with a hook's key: want a new execution, got %d %s", r.Code, r.Raw)
 	}
-	b.hook(t, hookPath(f.ID, f.HookSecret), body, http.StatusBadRequest, "Idempotency-Key", strings.Repeat("k", api.MaxIdempotencyKeyLen+1))
+	b.hookInvalid(t, hookPath(f.ID, f.HookSecret), body, http.StatusBadRequest, "Idempotency-Key", strings.Repeat("k", api.MaxIdempotencyKeyLen+1))
 	if n := b.executionCount(t, b.tenant, f.ID); n != 3 {
 		t.Errorf("want 3 executions (two deliveries, one manual), got %d", n)
 	}
@@ -332,7 +345,7 @@ func TestHookSecretRotate(t *testing.T) {
 	b := setup(t)
 	f := b.createHooked(t, b.tenant, simpleFlow("rotating", b.target.URL))
 	rotate := "/v1/webhooks/" + f.ID.String() + "/hook-secret"
-	if r := b.env.Do(t, nil, "POST", rotate, nil); r.Code != http.StatusUnauthorized {
+	if r := b.env.DoInvalid(t, nil, "POST", rotate, nil); r.Code != http.StatusUnauthorized {
 		t.Errorf("rotate without a token: want 401, got %d", r.Code)
 	}
 	if r := b.env.Do(t, b.env.NewTenant(t), "POST", rotate, nil); r.Code != http.StatusNotFound {
@@ -374,10 +387,10 @@ func TestHookBodyLimitsAndJSON(t *testing.T) {
 	f := b.createHooked(t, b.tenant, simpleFlow("limits", b.target.URL))
 	big := `{"x":"` + strings.Repeat("x", api.MaxBodyBytesDefault) + `"}`
 	b.hook(t, hookPath(f.ID, f.HookSecret), big, http.StatusRequestEntityTooLarge)
-	b.hook(t, hookPath(f.ID, f.HookSecret), `{"unfinished": `, http.StatusBadRequest)
-	b.hook(t, hookPath(f.ID, f.HookSecret), `name=value`, http.StatusBadRequest)
+	b.hookInvalid(t, hookPath(f.ID, f.HookSecret), `{"unfinished": `, http.StatusBadRequest)
+	b.hookInvalid(t, hookPath(f.ID, f.HookSecret), `name=value`, http.StatusBadRequest)
 	// Authentication comes before the body is judged.
-	b.hook(t, hookPath(f.ID, "whsec_wrong"), `{"unfinished": `, http.StatusUnauthorized)
+	b.hookInvalid(t, hookPath(f.ID, "whsec_wrong"), `{"unfinished": `, http.StatusUnauthorized)
 	if n := b.executionCount(t, b.tenant, f.ID); n != 0 {
 		t.Errorf("refused bodies started %d executions", n)
 	}
@@ -490,7 +503,7 @@ func TestHookRefusesUnstorableJSON(t *testing.T) {
 		`{"email": "a\u0000b"}`,
 		`{"n": 1e400}`,
 	} { // (a lone surrogate is stored as U+FFFD, as in flow definitions)
-		r := b.env.Do(t, nil, "POST", hookPath(f.ID, f.HookSecret), body)
+		r := b.env.DoInvalid(t, nil, "POST", hookPath(f.ID, f.HookSecret), body)
 		if r.Code/100 != 4 || r.Status != "error" {
 			t.Errorf("hook body %s: want a 4xx error, got %d %s", body, r.Code, r.Raw)
 		}

@@ -89,8 +89,9 @@ func TestTenantIsolation(t *testing.T) {
 		for _, id := range append(ids, uuid.New()) {
 			path := pathParam.ReplaceAllString(rt.Path, id.String())
 			r := b.env.Do(t, other, rt.Method, path, bodies[rt.Method+" "+rt.Path])
-			if r.Code != http.StatusNotFound || r.Status != "error" || r.Message != "not found" || len(r.Errors) != 0 {
-				t.Errorf("%s %s as company B: want 404 {not found}, got %d %s", rt.Method, path, r.Code, r.Raw)
+			want := []flow.FieldError{{Field: "id", Message: "no such resource"}}
+			if r.Code != http.StatusNotFound || r.Status != "error" || r.Message != "not found" || !cmp.Equal(r.Errors, want) {
+				t.Errorf("%s %s as company B: want 404 {not found, errors: id}, got %d %s", rt.Method, path, r.Code, r.Raw)
 			}
 			tested++
 		}

@@ -28,7 +28,7 @@ func TestBodySizeBoundary(t *testing.T) {
 	if r.Code != http.StatusCreated {
 		t.Errorf("body of exactly %d bytes: want 201, got %d %s", api.MaxBodyBytesDefault, r.Code, r.Raw)
 	}
-	r = b.env.Do(t, tn, "POST", "/v1/webhooks", pad(api.MaxBodyBytesDefault+1))
+	r = b.env.DoInvalid(t, tn, "POST", "/v1/webhooks", pad(api.MaxBodyBytesDefault+1))
 	want := fmt.Sprintf("request body is larger than %d bytes", api.MaxBodyBytesDefault)
 	if r.Code != http.StatusRequestEntityTooLarge || r.Status != "error" || r.Message != want {
 		t.Errorf("body one byte over: want 413 %q, got %d %s", want, r.Code, r.Raw)
@@ -41,7 +41,7 @@ func TestBodySizeBoundary(t *testing.T) {
 	// The limit holds on every endpoint with a body, and on a trigger.
 	f := b.create(t, tn, simpleFlow("trigger me", b.target.URL))
 	big := `{"payload": "` + strings.Repeat("x", api.MaxBodyBytesDefault) + `"}`
-	if r := b.env.Do(t, tn, "POST", "/v1/webhooks/"+f.ID.String()+"/trigger", big); r.Code != http.StatusRequestEntityTooLarge {
+	if r := b.env.DoInvalid(t, tn, "POST", "/v1/webhooks/"+f.ID.String()+"/trigger", big); r.Code != http.StatusRequestEntityTooLarge {
 		t.Errorf("trigger with a body over the limit: want 413, got %d", r.Code)
 	}
 }
@@ -141,7 +141,7 @@ func TestDefinitionLimits(t *testing.T) {
 			if r := b.env.Do(t, tn, "POST", "/v1/webhooks", tc.ok); r.Code != http.StatusCreated {
 				t.Errorf("at the limit: want 201, got %d %s", r.Code, r.Raw)
 			}
-			r := b.env.Do(t, tn, "POST", "/v1/webhooks", tc.over)
+			r := b.env.DoInvalid(t, tn, "POST", "/v1/webhooks", tc.over)
 			if r.Code != http.StatusUnprocessableEntity {
 				t.Fatalf("over the limit: want 422, got %d %s", r.Code, r.Raw)
 			}

@@ -7,11 +7,14 @@ import (
 	"net/http"
 	"os"
 	"regexp"
+	"slices"
 	"sort"
 	"strings"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/pb33f/libopenapi"
+	validator "github.com/pb33f/libopenapi-validator"
 
 	"github.com/flowd/flowd/api"
 	"github.com/flowd/flowd/internal/flowdtest"
@@ -69,7 +72,7 @@ func TestOpenAPIMatchesRoutes(t *testing.T) {
 		t.Errorf("openapi is %q, want 3.1.x", v)
 	}
 	registered := map[string]bool{} // route -> public
-	for _, rt := range api.RouteList(api.New(nil, nil, &api.Config{})) {
+	for _, rt := range api.RoutesForTest() {
 		registered[rt.Method+" "+rt.Path] = rt.Public
 	}
 	documented := map[string]bool{}
@@ -222,7 +225,7 @@ func TestOpenAPIServedWithoutToken(t *testing.T) {
 	t.Parallel()
 	env := flowdtest.Shared(t)
 	raw, _ := openAPIDoc(t)
-	resp, err := http.Get(env.URL + "/v1/openapi.json")
+	resp, err := env.Client(t).Get(env.URL + "/v1/openapi.json")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -236,5 +239,125 @@ func TestOpenAPIServedWithoutToken(t *testing.T) {
 	}
 	if !bytes.Equal(body.Bytes(), raw) {
 		t.Errorf("the served document differs from api/openapi.json")
+	}
+}
+
+// TestOpenAPIDocumentIsValid checks the document against the OpenAPI 3.1
+// specification with an independent validator (libopenapi-validator).
+func TestOpenAPIDocumentIsValid(t *testing.T) {
+	t.Parallel()
+	raw, _ := openAPIDoc(t)
+	doc, err := libopenapi.NewDocument(raw)
+	if err != nil {
+		t.Fatalf("parse: %v", err)
+	}
+	v, errs := validator.NewValidator(doc)
+	if len(errs) > 0 {
+		t.Fatalf("build: %v", errs)
+	}
+	if ok, verrs := v.ValidateDocument(); !ok {
+		for _, e := range verrs {
+			t.Errorf("%s", e.Error())
+		}
+	}
+}
+
+// TestOpenAPIDeclaresEveryAnswer checks that each operation declares the
+// statuses its handler can answer, by the rules every handler follows:
+// 500 anywhere (a panic is answered 500); 401 and 429 where a token is
+// needed; 404 where the path names a resource by id; 400, 413 and 422 where
+// a JSON body is read. Every error answer is an ErrorEnvelope, every 2xx an
+// ok envelope. (The contract test catches what a rule misses: an answer
+// with an undeclared status fails the test that caused it.)
+func TestOpenAPIDeclaresEveryAnswer(t *testing.T) {
+	t.Parallel()
+	_, doc := openAPIDoc(t)
+	for key, o := range operations(t, doc) {
+		responses, _ := o.op["responses"].(map[string]any)
+		want := []string{"500"}
+		if !o.public {
+			want = append(want, "401", "429")
+		}
+		if strings.Contains(key, "{id}") {
+			want = append(want, "404")
+		}
+		if _, ok := o.op["requestBody"]; ok {
+			want = append(want, "400", "413", "422")
+		}
+		for _, code := range want {
+			if _, ok := responses[code]; !ok {
+				t.Errorf("%s does not declare %s", key, code)
+			}
+		}
+		for code, r := range responses {
+			r := resolve(t, doc, r).(map[string]any)
+			schema := resolve(t, doc, jsonSchemaOf(r))
+			switch {
+			case key == "GET /v1/openapi.json" && code == "200":
+			case code >= "400":
+				if errEnv, _ := pointer(doc, "#/components/schemas/ErrorEnvelope"); !cmp.Equal(schema, errEnv) {
+					t.Errorf("%s %s: the answer is not an ErrorEnvelope", key, code)
+				}
+			default:
+				s, _ := schema.(map[string]any)
+				props, _ := s["properties"].(map[string]any)
+				status, _ := props["status"].(map[string]any)
+				if status["const"] != "ok" || !slices.Contains(anySlice(s["required"]), "message") {
+					t.Errorf("%s %s: the answer is not an ok envelope: %v", key, code, s)
+				}
+			}
+		}
+	}
+	errEnv, err := pointer(doc, "#/components/schemas/ErrorEnvelope")
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := errEnv.(map[string]any)
+	errorsProp := e["properties"].(map[string]any)["errors"].(map[string]any)
+	if !slices.Contains(anySlice(e["required"]), "errors") || errorsProp["minItems"] != float64(1) {
+		t.Errorf("ErrorEnvelope must require errors with minItems 1: %v", e)
+	}
+}
+
+func jsonSchemaOf(response map[string]any) any {
+	content, _ := response["content"].(map[string]any)
+	media, _ := content["application/json"].(map[string]any)
+	return media["schema"]
+}
+
+func anySlice(v any) []string {
+	var out []string
+	for _, e := range v.([]any) {
+		out = append(out, fmt.Sprint(e))
+	}
+	return out
+}
+
+// TestOpenAPIOutsideRoutes: the routes left out of the document on purpose
+// (flowdtest.OutsideDocument, which the contract test does not check) are
+// named as such in the document and in README, and the document has no
+// path under them.
+func TestOpenAPIOutsideRoutes(t *testing.T) {
+	t.Parallel()
+	_, doc := openAPIDoc(t)
+	readme, err := os.ReadFile("../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, section, _ := strings.Cut(string(readme), "### The OpenAPI document")
+	section, _, _ = strings.Cut(section, "\n### ")
+	desc := doc["info"].(map[string]any)["description"].(string)
+	for _, p := range flowdtest.OutsideDocument {
+		if !strings.Contains(desc, "`"+p+"`") {
+			t.Errorf("the document's info.description does not name %s as outside the document", p)
+		}
+		if !strings.Contains(section, "`"+p+"`") {
+			t.Errorf("README's \"The OpenAPI document\" does not name %s as outside the document", p)
+		}
+		for path := range doc["paths"].(map[string]any) {
+			if strings.HasPrefix(path, p) {
+				t.Errorf("%s is in the document but %s is listed as outside it", path, p)
+			}
+		}
 	}
 }

@@ -1,17 +1,18 @@
 package api
 
-// RouteForTest is a documented /v1 route, for the external test package.
+// RouteForTest is a route of the route table (every operation of the
+// OpenAPI document), for the external test package.
 type RouteForTest struct {
 	Method, Path string
 	// Public routes take no Bearer token.
 	Public bool
 }
 
-// RoutesForTest lists the documented /v1 routes (the garbage and isolation
-// tests walk them all).
+// RoutesForTest lists the route table (the OpenAPI, garbage and isolation
+// tests walk it).
 func RoutesForTest() []RouteForTest {
 	var out []RouteForTest
-	for _, rt := range (&Server{}).v1Routes() {
+	for _, rt := range (&Server{}).routeTable() {
 		out = append(out, RouteForTest{Method: rt.method, Path: rt.path, Public: rt.public})
 	}
 	return out

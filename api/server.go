@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/http"
 	"runtime/debug"
+	"strings"
 	"sync"
 	"time"
 
@@ -101,14 +102,17 @@ func (s *Server) Handler() http.Handler {
 	return s.recoverer(s.mux)
 }
 
-// route is one documented /v1 endpoint; the OpenAPI test walks them.
+// route is one endpoint described by api/openapi.json; the OpenAPI tests
+// check that the table and the document list the same operations.
 type route struct {
 	method, path string
 	public       bool
 	handler      func(http.ResponseWriter, *http.Request) error
 }
 
-func (s *Server) v1Routes() []route {
+// routeTable is every route of the API; api/openapi.json has one operation
+// for each (README "Adding a route or a field").
+func (s *Server) routeTable() []route {
 	return []route{
 		{"GET", "/v1/webhooks", false, s.flowList},
 		{"POST", "/v1/webhooks", false, s.flowCreate},
@@ -126,22 +130,40 @@ func (s *Server) v1Routes() []route {
 		{"POST", "/v1/webhooks/{id}/hook-secret", false, s.hookSecretRotate},
 		{"POST", "/v1/hooks/{flow_id}", true, s.hookReceive},
 		{"GET", "/v1/openapi.json", true, s.openAPI},
+		{"GET", "/healthz", true, s.healthz},
+		{"GET", "/readyz", true, s.readyz},
 	}
 }
 
 func (s *Server) routes() {
-	for _, rt := range s.v1Routes() {
+	for _, rt := range s.routeTable() {
 		h := http.Handler(s.handle(rt.handler))
 		if !rt.public {
 			h = s.requireToken(s.rateLimited(h))
 		}
 		s.mux.Handle(rt.method+" "+rt.path, h)
 	}
-	s.mux.Handle("/v1/", s.handle(func(w http.ResponseWriter, r *http.Request) error {
-		return fmt.Errorf("%w: no route %s %s", store.ErrNotFound, r.Method, r.URL.Path)
-	}))
-	s.mux.HandleFunc("GET /healthz", s.healthz)
-	s.mux.HandleFunc("GET /readyz", s.readyz)
+	if _, mounted := s.cfg.Mounts["/"]; !mounted {
+		s.mux.Handle("/", s.handle(s.noRoute))
+	}
+}
+
+// noRoute answers a request no route serves: 405 with Allow when the path
+// is served for other methods, 404 otherwise; both as error envelopes.
+func (s *Server) noRoute(w http.ResponseWriter, r *http.Request) error {
+	var allow []string
+	for _, m := range []string{"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE"} {
+		probe := r.Clone(r.Context())
+		probe.Method = m
+		if _, pattern := s.mux.Handler(probe); m != r.Method && pattern != "/" && pattern != "" {
+			allow = append(allow, m)
+		}
+	}
+	if len(allow) > 0 {
+		w.Header().Set("Allow", strings.Join(allow, ", "))
+		return &methodError{method: r.Method}
+	}
+	return errNoRoute
 }
 
 // onID acts on the {id} of the request's path for the caller's company and
@@ -185,8 +207,6 @@ func (s *Server) recoverer(next http.Handler) http.Handler {
 	})
 }
 
-var errRateLimited = errors.New("rate limit exceeded; retry later")
-
 func (s *Server) rateLimited(next http.Handler) http.Handler {
 	if s.cfg.RateLimit < 0 {
 		return next
@@ -209,27 +229,29 @@ func (s *Server) rateLimited(next http.Handler) http.Handler {
 	})
 }
 
-func (s *Server) healthz(w http.ResponseWriter, r *http.Request) {
+// GET /healthz (no token): the process is up.
+func (s *Server) healthz(w http.ResponseWriter, r *http.Request) error {
 	writeOK(w, http.StatusOK, "up", nil)
+	return nil
 }
 
-func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
+// GET /readyz (no token): the database answers and every migration is
+// applied; 503 otherwise.
+func (s *Server) readyz(w http.ResponseWriter, r *http.Request) error {
 	ctx, cancel := context.WithTimeout(r.Context(), 3*time.Second)
 	defer cancel()
 	if err := s.store.Ping(ctx); err != nil {
-		writeJSON(w, http.StatusServiceUnavailable, envelope{Status: "error", Message: "database unreachable: " + err.Error()})
-		return
+		return &unavailableError{field: "database", msg: "database unreachable: " + err.Error()}
 	}
 	n, err := store.MigrationsPending(ctx, s.store.Pool())
-	if err != nil || n != 0 {
-		msg := fmt.Sprintf("%d migrations pending; run flowd migrate", n)
-		if err != nil {
-			msg = "migrations not applied: " + err.Error()
-		}
-		writeJSON(w, http.StatusServiceUnavailable, envelope{Status: "error", Message: msg})
-		return
+	if err != nil {
+		return &unavailableError{field: "database", msg: "migrations not applied: " + err.Error()}
+	}
+	if n != 0 {
+		return &unavailableError{field: "database", msg: fmt.Sprintf("%d migrations pending; run flowd migrate", n)}
 	}
 	writeOK(w, http.StatusOK, "ready", nil)
+	return nil
 }
 
 // Start listens on cfg.Addr and serves in the background.

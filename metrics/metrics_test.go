@@ -143,7 +143,7 @@ func TestWorkerAndAPIMetrics(t *testing.T) {
 	if bad.Status != "failed" {
 		t.Fatalf("second execution %s, want failed", bad.Status)
 	}
-	if r := b.env.Do(t, nil, "GET", "/v1/webhooks", nil); r.Code != http.StatusUnauthorized {
+	if r := b.env.DoInvalid(t, nil, "GET", "/v1/webhooks", nil); r.Code != http.StatusUnauthorized {
 		t.Fatalf("GET /v1/webhooks without a token: %d", r.Code)
 	}
 

@@ -410,7 +410,7 @@ func TestBadScheduleIsRefused(t *testing.T) {
 				{"POST", "/v1/webhooks"},
 				{"PUT", "/v1/webhooks/" + existing.ID.String()},
 			} {
-				r := b.env.Do(t, b.tenant, req.method, req.path, def)
+				r := b.env.DoInvalid(t, b.tenant, req.method, req.path, def) // a bad schedule, on purpose
 				if r.Code != http.StatusUnprocessableEntity || len(r.Errors) != 1 || r.Errors[0].Field != "schedule" {
 					t.Errorf("%s %s with schedule %v: want 422 naming schedule, got %d %s", req.method, req.path, tc.schedule, r.Code, r.Raw)
 				}

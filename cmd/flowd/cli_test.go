@@ -94,10 +94,27 @@ func (b *testBundle) cli(t *testing.T, args ...string) result {
 
 func (b *testBundle) cliToken(t *testing.T, token string, args ...string) result {
 	t.Helper()
+	return b.cliAt(t, b.env.URLFor(t), token, args...)
+}
+
+// cliInvalid is cli for a run whose requests break the OpenAPI document
+// on purpose (an invalid flow, a malformed id): only the answers are
+// checked against it.
+func (b *testBundle) cliInvalid(t *testing.T, want int, args ...string) result {
+	t.Helper()
+	r := b.cliAt(t, b.env.InvalidURLFor(t), b.tenant.Token, args...)
+	if r.code != want {
+		t.Fatalf("flowd %s: exit code %d, want %d\nstdout:\n%s\nstderr:\n%s", strings.Join(args, " "), r.code, want, r.stdout, r.stderr)
+	}
+	return r
+}
+
+func (b *testBundle) cliAt(t *testing.T, server, token string, args ...string) result {
+	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 	var stdout, stderr bytes.Buffer
-	args = append(args, "--server", b.env.URL, "--token", token)
+	args = append(args, "--server", server, "--token", token)
 	code := run(ctx, args, &stdout, &stderr)
 	return result{code, stdout.String(), stderr.String()}
 }
@@ -190,7 +207,7 @@ func TestFlowsApplyCreateThenUpdate(t *testing.T) {
 func TestFlowsApplyInvalid(t *testing.T) {
 	t.Parallel()
 	b := setup(t)
-	r := b.mustCLI(t, 1, "flows", "apply", writeFlow(t, map[string]any{"name": "no steps", "steps": []any{}}))
+	r := b.cliInvalid(t, 1, "flows", "apply", writeFlow(t, map[string]any{"name": "no steps", "steps": []any{}}))
 	for _, want := range []string{"422", "validation failed", "steps:"} {
 		if !strings.Contains(r.stderr, want) {
 			t.Errorf("stderr %q does not contain %q", r.stderr, want)
@@ -311,7 +328,7 @@ func TestWatchTimeoutAndCancel(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
 	defer cancel()
 	var stdout, stderr bytes.Buffer
-	code := run(ctx, []string{"executions", "watch", x, "--server", b.env.URL, "--token", b.tenant.Token}, &stdout, &stderr)
+	code := run(ctx, []string{"executions", "watch", x, "--server", b.env.URLFor(t), "--token", b.tenant.Token}, &stdout, &stderr)
 	if code != exitInterrupted || !strings.Contains(stderr.String(), "interrupted") {
 		t.Errorf("interrupted watch: exit %d, stderr %q; want %d", code, stderr.String(), exitInterrupted)
 	}

@@ -1,6 +1,9 @@
 // Package flowdtest starts a whole flowd (store, River workers, API) inside
-// a test process against the package's test database, with real HTTP. It
-// is for tests only.
+// a test process against the package's test database, with real HTTP.
+// Every request its API serves, and every answer, is checked against the
+// OpenAPI document the API serves (contract.go): a violation fails the
+// test that sent the request. It is for tests only; the flowd binary must
+// not import it.
 package flowdtest
 
 import (
@@ -12,7 +15,9 @@ import (
 	"maps"
 	"net/http"
 	"net/http/httptest"
+	"net/http/httputil"
 	"net/netip"
+	"net/url"
 	"os"
 	"slices"
 	"sync"
@@ -40,6 +45,10 @@ type Env struct {
 	Sched  *scheduler.Scheduler
 	Worker *engine.Worker
 	Server *api.Server
+
+	// contract checks every exchange with the API against the OpenAPI
+	// document (contract.go).
+	contract *contract
 }
 
 // Options changes how an Env is built.
@@ -93,6 +102,7 @@ func Shared(t testing.TB) *Env {
 	if sharedErr != nil {
 		t.Fatalf("start shared flowd: %v", sharedErr)
 	}
+	t.Cleanup(func() { shared.contract.reportStray(t) })
 	return shared
 }
 
@@ -113,6 +123,7 @@ func New(t testing.TB, opts *Options) *Env {
 		t.Fatalf("start flowd: %v", err)
 	}
 	t.Cleanup(stop)
+	t.Cleanup(func() { env.contract.reportStray(t) })
 	return env
 }
 
@@ -176,7 +187,13 @@ func start(t testing.TB, opts *Options) (*Env, func(), error) {
 		opts.APIConfig(cfg)
 	}
 	srv := api.New(st, sched, cfg)
-	hs := httptest.NewServer(srv.Handler())
+	env.contract, err = newContract(srv.Handler())
+	if err != nil {
+		_ = sched.Stop(context.Background())
+		closePool()
+		return nil, nil, err
+	}
+	hs := httptest.NewServer(env.contract.wrap(srv.Handler()))
 	env.URL, env.Server = hs.URL, srv
 	stop := func() {
 		hs.Close()
@@ -186,6 +203,22 @@ func start(t testing.TB, opts *Options) (*Env, func(), error) {
 		closePool()
 	}
 	return env, stop, nil
+}
+
+// NewServer serves h, an API handler a test built itself (over a store of
+// its own, say), behind the same contract check as New's, until the test
+// ends. Only the returned Env's URL, Do, DoInvalid and Client work.
+func NewServer(t testing.TB, h http.Handler) *Env {
+	t.Helper()
+	c, err := newContract(h)
+	if err != nil {
+		t.Fatalf("check against the OpenAPI document: %v", err)
+	}
+	hs := httptest.NewServer(c.wrap(h))
+	t.Cleanup(hs.Close)
+	env := &Env{URL: hs.URL, contract: c}
+	t.Cleanup(func() { c.reportStray(t) })
+	return env
 }
 
 // Tenant is a company with an API token.
@@ -221,40 +254,61 @@ type Response struct {
 
 // Do sends a request with the tenant's token (tn may be nil for none). body
 // may be nil, a []byte or string sent as is, or a value encoded as JSON.
+// The request and its answer are checked against the OpenAPI document the
+// Env serves: a request or an answer the document does not allow (an
+// undeclared status, field or parameter, a missing required field) fails
+// the test.
 func (e *Env) Do(t testing.TB, tn *Tenant, method, path string, body any, headers ...string) *Response {
 	t.Helper()
-	var rd io.Reader
-	switch b := body.(type) {
-	case nil:
-	case []byte:
-		rd = bytes.NewReader(b)
-	case string:
-		rd = bytes.NewReader([]byte(b))
-	default:
-		raw, err := json.Marshal(b)
-		if err != nil {
-			t.Fatalf("encode body: %v", err)
-		}
-		rd = bytes.NewReader(raw)
+	return e.do(t, checkExchange, tn, method, path, body, headers)
+}
+
+// DoInvalid is Do for a request that breaks the OpenAPI document on purpose
+// (garbage, no token, a value over its limit, a route that does not exist):
+// only the answer is checked. It must be an answer the document declares
+// for the operation, or, for a route the document lacks, a 4xx error
+// envelope.
+func (e *Env) DoInvalid(t testing.TB, tn *Tenant, method, path string, body any, headers ...string) *Response {
+	t.Helper()
+	return e.do(t, checkAnswer, tn, method, path, body, headers)
+}
+
+func (e *Env) do(t testing.TB, mode checkMode, tn *Tenant, method, path string, body any, headers []string) *Response {
+	t.Helper()
+	raw, err := encodeBody(body)
+	if err != nil {
+		t.Fatalf("encode body: %v", err)
 	}
-	req, err := http.NewRequest(method, e.URL+path, rd)
+	req, err := http.NewRequest(method, e.URL+path, bytes.NewReader(raw))
 	if err != nil {
 		t.Fatalf("new request: %v", err)
 	}
 	if tn != nil {
 		req.Header.Set("Authorization", "Bearer "+tn.Token)
 	}
-	code, header, raw := Send(t, req, headers...)
-	out := &Response{Code: code, Header: header, Raw: raw}
-	if err := json.Unmarshal(raw, out); err != nil {
-		t.Fatalf("%s %s: answer is not JSON (%d): %s", method, path, code, raw)
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	for i := 0; i+1 < len(headers); i += 2 {
+		req.Header.Set(headers[i], headers[i+1])
+	}
+	resp, err := e.client(t, mode).Do(req)
+	if err != nil {
+		t.Fatalf("%s %s: %v", req.Method, req.URL.Path, err)
+	}
+	defer resp.Body.Close()
+	answer, _ := io.ReadAll(resp.Body)
+	out := &Response{Code: resp.StatusCode, Header: resp.Header, Raw: answer}
+	if err := json.Unmarshal(answer, out); err != nil {
+		t.Fatalf("%s %s: answer is not JSON (%d): %s", method, path, resp.StatusCode, answer)
 	}
 	return out
 }
 
 // Send sends req with the extra headers ("Name", "value", ...) and returns
 // the answer's status, headers and body; it fails the test when the
-// request cannot be sent.
+// request cannot be sent. It is for routes outside the OpenAPI document
+// (the execution view, the River UI) and for other servers.
 func Send(t testing.TB, req *http.Request, headers ...string) (int, http.Header, []byte) {
 	t.Helper()
 	for i := 0; i+1 < len(headers); i += 2 {
@@ -295,6 +349,83 @@ func (e *Env) Trigger(t testing.TB, tn *Tenant, flowID uuid.UUID, body any, head
 	var x flow.Execution
 	r.Decode(t, &x)
 	return &x
+}
+
+// encodeBody is a request body as Do sends it: nil for none, a []byte or
+// string as is, anything else encoded as JSON.
+func encodeBody(body any) ([]byte, error) {
+	switch b := body.(type) {
+	case nil:
+		return nil, nil
+	case []byte:
+		return b, nil
+	case string:
+		return []byte(b), nil
+	}
+	return json.Marshal(body)
+}
+
+// Client returns an HTTP client for requests to the Env that Do cannot
+// send (a raw body reader, a redirect, reading the answer as it streams).
+// Its requests and answers are checked like Do's; a violation fails t.
+func (e *Env) Client(t testing.TB) *http.Client {
+	return e.client(t, checkExchange)
+}
+
+// InvalidClient is Client for requests that break the document on
+// purpose; only the answers are checked, as with DoInvalid.
+func (e *Env) InvalidClient(t testing.TB) *http.Client {
+	return e.client(t, checkAnswer)
+}
+
+func (e *Env) client(t testing.TB, mode checkMode) *http.Client {
+	if e.contract == nil {
+		t.Fatalf("this Env was not made by flowdtest: use New, Shared or NewServer, whose requests are checked against the OpenAPI document")
+	}
+	return &http.Client{Transport: &claimingTransport{c: e.contract, t: t, mode: mode}}
+}
+
+// URLFor returns a URL of the Env for a client the test cannot give
+// Client's transport (the CLI's own client): requests to it are checked
+// like Do's, and a violation fails t.
+func (e *Env) URLFor(t testing.TB) string {
+	return e.proxy(t, checkExchange)
+}
+
+// InvalidURLFor is URLFor for a client that breaks the document on
+// purpose: only the answers are checked, as with DoInvalid.
+func (e *Env) InvalidURLFor(t testing.TB) string {
+	return e.proxy(t, checkAnswer)
+}
+
+func (e *Env) proxy(t testing.TB, mode checkMode) string {
+	target, err := url.Parse(e.URL)
+	if err != nil {
+		t.Fatalf("parse the Env's URL: %v", err)
+	}
+	p := httputil.NewSingleHostReverseProxy(target)
+	p.Transport = e.client(t, mode).Transport
+	hs := httptest.NewServer(p)
+	t.Cleanup(hs.Close)
+	return hs.URL
+}
+
+// claimingTransport names the sending test in each request, so that the
+// Env's contract check fails that test.
+type claimingTransport struct {
+	c    *contract
+	t    testing.TB
+	mode checkMode
+}
+
+func (ct *claimingTransport) RoundTrip(r *http.Request) (*http.Response, error) {
+	id, release := ct.c.claim(ct.t, ct.mode)
+	r = r.Clone(r.Context())
+	r.Header.Set(checkHeader, id)
+	resp, err := http.DefaultTransport.RoundTrip(r)
+	// The check ran before the answer was sent.
+	release()
+	return resp, err
 }
 
 // Decode unmarshals the response's data into v.
