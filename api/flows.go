@@ -41,7 +41,6 @@ func readBody(r *http.Request) ([]byte, error) {
 	return b, nil
 }
 
-
 // createdFlow is a flow as returned by create, with its inbound hook
 // secret (shown this once).
 type createdFlow struct {
