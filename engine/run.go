@@ -108,7 +108,7 @@ func (r *run) execute(ctx context.Context) error {
 				inflight++
 				ps, vars := r.plan.Steps[a.Step], r.scope.Vars(a.Attempt, now)
 				go func() {
-					results <- w.sendStep(ctx, ps, vars, r.exec.ID, a.Attempt, r.plan.Def.SigningSecret, a.Deadline)
+					results <- w.sendStep(ctx, ps, vars, r.exec.ID, a.Attempt, r.plan.Def, a.Deadline)
 				}()
 			}
 		case flow.HandBack:

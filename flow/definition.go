@@ -29,6 +29,8 @@ type Definition struct {
 	// SigningSecret signs outbound requests (Standard Webhooks) when not
 	// empty. The definition is internal: it is never returned by the API.
 	SigningSecret string `json:"signing_secret,omitempty"`
+	// PropagateTrace sends traceparent and tracestate on outbound requests.
+	PropagateTrace bool `json:"propagate_trace"`
 }
 
 // Definition returns the runnable snapshot of the flow as version version
@@ -46,6 +48,7 @@ func (in *FlowInput) Definition(flowID uuid.UUID, version int) *Definition {
 		PredefinedVariables: slices.Clone(in.PredefinedVariables),
 		Variables:           slices.Clone(in.Variables),
 		Steps:               slices.Clone(in.Steps),
+		PropagateTrace:      in.PropagateTrace,
 	}
 	if in.SigningSecret != nil {
 		def.SigningSecret = *in.SigningSecret

@@ -58,6 +58,7 @@ func TestFlowInputDefinition(t *testing.T) {
 		Variables:           in.Variables,
 		Steps:               in.Steps,
 		SigningSecret:       secret,
+		PropagateTrace:      true,
 	}
 	if diff := cmp.Diff(want, def); diff != "" {
 		t.Errorf("Definition (-want +got):\n%s", diff)

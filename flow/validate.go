@@ -39,6 +39,8 @@ import (
 //	category_name         string, at most 200
 //	schedule              cron expression (ParseSchedule) or null
 //	signing_secret        string 16..256 or null; write-only
+//	propagate_trace       boolean, default true: outbound requests carry
+//	                      the W3C traceparent and tracestate headers
 //	predefinedVariables   at most 100 of {"name", "value"}: name required,
 //	                      a variable name, unique; value any JSON
 //	variables             at most 100 of {"name", "location", "stepId",
@@ -192,7 +194,7 @@ var (
 
 	flowKeys = []string{"workspace_id", "name", "logo", "retry_delay", "retry_delay_unit", "max_retries",
 		"is_template", "flow_direction", "flow_mapping", "tag_name", "category_name", "schedule",
-		"signing_secret", "predefinedVariables", "variables", "steps"}
+		"signing_secret", "propagate_trace", "predefinedVariables", "variables", "steps"}
 	flowReadOnlyKeys = []string{"id", "created_by", "company_id", "status", "created_at", "updated_at",
 		"executions", "deleted_at", "version", "has_signing_secret"}
 	stepKeys = []string{"step_number", "webhook_url", "webhook_method", "webhook_timeout", "retry_limit",
@@ -214,6 +216,7 @@ func (d *decoder) flow(top *object) *FlowInput {
 		RetryDelayUnit:      UnitSeconds,
 		FlowDirection:       DirectionOutbound,
 		FlowMapping:         json.RawMessage(`{}`),
+		PropagateTrace:      true,
 		PredefinedVariables: []PredefinedVariable{},
 		Variables:           []Variable{},
 		Steps:               []Step{},
@@ -268,6 +271,9 @@ func (d *decoder) flow(top *object) *FlowInput {
 	}
 	if b, ok := top.boolean("is_template"); ok {
 		in.IsTemplate = b
+	}
+	if b, ok := top.boolean("propagate_trace"); ok {
+		in.PropagateTrace = b
 	}
 	if s, ok := top.str("flow_direction"); ok && s != "" {
 		in.FlowDirection, _ = d.enum("flow_direction", strings.ToLower(s), directions, flowDirectionsList)

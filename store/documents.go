@@ -79,6 +79,9 @@ type definitionDoc struct {
 	Variables           []variableDoc           `json:"variables"`
 	Steps               []stepDoc               `json:"steps"`
 	SigningSecret       string                  `json:"signing_secret,omitempty"`
+	// NoTracePropagation is the negation of flow.Definition.PropagateTrace,
+	// so that the definitions stored before the field existed propagate.
+	NoTracePropagation bool `json:"no_trace_propagation,omitempty"`
 }
 
 // stepDoc is one step of a definitionDoc (flow.Step).
@@ -133,6 +136,7 @@ func encodeDefinition(def *flow.Definition) json.RawMessage {
 		Variables:           mapSlice(def.Variables, toVariableDoc),
 		Steps:               mapSlice(def.Steps, toStepDoc),
 		SigningSecret:       def.SigningSecret,
+		NoTracePropagation:  !def.PropagateTrace,
 	}
 	return mustJSON(doc)
 }
@@ -156,6 +160,7 @@ func decodeDefinition(raw []byte) (*flow.Definition, error) {
 		Variables:           mapSlice(doc.Variables, fromVariableDoc),
 		Steps:               mapSlice(doc.Steps, fromStepDoc),
 		SigningSecret:       doc.SigningSecret,
+		PropagateTrace:      !doc.NoTracePropagation,
 	}, nil
 }
 
