@@ -79,9 +79,9 @@ type definitionDoc struct {
 	Variables           []variableDoc           `json:"variables"`
 	Steps               []stepDoc               `json:"steps"`
 	SigningSecret       string                  `json:"signing_secret,omitempty"`
-	// NoTracePropagation is the negation of flow.Definition.PropagateTrace,
-	// so that the definitions stored before the field existed propagate.
-	NoTracePropagation bool `json:"no_trace_propagation,omitempty"`
+	// PropagateTrace is written only when false: a definition stored
+	// before the field existed, like one that says nothing, propagates.
+	PropagateTrace *bool `json:"propagate_trace,omitempty"`
 }
 
 // stepDoc is one step of a definitionDoc (flow.Step).
@@ -136,7 +136,7 @@ func encodeDefinition(def *flow.Definition) json.RawMessage {
 		Variables:           mapSlice(def.Variables, toVariableDoc),
 		Steps:               mapSlice(def.Steps, toStepDoc),
 		SigningSecret:       def.SigningSecret,
-		NoTracePropagation:  !def.PropagateTrace,
+		PropagateTrace:      falseOrNil(def.PropagateTrace),
 	}
 	return mustJSON(doc)
 }
@@ -160,8 +160,16 @@ func decodeDefinition(raw []byte) (*flow.Definition, error) {
 		Variables:           mapSlice(doc.Variables, fromVariableDoc),
 		Steps:               mapSlice(doc.Steps, fromStepDoc),
 		SigningSecret:       doc.SigningSecret,
-		PropagateTrace:      !doc.NoTracePropagation,
+		PropagateTrace:      doc.PropagateTrace == nil || *doc.PropagateTrace,
 	}, nil
+}
+
+// falseOrNil is &false for false and nil for true (the default).
+func falseOrNil(b bool) *bool {
+	if b {
+		return nil
+	}
+	return &b
 }
 
 // mapSlice returns f of each element of in, keeping nil as nil.

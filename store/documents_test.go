@@ -75,7 +75,8 @@ func TestDefinitionDocumentCompatible(t *testing.T) {
 			WebhookTimeout: 30, RetryLimit: 2, Timeout: 120, WebhookURLParams: json.RawMessage(`{}`),
 			WebhookHeaders: json.RawMessage(`{"X-A": "b"}`), WebhookBody: json.RawMessage(`{"user": "{{user}}"}`),
 			SuccessCondition: json.RawMessage(`{"status_code": 200}`)}},
-		SigningSecret: "whsec_abc",
+		SigningSecret:  "whsec_abc",
+		PropagateTrace: true, // stored before the field: the default
 	}
 	got, err := decodeDefinition([]byte(goldenDefinition))
 	if err != nil {
@@ -85,6 +86,12 @@ func TestDefinitionDocumentCompatible(t *testing.T) {
 		t.Errorf("decode stored definition (-want +got):\n%s", diff)
 	}
 	sameDocument(t, goldenDefinition, encodeDefinition(want))
+
+	want.PropagateTrace = false
+	off, err := decodeDefinition(encodeDefinition(want))
+	if err != nil || off.PropagateTrace {
+		t.Errorf("propagate_trace false does not survive the document: %v, %v", off, err)
+	}
 }
 
 func TestVariablesDocumentsCompatible(t *testing.T) {
