@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+	tracepb "go.opentelemetry.io/proto/otlp/trace/v1"
 
 	"github.com/flowd/flowd/api"
 	"github.com/flowd/flowd/internal/flowdtest"
@@ -19,9 +20,8 @@ import (
 
 // Secrets the traced flows use; none may appear in any exported span.
 const (
-	traceAPIKey   = "sk_live_tracing_0123456789"
-	traceBearer   = "bearer_tracing_abcdefghij"
-	traceHookNote = "hook secret"
+	traceAPIKey = "sk_live_tracing_0123456789"
+	traceBearer = "bearer_tracing_abcdefghij"
 )
 
 // TestTracingAcrossProcesses follows one execution of a 3-step flow from
@@ -131,7 +131,7 @@ func TestTracingAcrossProcesses(t *testing.T) {
 	type key struct{ step, attempt string }
 	attempts := map[key]*span{}
 	for _, s := range byName(spans, callerTrace, "GET", "POST", "PUT") {
-		if s.kind != 3 { // SPAN_KIND_CLIENT
+		if s.kind != tracepb.Span_SPAN_KIND_CLIENT {
 			t.Errorf("attempt span %s: kind %v, want client", s.name, s.kind)
 		}
 		if !runIDs[s.parentID] {
@@ -203,7 +203,7 @@ func TestTracingAcrossProcesses(t *testing.T) {
 	}
 
 	// No secret in any attribute of any span.
-	secrets := map[string]string{"api_key": traceAPIKey, "bearer_token": traceBearer, "API token": b.tenant.Token, traceHookNote: hookSecret}
+	secrets := map[string]string{"api_key": traceAPIKey, "bearer_token": traceBearer, "API token": b.tenant.Token, "hook secret": hookSecret}
 	for _, s := range recv.Spans() {
 		for k, v := range s.attrs {
 			for what, secret := range secrets {
