@@ -292,9 +292,13 @@ func TestDecodeFlowValidation(t *testing.T) {
 			[]FieldError{{"signing_secret", "must be whsec_ followed by standard padded base64"}}},
 		{"signing_secret short key", func(f map[string]any) { f["signing_secret"] = "whsec_MDEyMzQ1Njc4OWFiY2RlZg==" },
 			[]FieldError{{"signing_secret", "the base64 after whsec_ must decode to 24 to 64 bytes, not 16"}}},
-		{"signing_secret long key", func(f map[string]any) { f["signing_secret"] = "whsec_" + base64.StdEncoding.EncodeToString(make([]byte, 65)) },
+		{"signing_secret long key", func(f map[string]any) {
+			f["signing_secret"] = "whsec_" + base64.StdEncoding.EncodeToString(make([]byte, 65))
+		},
 			[]FieldError{{"signing_secret", "the base64 after whsec_ must decode to 24 to 64 bytes, not 65"}}},
-		{"signing_secret 64-byte key", func(f map[string]any) { f["signing_secret"] = "whsec_" + base64.StdEncoding.EncodeToString(make([]byte, 64)) }, nil},
+		{"signing_secret 64-byte key", func(f map[string]any) {
+			f["signing_secret"] = "whsec_" + base64.StdEncoding.EncodeToString(make([]byte, 64))
+		}, nil},
 		{"generate_signing_secret with signing_secret", func(f map[string]any) {
 			f["signing_secret"] = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
 			f["generate_signing_secret"] = true
