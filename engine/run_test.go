@@ -601,4 +601,3 @@ func TestUnknownVariableAtRunTime(t *testing.T) {
 		t.Errorf("trigger variable should override the mapping: %s", last)
 	}
 }
-
