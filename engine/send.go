@@ -41,9 +41,9 @@ var bodyMethods = map[string]bool{"POST": true, "PUT": true, "PATCH": true, "DEL
 
 // sendStep is send inside an HTTP client span (attemptSpan).
 func (w *Worker) sendStep(ctx context.Context, ps *flow.PlannedStep, vars map[string]any, execID uuid.UUID,
-	attempt int, def *flow.Definition, deadline time.Time) attemptResult {
+	attempt int, signingSecrets []string, propagateTrace bool, deadline time.Time) attemptResult {
 	ctx, span := w.tracer.Start(ctx, ps.Step.WebhookMethod, trace.WithSpanKind(trace.SpanKindClient))
-	res := w.send(ctx, ps, vars, execID, attempt, def, deadline)
+	res := w.send(ctx, ps, vars, execID, attempt, signingSecrets, propagateTrace, deadline)
 	if span.IsRecording() {
 		recordAttempt(span, &res)
 	}
@@ -55,7 +55,7 @@ func (w *Worker) sendStep(ctx context.Context, ps *flow.PlannedStep, vars map[st
 // and extracts its variables. It never returns an error: every failure is
 // described in the result.
 func (w *Worker) send(ctx context.Context, ps *flow.PlannedStep, vars map[string]any, execID uuid.UUID,
-	attempt int, def *flow.Definition, deadline time.Time) attemptResult {
+	attempt int, signingSecrets []string, propagateTrace bool, deadline time.Time) attemptResult {
 
 	st := ps.Step
 	res := attemptResult{step: st.StepNumber}
@@ -135,10 +135,10 @@ func (w *Worker) send(ctx context.Context, ps *flow.PlannedStep, vars map[string
 	if body != nil && req.Header.Get("Content-Type") == "" {
 		req.Header.Set("Content-Type", "application/json")
 	}
-	if def.SigningSecret != "" {
-		signRequest(req.Header, def.SigningSecret, idemKey, started, body)
+	if len(signingSecrets) > 0 {
+		signRequest(req.Header, signingSecrets, idemKey, started, body)
 	}
-	if def.PropagateTrace {
+	if propagateTrace {
 		// W3C traceparent/tracestate of the attempt's span (nothing when
 		// tracing is off), so that the receiver can join the trace.
 		telemetry.Propagator.Inject(ctx, propagation.HeaderCarrier(req.Header))
@@ -306,10 +306,11 @@ func parseRetryAfter(v string, now time.Time) time.Duration {
 }
 
 // signRequest adds Standard Webhooks headers: webhook-id (the idempotency
-// key), webhook-timestamp and webhook-signature (see Sign).
-func signRequest(h http.Header, secret, msgID string, now time.Time, body []byte) {
+// key), webhook-timestamp and webhook-signature: one signature per secret,
+// space-separated (flow.SignAll), the current secret's first.
+func signRequest(h http.Header, secrets []string, msgID string, now time.Time, body []byte) {
 	ts := strconv.FormatInt(now.Unix(), 10)
 	h.Set("webhook-id", msgID)
 	h.Set("webhook-timestamp", ts)
-	h.Set("webhook-signature", flow.Sign(secret, msgID, ts, body))
+	h.Set("webhook-signature", flow.SignAll(secrets, msgID, ts, body))
 }

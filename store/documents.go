@@ -78,7 +78,6 @@ type definitionDoc struct {
 	PredefinedVariables []predefinedVariableDoc `json:"predefinedVariables"`
 	Variables           []variableDoc           `json:"variables"`
 	Steps               []stepDoc               `json:"steps"`
-	SigningSecret       string                  `json:"signing_secret,omitempty"`
 	// PropagateTrace is written only when false: a definition stored
 	// before the field existed, like one that says nothing, propagates.
 	PropagateTrace *bool `json:"propagate_trace,omitempty"`
@@ -135,7 +134,6 @@ func encodeDefinition(def *flow.Definition) json.RawMessage {
 		PredefinedVariables: mapSlice(def.PredefinedVariables, toPredefinedDoc),
 		Variables:           mapSlice(def.Variables, toVariableDoc),
 		Steps:               mapSlice(def.Steps, toStepDoc),
-		SigningSecret:       def.SigningSecret,
 		PropagateTrace:      falseOrNil(def.PropagateTrace),
 	}
 	return mustJSON(doc)
@@ -159,7 +157,6 @@ func decodeDefinition(raw []byte) (*flow.Definition, error) {
 		PredefinedVariables: mapSlice(doc.PredefinedVariables, fromPredefinedDoc),
 		Variables:           mapSlice(doc.Variables, fromVariableDoc),
 		Steps:               mapSlice(doc.Steps, fromStepDoc),
-		SigningSecret:       doc.SigningSecret,
 		PropagateTrace:      doc.PropagateTrace == nil || *doc.PropagateTrace,
 	}, nil
 }
