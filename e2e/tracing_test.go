@@ -92,7 +92,8 @@ func TestTracingAcrossProcesses(t *testing.T) {
 	flowdtest.WaitFor(t, 30*time.Second, "the spans of both processes", func() bool {
 		_ = tr.ForceFlush(context.Background())
 		spans = recv.Spans()
-		return len(byName(spans, callerTrace, "GET", "POST", "PUT")) == 4 &&
+		works, runs := byName(spans, callerTrace, "river.work"), byName(spans, callerTrace, "flowd.execution.run")
+		return len(byName(spans, callerTrace, "GET", "POST", "PUT")) == 4 && len(works) >= 2 && len(runs) == len(works) &&
 			len(byName(spans, callerTrace, "POST /v1/webhooks/{id}/trigger")) == 1 &&
 			len(byName(spans, "", "POST /v1/hooks/{flow_id}")) == 1 &&
 			len(linkedCommits(spans, byName(spans, callerTrace, "flowd.execution.run"))) > 0
