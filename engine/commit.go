@@ -178,7 +178,7 @@ func (c *committer) write(batch []*commitReq) error {
 // each run it writes for, as OpenTelemetry advises for batches.
 func (c *committer) startSpan(ctx context.Context, batch []*commitReq, executions, attempts int) (context.Context, trace.Span) {
 	if _, off := c.tracer.(noop.Tracer); off {
-		return c.tracer.Start(ctx, "")
+		return c.tracer.Start(ctx, "") // tracing off: no links to build
 	}
 	links := make([]trace.Link, 0, len(batch))
 	for _, r := range batch {
