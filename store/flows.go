@@ -48,8 +48,9 @@ const flowColumns = `f.id, f.created_by, f.company_id, f.workspace_id, f.name, f
 	f.is_template, f.flow_direction, f.flow_mapping, f.tag_name, f.category_name, f.deleted_at,
 	f.predefined_variables, f.variables, f.schedule, f.version, f.signing_secret IS NOT NULL`
 
-// scanFlow scans flowColumns into a flow without steps or executions.
-func scanFlow(row pgx.Row) (*flow.Flow, error) {
+// scanFlow scans flowColumns into a flow without steps or executions, its
+// secrets opened.
+func (s *Store) scanFlow(row pgx.Row) (*flow.Flow, error) {
 	var r flowRow
 	err := row.Scan(&r.ID, &r.CreatedBy, &r.CompanyID, &r.WorkspaceID, &r.Name, &r.Logo,
 		&r.RetryDelay, &r.RetryDelayUnit, &r.MaxRetries, &r.Status, &r.CreatedAt, &r.UpdatedAt,
@@ -59,6 +60,9 @@ func scanFlow(row pgx.Row) (*flow.Flow, error) {
 		return nil, err
 	}
 	predefined, err := decodePredefinedVariables(r.PredefinedVariables)
+	if err == nil {
+		err = s.openPredefined(predefined)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("flow %s: %w", r.ID, err)
 	}
@@ -103,30 +107,34 @@ func (s *Store) FlowCreate(ctx context.Context, companyID, userID uuid.UUID, in 
 	}
 	id := uuid.New()
 	err := s.InTx(ctx, func(tx *Store) error {
-		var signing *string
-		if in.SigningSecret != nil && *in.SigningSecret != "" {
-			signing = in.SigningSecret
+		signing, err := tx.sealOptional(in.SigningSecret)
+		if err != nil {
+			return err
 		}
-		_, err := tx.db.Exec(ctx, `INSERT INTO flows (id, company_id, created_by, workspace_id, name, logo,
+		sealedHook, err := tx.seal(hookSecret)
+		if err != nil {
+			return err
+		}
+		predefined, err := tx.sealPredefined(in.PredefinedVariables)
+		if err != nil {
+			return err
+		}
+		_, err = tx.db.Exec(ctx, `INSERT INTO flows (id, company_id, created_by, workspace_id, name, logo,
 			retry_delay, retry_delay_unit, max_retries, status, is_template, flow_direction, flow_mapping,
 			tag_name, category_name, predefined_variables, variables, schedule, hook_secret, signing_secret, version)
 			VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15,$16,$17,$18,$19,$20,1)`,
 			id, companyID, userID, in.WorkspaceID, in.Name, in.Logo,
 			in.RetryDelay, in.RetryDelayUnit, in.MaxRetries, flow.FlowStatusScheduled, in.IsTemplate,
 			in.FlowDirection, jsonOrEmptyObject(in.FlowMapping), in.TagName, in.CategoryName,
-			encodePredefinedVariables(in.PredefinedVariables), encodeVariables(in.Variables),
-			emptyToNil(in.Schedule), hookSecret, signing)
+			encodePredefinedVariables(predefined), encodeVariables(in.Variables),
+			emptyToNil(in.Schedule), sealedHook, signing)
 		if err != nil {
 			return fmt.Errorf("insert flow: %w", err)
 		}
 		if err := tx.upsertSteps(ctx, id, in.Steps); err != nil {
 			return err
 		}
-		def := in.Definition(id, 1)
-		if signing != nil {
-			def.SigningSecret = *signing
-		}
-		return tx.insertVersion(ctx, def)
+		return tx.insertVersion(ctx, in.Definition(id, 1))
 	})
 	if err != nil {
 		return nil, interpretError(err)
@@ -145,16 +153,38 @@ func (s *Store) FlowReplace(ctx context.Context, companyID, id uuid.UUID, in *fl
 		var status string
 		var version int
 		var signing *string
-		err := tx.db.QueryRow(ctx, `SELECT status, version, signing_secret FROM flows
-			WHERE id = $1 AND company_id = $2 FOR UPDATE`, id, companyID).Scan(&status, &version, &signing)
+		var storedPredefined json.RawMessage
+		err := tx.db.QueryRow(ctx, `SELECT status, version, signing_secret, predefined_variables FROM flows
+			WHERE id = $1 AND company_id = $2 FOR UPDATE`, id, companyID).Scan(&status, &version, &signing, &storedPredefined)
 		if err != nil {
 			return err
 		}
 		if err := flow.CheckEdit(status); err != nil {
 			return err
 		}
+		// A secret sent back without its value (as every answer shows it)
+		// keeps the stored one.
+		stored, err := decodePredefinedVariables(storedPredefined)
+		if err == nil {
+			err = tx.openPredefined(stored)
+		}
+		if err != nil {
+			return fmt.Errorf("flow %s: %w", id, err)
+		}
+		flow.KeepSecrets(in.PredefinedVariables, stored)
+		predefined, err := tx.sealPredefined(in.PredefinedVariables)
+		if err != nil {
+			return err
+		}
+		def := in.Definition(id, version+1)
 		if in.SigningSecret != nil && *in.SigningSecret != "" {
-			signing = in.SigningSecret
+			if signing, err = tx.sealOptional(in.SigningSecret); err != nil {
+				return err
+			}
+		} else if signing != nil {
+			if def.SigningSecret, err = tx.open(*signing); err != nil {
+				return fmt.Errorf("flow %s signing_secret: %w", id, err)
+			}
 		}
 		version++
 		_, err = tx.db.Exec(ctx, `UPDATE flows SET workspace_id = $3, name = $4, logo = $5, retry_delay = $6,
@@ -169,17 +199,13 @@ func (s *Store) FlowReplace(ctx context.Context, companyID, id uuid.UUID, in *fl
 			WHERE id = $1 AND company_id = $2`,
 			id, companyID, in.WorkspaceID, in.Name, in.Logo, in.RetryDelay, in.RetryDelayUnit,
 			in.MaxRetries, in.IsTemplate, in.FlowDirection, jsonOrEmptyObject(in.FlowMapping),
-			in.TagName, in.CategoryName, encodePredefinedVariables(in.PredefinedVariables),
+			in.TagName, in.CategoryName, encodePredefinedVariables(predefined),
 			encodeVariables(in.Variables), emptyToNil(in.Schedule), signing, version)
 		if err != nil {
 			return fmt.Errorf("update flow: %w", err)
 		}
 		if err := tx.upsertSteps(ctx, id, in.Steps); err != nil {
 			return err
-		}
-		def := in.Definition(id, version)
-		if signing != nil {
-			def.SigningSecret = *signing
 		}
 		return tx.insertVersion(ctx, def)
 	})
@@ -239,7 +265,7 @@ func (s *Store) FlowGet(ctx context.Context, companyID, id uuid.UUID) (*flow.Flo
 	if err := requireCompany("get flow", companyID); err != nil {
 		return nil, err
 	}
-	f, err := scanFlow(s.db.QueryRow(ctx, `SELECT `+flowColumns+` FROM flows f
+	f, err := s.scanFlow(s.db.QueryRow(ctx, `SELECT `+flowColumns+` FROM flows f
 		WHERE f.id = $1 AND f.company_id = $2`, id, companyID))
 	if err != nil {
 		return nil, interpretError(err)
@@ -263,7 +289,7 @@ func (s *Store) FlowList(ctx context.Context, companyID uuid.UUID, workspaceID s
 	if err != nil {
 		return nil, fmt.Errorf("list flows: %w", err)
 	}
-	flows, err := collect(rows, scanFlow)
+	flows, err := collect(rows, s.scanFlow)
 	if err != nil {
 		return nil, fmt.Errorf("list flows: %w", err)
 	}
@@ -346,6 +372,9 @@ func (s *Store) fillFlows(ctx context.Context, flows []*flow.Flow) error {
 // the flow by id and has no token, and learns the company here.
 func (s *Store) FlowHookSecretForHook(ctx context.Context, id uuid.UUID) (secret string, companyID uuid.UUID, err error) {
 	err = s.db.QueryRow(ctx, `SELECT hook_secret, company_id FROM flows WHERE id = $1`, id).Scan(&secret, &companyID)
+	if err == nil {
+		secret, err = s.open(secret)
+	}
 	if err != nil {
 		return "", uuid.Nil, fmt.Errorf("get hook secret: %w", interpretError(err))
 	}
@@ -358,8 +387,12 @@ func (s *Store) FlowRotateHookSecret(ctx context.Context, companyID, id uuid.UUI
 	if err := requireCompany("rotate hook secret", companyID); err != nil {
 		return err
 	}
+	sealed, err := s.seal(secret)
+	if err != nil {
+		return fmt.Errorf("rotate hook secret: %w", err)
+	}
 	tag, err := s.db.Exec(ctx, `UPDATE flows SET hook_secret = $3, updated_at = now()
-		WHERE id = $1 AND company_id = $2 AND deleted_at IS NULL`, id, companyID, secret)
+		WHERE id = $1 AND company_id = $2 AND deleted_at IS NULL`, id, companyID, sealed)
 	if err != nil {
 		return fmt.Errorf("rotate hook secret: %w", err)
 	}

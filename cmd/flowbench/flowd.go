@@ -14,6 +14,7 @@ import (
 
 	"github.com/flowd/flowd/api"
 	"github.com/flowd/flowd/engine"
+	"github.com/flowd/flowd/keyring"
 	"github.com/flowd/flowd/netguard"
 	"github.com/flowd/flowd/scheduler"
 	"github.com/flowd/flowd/store"
@@ -97,7 +98,13 @@ func startFlowd(ctx context.Context, dbURL string, cfg stackConfig) (*flowdStack
 	if err != nil {
 		return nil, err
 	}
-	st := store.New(pool)
+	// The bench's own database: a key made for this run seals its secrets.
+	keys, err := keyring.Parse(keyring.Generate())
+	if err != nil {
+		pool.Close()
+		return nil, err
+	}
+	st := store.New(pool, keys)
 	guard := netguard.New(netguard.Config{Allow: loopback})
 	id := fmt.Sprintf("flowbench-%d", time.Now().UnixNano())
 	worker := engine.NewWorker(st, &engine.WorkerConfig{
