@@ -106,6 +106,7 @@ func (s *Server) flowTrigger(w http.ResponseWriter, r *http.Request) error {
 	if !created {
 		msg = "execution already exists for this Idempotency-Key"
 	}
+	redactExecution(exec)
 	writeOK(w, http.StatusAccepted, msg, exec)
 	return nil
 }
