@@ -57,8 +57,9 @@ func prepareSecrets(ctx context.Context, st *store.Store, keys *keyring.Ring, so
 		return fmt.Errorf("stored secrets do not decrypt with the configured keys (%s: %s); nothing was changed. "+
 			"Configure every key that sealed them, the new one first: %w", source, strings.Join(keys.IDs(), ", "), err)
 	}
-	log.Info("encryption keys", "source", source, "key_ids", strings.Join(keys.IDs(), ","),
-		"encrypting_key_id", keys.Primary(), "key_ids_in_use", strings.Join(rep.KeyIDs(), ","), "secrets", rep.Values)
+	// Attribute names avoid "key" and "secret": the logger masks those.
+	log.Info("encryption at rest", "source", source, "configured_ids", strings.Join(keys.IDs(), ","),
+		"encrypting_id", keys.Primary(), "ids_in_use", strings.Join(rep.KeyIDs(), ","), "sealed_values", rep.Values-rep.Plaintext)
 	if rep.Plaintext == 0 {
 		return nil
 	}
@@ -66,7 +67,7 @@ func prepareSecrets(ctx context.Context, st *store.Store, keys *keyring.Ring, so
 	if err != nil {
 		return fmt.Errorf("encrypt secrets stored in clear: %w", err)
 	}
-	log.Info("encrypted secrets stored in clear by an older flowd", "secrets", sealed.Rewritten, "key_id", keys.Primary())
+	log.Info("encrypted the values an older flowd stored in clear", "values", sealed.Rewritten, "encrypting_id", keys.Primary())
 	return nil
 }
 
