@@ -15,9 +15,10 @@ import (
 )
 
 // TestSecretVariablesMaskedByValue runs a flow whose secret variables have
-// harmless names (so masking by name cannot help): one is sent in the query
-// string, one in a header, one inside a longer body string, and the target
-// echoes one into the response that the error text quotes. The target gets
+// harmless names (so masking by name cannot help): one, overridden at
+// trigger time, is sent in the query string, one in a header, one inside a
+// longer body string, and the target echoes one into the response that the
+// error text quotes. The target gets
 // every real value; the records, the execution as answered, the error
 // message, the logs and every text column of the database hold none.
 func TestSecretVariablesMaskedByValue(t *testing.T) {
@@ -27,7 +28,8 @@ func TestSecretVariablesMaskedByValue(t *testing.T) {
 	env := flowdtest.New(t, &flowdtest.Options{Logger: logger})
 	b := &runBundle{env: env, tenant: env.NewTenant(t)}
 	tg := flowdtest.NewTarget(t)
-	secrets := map[string]string{"account": "acct-7Q2-SECRET-query", "region": "rgn-9Z4-SECRET-header", "note": "nte-3K8-SECRET-body"}
+	secrets := map[string]string{"account": "acct-7Q2-SECRET-query", "region": "rgn-9Z4-SECRET-header", "note": "nte-3K8-SECRET-body",
+		"trigger account": "acct-5T1-SECRET-trigger"}
 	tg.Handle("/crm", func(w http.ResponseWriter, r *http.Request, n int) {
 		w.Header().Set("Content-Type", "application/json")
 		fmt.Fprintf(w, `{"error": "no account %s"}`, r.URL.Query().Get("account"))
@@ -45,7 +47,11 @@ func TestSecretVariablesMaskedByValue(t *testing.T) {
 		map[string]any{"name": "note", "value": secrets["note"], "secret": true},
 	}})
 	id := b.createFlow(t, def)
-	e := b.trigger(t, id, nil)
+	// A value given at trigger time for a secret is a secret too.
+	e := b.trigger(t, id, map[string]any{"variables": map[string]any{"account": secrets["trigger account"]}})
+	if string(e.Variables) != `{"account":{"value":null,"secret":true}}` {
+		t.Errorf("trigger answer variables %s, want the secret hidden", e.Variables)
+	}
 	done := b.env.WaitExecution(t, b.tenant, e.ID, 30*time.Second, "success", "failed")
 	if done.Status != "failed" || len(done.Attempts) != 1 {
 		t.Fatalf("execution %s with %d attempts, want failed (the condition) after 1", done.Status, len(done.Attempts))
@@ -53,7 +59,7 @@ func TestSecretVariablesMaskedByValue(t *testing.T) {
 
 	sent := tg.Requests("/crm")
 	if len(sent) != 1 || sent[0].Header.Get("X-Region") != secrets["region"] ||
-		!strings.Contains(sent[0].Query, secrets["account"]) || !strings.Contains(sent[0].Body, "see "+secrets["note"]+" for details") {
+		!strings.Contains(sent[0].Query, secrets["trigger account"]) || !strings.Contains(sent[0].Body, "see "+secrets["note"]+" for details") {
 		t.Fatalf("the target did not get the real values: %+v", sent)
 	}
 	a := done.Attempts[0]

@@ -15,8 +15,9 @@ import (
 // KeySize is the length of a key in bytes (AES-256).
 const KeySize = 32
 
-// prefix starts every sealed value; the 1 is the format's version.
-const prefix = "fdenc:1:"
+// Prefix starts every sealed value; the 1 is the format's version. A
+// caller may look for it to skip documents holding no sealed value.
+const Prefix = "fdenc:1:"
 
 // keyID is the form of a key id: short, and free of the separator.
 var keyID = regexp.MustCompile(`^[A-Za-z0-9_-]{1,32}$`)
@@ -143,7 +144,7 @@ func (r *Ring) Seal(plaintext string) string {
 	nonce := make([]byte, k.aead.NonceSize(), k.aead.NonceSize()+len(plaintext)+k.aead.Overhead())
 	_, _ = rand.Read(nonce)
 	sealed := k.aead.Seal(nonce, nonce, []byte(plaintext), []byte(k.id))
-	return prefix + k.id + ":" + base64.RawURLEncoding.EncodeToString(sealed)
+	return Prefix + k.id + ":" + base64.RawURLEncoding.EncodeToString(sealed)
 }
 
 // Open decrypts a value made by Seal with any configured key. Errors wrap
@@ -189,7 +190,7 @@ func (r *Ring) Reseal(value string) (string, bool, error) {
 
 // IsSealed reports whether value is in the sealed form (as opposed to a
 // plaintext written before encryption at rest).
-func IsSealed(value string) bool { return strings.HasPrefix(value, prefix) }
+func IsSealed(value string) bool { return strings.HasPrefix(value, Prefix) }
 
 // KeyID returns the id of the key that sealed value, or "" when value is
 // not sealed.
@@ -202,7 +203,7 @@ func KeyID(value string) string {
 }
 
 func split(sealed string) (string, []byte, error) {
-	rest, ok := strings.CutPrefix(sealed, prefix)
+	rest, ok := strings.CutPrefix(sealed, Prefix)
 	if !ok {
 		return "", nil, errors.New("not a sealed value")
 	}

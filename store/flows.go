@@ -408,6 +408,9 @@ type FlowRunInfo struct {
 	Status     string
 	IsTemplate bool
 	Version    int
+	// SecretNames are the names of its secret variables: a trigger value
+	// for one of them is sealed too (SealVariables).
+	SecretNames []string
 }
 
 // FlowRunInfo returns the run state of a flow of the company.
@@ -416,8 +419,9 @@ func (s *Store) FlowRunInfo(ctx context.Context, companyID, id uuid.UUID) (*Flow
 		return nil, err
 	}
 	var fi FlowRunInfo
-	err := s.db.QueryRow(ctx, `SELECT company_id, status, is_template, version FROM flows
-		WHERE id = $1 AND company_id = $2`, id, companyID).Scan(&fi.CompanyID, &fi.Status, &fi.IsTemplate, &fi.Version)
+	err := s.db.QueryRow(ctx, `SELECT company_id, status, is_template, version,
+			ARRAY(SELECT v->>'name' FROM jsonb_array_elements(predefined_variables) v WHERE v->>'secret' = 'true')
+		FROM flows WHERE id = $1 AND company_id = $2`, id, companyID).Scan(&fi.CompanyID, &fi.Status, &fi.IsTemplate, &fi.Version, &fi.SecretNames)
 	if err != nil {
 		return nil, interpretError(err)
 	}

@@ -90,7 +90,7 @@ func (s *Store) walkSecrets(ctx context.Context, batch int, write bool, ch chang
 		}
 		return out, changed, err
 	}
-	for _, t := range []secretTable{flowsSecrets, versionsSecrets} {
+	for _, t := range []secretTable{flowsSecrets, versionsSecrets, executionsSecrets} {
 		if err := s.walkTable(ctx, t, batch, write, count); err != nil {
 			return rep, err
 		}
@@ -193,6 +193,41 @@ var versionsSecrets = secretTable{
 		}
 		return key, &pgx.QueuedQuery{SQL: `UPDATE flow_versions SET definition = $3 WHERE flow_id = $1 AND version = $2`,
 			Arguments: []any{k.flowID, k.version, mustJSON(doc)}}, nil
+	},
+}
+
+// executionsSecrets are the trigger values of secret variables in
+// executions.variables (SealVariables); the partial index of migration 006
+// finds the few rows that hold one.
+var executionsSecrets = secretTable{
+	name: "executions",
+	query: `SELECT id, variables FROM executions
+		WHERE variables::text LIKE '%"fdenc:1:%' AND ($1::uuid IS NULL OR id > $1::uuid) ORDER BY id LIMIT $2`,
+	apply: func(row pgx.Row, ch change) (any, *pgx.QueuedQuery, error) {
+		var id uuid.UUID
+		var vars map[string]json.RawMessage
+		if err := row.Scan(&id, &vars); err != nil {
+			return nil, nil, err
+		}
+		changed := false
+		for name, v := range vars {
+			var sealed string
+			if json.Unmarshal(v, &sealed) != nil || !keyring.IsSealed(sealed) {
+				continue
+			}
+			out, c, err := ch(sealed)
+			if err != nil {
+				return id, nil, fmt.Errorf("execution %s variable %q: %w", id, name, err)
+			}
+			if c {
+				vars[name], changed = mustJSON(out), true
+			}
+		}
+		if !changed {
+			return id, nil, nil
+		}
+		return id, &pgx.QueuedQuery{SQL: `UPDATE executions SET variables = $2 WHERE id = $1`,
+			Arguments: []any{id, mustJSON(vars)}}, nil
 	},
 }
 

@@ -2,6 +2,7 @@ package store_test
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"strings"
 	"testing"
@@ -21,12 +22,14 @@ const (
 	newValue      = "crm-key-SECRET-43"
 	hookSecret    = "whsec_hook-SECRET-44"
 	signingSecret = "signing-SECRET-45-0123456789"
+	triggerValue  = "crm-key-SECRET-46-trigger"
 )
 
 type keysBundle struct {
 	pool    *pgxpool.Pool
 	company uuid.UUID
 	flowID  uuid.UUID
+	execID  uuid.UUID
 }
 
 // setupKeys makes a database of the test's own (the walks read every
@@ -52,6 +55,17 @@ func setupKeys(t *testing.T, keys *keyring.Ring) *keysBundle {
 	if _, err := st.FlowReplace(t.Context(), b.company, f.ID, decode(t, def)); err != nil {
 		t.Fatal(err)
 	}
+	// An execution given the secret at trigger time.
+	vars, err := st.SealVariables(json.RawMessage(`{"crm": "`+triggerValue+`", "plain": "x"}`), []string{"crm"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := &flow.Execution{ExecutionSummary: flow.ExecutionSummary{ID: uuid.New(), Status: flow.ExecutionStatusScheduled, AttemptNumber: 1},
+		FlowID: f.ID, CompanyID: b.company, FlowVersion: 2, Trigger: flow.TriggerManual, Variables: vars}
+	if _, err := st.ExecutionInsert(t.Context(), e); err != nil {
+		t.Fatal(err)
+	}
+	b.execID = e.ID
 	return b
 }
 
@@ -94,13 +108,17 @@ func (b *keysBundle) checkReadable(t *testing.T, st *store.Store, wantVar string
 	if err != nil || hook != hookSecret {
 		t.Errorf("hook secret read back as %q, %v", hook, err)
 	}
+	e, err := st.ExecutionGetForRun(t.Context(), b.execID)
+	if err != nil || !strings.Contains(string(e.Variables), `"crm":"`+triggerValue+`"`) {
+		t.Errorf("execution variables read back as %s, %v", e.Variables, err)
+	}
 }
 
 // checkDump fails when a secret is stored in clear anywhere.
 func (b *keysBundle) checkDump(t *testing.T) string {
 	t.Helper()
 	dump := testdb.TextDump(t, b.pool)
-	for _, s := range []string{secretValue, newValue, hookSecret, signingSecret} {
+	for _, s := range []string{secretValue, newValue, hookSecret, signingSecret, triggerValue} {
 		if strings.Contains(dump, s) {
 			t.Errorf("the database holds %q in clear", s)
 		}
@@ -121,9 +139,10 @@ func TestKeyRotation(t *testing.T) {
 	if err != nil {
 		t.Fatalf("rotate: %v", err)
 	}
-	// flows: hook, signing, variable; two versions: signing, variable.
-	if rep.Values != 7 || rep.Rewritten != 7 || rep.Plaintext != 0 {
-		t.Errorf("rotation report %+v, want 7 secrets, all rewritten", rep)
+	// flows: hook, signing, variable; two versions: signing, variable; the
+	// execution's trigger value.
+	if rep.Values != 8 || rep.Rewritten != 8 || rep.Plaintext != 0 {
+		t.Errorf("rotation report %+v, want 8 secrets, all rewritten", rep)
 	}
 	if again, err := both.SecretsRotate(t.Context(), 1); err != nil || again.Rewritten != 0 {
 		t.Errorf("a second rotation rewrote %d, %v; want nothing to do", again.Rewritten, err)

@@ -1,6 +1,7 @@
 package store
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -13,7 +14,8 @@ import (
 // The one place where secrets are encrypted on their way into a column and
 // decrypted on their way out: secret predefined variable values (in
 // flows.predefined_variables and in flow_versions.definition),
-// flows.signing_secret (and the definition's copy) and flows.hook_secret.
+// flows.signing_secret (and the definition's copy), flows.hook_secret, and
+// the trigger values of secret variables in executions.variables.
 // A new column holding a secret seals with seal and opens with open; the
 // walk of keys.go (verify, seal plaintext, rotate) learns it from
 // secretColumns.
@@ -115,5 +117,61 @@ func (s *Store) openDefinition(def *flow.Definition) error {
 		return fmt.Errorf("signing_secret: %w", err)
 	}
 	def.SigningSecret = plain
+	return nil
+}
+
+// SealVariables returns trigger variables (a JSON object) with the values
+// of the secret variables names sealed: a value given at trigger time for
+// a secret is a secret too. Each is stored as a sealed JSON string of its
+// JSON text; ExecutionGetForRun opens them for the worker, and answers show
+// them as secrets.
+func (s *Store) SealVariables(vars json.RawMessage, names []string) (json.RawMessage, error) {
+	if len(names) == 0 || len(vars) == 0 || string(vars) == "null" {
+		return vars, nil
+	}
+	var m map[string]json.RawMessage
+	if err := json.Unmarshal(vars, &m); err != nil {
+		return nil, fmt.Errorf("seal trigger variables: %w", err)
+	}
+	sealedAny := false
+	for _, name := range names {
+		v, ok := m[name]
+		if !ok || string(v) == "null" {
+			continue
+		}
+		sealed, err := s.seal(string(v))
+		if err != nil {
+			return nil, err
+		}
+		m[name], sealedAny = mustJSON(sealed), true
+	}
+	if !sealedAny {
+		return vars, nil
+	}
+	return mustJSON(m), nil
+}
+
+// openVariables opens, in place, the values SealVariables sealed in an
+// execution's trigger variables.
+func (s *Store) openVariables(e *flow.Execution) error {
+	if !bytes.Contains(e.Variables, []byte(keyring.Prefix)) {
+		return nil
+	}
+	var m map[string]json.RawMessage
+	if err := json.Unmarshal(e.Variables, &m); err != nil {
+		return fmt.Errorf("execution %s variables: %w", e.ID, err)
+	}
+	for name, v := range m {
+		var sealed string
+		if json.Unmarshal(v, &sealed) != nil || !keyring.IsSealed(sealed) {
+			continue
+		}
+		plain, err := s.open(sealed)
+		if err != nil {
+			return fmt.Errorf("execution %s variable %q: %w", e.ID, name, err)
+		}
+		m[name] = json.RawMessage(plain)
+	}
+	e.Variables = mustJSON(m)
 	return nil
 }
