@@ -51,7 +51,7 @@ func (s *Store) getDefinition(ctx context.Context, flowID uuid.UUID, version int
 	}
 	def, err := decodeDefinition(raw)
 	if err == nil {
-		err = s.openDefinition(def)
+		err = s.openPredefined(def.PredefinedVariables)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("get flow %s version %d: %w", flowID, version, err)

@@ -110,18 +110,19 @@ type secretTable struct {
 	apply func(row pgx.Row, ch change) (key any, upd *pgx.QueuedQuery, err error)
 }
 
-// flowsSecrets are flows.hook_secret, flows.signing_secret and the secret
-// values in flows.predefined_variables.
+// flowsSecrets are flows.hook_secret, signing_secret,
+// signing_secret_previous and the secret values in
+// flows.predefined_variables.
 var flowsSecrets = secretTable{
 	name: "flows",
-	query: `SELECT id, hook_secret, signing_secret, predefined_variables FROM flows
+	query: `SELECT id, hook_secret, signing_secret, signing_secret_previous, predefined_variables FROM flows
 		WHERE $1::uuid IS NULL OR id > $1::uuid ORDER BY id LIMIT $2`,
 	apply: func(row pgx.Row, ch change) (any, *pgx.QueuedQuery, error) {
 		var id uuid.UUID
 		var hook string
-		var signing *string
+		var signing, previous *string
 		var predefined json.RawMessage
-		if err := row.Scan(&id, &hook, &signing, &predefined); err != nil {
+		if err := row.Scan(&id, &hook, &signing, &previous, &predefined); err != nil {
 			return nil, nil, err
 		}
 		fail := func(what string, err error) (any, *pgx.QueuedQuery, error) {
@@ -131,13 +132,13 @@ var flowsSecrets = secretTable{
 		if err != nil {
 			return fail("hook_secret", err)
 		}
-		signingChanged := false
-		if signing != nil {
-			v, changed, err := ch(*signing)
-			if err != nil {
-				return fail("signing_secret", err)
-			}
-			signing, signingChanged = &v, changed
+		signing, signingChanged, err := changeOptional(signing, ch)
+		if err != nil {
+			return fail("signing_secret", err)
+		}
+		previous, previousChanged, err := changeOptional(previous, ch)
+		if err != nil {
+			return fail("signing_secret_previous", err)
 		}
 		var docs []predefinedVariableDoc
 		if err := unmarshalDoc(predefined, &docs); err != nil {
@@ -147,12 +148,22 @@ var flowsSecrets = secretTable{
 		if err != nil {
 			return fail("predefined_variables", err)
 		}
-		if !hookChanged && !signingChanged && !predefinedChanged {
+		if !hookChanged && !signingChanged && !previousChanged && !predefinedChanged {
 			return id, nil, nil
 		}
 		return id, &pgx.QueuedQuery{SQL: `UPDATE flows SET hook_secret = $2, signing_secret = $3,
-			predefined_variables = $4 WHERE id = $1`, Arguments: []any{id, hook, signing, mustJSON(docs)}}, nil
+			signing_secret_previous = $4, predefined_variables = $5 WHERE id = $1`,
+			Arguments: []any{id, hook, signing, previous, mustJSON(docs)}}, nil
 	},
+}
+
+// changeOptional applies ch to a secret that may be NULL.
+func changeOptional(v *string, ch change) (*string, bool, error) {
+	if v == nil {
+		return nil, false, nil
+	}
+	out, changed, err := ch(*v)
+	return &out, changed, err
 }
 
 // versionKey is the key of a flow_versions row.
@@ -161,8 +172,8 @@ type versionKey struct {
 	version int
 }
 
-// versionsSecrets are the signing secret and the secret predefined values
-// in flow_versions.definition.
+// versionsSecrets are the secret predefined values in
+// flow_versions.definition.
 var versionsSecrets = secretTable{
 	name: "flow_versions",
 	query: `SELECT flow_id, version, definition FROM flow_versions
@@ -180,11 +191,6 @@ var versionsSecrets = secretTable{
 			return key, nil, fmt.Errorf("flow %s version %d: %w", k.flowID, k.version, err)
 		}
 		changed, err := changeDocs(doc.PredefinedVariables, ch)
-		if err == nil && doc.SigningSecret != "" {
-			var signingChanged bool
-			doc.SigningSecret, signingChanged, err = ch(doc.SigningSecret)
-			changed = changed || signingChanged
-		}
 		if err != nil {
 			return key, nil, fmt.Errorf("flow %s version %d: %w", k.flowID, k.version, err)
 		}

@@ -18,12 +18,14 @@ import (
 
 // The secrets of keysBundle's flow.
 const (
-	secretValue   = "crm-key-SECRET-42"
-	newValue      = "crm-key-SECRET-43"
-	hookSecret    = "whsec_hook-SECRET-44"
-	signingSecret = "signing-SECRET-45-0123456789"
-	triggerValue  = "crm-key-SECRET-46-trigger"
+	secretValue  = "crm-key-SECRET-42"
+	newValue     = "crm-key-SECRET-43"
+	hookSecret   = "whsec_hook-SECRET-44"
+	triggerValue = "crm-key-SECRET-46-trigger"
 )
+
+// signingSecret is the flow's outbound signing secret.
+var signingSecret = flow.NewSigningSecret()
 
 type keysBundle struct {
 	pool    *pgxpool.Pool
@@ -101,8 +103,12 @@ func (b *keysBundle) checkReadable(t *testing.T, st *store.Store, wantVar string
 	if err != nil {
 		t.Fatalf("get definition: %v", err)
 	}
-	if def.SigningSecret != signingSecret || string(def.PredefinedVariables[0].Value) != `"`+wantVar+`"` {
-		t.Errorf("definition read back with signing secret %q and variable %s", def.SigningSecret, def.PredefinedVariables[0].Value)
+	if string(def.PredefinedVariables[0].Value) != `"`+wantVar+`"` {
+		t.Errorf("definition read back with variable %s", def.PredefinedVariables[0].Value)
+	}
+	signing, err := st.FlowSigningSecretsForRun(t.Context(), b.flowID)
+	if err != nil || signing.Current != signingSecret {
+		t.Errorf("signing secret read back as %q, %v", signing.Current, err)
 	}
 	hook, _, err := st.FlowHookSecretForHook(t.Context(), b.flowID)
 	if err != nil || hook != hookSecret {
@@ -139,10 +145,10 @@ func TestKeyRotation(t *testing.T) {
 	if err != nil {
 		t.Fatalf("rotate: %v", err)
 	}
-	// flows: hook, signing, variable; two versions: signing, variable; the
+	// flows: hook, signing, variable; two versions: variable; the
 	// execution's trigger value.
-	if rep.Values != 8 || rep.Rewritten != 8 || rep.Plaintext != 0 {
-		t.Errorf("rotation report %+v, want 8 secrets, all rewritten", rep)
+	if rep.Values != 6 || rep.Rewritten != 6 || rep.Plaintext != 0 {
+		t.Errorf("rotation report %+v, want 6 secrets, all rewritten", rep)
 	}
 	if again, err := both.SecretsRotate(t.Context(), 1); err != nil || again.Rewritten != 0 {
 		t.Errorf("a second rotation rewrote %d, %v; want nothing to do", again.Rewritten, err)
@@ -204,21 +210,17 @@ func TestPlaintextUpgrade(t *testing.T) {
 	b := setupKeys(t, keys)
 	_, err := b.pool.Exec(t.Context(), `UPDATE flows SET hook_secret = $2, signing_secret = $3 WHERE id = $1`,
 		b.flowID, hookSecret, signingSecret)
-	if err == nil {
-		_, err = b.pool.Exec(t.Context(), `UPDATE flow_versions SET definition = jsonb_set(definition, '{signing_secret}', to_jsonb($2::text))
-			WHERE flow_id = $1`, b.flowID, signingSecret)
-	}
 	if err != nil {
 		t.Fatal(err)
 	}
 	st := store.New(b.pool, keys)
 	b.checkReadable(t, st, secretValue)
 	rep, err := st.SecretsVerify(t.Context())
-	if err != nil || rep.Plaintext != 4 {
-		t.Fatalf("start-up check: %+v, %v; want 4 secrets in clear", rep, err)
+	if err != nil || rep.Plaintext != 2 {
+		t.Fatalf("start-up check: %+v, %v; want 2 secrets in clear", rep, err)
 	}
-	if rep, err := st.SecretsSealPlaintext(t.Context(), 1); err != nil || rep.Rewritten != 4 {
-		t.Fatalf("seal plaintext: %+v, %v; want 4 sealed", rep, err)
+	if rep, err := st.SecretsSealPlaintext(t.Context(), 1); err != nil || rep.Rewritten != 2 {
+		t.Fatalf("seal plaintext: %+v, %v; want 2 sealed", rep, err)
 	}
 	b.checkDump(t)
 	b.checkReadable(t, st, secretValue)

@@ -14,8 +14,9 @@ import (
 // The one place where secrets are encrypted on their way into a column and
 // decrypted on their way out: secret predefined variable values (in
 // flows.predefined_variables and in flow_versions.definition),
-// flows.signing_secret (and the definition's copy), flows.hook_secret, and
-// the trigger values of secret variables in executions.variables.
+// flows.signing_secret and signing_secret_previous (signing.go),
+// flows.hook_secret, and the trigger values of secret variables in
+// executions.variables.
 // A new column holding a secret seals with seal and opens with open; the
 // walk of keys.go (verify, seal plaintext, rotate) learns it from
 // secretColumns.
@@ -96,28 +97,8 @@ func (s *Store) openPredefined(vs []flow.PredefinedVariable) error {
 func (s *Store) sealDefinition(def *flow.Definition) (*flow.Definition, error) {
 	out := *def
 	var err error
-	if out.PredefinedVariables, err = s.sealPredefined(def.PredefinedVariables); err != nil {
-		return nil, err
-	}
-	if def.SigningSecret != "" {
-		if out.SigningSecret, err = s.seal(def.SigningSecret); err != nil {
-			return nil, err
-		}
-	}
-	return &out, nil
-}
-
-// openDefinition opens, in place, the secrets of a stored definition.
-func (s *Store) openDefinition(def *flow.Definition) error {
-	if err := s.openPredefined(def.PredefinedVariables); err != nil {
-		return err
-	}
-	plain, err := s.open(def.SigningSecret)
-	if err != nil {
-		return fmt.Errorf("signing_secret: %w", err)
-	}
-	def.SigningSecret = plain
-	return nil
+	out.PredefinedVariables, err = s.sealPredefined(def.PredefinedVariables)
+	return &out, err
 }
 
 // SealVariables returns trigger variables (a JSON object) with the values
