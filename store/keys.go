@@ -217,8 +217,8 @@ var executionsSecrets = secretTable{
 		}
 		changed := false
 		for name, v := range vars {
-			var sealed string
-			if json.Unmarshal(v, &sealed) != nil || !keyring.IsSealed(sealed) {
+			sealed, ok := sealedJSON(v)
+			if !ok {
 				continue
 			}
 			out, c, err := ch(sealed)
@@ -243,8 +243,8 @@ var executionsSecrets = secretTable{
 func changeDocs(docs []predefinedVariableDoc, ch change) (bool, error) {
 	changed := false
 	for i := range docs {
-		var sealed string
-		if !docs[i].Secret || json.Unmarshal(docs[i].Value, &sealed) != nil || !keyring.IsSealed(sealed) {
+		sealed, ok := sealedJSON(docs[i].Value)
+		if !docs[i].Secret || !ok {
 			continue
 		}
 		v, c, err := ch(sealed)

@@ -59,6 +59,16 @@ func (s *Store) sealOptional(plain *string) (*string, error) {
 	return &sealed, err
 }
 
+// sealedJSON returns the sealed value a JSON document holds as a string,
+// and whether it holds one.
+func sealedJSON(raw json.RawMessage) (string, bool) {
+	var s string
+	if json.Unmarshal(raw, &s) != nil || !keyring.IsSealed(s) {
+		return "", false
+	}
+	return s, true
+}
+
 // sealPredefined returns a copy of vs with each secret's value (its JSON
 // text) sealed into a JSON string.
 func (s *Store) sealPredefined(vs []flow.PredefinedVariable) ([]flow.PredefinedVariable, error) {
@@ -80,8 +90,8 @@ func (s *Store) sealPredefined(vs []flow.PredefinedVariable) ([]flow.PredefinedV
 // JSON text.
 func (s *Store) openPredefined(vs []flow.PredefinedVariable) error {
 	for i := range vs {
-		var sealed string
-		if !vs[i].Secret || json.Unmarshal(vs[i].Value, &sealed) != nil || !keyring.IsSealed(sealed) {
+		sealed, ok := sealedJSON(vs[i].Value)
+		if !vs[i].Secret || !ok {
 			continue
 		}
 		plain, err := s.open(sealed)
@@ -143,8 +153,8 @@ func (s *Store) openVariables(e *flow.Execution) error {
 		return fmt.Errorf("execution %s variables: %w", e.ID, err)
 	}
 	for name, v := range m {
-		var sealed string
-		if json.Unmarshal(v, &sealed) != nil || !keyring.IsSealed(sealed) {
+		sealed, ok := sealedJSON(v)
+		if !ok {
 			continue
 		}
 		plain, err := s.open(sealed)
