@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"net"
 	"net/netip"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -92,14 +93,17 @@ func newCountedPool(ctx context.Context, url string, maxConns int) (*pgxpool.Poo
 // loopback is the network the SSRF guard opens for the local target.
 var loopback = []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")}
 
+// benchKeys seals the secrets of the bench's own database: one key made
+// for the run, shared by every stack the run starts on it.
+var benchKeys = sync.OnceValues(func() (*keyring.Ring, error) { return keyring.Parse(keyring.Generate()) })
+
 // startFlowd starts store, worker, scheduler and API server on dbURL.
 func startFlowd(ctx context.Context, dbURL string, cfg stackConfig) (*flowdStack, error) {
 	pool, qc, err := newCountedPool(ctx, dbURL, cfg.DBMaxConns)
 	if err != nil {
 		return nil, err
 	}
-	// The bench's own database: a key made for this run seals its secrets.
-	keys, err := keyring.Parse(keyring.Generate())
+	keys, err := benchKeys()
 	if err != nil {
 		pool.Close()
 		return nil, err
