@@ -400,6 +400,7 @@ func cloneInput(src *flow.Flow, req *cloneRequest) map[string]any {
 		"tag_name":            tag,
 		"category_name":       category,
 		"schedule":            src.Schedule,
+		"propagate_trace":     src.PropagateTrace,
 		"predefinedVariables": predefined,
 		"variables":           src.Variables,
 		"steps":               steps,

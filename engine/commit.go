@@ -7,7 +7,12 @@ import (
 	"sync"
 	"time"
 
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/trace"
+	"go.opentelemetry.io/otel/trace/noop"
+
 	"github.com/flowd/flowd/flow"
+	"github.com/flowd/flowd/telemetry"
 )
 
 // committer is the group commit: workers hand it the attempts and new
@@ -19,6 +24,7 @@ type committer struct {
 	shards   []chan *commitReq
 	maxBatch int
 	log      *slog.Logger
+	tracer   trace.Tracer
 	wg       sync.WaitGroup
 	once     sync.Once
 	// mu guards closed against the sends of submit: stop takes it for
@@ -33,10 +39,13 @@ type commitReq struct {
 	attempts []flow.StepAttempt
 	update   *flow.ExecutionUpdate
 	done     chan error // nil: nobody waits (progress markers)
+	// span is the run's span: the commit's span links to the runs it
+	// writes for.
+	span trace.SpanContext
 }
 
-func newCommitter(store Store, shards, maxBatch int, log *slog.Logger) *committer {
-	c := &committer{store: store, maxBatch: maxBatch, log: log}
+func newCommitter(store Store, shards, maxBatch int, log *slog.Logger, tracer trace.Tracer) *committer {
+	c := &committer{store: store, maxBatch: maxBatch, log: log, tracer: tracer}
 	for range shards {
 		c.shards = append(c.shards, make(chan *commitReq, 4*maxBatch))
 	}
@@ -75,6 +84,7 @@ func (c *committer) submit(ctx context.Context, req *commitReq, wait bool) error
 	if wait {
 		req.done = make(chan error, 1)
 	}
+	req.span = trace.SpanContextFromContext(ctx)
 	if err := c.enqueue(ctx, ch, req); err != nil {
 		return err
 	}
@@ -154,9 +164,28 @@ func (c *committer) write(batch []*commitReq) error {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
+	ctx, span := c.startSpan(ctx, batch, len(updates), len(attempts))
 	err := c.store.ExecutionCommit(ctx, attempts, updates)
 	if err != nil {
 		c.log.Error("group commit", "error", err, "executions", len(updates), "attempts", len(attempts))
 	}
+	telemetry.EndSpan(span, err)
 	return err
+}
+
+// startSpan starts the span of one group commit. A commit writes for many
+// executions, of as many traces: its span is a root linked to the span of
+// each run it writes for, as OpenTelemetry advises for batches.
+func (c *committer) startSpan(ctx context.Context, batch []*commitReq, executions, attempts int) (context.Context, trace.Span) {
+	if _, off := c.tracer.(noop.Tracer); off {
+		return c.tracer.Start(ctx, "") // tracing off: no links to build
+	}
+	links := make([]trace.Link, 0, len(batch))
+	for _, r := range batch {
+		if r.span.IsValid() {
+			links = append(links, trace.Link{SpanContext: r.span})
+		}
+	}
+	return c.tracer.Start(ctx, "flowd.group_commit", trace.WithNewRoot(), trace.WithLinks(links...),
+		trace.WithAttributes(attribute.Int("flowd.commit.executions", executions), attribute.Int("flowd.commit.attempts", attempts)))
 }

@@ -15,10 +15,14 @@ import (
 	"github.com/riverqueue/river"
 	"github.com/riverqueue/river/riverdriver/riverpgxv5"
 	"github.com/riverqueue/river/rivertype"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/trace"
+	"go.opentelemetry.io/otel/trace/noop"
 
 	"github.com/flowd/flowd/engine"
 	"github.com/flowd/flowd/flow"
 	"github.com/flowd/flowd/store"
+	"github.com/flowd/flowd/telemetry"
 )
 
 // QueueExecutions is the River queue executions run on.
@@ -72,6 +76,11 @@ type Config struct {
 	// in flight; then River cancels them (hard stop). Default
 	// SoftStopTimeoutDefault.
 	SoftStopTimeout time.Duration
+	// Middleware is River's middleware (telemetry.Tracing.RiverMiddleware:
+	// trace context carried in the jobs), in order, outermost first.
+	Middleware []rivertype.Middleware
+	// Tracer spans the trigger transaction; nil means no spans.
+	Tracer trace.Tracer
 }
 
 // Scheduler owns the River client.
@@ -92,6 +101,9 @@ func New(pool *pgxpool.Pool, st *store.Store, cfg *Config) (*Scheduler, error) {
 	c.FetchPollInterval = cmp.Or(c.FetchPollInterval, FetchPollIntervalDefault)
 	c.CronTick = cmp.Or(c.CronTick, CronTickDefault)
 	c.SoftStopTimeout = cmp.Or(c.SoftStopTimeout, SoftStopTimeoutDefault)
+	if c.Tracer == nil {
+		c.Tracer = noop.Tracer{}
+	}
 	log := cmp.Or(c.Logger, slog.New(slog.DiscardHandler))
 	rc := &river.Config{
 		ID:                c.ID,
@@ -106,6 +118,7 @@ func New(pool *pgxpool.Pool, st *store.Store, cfg *Config) (*Scheduler, error) {
 		// rescuer instead.
 		RescueStuckJobsAfter: RescueStuckJobsAfterDefault,
 		SoftStopTimeout:      c.SoftStopTimeout,
+		Middleware:           c.Middleware,
 	}
 	if c.Worker != nil {
 		workers := river.NewWorkers()
@@ -232,7 +245,11 @@ var errDuplicate = errors.New("duplicate execution")
 // With an idempotency key (or schedule slot) that was used before it returns
 // the first execution and created false. Stopped, deleted and template
 // flows are refused (flow.CheckTrigger).
-func (s *Scheduler) Trigger(ctx context.Context, req TriggerRequest) (*flow.Execution, bool, error) {
+func (s *Scheduler) Trigger(ctx context.Context, req TriggerRequest) (_ *flow.Execution, _ bool, err error) {
+	ctx, span := s.cfg.Tracer.Start(ctx, "flowd.trigger", trace.WithAttributes(
+		attribute.String("flowd.flow_id", req.FlowID.String()),
+		attribute.String("flowd.trigger", cmp.Or(req.Trigger, flow.TriggerManual))))
+	defer func() { telemetry.EndSpan(span, err) }()
 	info, err := s.store.FlowRunInfo(ctx, req.CompanyID, req.FlowID)
 	if err != nil {
 		return nil, false, err
@@ -276,6 +293,7 @@ func (s *Scheduler) Trigger(ctx context.Context, req TriggerRequest) (*flow.Exec
 			return fmt.Errorf("enqueue execution: %w", err)
 		}
 		exec.JobID = res.Job.ID
+		span.SetAttributes(attribute.String("flowd.execution_id", exec.ID.String()))
 		created, err := tx.ExecutionInsert(ctx, exec)
 		if err != nil {
 			return err
