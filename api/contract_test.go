@@ -25,6 +25,7 @@ var validBodies = map[string]func(b *testBundle) string{
 	"triggerFlow": func(*testBundle) string { return `{"variables": {}, "payload": [1]}` },
 	"cloneFlow":   func(*testBundle) string { return `{"flow_name": "x"}` },
 	"inboundHook": func(*testBundle) string { return `{"payload": [1]}` },
+	"createToken": func(*testBundle) string { return `{"scope": "read"}` },
 }
 
 func mustJSON(v any) string {

@@ -68,7 +68,7 @@ func TestCreateAndAuthenticate(t *testing.T) {
 	if !strings.HasPrefix(token, auth.TokenPrefix) || len(token) < 40 {
 		t.Errorf("token %q: want the %q prefix and 32 random bytes", token, auth.TokenPrefix)
 	}
-	want := &auth.Principal{TokenID: p.TokenID, CompanyID: company, UserID: user}
+	want := &auth.Principal{TokenID: p.TokenID, CompanyID: company, UserID: user, Scope: auth.ScopeAdmin}
 	if diff := cmp.Diff(want, p); diff != "" {
 		t.Errorf("created principal (-want +got):\n%s", diff)
 	}
@@ -108,7 +108,7 @@ func TestAuthenticateRefuses(t *testing.T) {
 	// A token of the zero company can only be written by hand; it never
 	// acts for anyone.
 	zero, hash := auth.NewToken()
-	if _, err := b.pool.Exec(ctx, `INSERT INTO api_tokens (id, company_id, user_id, token_hash) VALUES ($1, $2, $3, $4)`,
+	if _, err := b.pool.Exec(ctx, `INSERT INTO api_tokens (id, company_id, user_id, token_hash, scope) VALUES ($1, $2, $3, $4, 'admin')`,
 		uuid.New(), uuid.Nil, uuid.New(), hash); err != nil {
 		t.Fatal(err)
 	}
