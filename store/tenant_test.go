@@ -25,6 +25,7 @@ var acrossCompanies = map[string]string{
 	"FlowHookSecretForHook": "the public hook endpoint learns the flow's company here",
 	"TokenGetByHash":        "authentication learns the token's company here",
 	"TokenTouch":            "authentication records the use of the token it found, by id",
+	"TokenCompany":          "the operator's flowd token revoke names a token by id only",
 	"ScheduleListUnarmed":   "the schedule loop, over every company's flows",
 	"ScheduleArm":           "the schedule loop",
 	"ScheduleLockDue":       "the schedule loop",

@@ -114,3 +114,13 @@ func (s *Store) TokenTouch(ctx context.Context, id uuid.UUID, minGap time.Durati
 	}
 	return nil
 }
+
+// TokenCompany returns the company of a token, whatever it is: the
+// operator's `flowd token revoke ID` names a token by id only.
+func (s *Store) TokenCompany(ctx context.Context, id uuid.UUID) (uuid.UUID, error) {
+	var company uuid.UUID
+	if err := s.db.QueryRow(ctx, `SELECT company_id FROM api_tokens WHERE id = $1`, id).Scan(&company); err != nil {
+		return uuid.Nil, fmt.Errorf("get token: %w", interpretError(err))
+	}
+	return company, nil
+}
