@@ -39,9 +39,9 @@ type createdToken struct {
 type tokenRequest struct {
 	Name      string     `json:"name"`
 	Scope     string     `json:"scope"`
-	UserID    *uuid.UUID `json:"user_id"`
-	ExpiresIn *string    `json:"expires_in"`
-	ExpiresAt *time.Time `json:"expires_at"`
+	UserID    *string `json:"user_id"`
+	ExpiresIn *string `json:"expires_in"`
+	ExpiresAt *string `json:"expires_at"`
 }
 
 // MaxTokenNameLen bounds a token's name.
@@ -99,7 +99,9 @@ func newTokenRequest(p *auth.Principal, in *tokenRequest, now time.Time) (*auth.
 	}
 	req := &auth.NewTokenRequest{CompanyID: p.CompanyID, UserID: p.UserID, Name: in.Name, Scope: scope}
 	if in.UserID != nil {
-		req.UserID = *in.UserID
+		if req.UserID, err = uuid.Parse(*in.UserID); err != nil {
+			fail("user_id", "must be a UUID")
+		}
 	}
 	switch {
 	case in.ExpiresIn != nil && in.ExpiresAt != nil:
@@ -112,10 +114,11 @@ func newTokenRequest(p *auth.Principal, in *tokenRequest, now time.Time) (*auth.
 		at := now.Add(d)
 		req.ExpiresAt = &at
 	case in.ExpiresAt != nil:
-		if !in.ExpiresAt.After(now) || in.ExpiresAt.Sub(now) > auth.MaxLifetime {
-			fail("expires_at", "must be in the future, within ten years")
+		at, err := time.Parse(time.RFC3339, *in.ExpiresAt)
+		if err != nil || !at.After(now) || at.Sub(now) > auth.MaxLifetime {
+			fail("expires_at", "must be an RFC 3339 time in the future, within ten years")
 		}
-		req.ExpiresAt = in.ExpiresAt
+		req.ExpiresAt = &at
 	}
 	if len(errs) > 0 {
 		return nil, &flow.ValidationError{Errors: errs}

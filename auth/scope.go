@@ -40,7 +40,7 @@ func (s Scope) Allows(need Scope) bool { return s.rank() > 0 && s.rank() >= need
 
 // ParseScope reads a scope name, in any case.
 func ParseScope(s string) (Scope, error) {
-	sc := Scope(strings.ToLower(strings.TrimSpace(s)))
+	sc := Scope(strings.ToLower(s))
 	if sc.rank() == 0 {
 		return "", fmt.Errorf("scope %q: must be read, trigger or admin", s)
 	}
