@@ -37,8 +37,8 @@ type createdToken struct {
 
 // tokenRequest is the body of POST /v1/tokens.
 type tokenRequest struct {
-	Name      string     `json:"name"`
-	Scope     string     `json:"scope"`
+	Name      string  `json:"name"`
+	Scope     string  `json:"scope"`
 	UserID    *string `json:"user_id"`
 	ExpiresIn *string `json:"expires_in"`
 	ExpiresAt *string `json:"expires_at"`
