@@ -42,10 +42,12 @@ func readBody(r *http.Request) ([]byte, error) {
 }
 
 // createdFlow is a flow as returned by create, with its inbound hook
-// secret (shown this once).
+// secret and, when flowd generated it, its outbound signing secret (both
+// shown this once).
 type createdFlow struct {
 	*flow.Flow
-	HookSecret string `json:"hook_secret"`
+	HookSecret    string `json:"hook_secret"`
+	SigningSecret string `json:"signing_secret,omitempty"`
 }
 
 // GET /v1/webhooks?workspace_id=
@@ -89,9 +91,13 @@ func (s *Server) createFlow(w http.ResponseWriter, r *http.Request, body []byte,
 	if err != nil {
 		return err
 	}
-	secret := NewSecret()
-	f, err := audited(s, r, func(tx *store.Store) (*flow.Flow, note, error) {
-		f, err := tx.FlowCreate(r.Context(), p.CompanyID, p.UserID, in, secret)
+	answer := createdFlow{HookSecret: NewSecret()}
+	if in.GenerateSigningSecret {
+		answer.SigningSecret = flow.NewSigningSecret()
+		in.SigningSecret = &answer.SigningSecret
+	}
+	answer.Flow, err = audited(s, r, func(tx *store.Store) (*flow.Flow, note, error) {
+		f, err := tx.FlowCreate(r.Context(), p.CompanyID, p.UserID, in, answer.HookSecret)
 		if err != nil {
 			return nil, note{}, err
 		}
@@ -100,7 +106,7 @@ func (s *Server) createFlow(w http.ResponseWriter, r *http.Request, body []byte,
 	if err != nil {
 		return err
 	}
-	writeOK(w, http.StatusCreated, msg, createdFlow{Flow: f, HookSecret: secret})
+	writeOK(w, http.StatusCreated, msg, answer)
 	return nil
 }
 
@@ -128,6 +134,11 @@ func (s *Server) flowReplace(w http.ResponseWriter, r *http.Request) error {
 	in, err := flow.DecodeFlow(body)
 	if err != nil {
 		return err
+	}
+	if in.GenerateSigningSecret {
+		// The answer is the flow object, which never shows the secret.
+		return &flow.ValidationError{Errors: []flow.FieldError{{Field: "generate_signing_secret",
+			Message: "only on create; rotate the secret with POST /v1/webhooks/{id}/signing-secret"}}}
 	}
 	f, err := audited(s, r, func(tx *store.Store) (*flow.Flow, note, error) {
 		before, err := tx.FlowGet(r.Context(), p.CompanyID, id)

@@ -140,6 +140,7 @@ func (s *Server) routeTable() []route {
 		{"POST", "/v1/integrations/{id}/stop", admin, s.flowStop},
 		{"POST", "/v1/integrations/{id}/resume", admin, s.flowResume},
 		{"POST", "/v1/webhooks/{id}/hook-secret", admin, s.hookSecretRotate},
+		{"POST", "/v1/webhooks/{id}/signing-secret", admin, s.signingSecretRotate},
 		{"GET", "/v1/tokens", admin, s.tokenList},
 		{"POST", "/v1/tokens", admin, s.tokenCreate},
 		{"DELETE", "/v1/tokens/{id}", admin, s.tokenRevoke},

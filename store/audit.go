@@ -19,10 +19,12 @@ const (
 	AuditFlowResume           = "flow.resume"
 	AuditFlowClone            = "flow.clone"
 	AuditFlowHookSecretRotate = "flow.hook_secret_rotate"
-	AuditTokenCreate          = "token.create"
-	AuditTokenRevoke          = "token.revoke"
-	AuditExecutionCancel      = "execution.cancel"
-	AuditExecutionRetry       = "execution.retry"
+	// AuditFlowSigningSecretRotate is flowd's addition to the SPEC's list.
+	AuditFlowSigningSecretRotate = "flow.signing_secret_rotate"
+	AuditTokenCreate             = "token.create"
+	AuditTokenRevoke             = "token.revoke"
+	AuditExecutionCancel         = "execution.cancel"
+	AuditExecutionRetry          = "execution.retry"
 )
 
 // Audit target types: what AuditEntry.TargetType holds.
