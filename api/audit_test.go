@@ -62,6 +62,7 @@ func makeAuditedChanges(t *testing.T, b *testBundle, tn *flowdtest.Tenant) *audi
 	for _, call := range []struct{ method, path string }{
 		{"PUT", "/v1/webhooks/" + id}, {"POST", "/v1/integrations/" + id + "/stop"},
 		{"POST", "/v1/integrations/" + id + "/resume"}, {"POST", "/v1/webhooks/" + id + "/hook-secret"},
+		{"POST", "/v1/webhooks/" + id + "/signing-secret"},
 	} {
 		var body any
 		if call.method == "PUT" {
@@ -71,12 +72,13 @@ func makeAuditedChanges(t *testing.T, b *testBundle, tn *flowdtest.Tenant) *audi
 		if r.Code != http.StatusOK {
 			t.Fatalf("%s %s: %d %s", call.method, call.path, r.Code, r.Raw)
 		}
-		if strings.HasSuffix(call.path, "/hook-secret") {
-			var hs struct {
-				HookSecret string `json:"hook_secret"`
-			}
-			r.Decode(t, &hs)
-			out.secrets = append(out.secrets, hs.HookSecret)
+		var answered struct {
+			HookSecret    string `json:"hook_secret"`
+			SigningSecret string `json:"signing_secret"`
+		}
+		r.Decode(t, &answered)
+		if secret := answered.HookSecret + answered.SigningSecret; secret != "" {
+			out.secrets = append(out.secrets, secret)
 		}
 	}
 	exec := b.env.Trigger(t, tn, created.ID, nil)
@@ -114,14 +116,13 @@ func TestAuditEveryAction(t *testing.T) {
 	b := setup(t)
 	tn := b.env.NewTenant(t)
 	got := makeAuditedChanges(t, b, tn)
-	var me struct{ ID uuid.UUID }
 	var tokens []tokenAnswer
 	b.env.Do(t, tn, "GET", "/v1/tokens", nil).Decode(t, &tokens)
-	me.ID = tokens[len(tokens)-1].ID // the tenant's own, oldest
+	self := tokens[len(tokens)-1].ID // the tenant's own, oldest
 
 	want := map[uuid.UUID][]string{
 		got.flow: {store.AuditFlowCreate, store.AuditFlowUpdate, store.AuditFlowStop, store.AuditFlowResume,
-			store.AuditFlowHookSecretRotate, store.AuditFlowDelete},
+			store.AuditFlowHookSecretRotate, store.AuditFlowSigningSecretRotate, store.AuditFlowDelete},
 		got.exec:  {store.AuditExecutionCancel, store.AuditExecutionRetry},
 		got.clone: {store.AuditFlowClone},
 		got.token: {store.AuditTokenCreate, store.AuditTokenRevoke},
@@ -132,7 +133,7 @@ func TestAuditEveryAction(t *testing.T) {
 			t.Errorf("audit of %s: %v, want %v", target, actions(entries), acts)
 		}
 		for _, e := range entries {
-			if e.TargetID != target || e.ActorTokenID == nil || *e.ActorTokenID != me.ID || e.ActorUserID == nil ||
+			if e.TargetID != target || e.ActorTokenID == nil || *e.ActorTokenID != self || e.ActorUserID == nil ||
 				*e.ActorUserID != tn.UserID || e.Summary == "" || e.At.IsZero() {
 				t.Errorf("entry %+v: want the target, the tenant's token and user, and a summary", e)
 			}
@@ -143,7 +144,7 @@ func TestAuditEveryAction(t *testing.T) {
 			}
 		}
 	}
-	update := auditOf(t, b.env, tn, got.flow)[4]
+	update := auditOf(t, b.env, tn, got.flow)[5]
 	if update.Action != store.AuditFlowUpdate || !strings.Contains(update.Summary, "name") ||
 		!strings.Contains(update.Summary, "signing_secret") || strings.Contains(update.Summary, "logo") {
 		t.Errorf("update summary %q: want the fields changed (name, signing_secret), not the others", update.Summary)
@@ -166,9 +167,9 @@ func TestAuditEveryAction(t *testing.T) {
 	// The oldest is the tenant's own token, made without a token (as the
 	// CLI does): no actor.
 	oldest := all[len(all)-1]
-	if len(all) != 12 || all[0].Action != store.AuditTokenRevoke || oldest.Action != store.AuditTokenCreate ||
+	if len(all) != 13 || all[0].Action != store.AuditTokenRevoke || oldest.Action != store.AuditTokenCreate ||
 		oldest.ActorTokenID != nil || oldest.ActorUserID != nil {
-		t.Errorf("paged audit: %v (oldest %+v); want 12 entries newest first, the oldest the tenant's token without an actor", actions(all), oldest)
+		t.Errorf("paged audit: %v (oldest %+v); want 13 entries newest first, the oldest the tenant's token without an actor", actions(all), oldest)
 	}
 	other := b.env.NewTenant(t)
 	if n := len(auditOf(t, b.env, other, got.flow)); n != 0 {
