@@ -60,7 +60,7 @@ func ParseLifetime(s string) (time.Duration, error) {
 		n, err = strconv.Atoi(days)
 		d = time.Duration(n) * 24 * time.Hour
 		if n > int(MaxLifetime/(24*time.Hour)) {
-			d = MaxLifetime + 1
+			d = MaxLifetime + 1 // refused below; a huge count would overflow the Duration
 		}
 	} else {
 		d, err = time.ParseDuration(s)
