@@ -50,7 +50,7 @@ func (c *countingStore) TokenTouch(ctx context.Context, id uuid.UUID, minGap tim
 func setup(t *testing.T) *testBundle {
 	t.Helper()
 	pool := testdb.Pool(t)
-	st := store.New(pool)
+	st := store.New(pool, testdb.Keys())
 	b := &testBundle{pool: pool, store: st, lookup: &countingStore{Store: st}, now: &atomic.Pointer[time.Time]{}}
 	start := time.Now()
 	b.now.Store(&start)

@@ -43,7 +43,8 @@ func openStore(ctx context.Context, fs *flag.FlagSet, args []string) (st *store.
 	if err != nil {
 		return nil, nil, nil, err
 	}
-	return store.New(pool), pool.Close, pos, nil
+	// Tokens are hashed, not sealed: no encryption key is needed here.
+	return store.New(pool, nil), pool.Close, pos, nil
 }
 
 // parseUUID reads the UUID of a flag.
