@@ -40,6 +40,12 @@ type FlowInput struct {
 	CategoryName string          `json:"category_name"`
 	// Schedule is a cron expression (see ParseSchedule), or nil for none.
 	Schedule *string `json:"schedule"`
+	// Events are the event patterns the flow subscribes to (events.go);
+	// never nil.
+	Events []string `json:"events"`
+	// EventFilter is an expression over the event that must be true for
+	// the flow to start (eventfilter.go), or nil for none.
+	EventFilter *string `json:"event_filter"`
 	// SigningSecret is the write-only secret for Standard Webhooks
 	// signatures, or nil for none. It is never encoded.
 	SigningSecret *string `json:"-"`
