@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"net/url"
 	"strconv"
 	"strings"
 	"unicode"
@@ -121,13 +122,9 @@ func (s *Server) executionList(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	q := r.URL.Query()
-	limit := ExecutionListLimitDefault
-	if v := q.Get("limit"); v != "" {
-		n, err := strconv.Atoi(v)
-		if err != nil || n < 1 || n > ExecutionListLimitMax {
-			return badRequest("limit", "must be an integer from 1 to %d", ExecutionListLimitMax)
-		}
-		limit = n
+	limit, after, err := pageParams(q)
+	if err != nil {
+		return err
 	}
 	status := strings.ToLower(q.Get("status")) // enums: any case on input
 	switch status {
@@ -135,13 +132,6 @@ func (s *Server) executionList(w http.ResponseWriter, r *http.Request) error {
 		flow.ExecutionStatusFailed, flow.ExecutionStatusCancelled:
 	default:
 		return badRequest("status", "must be one of scheduled, in_progress, success, failed, cancelled")
-	}
-	var after *store.ExecutionCursor
-	if c := q.Get("cursor"); c != "" {
-		after, err = store.DecodeExecutionCursor(c)
-		if err != nil {
-			return err
-		}
 	}
 	list, next, err := s.store.ExecutionListByFlow(r.Context(), p.CompanyID, id, status, limit, after)
 	if err != nil {
@@ -153,13 +143,40 @@ func (s *Server) executionList(w http.ResponseWriter, r *http.Request) error {
 	for _, e := range list {
 		redactExecution(e)
 	}
-	env := envelope{Status: "ok", Message: fmt.Sprintf("%d executions", len(list)), Data: list}
+	writePage(w, fmt.Sprintf("%d executions", len(list)), list, next)
+	return nil
+}
+
+// pageParams reads the limit and cursor of a newest-first list (limit 1 to
+// ExecutionListLimitMax, default ExecutionListLimitDefault).
+func pageParams(q url.Values) (int, *store.ExecutionCursor, error) {
+	limit := ExecutionListLimitDefault
+	if v := q.Get("limit"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 || n > ExecutionListLimitMax {
+			return 0, nil, badRequest("limit", "must be an integer from 1 to %d", ExecutionListLimitMax)
+		}
+		limit = n
+	}
+	var after *store.ExecutionCursor
+	if c := q.Get("cursor"); c != "" {
+		var err error
+		if after, err = store.DecodeExecutionCursor(c); err != nil {
+			return 0, nil, err
+		}
+	}
+	return limit, after, nil
+}
+
+// writePage answers 200 with a page of a list and the cursor of the next
+// page (none on the last).
+func writePage(w http.ResponseWriter, msg string, list any, next *store.ExecutionCursor) {
+	env := envelope{Status: "ok", Message: msg, Data: list}
 	if next != nil {
 		c := next.Encode()
 		env.NextCursor = &c
 	}
 	writeJSON(w, http.StatusOK, env)
-	return nil
 }
 
 // GET /v1/executions/{id}

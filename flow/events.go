@@ -29,10 +29,6 @@ const (
 	MaxEventPatterns = 50
 )
 
-// TriggerEvent is the trigger of an execution started by a published
-// event.
-const TriggerEvent = "event"
-
 // eventType matches a well-formed event type (length checked apart).
 var eventType = regexp.MustCompile(`^[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*$`)
 

@@ -82,6 +82,8 @@ type Scheduler struct {
 	log    *slog.Logger
 	cron   *cronLoop
 	rescue *rescuer
+	// filters caches the compiled event filters of Publish.
+	filters *flow.FilterCache
 }
 
 // New returns a Scheduler on pool.
@@ -119,7 +121,7 @@ func New(pool *pgxpool.Pool, st *store.Store, cfg *Config) (*Scheduler, error) {
 	if err != nil {
 		return nil, fmt.Errorf("river client: %w", err)
 	}
-	return &Scheduler{client: client, store: st, cfg: c, log: log}, nil
+	return &Scheduler{client: client, store: st, cfg: c, log: log, filters: flow.NewFilterCache(0)}, nil
 }
 
 // Client returns the River client (for the River UI).
