@@ -7,7 +7,6 @@ import (
 	"testing"
 
 	"github.com/google/uuid"
-	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/flowd/flowd/api"
 	"github.com/flowd/flowd/auth"
@@ -60,17 +59,7 @@ func bulkTenant(t *testing.T, st *store.Store, n int) *flowdtest.Tenant {
 func TestEventPublishThousandFlows(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	pcfg, err := pgxpool.ParseConfig(testdb.NewDatabase(t))
-	if err != nil {
-		t.Fatal(err)
-	}
-	counter := &queryCounter{}
-	pcfg.ConnConfig.Tracer = counter
-	pool, err := pgxpool.NewWithConfig(ctx, pcfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(pool.Close)
+	pool, counter := countedPool(t, testdb.NewDatabase(t))
 	st := store.New(pool)
 	sched, err := scheduler.New(pool, st, &scheduler.Config{Logger: flowdtest.Logger()})
 	if err != nil {
