@@ -38,6 +38,7 @@ func commands() []command {
 		{"flows", "list, get, apply (create/replace), stop, resume, delete flows", runFlows},
 		{"trigger", "start an execution of a flow; --wait follows it to the end", runTrigger},
 		{"executions", "list, show, watch, cancel, retry executions", runExecutions},
+		{"events", "send (publish), list, show events", runEvents},
 	}
 }
 
@@ -52,8 +53,8 @@ func usage(w io.Writer) {
 const usageFooter = `
 serve, worker, migrate and token talk to PostgreSQL (DATABASE_URL);
 'flowd serve -h' and 'flowd worker -h' list every setting with its FLOWD_*
-variable and default. The operator commands (flows, trigger, executions)
-talk to a running flowd API over HTTP.
+variable and default. The operator commands (flows, trigger, executions,
+events) talk to a running flowd API over HTTP.
 
 Environment:
   FLOWD_SERVER   base URL of the API (--server), default ` + ServerDefault + `
