@@ -100,6 +100,9 @@ func (s *Scheduler) Publish(ctx context.Context, req PublishRequest) (ev *flow.E
 	if err != nil {
 		return nil, false, err
 	}
+	if s.cfg.Events != nil {
+		s.cfg.Events.EventPublished(len(starts))
+	}
 	ev.Executions = make([]flow.EventExecution, len(starts))
 	for i, st := range starts {
 		ev.Executions[i] = flow.EventExecution{ID: st.ExecutionID, FlowID: st.FlowID, Status: flow.ExecutionStatusScheduled}

@@ -72,6 +72,14 @@ type Config struct {
 	// in flight; then River cancels them (hard stop). Default
 	// SoftStopTimeoutDefault.
 	SoftStopTimeout time.Duration
+	// Events, when set, is told of every event Publish stores (metrics).
+	Events EventObserver
+}
+
+// EventObserver is told of each event Publish stores, with the number of
+// executions it started.
+type EventObserver interface {
+	EventPublished(executions int)
 }
 
 // Scheduler owns the River client.

@@ -106,6 +106,7 @@ func runProcess(ctx context.Context, name string, args []string, stderr io.Write
 		RescueAfter:       cfg.RescueAfter,
 		SoftStopTimeout:   cfg.ShutdownGrace,
 		Logger:            log,
+		Events:            obs,
 	})
 	if err != nil {
 		return err
