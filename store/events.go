@@ -54,6 +54,15 @@ func scanEvent(row pgx.Row) (*flow.Event, error) {
 	}, nil
 }
 
+// eventSubscribersQuery finds the flows subscribed to any of the patterns
+// $3 in a company ($1) and workspace ($2) that may start.
+const eventSubscribersQuery = `SELECT f.id, f.version, f.event_filter FROM flows f
+	WHERE f.id IN (SELECT sub.flow_id FROM flow_event_subscriptions sub
+		WHERE sub.company_id = $1 AND sub.workspace_id = $2 AND sub.pattern = ANY($3))
+	  AND f.company_id = $1 AND f.status NOT IN ('stopped', 'deleted')
+	  AND f.deleted_at IS NULL AND NOT f.is_template
+	ORDER BY f.created_at, f.id`
+
 // EventSubscribers returns the flows of the company in a workspace that
 // subscribe to the event type typ and may start: not templates, not
 // stopped, not deleted. One statement, an index lookup by equality on the
@@ -63,12 +72,7 @@ func (s *Store) EventSubscribers(ctx context.Context, companyID uuid.UUID, works
 	if err := requireCompany("find event subscribers", companyID); err != nil {
 		return nil, err
 	}
-	rows, err := s.db.Query(ctx, `SELECT f.id, f.version, f.event_filter FROM flows f
-		WHERE f.id IN (SELECT sub.flow_id FROM flow_event_subscriptions sub
-			WHERE sub.company_id = $1 AND sub.workspace_id = $2 AND sub.pattern = ANY($3))
-		  AND f.company_id = $1 AND f.status NOT IN ('stopped', 'deleted')
-		  AND f.deleted_at IS NULL AND NOT f.is_template
-		ORDER BY f.created_at, f.id`, companyID, workspaceID, flow.EventPatternsFor(typ))
+	rows, err := s.db.Query(ctx, eventSubscribersQuery, companyID, workspaceID, flow.EventPatternsFor(typ))
 	if err != nil {
 		return nil, fmt.Errorf("find event subscribers: %w", err)
 	}
