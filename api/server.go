@@ -128,6 +128,7 @@ func (s *Server) routeTable() []route {
 		{"POST", "/v1/integrations/{id}/stop", false, s.flowStop},
 		{"POST", "/v1/integrations/{id}/resume", false, s.flowResume},
 		{"POST", "/v1/webhooks/{id}/hook-secret", false, s.hookSecretRotate},
+		{"POST", "/v1/webhooks/{id}/signing-secret", false, s.signingSecretRotate},
 		{"POST", "/v1/events", false, s.eventPublish},
 		{"GET", "/v1/events", false, s.eventList},
 		{"GET", "/v1/events/{id}", false, s.eventGet},

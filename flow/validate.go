@@ -42,7 +42,11 @@ import (
 //	                      "call.ended", "call.*" or "*"; default []
 //	event_filter          expr expression over `event` returning a boolean
 //	                      (eventfilter.go), at most 4096 bytes, or null
-//	signing_secret        string 16..256 or null; write-only
+//	signing_secret        "whsec_" + canonical base64 of 24..64 bytes
+//	                      (CheckSigningSecret), or null; write-only
+//	generate_signing_secret  boolean, default false: flowd makes the
+//	                      signing secret (NewSigningSecret); not with
+//	                      signing_secret; write-only
 //	predefinedVariables   at most 100 of {"name", "value"}: name required,
 //	                      a variable name, unique; value any JSON
 //	variables             at most 100 of {"name", "location", "stepId",
@@ -154,8 +158,6 @@ const (
 
 // Limits and messages used only here.
 const (
-	minSigningSecretLen     = 16
-	maxSigningSecretLen     = 256
 	maxShortStringLen       = 200
 	maxLogoLen              = 2048
 	maxPathLen              = 1024
@@ -196,7 +198,7 @@ var (
 
 	flowKeys = []string{"workspace_id", "name", "logo", "retry_delay", "retry_delay_unit", "max_retries",
 		"is_template", "flow_direction", "flow_mapping", "tag_name", "category_name", "schedule",
-		"events", "event_filter", "signing_secret", "predefinedVariables", "variables", "steps"}
+		"events", "event_filter", "signing_secret", "generate_signing_secret", "predefinedVariables", "variables", "steps"}
 	flowReadOnlyKeys = []string{"id", "created_by", "company_id", "status", "created_at", "updated_at",
 		"executions", "deleted_at", "version", "has_signing_secret"}
 	stepKeys = []string{"step_number", "webhook_url", "webhook_method", "webhook_timeout", "retry_limit",
@@ -287,10 +289,16 @@ func (d *decoder) flow(top *object) *FlowInput {
 	in.Events = d.events(top)
 	in.EventFilter = d.eventFilter(top)
 	if s, ok := top.str("signing_secret"); ok && s != "" {
-		if n := utf8.RuneCountInString(s); n < minSigningSecretLen || n > maxSigningSecretLen {
-			d.addf("signing_secret", "must be %d to %d characters", minSigningSecretLen, maxSigningSecretLen)
+		if err := CheckSigningSecret(s); err != nil {
+			d.add("signing_secret", err.Error())
 		}
 		in.SigningSecret = &s
+	}
+	if b, ok := top.boolean("generate_signing_secret"); ok && b {
+		if in.SigningSecret != nil {
+			d.add("generate_signing_secret", "not with signing_secret: either flowd makes the secret or you give one")
+		}
+		in.GenerateSigningSecret = true
 	}
 
 	in.PredefinedVariables = d.predefinedVariables(top)
