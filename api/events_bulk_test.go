@@ -61,6 +61,10 @@ func TestEventPublishThousandFlows(t *testing.T) {
 	ctx := context.Background()
 	pool, counter := countedPool(t, testdb.NewDatabase(t))
 	st := store.New(pool)
+	// River sends its insert notification at most once per FetchCooldown,
+	// so whether a publish sends one depends on the time since the last:
+	// it is left out of the count (it is one statement, whatever the jobs).
+	counter.skip = "PGNotifyMany"
 	sched, err := scheduler.New(pool, st, &scheduler.Config{Logger: flowdtest.Logger()})
 	if err != nil {
 		t.Fatal(err)
@@ -123,7 +127,7 @@ func TestEventPublishThousandFlows(t *testing.T) {
 		_, n1 := publishCounted(one, 1)
 		ev, n1000 := publishCounted(many, 1000)
 		t.Logf("POST /v1/events: %d statements for 1 subscribed flow, %d for 1,000", n1, n1000)
-		if n1 != n1000 || n1 > 8 {
+		if n1 != n1000 || n1 > 6 {
 			t.Errorf("POST /v1/events ran %d statements for 1 subscribed flow and %d for 1,000; want the same small number", n1, n1000)
 		}
 		var executions, jobs int
