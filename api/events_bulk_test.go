@@ -60,7 +60,7 @@ func TestEventPublishThousandFlows(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
 	pool, counter := countedPool(t, testdb.NewDatabase(t))
-	st := store.New(pool)
+	st := store.New(pool, testdb.Keys())
 	// River sends its insert notification at most once per FetchCooldown,
 	// so whether a publish sends one depends on the time since the last:
 	// it is left out of the count (it is one statement, whatever the jobs).

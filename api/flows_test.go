@@ -569,7 +569,7 @@ func TestListQueryCountIsConstant(t *testing.T) {
 	t.Parallel()
 	b := setup(t)
 	pool, counter := countedPool(t, testdb.URL(t))
-	counted := flowdtest.NewServer(t, api.New(store.New(pool), b.env.Sched, &api.Config{RateLimit: -1}).Handler())
+	counted := flowdtest.NewServer(t, api.New(store.New(pool, testdb.Keys()), b.env.Sched, &api.Config{RateLimit: -1}).Handler())
 
 	one, many := b.env.NewTenant(t), b.env.NewTenant(t)
 	b.create(t, one, simpleFlow("only", b.target.URL))

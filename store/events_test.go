@@ -27,7 +27,7 @@ func TestEventSubscribersIndexed(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(pool.Close)
-	b := &testBundle{pool: pool, store: store.New(pool), company: uuid.New()}
+	b := &testBundle{pool: pool, store: store.New(pool, testdb.Keys()), company: uuid.New()}
 	// 5,000 flows subscribed to lead.created, written in bulk.
 	_, err = pool.Exec(ctx, `WITH f AS (
 			INSERT INTO flows (id, company_id, created_by, workspace_id, name, retry_delay, retry_delay_unit,

@@ -51,8 +51,9 @@ const flowColumns = `f.id, f.created_by, f.company_id, f.workspace_id, f.name, f
 	f.predefined_variables, f.variables, f.schedule, f.version, f.signing_secret IS NOT NULL,
 	f.events, f.event_filter`
 
-// scanFlow scans flowColumns into a flow without steps or executions.
-func scanFlow(row pgx.Row) (*flow.Flow, error) {
+// scanFlow scans flowColumns into a flow without steps or executions, its
+// secrets opened.
+func (s *Store) scanFlow(row pgx.Row) (*flow.Flow, error) {
 	var r flowRow
 	err := row.Scan(&r.ID, &r.CreatedBy, &r.CompanyID, &r.WorkspaceID, &r.Name, &r.Logo,
 		&r.RetryDelay, &r.RetryDelayUnit, &r.MaxRetries, &r.Status, &r.CreatedAt, &r.UpdatedAt,
@@ -63,6 +64,9 @@ func scanFlow(row pgx.Row) (*flow.Flow, error) {
 		return nil, err
 	}
 	predefined, err := decodePredefinedVariables(r.PredefinedVariables)
+	if err == nil {
+		err = s.openPredefined(predefined)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("flow %s: %w", r.ID, err)
 	}
@@ -109,7 +113,15 @@ func (s *Store) FlowCreate(ctx context.Context, companyID, userID uuid.UUID, in 
 	}
 	id := uuid.New()
 	err := s.InTx(ctx, func(tx *Store) error {
-		_, err := tx.db.Exec(ctx, `INSERT INTO flows (id, company_id, created_by, workspace_id, name, logo,
+		sealedHook, err := tx.seal(hookSecret)
+		if err != nil {
+			return err
+		}
+		predefined, err := tx.sealPredefined(in.PredefinedVariables)
+		if err != nil {
+			return err
+		}
+		_, err = tx.db.Exec(ctx, `INSERT INTO flows (id, company_id, created_by, workspace_id, name, logo,
 			retry_delay, retry_delay_unit, max_retries, status, is_template, flow_direction, flow_mapping,
 			tag_name, category_name, predefined_variables, variables, schedule, hook_secret, version,
 			events, event_filter)
@@ -117,8 +129,8 @@ func (s *Store) FlowCreate(ctx context.Context, companyID, userID uuid.UUID, in 
 			id, companyID, userID, in.WorkspaceID, in.Name, in.Logo,
 			in.RetryDelay, in.RetryDelayUnit, in.MaxRetries, flow.FlowStatusScheduled, in.IsTemplate,
 			in.FlowDirection, jsonOrEmptyObject(in.FlowMapping), in.TagName, in.CategoryName,
-			encodePredefinedVariables(in.PredefinedVariables), encodeVariables(in.Variables),
-			emptyToNil(in.Schedule), hookSecret, nonNil(in.Events), in.EventFilter)
+			encodePredefinedVariables(predefined), encodeVariables(in.Variables),
+			emptyToNil(in.Schedule), sealedHook, nonNil(in.Events), in.EventFilter)
 		if err != nil {
 			return fmt.Errorf("insert flow: %w", err)
 		}
@@ -149,12 +161,27 @@ func (s *Store) FlowReplace(ctx context.Context, companyID, id uuid.UUID, in *fl
 	err := s.InTx(ctx, func(tx *Store) error {
 		var status string
 		var version int
-		err := tx.db.QueryRow(ctx, `SELECT status, version FROM flows
-			WHERE id = $1 AND company_id = $2 FOR UPDATE`, id, companyID).Scan(&status, &version)
+		var storedPredefined json.RawMessage
+		err := tx.db.QueryRow(ctx, `SELECT status, version, predefined_variables FROM flows
+			WHERE id = $1 AND company_id = $2 FOR UPDATE`, id, companyID).Scan(&status, &version, &storedPredefined)
 		if err != nil {
 			return err
 		}
 		if err := flow.CheckEdit(status); err != nil {
+			return err
+		}
+		// A secret sent back without its value (as every answer shows it)
+		// keeps the stored one.
+		stored, err := decodePredefinedVariables(storedPredefined)
+		if err == nil {
+			err = tx.openPredefined(stored)
+		}
+		if err != nil {
+			return fmt.Errorf("flow %s: %w", id, err)
+		}
+		flow.KeepSecrets(in.PredefinedVariables, stored)
+		predefined, err := tx.sealPredefined(in.PredefinedVariables)
+		if err != nil {
 			return err
 		}
 		version++
@@ -171,7 +198,7 @@ func (s *Store) FlowReplace(ctx context.Context, companyID, id uuid.UUID, in *fl
 			WHERE id = $1 AND company_id = $2`,
 			id, companyID, in.WorkspaceID, in.Name, in.Logo, in.RetryDelay, in.RetryDelayUnit,
 			in.MaxRetries, in.IsTemplate, in.FlowDirection, jsonOrEmptyObject(in.FlowMapping),
-			in.TagName, in.CategoryName, encodePredefinedVariables(in.PredefinedVariables),
+			in.TagName, in.CategoryName, encodePredefinedVariables(predefined),
 			encodeVariables(in.Variables), emptyToNil(in.Schedule), version,
 			nonNil(in.Events), in.EventFilter)
 		if err != nil {
@@ -247,7 +274,7 @@ func (s *Store) FlowGet(ctx context.Context, companyID, id uuid.UUID) (*flow.Flo
 	if err := requireCompany("get flow", companyID); err != nil {
 		return nil, err
 	}
-	f, err := scanFlow(s.db.QueryRow(ctx, `SELECT `+flowColumns+` FROM flows f
+	f, err := s.scanFlow(s.db.QueryRow(ctx, `SELECT `+flowColumns+` FROM flows f
 		WHERE f.id = $1 AND f.company_id = $2`, id, companyID))
 	if err != nil {
 		return nil, interpretError(err)
@@ -271,7 +298,7 @@ func (s *Store) FlowList(ctx context.Context, companyID uuid.UUID, workspaceID s
 	if err != nil {
 		return nil, fmt.Errorf("list flows: %w", err)
 	}
-	flows, err := collect(rows, scanFlow)
+	flows, err := collect(rows, s.scanFlow)
 	if err != nil {
 		return nil, fmt.Errorf("list flows: %w", err)
 	}
@@ -354,6 +381,9 @@ func (s *Store) fillFlows(ctx context.Context, flows []*flow.Flow) error {
 // the flow by id and has no token, and learns the company here.
 func (s *Store) FlowHookSecretForHook(ctx context.Context, id uuid.UUID) (secret string, companyID uuid.UUID, err error) {
 	err = s.db.QueryRow(ctx, `SELECT hook_secret, company_id FROM flows WHERE id = $1`, id).Scan(&secret, &companyID)
+	if err == nil {
+		secret, err = s.open(secret)
+	}
 	if err != nil {
 		return "", uuid.Nil, fmt.Errorf("get hook secret: %w", interpretError(err))
 	}
@@ -366,8 +396,12 @@ func (s *Store) FlowRotateHookSecret(ctx context.Context, companyID, id uuid.UUI
 	if err := requireCompany("rotate hook secret", companyID); err != nil {
 		return err
 	}
+	sealed, err := s.seal(secret)
+	if err != nil {
+		return fmt.Errorf("rotate hook secret: %w", err)
+	}
 	tag, err := s.db.Exec(ctx, `UPDATE flows SET hook_secret = $3, updated_at = now()
-		WHERE id = $1 AND company_id = $2 AND deleted_at IS NULL`, id, companyID, secret)
+		WHERE id = $1 AND company_id = $2 AND deleted_at IS NULL`, id, companyID, sealed)
 	if err != nil {
 		return fmt.Errorf("rotate hook secret: %w", err)
 	}
@@ -383,6 +417,9 @@ type FlowRunInfo struct {
 	Status     string
 	IsTemplate bool
 	Version    int
+	// SecretNames are the names of its secret variables: a trigger value
+	// for one of them is sealed too (SealVariables).
+	SecretNames []string
 }
 
 // FlowRunInfo returns the run state of a flow of the company.
@@ -391,8 +428,9 @@ func (s *Store) FlowRunInfo(ctx context.Context, companyID, id uuid.UUID) (*Flow
 		return nil, err
 	}
 	var fi FlowRunInfo
-	err := s.db.QueryRow(ctx, `SELECT company_id, status, is_template, version FROM flows
-		WHERE id = $1 AND company_id = $2`, id, companyID).Scan(&fi.CompanyID, &fi.Status, &fi.IsTemplate, &fi.Version)
+	err := s.db.QueryRow(ctx, `SELECT company_id, status, is_template, version,
+			ARRAY(SELECT v->>'name' FROM jsonb_array_elements(predefined_variables) v WHERE v->>'secret' = 'true')
+		FROM flows WHERE id = $1 AND company_id = $2`, id, companyID).Scan(&fi.CompanyID, &fi.Status, &fi.IsTemplate, &fi.Version, &fi.SecretNames)
 	if err != nil {
 		return nil, interpretError(err)
 	}
