@@ -20,12 +20,13 @@ import (
 // accepts. A new operation with a body must be added here (the trailing
 // data test fails until it is).
 var validBodies = map[string]func(b *testBundle) string{
-	"createFlow":  func(b *testBundle) string { return mustJSON(simpleFlow("trailing", b.target.URL)) },
-	"replaceFlow": func(b *testBundle) string { return mustJSON(simpleFlow("trailing", b.target.URL)) },
-	"triggerFlow": func(*testBundle) string { return `{"variables": {}, "payload": [1]}` },
-	"cloneFlow":   func(*testBundle) string { return `{"flow_name": "x"}` },
-	"inboundHook": func(*testBundle) string { return `{"payload": [1]}` },
-	"createToken": func(*testBundle) string { return `{"scope": "read"}` },
+	"createFlow":   func(b *testBundle) string { return mustJSON(simpleFlow("trailing", b.target.URL)) },
+	"replaceFlow":  func(b *testBundle) string { return mustJSON(simpleFlow("trailing", b.target.URL)) },
+	"triggerFlow":  func(*testBundle) string { return `{"variables": {}, "payload": [1]}` },
+	"cloneFlow":    func(*testBundle) string { return `{"flow_name": "x"}` },
+	"inboundHook":  func(*testBundle) string { return `{"payload": [1]}` },
+	"createToken":  func(*testBundle) string { return `{"scope": "read"}` },
+	"publishEvent": func(*testBundle) string { return `{"type": "call.ended", "data": {"x": 1}}` },
 }
 
 func mustJSON(v any) string {

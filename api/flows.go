@@ -54,11 +54,8 @@ type createdFlow struct {
 func (s *Server) flowList(w http.ResponseWriter, r *http.Request) error {
 	p := principalFrom(r.Context())
 	ws := cmp.Or(r.URL.Query().Get("workspace_id"), flow.DefaultWorkspaceID)
-	if !utf8.ValidString(ws) || strings.IndexByte(ws, 0) >= 0 {
-		return badRequest("workspace_id", "must be UTF-8 text without NUL characters")
-	}
-	if utf8.RuneCountInString(ws) > flow.MaxWorkspaceIDLen {
-		return badRequest("workspace_id", "must be at most %d characters", flow.MaxWorkspaceIDLen)
+	if err := checkWorkspaceID(ws); err != nil {
+		return err
 	}
 	flows, err := s.store.FlowList(r.Context(), p.CompanyID, ws)
 	if err != nil {
@@ -438,6 +435,8 @@ func cloneInput(src *flow.Flow, req *cloneRequest) map[string]any {
 		"category_name":       category,
 		"schedule":            src.Schedule,
 		"propagate_trace":     src.PropagateTrace,
+		"events":              src.Events,
+		"event_filter":        src.EventFilter,
 		"predefinedVariables": predefined,
 		"variables":           src.Variables,
 		"steps":               steps,

@@ -532,19 +532,26 @@ func TestHealth(t *testing.T) {
 	}
 }
 
-// queryCounter counts the statements a pool runs.
-type queryCounter struct{ n atomic.Int64 }
+// queryCounter counts the statements a pool runs, but those holding skip
+// when it is set (before the pool is used).
+type queryCounter struct {
+	n    atomic.Int64
+	skip string
+}
 
-func (c *queryCounter) TraceQueryStart(ctx context.Context, _ *pgx.Conn, _ pgx.TraceQueryStartData) context.Context {
-	c.n.Add(1)
+func (c *queryCounter) TraceQueryStart(ctx context.Context, _ *pgx.Conn, d pgx.TraceQueryStartData) context.Context {
+	if c.skip == "" || !strings.Contains(d.SQL, c.skip) {
+		c.n.Add(1)
+	}
 	return ctx
 }
 func (c *queryCounter) TraceQueryEnd(context.Context, *pgx.Conn, pgx.TraceQueryEndData) {}
 
-func TestListQueryCountIsConstant(t *testing.T) {
-	t.Parallel()
-	b := setup(t)
-	pcfg, err := pgxpool.ParseConfig(testdb.URL(t))
+// countedPool opens a pool on the database at url whose statements are
+// counted; it is closed at the test's cleanup.
+func countedPool(t *testing.T, url string) (*pgxpool.Pool, *queryCounter) {
+	t.Helper()
+	pcfg, err := pgxpool.ParseConfig(url)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -555,6 +562,13 @@ func TestListQueryCountIsConstant(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(pool.Close)
+	return pool, counter
+}
+
+func TestListQueryCountIsConstant(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	pool, counter := countedPool(t, testdb.URL(t))
 	counted := flowdtest.NewServer(t, api.New(store.New(pool, testdb.Keys()), b.env.Sched, &api.Config{RateLimit: -1}).Handler())
 
 	one, many := b.env.NewTenant(t), b.env.NewTenant(t)

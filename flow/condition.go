@@ -224,7 +224,14 @@ func statusCode(v any) (int, bool) {
 }
 
 // compileExpression compiles a condition expression in its sandbox.
-func compileExpression(s string) (program *vm.Program, err error) {
+func compileExpression(s string) (*vm.Program, error) {
+	return compileSandboxed(s, conditionVars{}, conditionEnv{})
+}
+
+// compileSandboxed compiles a boolean expression written against vars
+// into a program that runs against env: vars plus the cost budget (a field
+// tagged exprBudgetName, see sandbox.go).
+func compileSandboxed(s string, vars, env any) (program *vm.Program, err error) {
 	defer func() {
 		if r := recover(); r != nil {
 			program, err = nil, fmt.Errorf("expression does not compile: %v", r)
@@ -237,15 +244,31 @@ func compileExpression(s string) (program *vm.Program, err error) {
 	}
 	// Compiled as written first, for its error messages; then patched into
 	// the sandbox (sandbox.go).
-	if _, err := expr.Compile(s, append(opts, expr.Env(conditionVars{}))...); err != nil {
+	if _, err := expr.Compile(s, append(opts, expr.Env(vars))...); err != nil {
 		return nil, errors.New(exprMessage(err))
 	}
-	opts = append(append(opts, expr.Env(conditionEnv{})), sandboxOptions()...)
+	opts = append(append(opts, expr.Env(env)), sandboxOptions()...)
 	program, err = expr.Compile(s, opts...)
 	if err != nil {
 		return nil, fmt.Errorf("expression does not compile in the sandbox: %s", exprMessage(err))
 	}
 	return program, nil
+}
+
+// runSandboxed runs a program of compileSandboxed against env (whose
+// budget must be set) and returns its boolean result; a run-time error,
+// running out of budget and a result that is not a boolean are errors.
+func runSandboxed(program *vm.Program, env any) (bool, error) {
+	machine := vm.VM{MemoryBudget: exprMemoryBudget}
+	out, err := machine.Run(program, env)
+	if err != nil {
+		return false, fmt.Errorf("evaluate expression: %s", exprMessage(err))
+	}
+	b, isBool := out.(bool)
+	if !isBool {
+		return false, fmt.Errorf("evaluate expression: returned %T, not a boolean", out)
+	}
+	return b, nil
 }
 
 // exprMessage is expr's error message on one line, with the position.
@@ -314,15 +337,11 @@ func (c *Condition) Evaluate(r *Response, vars map[string]any) (ok bool, reason 
 		if env.Headers == nil {
 			env.Headers = map[string]string{}
 		}
-		machine := vm.VM{MemoryBudget: exprMemoryBudget}
-		out, err := machine.Run(c.program, env)
+		b, err := runSandboxed(c.program, env)
 		if err != nil {
-			return false, "expression failed", fmt.Errorf("evaluate expression: %s", exprMessage(err))
+			return false, "expression failed", err
 		}
-		if b, isBool := out.(bool); !isBool || !b {
-			if !isBool {
-				return false, "expression failed", fmt.Errorf("evaluate expression: returned %T, not a boolean", out)
-			}
+		if !b {
 			return false, "expression returned false", nil
 		}
 	}

@@ -43,6 +43,12 @@ type FlowInput struct {
 	// PropagateTrace sends the W3C trace context on outbound requests;
 	// default true.
 	PropagateTrace bool `json:"propagate_trace"`
+	// Events are the event patterns the flow subscribes to (events.go);
+	// never nil.
+	Events []string `json:"events"`
+	// EventFilter is an expression over the event that must be true for
+	// the flow to start (eventfilter.go), or nil for none.
+	EventFilter *string `json:"event_filter"`
 	// SigningSecret is the write-only secret for Standard Webhooks
 	// signatures, or nil for none. It is never encoded.
 	SigningSecret *string `json:"-"`

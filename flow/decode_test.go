@@ -40,6 +40,7 @@ func TestDecodeFlowSeed(t *testing.T) {
 		TagName:        "lead1",
 		CategoryName:   "all leads",
 		PropagateTrace: true,
+		Events:         []string{},
 		PredefinedVariables: []PredefinedVariable{
 			{Name: "vtiger_base_url", Value: json.RawMessage(`"https://acme.od1.vtiger.com/restapi/v1/vtiger/default"`)},
 			{Name: "vtiger_credentials", Value: json.RawMessage(`"YWRtaW5AYWNtZS5leGFtcGxlOmFjY2Vzc2tleQ=="`)},
@@ -100,6 +101,7 @@ func TestDecodeFlowDefaults(t *testing.T) {
 		PropagateTrace:      true,
 		PredefinedVariables: []PredefinedVariable{},
 		Variables:           []Variable{},
+		Events:              []string{},
 		Steps: []Step{{
 			StepNumber:       1,
 			WebhookURL:       "https://example.com/hook",
@@ -288,6 +290,38 @@ func TestDecodeFlowValidation(t *testing.T) {
 		{"schedule", func(f map[string]any) { f["schedule"] = "every day" },
 			[]FieldError{{"schedule", "invalid cron expression: expected exactly 5 fields, found 2: [every day]"}}},
 		{"schedule type", func(f map[string]any) { f["schedule"] = 5 }, []FieldError{{"schedule", "must be a string"}}},
+		{"events valid", func(f map[string]any) {
+			f["events"] = []any{"call.ended", "call.*", "*", "lead_2.created-x"}
+			f["event_filter"] = `event.data.duration > 30 && event.type startsWith "call."`
+		}, nil},
+		{"events type", func(f map[string]any) { f["events"] = "call.ended" }, []FieldError{{"events", "must be an array"}}},
+		{"events patterns", func(f map[string]any) {
+			f["events"] = []any{"call..ended", "call ended", 5, "call.*.x", ".*", "call.*", "call.*", strings.Repeat("a", 129), ""}
+		}, []FieldError{
+			{"events[0]", "must be an event type (call.ended), a prefix pattern (call.*) or *"},
+			{"events[1]", "must be an event type (call.ended), a prefix pattern (call.*) or *"},
+			{"events[2]", "must be a string"},
+			{"events[3]", "must be an event type (call.ended), a prefix pattern (call.*) or *"},
+			{"events[4]", "must be an event type (call.ended), a prefix pattern (call.*) or *"},
+			{"events[6]", "repeats events[5]"},
+			{"events[7]", "must be at most 128 characters"},
+			{"events[8]", "must be an event type (call.ended), a prefix pattern (call.*) or *"},
+		}},
+		{"events too many", func(f map[string]any) {
+			var ev []any
+			for i := range 51 {
+				ev = append(ev, fmt.Sprintf("e%d", i))
+			}
+			f["events"] = ev
+		}, []FieldError{{"events", "must hold at most 50 patterns"}}},
+		{"event_filter syntax", func(f map[string]any) { f["event_filter"] = "event.data.duration >" },
+			[]FieldError{{"event_filter", "unexpected token EOF (1:21)"}}},
+		{"event_filter not boolean", func(f map[string]any) { f["event_filter"] = `event.type + "!"` },
+			[]FieldError{{"event_filter", "expected bool, but got string"}}},
+		{"event_filter unknown field", func(f map[string]any) { f["event_filter"] = `event.kind == "x"` },
+			[]FieldError{{"event_filter", "type flow.eventFields has no field kind (1:7)"}}},
+		{"event_filter type", func(f map[string]any) { f["event_filter"] = true }, []FieldError{{"event_filter", "must be a string"}}},
+		{"event_filter blank", func(f map[string]any) { f["event_filter"] = "  " }, nil},
 		{"signing_secret not whsec_", func(f map[string]any) { f["signing_secret"] = "a-raw-secret-of-40-characters-0123456789" },
 			[]FieldError{{"signing_secret", `must start with "whsec_" (Standard Webhooks format: whsec_ and the base64 of the key)`}}},
 		{"signing_secret not base64", func(f map[string]any) { f["signing_secret"] = "whsec_not base64 at all, not at all!!" },

@@ -12,6 +12,9 @@ const (
 	TriggerManual   = "manual"
 	TriggerSchedule = "schedule"
 	TriggerHook     = "hook"
+	// TriggerEvent marks an execution started by a published event
+	// (events.go).
+	TriggerEvent = "event"
 )
 
 // Step states inside an execution.
@@ -50,9 +53,12 @@ type Execution struct {
 	FlowVersion int       `json:"flow_version"`
 	Trigger     string    `json:"trigger"`
 	// ScheduledFor is the cron slot that produced a scheduled execution.
-	ScheduledFor   *time.Time      `json:"scheduled_for,omitempty"`
-	IdempotencyKey *string         `json:"idempotency_key,omitempty"`
-	Payload        json.RawMessage `json:"payload"`
+	ScheduledFor   *time.Time `json:"scheduled_for,omitempty"`
+	IdempotencyKey *string    `json:"idempotency_key,omitempty"`
+	// EventID is the published event that started the execution (trigger
+	// "event").
+	EventID *uuid.UUID      `json:"event_id,omitempty"`
+	Payload json.RawMessage `json:"payload"`
 	// Variables are the variables given at trigger time.
 	Variables json.RawMessage `json:"variables"`
 	// Steps is the state of each step, keyed by step number.

@@ -62,6 +62,12 @@ type Flow struct {
 
 	// Schedule is an optional cron expression (UTC); flowd's addition.
 	Schedule *string `json:"schedule"`
+	// Events are the event patterns the flow subscribes to ([] for none);
+	// flowd's addition.
+	Events []string `json:"events"`
+	// EventFilter is the expression an event must meet to start the flow,
+	// or null; flowd's addition.
+	EventFilter *string `json:"event_filter"`
 	// Version counts definition changes; an execution runs the version it
 	// started with.
 	Version int `json:"version"`

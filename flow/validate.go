@@ -38,6 +38,10 @@ import (
 //	tag_name              string, at most 200
 //	category_name         string, at most 200
 //	schedule              cron expression (ParseSchedule) or null
+//	events                at most 50 distinct event patterns (events.go):
+//	                      "call.ended", "call.*" or "*"; default []
+//	event_filter          expr expression over `event` returning a boolean
+//	                      (eventfilter.go), at most 4096 bytes, or null
 //	signing_secret        "whsec_" + canonical base64 of 24..64 bytes
 //	                      (CheckSigningSecret), or null; write-only
 //	generate_signing_secret  boolean, default false: flowd makes the
@@ -199,7 +203,7 @@ var (
 
 	flowKeys = []string{"workspace_id", "name", "logo", "retry_delay", "retry_delay_unit", "max_retries",
 		"is_template", "flow_direction", "flow_mapping", "tag_name", "category_name", "schedule",
-		"signing_secret", "generate_signing_secret", "propagate_trace", "predefinedVariables", "variables", "steps"}
+		"events", "event_filter", "signing_secret", "generate_signing_secret", "propagate_trace", "predefinedVariables", "variables", "steps"}
 	flowReadOnlyKeys = []string{"id", "created_by", "company_id", "status", "created_at", "updated_at",
 		"executions", "deleted_at", "version", "has_signing_secret"}
 	stepKeys = []string{"step_number", "webhook_url", "webhook_method", "webhook_timeout", "retry_limit",
@@ -225,6 +229,7 @@ func (d *decoder) flow(top *object) *FlowInput {
 		PredefinedVariables: []PredefinedVariable{},
 		Variables:           []Variable{},
 		Steps:               []Step{},
+		Events:              []string{},
 	}
 	top.checkKeys(flowKeys, flowReadOnlyKeys)
 
@@ -290,6 +295,8 @@ func (d *decoder) flow(top *object) *FlowInput {
 		}
 		in.Schedule = &s
 	}
+	in.Events = d.events(top)
+	in.EventFilter = d.eventFilter(top)
 	if s, ok := top.str("signing_secret"); ok && s != "" {
 		if err := CheckSigningSecret(s); err != nil {
 			d.add("signing_secret", err.Error())
@@ -873,4 +880,50 @@ func joinInts(ns []int) string {
 		return parts[0]
 	}
 	return strings.Join(parts[:len(parts)-1], ", ") + " and " + parts[len(parts)-1]
+}
+
+// events reads the event patterns a flow subscribes to.
+func (d *decoder) events(top *object) []string {
+	elems, ok := top.array("events")
+	if !ok {
+		return []string{}
+	}
+	if len(elems) > MaxEventPatterns {
+		d.addf("events", "must hold at most %d patterns", MaxEventPatterns)
+		return []string{}
+	}
+	out := make([]string, 0, len(elems))
+	seen := map[string]int{}
+	for i, raw := range elems {
+		field := fmt.Sprintf("events[%d]", i)
+		var p string
+		if jsonKind(raw) != '"' || json.Unmarshal(raw, &p) != nil {
+			d.add(field, "must be a string")
+			continue
+		}
+		if err := CheckEventPattern(p); err != nil {
+			d.add(field, err.Error())
+			continue
+		}
+		if j, dup := seen[p]; dup {
+			d.addf(field, "repeats events[%d]", j)
+			continue
+		}
+		seen[p] = i
+		out = append(out, p)
+	}
+	return out
+}
+
+// eventFilter reads and compiles a flow's event_filter; blank counts as
+// absent.
+func (d *decoder) eventFilter(top *object) *string {
+	s, ok := top.str("event_filter")
+	if !ok || strings.TrimSpace(s) == "" {
+		return nil
+	}
+	if _, err := CompileEventFilter(s); err != nil {
+		d.add("event_filter", err.Error())
+	}
+	return &s
 }

@@ -9,6 +9,7 @@ import (
 
 	"github.com/flowd/flowd/engine"
 	"github.com/flowd/flowd/flow"
+	"github.com/flowd/flowd/scheduler"
 )
 
 // Metrics holds flowd's collectors on their own registry. It implements
@@ -25,9 +26,14 @@ type Metrics struct {
 	stepsInFlight      prometheus.Gauge
 	httpRequests       *prometheus.CounterVec
 	httpDuration       *prometheus.HistogramVec
+	eventsPublished    prometheus.Counter
+	eventExecutions    prometheus.Counter
 }
 
-var _ engine.Observer = (*Metrics)(nil)
+var (
+	_ engine.Observer         = (*Metrics)(nil)
+	_ scheduler.EventObserver = (*Metrics)(nil)
+)
 
 // Step and queue-lag histogram buckets, in seconds: from a fast local
 // receiver (5 ms) to a slow one (60 s), and from an idle queue to a
@@ -81,12 +87,23 @@ func New() *Metrics {
 			Help:    "Time to answer API listener requests, by route pattern.",
 			Buckets: prometheus.DefBuckets,
 		}, []string{"route"}),
+		// No type label: event types are chosen by the publisher, without
+		// bound.
+		eventsPublished: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "flowd_events_published_total",
+			Help: "Events published (POST /v1/events) by this process; a repeated Idempotency-Key does not count again.",
+		}),
+		eventExecutions: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "flowd_event_executions_started_total",
+			Help: "Executions created by the events this process published (one per subscribed flow that matched).",
+		}),
 	}
 	m.reg.MustRegister(
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 		m.executionsStarted, m.executionsFinished, m.stepAttempts, m.stepDuration,
 		m.queueLag, m.retriesScheduled, m.stepsInFlight, m.httpRequests, m.httpDuration,
+		m.eventsPublished, m.eventExecutions,
 	)
 	// Known label values start at zero, so rates and alerts work before the
 	// first event of each kind.
@@ -122,6 +139,12 @@ func (m *Metrics) StepsInFlight(delta int) { m.stepsInFlight.Add(float64(delta))
 
 // QueueLag observes the wait of a job between ready and started.
 func (m *Metrics) QueueLag(d time.Duration) { m.queueLag.Observe(max(d, 0).Seconds()) }
+
+// EventPublished counts a published event and the executions it started.
+func (m *Metrics) EventPublished(executions int) {
+	m.eventsPublished.Inc()
+	m.eventExecutions.Add(float64(executions))
+}
 
 // RetryScheduled counts a retry of kind "step" or "execution".
 func (m *Metrics) RetryScheduled(kind string) { m.retriesScheduled.WithLabelValues(kind).Inc() }

@@ -19,6 +19,7 @@ import (
 	"github.com/flowd/flowd/flow"
 	"github.com/flowd/flowd/internal/flowdtest"
 	"github.com/flowd/flowd/metrics"
+	"github.com/flowd/flowd/scheduler"
 )
 
 type testBundle struct {
@@ -286,5 +287,38 @@ func TestServer(t *testing.T) {
 	}
 	if code, _ := get("/v1/webhooks"); code != http.StatusNotFound {
 		t.Errorf("GET /v1/webhooks on the metrics listener: %d, want 404", code)
+	}
+}
+
+// TestEventMetrics: publishing counts the event and the executions it
+// started, without a type label. On a database of its own, insert-only:
+// the executions are not run, and no other test's are.
+func TestEventMetrics(t *testing.T) {
+	t.Parallel()
+	m := metrics.New()
+	env := flowdtest.New(t, &flowdtest.Options{
+		OwnDatabase: true,
+		NoWorker:    true,
+		Scheduler:   func(c *scheduler.Config) { c.Events = m },
+		Mounts:      map[string]http.Handler{"GET /metrics": m.Handler("")},
+	})
+	b := &testBundle{env: env, tenant: env.NewTenant(t), m: m}
+	for _, name := range []string{"hubspot", "pipedrive"} {
+		env.CreateFlow(t, b.tenant, map[string]any{"name": name, "events": []string{"call.*"},
+			"steps": []any{map[string]any{"step_number": 1, "webhook_method": "POST", "webhook_url": "https://crm.example.com/" + name}}})
+	}
+	publish := func(typ, key string) {
+		if r := env.Do(t, b.tenant, "POST", "/v1/events", map[string]any{"type": typ}, "Idempotency-Key", key); r.Code != http.StatusAccepted {
+			t.Fatalf("publish %s: %d %s", typ, r.Code, r.Raw)
+		}
+	}
+	publish("call.ended", "k-1")
+	publish("call.ended", "k-1") // a repeat starts nothing and is not counted
+	publish("lead.created", "k-2")
+	fams := b.scrape(t)
+	for name, want := range map[string]float64{"flowd_events_published_total": 2, "flowd_event_executions_started_total": 2} {
+		if got := value(fams, name, map[string]string{}); got != want {
+			t.Errorf("%s = %v, want %v", name, got, want)
+		}
 	}
 }

@@ -81,6 +81,14 @@ type Config struct {
 	Middleware []rivertype.Middleware
 	// Tracer spans the trigger transaction; nil means no spans.
 	Tracer trace.Tracer
+	// Events, when set, is told of every event Publish stores (metrics).
+	Events EventObserver
+}
+
+// EventObserver is told of each event Publish stores, with the number of
+// executions it started.
+type EventObserver interface {
+	EventPublished(executions int)
 }
 
 // Scheduler owns the River client.
@@ -91,6 +99,8 @@ type Scheduler struct {
 	log    *slog.Logger
 	cron   *cronLoop
 	rescue *rescuer
+	// filters caches the compiled event filters of Publish.
+	filters *flow.FilterCache
 }
 
 // New returns a Scheduler on pool.
@@ -132,7 +142,7 @@ func New(pool *pgxpool.Pool, st *store.Store, cfg *Config) (*Scheduler, error) {
 	if err != nil {
 		return nil, fmt.Errorf("river client: %w", err)
 	}
-	return &Scheduler{client: client, store: st, cfg: c, log: log}, nil
+	return &Scheduler{client: client, store: st, cfg: c, log: log, filters: flow.NewFilterCache(0)}, nil
 }
 
 // Client returns the River client (for the River UI).

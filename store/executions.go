@@ -40,6 +40,7 @@ type executionRow struct {
 	Steps          json.RawMessage // a document of stepStateDoc by step number
 	Records        json.RawMessage
 	JobID          *int64
+	EventID        *uuid.UUID
 }
 
 // executionSummaryColumns are the columns of an execution embedded in a
@@ -48,7 +49,7 @@ const (
 	executionSummaryColumns = `e.id, e.flow_id, e.status, e.attempt_number, e.executed_at, e.created_at,
 	e.updated_at, e.next_retry_at, e.finished_at, e.error_message`
 	executionColumns = executionSummaryColumns + `, e.company_id, e.flow_version, e.trigger,
-	e.scheduled_for, e.idempotency_key, e.payload, e.variables, e.steps, e.records, e.job_id`
+	e.scheduled_for, e.idempotency_key, e.payload, e.variables, e.steps, e.records, e.job_id, e.event_id`
 )
 
 func (r *executionRow) summaryDest() []any {
@@ -66,7 +67,7 @@ func scanExecutionSummary(row pgx.Row) (*executionRow, error) {
 func scanExecutionRow(row pgx.Row) (*executionRow, error) {
 	var r executionRow
 	dest := append(r.summaryDest(), &r.CompanyID, &r.FlowVersion, &r.Trigger, &r.ScheduledFor,
-		&r.IdempotencyKey, &r.Payload, &r.Variables, &r.Steps, &r.Records, &r.JobID)
+		&r.IdempotencyKey, &r.Payload, &r.Variables, &r.Steps, &r.Records, &r.JobID, &r.EventID)
 	return &r, row.Scan(dest...)
 }
 
@@ -99,6 +100,7 @@ func (r *executionRow) execution() (*flow.Execution, error) {
 		Trigger:          r.Trigger,
 		ScheduledFor:     r.ScheduledFor,
 		IdempotencyKey:   r.IdempotencyKey,
+		EventID:          r.EventID,
 		Payload:          r.Payload,
 		Variables:        r.Variables,
 		Steps:            steps,

@@ -42,12 +42,15 @@ type flowRow struct {
 	Version             int
 	HasSigningSecret    bool
 	PropagateTrace      bool
+	Events              []string
+	EventFilter         *string
 }
 
 const flowColumns = `f.id, f.created_by, f.company_id, f.workspace_id, f.name, f.logo,
 	f.retry_delay, f.retry_delay_unit, f.max_retries, f.status, f.created_at, f.updated_at,
 	f.is_template, f.flow_direction, f.flow_mapping, f.tag_name, f.category_name, f.deleted_at,
-	f.predefined_variables, f.variables, f.schedule, f.version, f.signing_secret IS NOT NULL, f.propagate_trace`
+	f.predefined_variables, f.variables, f.schedule, f.version, f.signing_secret IS NOT NULL, f.propagate_trace,
+	f.events, f.event_filter`
 
 // scanFlow scans flowColumns into a flow without steps or executions, its
 // secrets opened.
@@ -56,7 +59,8 @@ func (s *Store) scanFlow(row pgx.Row) (*flow.Flow, error) {
 	err := row.Scan(&r.ID, &r.CreatedBy, &r.CompanyID, &r.WorkspaceID, &r.Name, &r.Logo,
 		&r.RetryDelay, &r.RetryDelayUnit, &r.MaxRetries, &r.Status, &r.CreatedAt, &r.UpdatedAt,
 		&r.IsTemplate, &r.FlowDirection, &r.FlowMapping, &r.TagName, &r.CategoryName, &r.DeletedAt,
-		&r.PredefinedVariables, &r.Variables, &r.Schedule, &r.Version, &r.HasSigningSecret, &r.PropagateTrace)
+		&r.PredefinedVariables, &r.Variables, &r.Schedule, &r.Version, &r.HasSigningSecret, &r.PropagateTrace,
+		&r.Events, &r.EventFilter)
 	if err != nil {
 		return nil, err
 	}
@@ -98,6 +102,8 @@ func (s *Store) scanFlow(row pgx.Row) (*flow.Flow, error) {
 		Version:             r.Version,
 		HasSigningSecret:    r.HasSigningSecret,
 		PropagateTrace:      r.PropagateTrace,
+		Events:              nonNil(r.Events),
+		EventFilter:         r.EventFilter,
 	}, nil
 }
 
@@ -119,13 +125,14 @@ func (s *Store) FlowCreate(ctx context.Context, companyID, userID uuid.UUID, in 
 		}
 		_, err = tx.db.Exec(ctx, `INSERT INTO flows (id, company_id, created_by, workspace_id, name, logo,
 			retry_delay, retry_delay_unit, max_retries, status, is_template, flow_direction, flow_mapping,
-			tag_name, category_name, predefined_variables, variables, schedule, hook_secret, propagate_trace, version)
-			VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15,$16,$17,$18,$19,$20,1)`,
+			tag_name, category_name, predefined_variables, variables, schedule, hook_secret, propagate_trace, version,
+			events, event_filter)
+			VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15,$16,$17,$18,$19,$20,1,$21,$22)`,
 			id, companyID, userID, in.WorkspaceID, in.Name, in.Logo,
 			in.RetryDelay, in.RetryDelayUnit, in.MaxRetries, flow.FlowStatusScheduled, in.IsTemplate,
 			in.FlowDirection, jsonOrEmptyObject(in.FlowMapping), in.TagName, in.CategoryName,
 			encodePredefinedVariables(predefined), encodeVariables(in.Variables),
-			emptyToNil(in.Schedule), sealedHook, in.PropagateTrace)
+			emptyToNil(in.Schedule), sealedHook, in.PropagateTrace, nonNil(in.Events), in.EventFilter)
 		if err != nil {
 			return fmt.Errorf("insert flow: %w", err)
 		}
@@ -133,6 +140,9 @@ func (s *Store) FlowCreate(ctx context.Context, companyID, userID uuid.UUID, in 
 			return err
 		}
 		if err := tx.upsertSteps(ctx, id, in.Steps); err != nil {
+			return err
+		}
+		if err := tx.setSubscriptions(ctx, companyID, id, in); err != nil {
 			return err
 		}
 		return tx.insertVersion(ctx, in.Definition(id, 1))
@@ -185,12 +195,14 @@ func (s *Store) FlowReplace(ctx context.Context, companyID, id uuid.UUID, in *fl
 			schedule_next_at = CASE WHEN schedule IS DISTINCT FROM $16 OR is_template <> $9
 				THEN NULL ELSE schedule_next_at END,
 			schedule_armed_at = CASE WHEN schedule IS DISTINCT FROM $16 OR is_template <> $9
-				THEN now() ELSE schedule_armed_at END
+				THEN now() ELSE schedule_armed_at END,
+			events = $19, event_filter = $20
 			WHERE id = $1 AND company_id = $2`,
 			id, companyID, in.WorkspaceID, in.Name, in.Logo, in.RetryDelay, in.RetryDelayUnit,
 			in.MaxRetries, in.IsTemplate, in.FlowDirection, jsonOrEmptyObject(in.FlowMapping),
 			in.TagName, in.CategoryName, encodePredefinedVariables(predefined),
-			encodeVariables(in.Variables), emptyToNil(in.Schedule), version, in.PropagateTrace)
+			encodeVariables(in.Variables), emptyToNil(in.Schedule), version, in.PropagateTrace,
+			nonNil(in.Events), in.EventFilter)
 		if err != nil {
 			return fmt.Errorf("update flow: %w", err)
 		}
@@ -198,6 +210,9 @@ func (s *Store) FlowReplace(ctx context.Context, companyID, id uuid.UUID, in *fl
 			return err
 		}
 		if err := tx.upsertSteps(ctx, id, in.Steps); err != nil {
+			return err
+		}
+		if err := tx.setSubscriptions(ctx, companyID, id, in); err != nil {
 			return err
 		}
 		return tx.insertVersion(ctx, in.Definition(id, version))
@@ -215,7 +230,10 @@ func (s *Store) FlowDelete(ctx context.Context, companyID, id uuid.UUID) (*flow.
 	if err := requireCompany("delete flow", companyID); err != nil {
 		return nil, err
 	}
-	tag, err := s.db.Exec(ctx, `UPDATE flows SET status = 'deleted', deleted_at = coalesce(deleted_at, now()),
+	// A deleted flow is no longer subscribed to events (see setSubscriptions).
+	tag, err := s.db.Exec(ctx, `WITH unsubscribed AS (
+			DELETE FROM flow_event_subscriptions WHERE flow_id = $1 AND company_id = $2)
+		UPDATE flows SET status = 'deleted', deleted_at = coalesce(deleted_at, now()),
 		updated_at = now() WHERE id = $1 AND company_id = $2`, id, companyID)
 	if err != nil {
 		return nil, fmt.Errorf("delete flow: %w", err)
@@ -419,4 +437,25 @@ func (s *Store) FlowRunInfo(ctx context.Context, companyID, id uuid.UUID) (*Flow
 		return nil, interpretError(err)
 	}
 	return &fi, nil
+}
+
+// setSubscriptions replaces the rows of flow_event_subscriptions of a flow
+// of the company with the patterns of in, in the transaction that saves
+// the flow: a publish that follows the commit sees the new patterns at
+// once. A template subscribes to nothing (it never runs); a stopped flow
+// keeps its rows and is left out by the lookup (EventSubscribers), so
+// that resuming it needs no write here.
+func (s *Store) setSubscriptions(ctx context.Context, companyID, flowID uuid.UUID, in *flow.FlowInput) error {
+	if _, err := s.db.Exec(ctx, `DELETE FROM flow_event_subscriptions WHERE flow_id = $1`, flowID); err != nil {
+		return fmt.Errorf("delete event subscriptions: %w", err)
+	}
+	if len(in.Events) == 0 || in.IsTemplate {
+		return nil
+	}
+	_, err := s.db.Exec(ctx, `INSERT INTO flow_event_subscriptions (company_id, workspace_id, pattern, flow_id)
+		SELECT $1, $2, p, $3 FROM unnest($4::text[]) AS p`, companyID, in.WorkspaceID, flowID, in.Events)
+	if err != nil {
+		return fmt.Errorf("insert event subscriptions: %w", err)
+	}
+	return nil
 }

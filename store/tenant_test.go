@@ -110,6 +110,23 @@ func TestZeroCompanyRefused(t *testing.T) {
 			_, err := st.ScheduleExecutionsInsert(ctx, []*flow.Execution{newExec()})
 			return err
 		},
+		"EventSubscribers": func(st *store.Store) error {
+			_, err := st.EventSubscribers(ctx, nilCo, f.WorkspaceID, "call.ended")
+			return err
+		},
+		"EventInsert": func(st *store.Store) error {
+			_, err := st.EventInsert(ctx, &flow.Event{ID: uuid.New(), Type: "call.ended", WorkspaceID: "default", CreatedAt: time.Now()})
+			return err
+		},
+		"EventExecutionsInsert": func(st *store.Store) error {
+			return st.EventExecutionsInsert(ctx, &flow.Event{ID: uuid.New()}, []store.EventStart{{ExecutionID: uuid.New(), FlowID: f.ID, FlowVersion: 1}})
+		},
+		"EventGet": func(st *store.Store) error { _, err := st.EventGet(ctx, nilCo, uuid.New()); return err },
+		"EventGetByIdempotencyKey": func(st *store.Store) error {
+			_, err := st.EventGetByIdempotencyKey(ctx, nilCo, "k")
+			return err
+		},
+		"EventList": func(st *store.Store) error { _, _, err := st.EventList(ctx, nilCo, "", 10, nil); return err },
 		"TokenInsert": func(st *store.Store) error {
 			return st.TokenInsert(ctx, &store.Token{ID: uuid.New(), UserID: uuid.New(), Hash: tokenHash, Scope: "read"})
 		},

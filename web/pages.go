@@ -307,3 +307,28 @@ func findStep(def *flow.Definition, n int) flow.Step {
 	}
 	return flow.Step{StepNumber: n}
 }
+
+type eventData struct {
+	Event *flow.Event
+	// Finished: every execution the event started has ended.
+	Finished bool
+}
+
+// event shows one event of the company: its data, the executions it
+// started with their current status, and the filters that failed. It
+// refreshes while an execution runs.
+func (h *Handler) event(r *http.Request, p *auth.Principal) (*view, error) {
+	id, err := uuid.Parse(r.PathValue("id"))
+	if err != nil {
+		return nil, badRequest("%q is not an event id (a UUID)", r.PathValue("id"))
+	}
+	ev, err := h.store.EventGet(r.Context(), p.CompanyID, id)
+	if err != nil {
+		return nil, err
+	}
+	d := &eventData{Event: ev, Finished: true}
+	for _, x := range ev.Executions {
+		d.Finished = d.Finished && flow.ExecutionEnded(x.Status)
+	}
+	return &view{page: "event", title: "Event " + ev.Type, refresh: !d.Finished, data: d}, nil
+}

@@ -39,6 +39,7 @@ type Store interface {
 	ExecutionListByFlow(ctx context.Context, companyID, flowID uuid.UUID, status string, limit int, after *store.ExecutionCursor) ([]*flow.Execution, *store.ExecutionCursor, error)
 	StepAttemptListByExecution(ctx context.Context, companyID, executionID uuid.UUID) ([]flow.StepAttempt, error)
 	ExecutionHoursByFlow(ctx context.Context, companyID uuid.UUID, flowIDs []uuid.UUID, since time.Time) ([]store.ExecutionHour, error)
+	EventGet(ctx context.Context, companyID, id uuid.UUID) (*flow.Event, error)
 }
 
 // Config configures the execution view; zero values mean defaults.
@@ -74,13 +75,14 @@ func New(st Store, cfg *Config) *Handler {
 		authn = auth.New(st)
 	}
 	h := &Handler{store: st, auth: authn, cfg: c, log: log, mux: http.NewServeMux(), tmpl: map[string]*template.Template{}}
-	for _, page := range []string{"index", "flow", "execution", "error"} {
+	for _, page := range []string{"index", "flow", "execution", "event", "error"} {
 		h.tmpl[page] = template.Must(template.New("").Funcs(funcs).ParseFS(templateFS,
 			"templates/layout.html", "templates/executions.html", "templates/"+page+".html"))
 	}
 	h.mux.HandleFunc("GET /ui/{$}", h.page(h.index))
 	h.mux.HandleFunc("GET /ui/flows/{id}", h.page(h.flow))
 	h.mux.HandleFunc("GET /ui/executions/{id}", h.page(h.execution))
+	h.mux.HandleFunc("GET /ui/events/{id}", h.page(h.event))
 	h.mux.HandleFunc("/ui/", h.page(func(*http.Request, *auth.Principal) (*view, error) {
 		return nil, errNoPage
 	}))

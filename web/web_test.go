@@ -304,3 +304,49 @@ func TestPageErrors(t *testing.T) {
 		t.Errorf("Bearer token: %d", resp.StatusCode)
 	}
 }
+
+// TestEventPage: an event's page lists the executions it started with
+// their status and the filters that failed; each execution's page links
+// back to the event; another company's event is not found.
+func TestEventPage(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	sub := func(name, filter string) string {
+		def := map[string]any{"name": name, "events": []string{"call.ended"},
+			"steps": []any{map[string]any{"step_number": 1, "webhook_method": "POST", "webhook_url": b.target.URL + "/crm"}}}
+		if filter != "" {
+			def["event_filter"] = filter
+		}
+		return b.createFlow(t, b.tenant, def)
+	}
+	crm := sub("crm", "")
+	broken := sub("broken filter", "event.data.missing > 1")
+	r := b.env.Do(t, b.tenant, "POST", "/v1/events", map[string]any{"type": "call.ended", "data": map[string]any{"duration": 42}})
+	var ev flow.Event
+	r.Decode(t, &ev)
+	if len(ev.Executions) != 1 {
+		t.Fatalf("publish: %s", r.Raw)
+	}
+	x := ev.Executions[0]
+	b.env.WaitExecution(t, b.tenant, x.ID, 30*time.Second, "success")
+
+	code, _, page := b.get(t, "/ui/events/"+ev.ID.String(), b.tenant.Token)
+	if code != http.StatusOK {
+		t.Fatalf("event page: %d\n%s", code, page)
+	}
+	if !inOrder(page, `<code>call.ended</code>`, `&#34;duration&#34;: 42`, `id="event-executions"`,
+		`href="/ui/executions/`+x.ID.String()+`"`, `href="/ui/flows/`+crm+`"`, `status-success">success`,
+		`id="filter-errors"`, `href="/ui/flows/`+broken+`"`, `&lt;nil&gt; &gt; int`) {
+		t.Errorf("event page lacks its executions or filter errors in order:\n%s", page)
+	}
+	if strings.Contains(page, `http-equiv="refresh"`) {
+		t.Error("an event whose executions ended refreshes")
+	}
+	_, _, page = b.get(t, "/ui/executions/"+x.ID.String(), b.tenant.Token)
+	if !strings.Contains(page, `id="event-link" href="/ui/events/`+ev.ID.String()+`"`) {
+		t.Errorf("execution page does not link to its event:\n%s", page)
+	}
+	if code, _, _ := b.get(t, "/ui/events/"+ev.ID.String(), b.env.NewTenant(t).Token); code != http.StatusNotFound {
+		t.Errorf("another company's event page: %d, want 404", code)
+	}
+}

@@ -403,12 +403,13 @@ func (b *bench) runWorkload(ctx context.Context, w workload, trig, name string, 
 	if err != nil {
 		return nil, err
 	}
-	rr := &RunResult{Name: name, Workload: w.Key, Trigger: trig, Executions: n, StepsPerExecution: w.Steps, InFlight: inflight,
+	per := w.perTrigger()
+	rr := &RunResult{Name: name, Workload: w.Key, Trigger: trig, Executions: n * per, StepsPerExecution: w.Steps, InFlight: inflight,
 		FetchCooldown: cfg.FetchCooldown.String(), FetchPoll: cfg.FetchPollInterval.String(), CommitShards: cfg.CommitShards}
 	flowID := b.tn.flows[w.Key]
 	loop := newClosedLoop(inflight, b.o.Stall)
 	if trig == "go" {
-		b.load.reset(w.FinalStep, loop.release)
+		b.load.reset(w.FinalStep, everyNth(per, loop.release))
 	} else {
 		b.load.reset(w.FinalStep, nil)
 	}
@@ -423,6 +424,17 @@ func (b *bench) runWorkload(ctx context.Context, w workload, trig, name string, 
 		vars := json.RawMessage(`{"source":"flowbench"}`)
 		ok, failed, firstErr, runErr = loop.run(ctx, n, min(b.o.Clients, inflight), func(ctx context.Context) error {
 			t0 := time.Now()
+			if w.Event != "" {
+				ev, _, err := fs.sched.Publish(ctx, scheduler.PublishRequest{CompanyID: b.tn.companyID,
+					WorkspaceID: "default", Type: w.Event, Data: vars})
+				if err != nil {
+					return err
+				}
+				for _, x := range ev.Executions {
+					b.load.noteTrigger(x.ID, t0)
+				}
+				return nil
+			}
 			e, _, err := fs.sched.Trigger(ctx, scheduler.TriggerRequest{CompanyID: b.tn.companyID, FlowID: flowID, Variables: vars})
 			if err != nil {
 				return err
@@ -432,7 +444,8 @@ func (b *bench) runWorkload(ctx context.Context, w workload, trig, name string, 
 		})
 	case "api":
 		d, err := b.load.runAPI(ctx, loadCommand{Run: name, URL: fs.url, Token: b.tn.token, FlowID: flowID.String(),
-			N: n, InFlight: inflight, Clients: min(b.o.Clients, inflight), FinalStep: w.FinalStep, Stall: b.o.Stall})
+			N: n, InFlight: inflight, Clients: min(b.o.Clients, inflight), FinalStep: w.FinalStep, Stall: b.o.Stall,
+			Event: w.Event, Fanout: per})
 		if err != nil {
 			return nil, err
 		}
@@ -444,10 +457,10 @@ func (b *bench) runWorkload(ctx context.Context, w workload, trig, name string, 
 		return nil, fmt.Errorf("unknown trigger %q (want api or go)", trig)
 	}
 	if runErr == nil {
-		runErr = b.load.waitFinals(ctx, ok, b.o.Stall)
+		runErr = b.load.waitFinals(ctx, ok*per, b.o.Stall)
 	}
 	if runErr == nil {
-		runErr = b.h.waitFinished(ctx, since, ok, b.o.Stall)
+		runErr = b.h.waitFinished(ctx, since, ok*per, b.o.Stall)
 	}
 	_, _, requests := b.load.snapshot()
 	b.end(ctx, p, fs.queries, max(requests, 1), rr)
@@ -474,7 +487,7 @@ func (b *bench) collect(ctx context.Context, rr *RunResult, since time.Time, w w
 		return err
 	}
 	arrivals, triggers, requests := b.load.snapshot()
-	var finished []time.Time
+	var finished, created []time.Time
 	var toDone, toFirst []time.Duration
 	var firstFailure string
 	var last time.Time
@@ -492,6 +505,7 @@ func (b *bench) collect(ctx context.Context, rr *RunResult, since time.Time, w w
 				firstFailure = fmt.Sprintf("execution %s %s", r.id, msg)
 			}
 		}
+		created = append(created, r.created)
 		if r.finished != nil {
 			finished = append(finished, *r.finished)
 			toDone = append(toDone, r.finished.Sub(r.created))
@@ -521,6 +535,12 @@ func (b *bench) collect(ctx context.Context, rr *RunResult, since time.Time, w w
 	rr.ExecPerSec = round(rate, 1)
 	rr.StepsPerSec = round(rate*float64(w.Steps), 1)
 	rr.SteadySeconds = round(window.Seconds(), 2)
+	if w.Event != "" {
+		started, _ := steadyRate(created)
+		rr.Events = rr.Executions / w.perTrigger()
+		rr.StartedPerSec = round(started, 1)
+		rr.EventsPerSec = round(started/float64(w.perTrigger()), 1)
+	}
 	pf, pd := percentiles(toFirst), percentiles(toDone)
 	rr.TriggerToFirstRequest, rr.TriggerToFinished = &pf, &pd
 	return nil

@@ -29,6 +29,21 @@ func (l *closedLoop) release() {
 	}
 }
 
+// everyNth returns a function that calls f on every nth call: the release
+// of a closed loop whose triggers each start n executions (an event fanned
+// out to n flows) gives back one slot per n finished executions.
+func everyNth(n int, f func()) func() {
+	if n <= 1 || f == nil {
+		return f
+	}
+	var calls atomic.Int64
+	return func() {
+		if calls.Add(1)%int64(n) == 0 {
+			f()
+		}
+	}
+}
+
 // run calls trigger n times from clients goroutines. It returns how many
 // triggers succeeded and failed, the first trigger error, and an error when
 // no slot came free for the stall time (executions stopped finishing).

@@ -113,9 +113,14 @@ func testShortRun(t *testing.T) {
 	if loadCPU <= 0 {
 		t.Errorf("load process CPU never measured")
 	}
-	want := []string{"river/bulk", "river/chain", "http", "a/api", "a/go", "b/api", "b/go", "c/api", "c/go", "b/go light@1", "b/go+300 history"}
+	want := []string{"river/bulk", "river/chain", "http", "a/api", "a/go", "b/api", "b/go", "c/api", "c/go", "e/api", "e/go", "b/go light@1", "b/go+300 history"}
 	if d := cmp.Diff(want, names); d != "" {
 		t.Errorf("runs (-want +got):\n%s", d)
+	}
+	for _, rr := range res.Runs {
+		if rr.Workload == "e" && (rr.Events != shortN["e"] || rr.Executions != 10*shortN["e"] || rr.StartedPerSec < 0) {
+			t.Errorf("%s: %d events, %d executions, %.1f started/s; want %d events fanned out to 10 flows", rr.Name, rr.Events, rr.Executions, rr.StartedPerSec, shortN["e"])
+		}
 	}
 	if h := res.History; h == nil || h.Rows != 300 || h.SQLPerStepEmpty <= 0 || h.SQLPerStepWith <= 0 {
 		t.Errorf("history check not filled: %+v", h)
@@ -127,7 +132,8 @@ func testShortRun(t *testing.T) {
 			t.Errorf("goal %q not filled: %+v", g.Name, g)
 		}
 	}
-	wantGoals := []string{"steps/s vs bare River jobs/s", "3-step chain executions/s", "SQL statements per step with 300 old executions", "peak RSS of flowd"}
+	wantGoals := []string{"steps/s vs bare River jobs/s", "3-step chain executions/s", "SQL statements per step with 300 old executions",
+		"executions/s started by events fanned out to 10 flows", "peak RSS of flowd"}
 	if d := cmp.Diff(wantGoals, goals); d != "" {
 		t.Errorf("goals (-want +got):\n%s", d)
 	}
@@ -331,7 +337,7 @@ func TestParseFlags(t *testing.T) {
 		wantErr string
 	}{
 		{"full defaults", nil, func(o *Options) string {
-			return cmp.Diff([]any{fullN["b"], fullHistory, 200, 200, []string{"a", "b", "c"}, []string{"api", "go"}, fullLightN},
+			return cmp.Diff([]any{fullN["b"], fullHistory, 200, 200, []string{"a", "b", "c", "e"}, []string{"api", "go"}, fullLightN},
 				[]any{o.N["b"], o.History, o.Workers, o.InFlight, o.Workloads, o.Triggers, o.LightN})
 		}, ""},
 		{"short", []string{"-short"}, func(o *Options) string {

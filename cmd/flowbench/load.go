@@ -52,6 +52,10 @@ type loadCommand struct {
 	Clients   int           `json:"clients"`
 	FinalStep int           `json:"final_step"`
 	Stall     time.Duration `json:"stall"`
+	// Event, when set, makes each trigger POST /v1/events with this type,
+	// starting Fanout executions.
+	Event  string `json:"event,omitempty"`
+	Fanout int    `json:"fanout,omitempty"`
 }
 
 // lineWriter serialises report lines and flushes them every millisecond
@@ -120,7 +124,7 @@ func runLoadChild(stdin io.Reader, stdout io.Writer) error {
 		}
 		loop := newClosedLoop(cmd.InFlight, cmd.Stall)
 		mu.Lock()
-		finalStep, seen, release = cmd.FinalStep, map[string]bool{}, loop.release
+		finalStep, seen, release = cmd.FinalStep, map[string]bool{}, everyNth(cmd.Fanout, loop.release)
 		mu.Unlock()
 		ok, failed, firstErr, err := loop.run(context.Background(), cmd.N, cmd.Clients, apiTrigger(&cmd, out))
 		mu.Lock()
@@ -139,7 +143,9 @@ func runLoadChild(stdin io.Reader, stdout io.Writer) error {
 }
 
 // apiTrigger returns the trigger function of an API run: POST
-// /v1/webhooks/{id}/trigger with keep-alive connections.
+// /v1/webhooks/{id}/trigger (or POST /v1/events for an event run) with
+// keep-alive connections. Each execution started is reported with the
+// time of its trigger.
 func apiTrigger(cmd *loadCommand, out *lineWriter) func(ctx context.Context) error {
 	client := &http.Client{Transport: &http.Transport{
 		Proxy:               nil,
@@ -149,6 +155,10 @@ func apiTrigger(cmd *loadCommand, out *lineWriter) func(ctx context.Context) err
 	}, Timeout: 60 * time.Second}
 	url := cmd.URL + "/v1/webhooks/" + cmd.FlowID + "/trigger"
 	body := []byte(`{"variables":{"source":"flowbench"}}`)
+	if cmd.Event != "" {
+		url = cmd.URL + "/v1/events"
+		body = []byte(`{"type":"` + cmd.Event + `","data":{"source":"flowbench"}}`)
+	}
 	return func(ctx context.Context) error {
 		req, err := http.NewRequestWithContext(ctx, "POST", url, bytes.NewReader(body))
 		if err != nil {
@@ -169,17 +179,42 @@ func apiTrigger(cmd *loadCommand, out *lineWriter) func(ctx context.Context) err
 		if resp.StatusCode != http.StatusAccepted {
 			return fmt.Errorf("trigger answered %d: %s", resp.StatusCode, raw)
 		}
-		var env struct {
-			Data struct {
-				ID string `json:"id"`
-			} `json:"data"`
+		ids, err := startedIDs(raw, cmd.Event != "")
+		if err != nil {
+			return err
 		}
-		if err := json.Unmarshal(raw, &env); err != nil || env.Data.ID == "" {
-			return fmt.Errorf("trigger answer has no execution id: %s", raw)
+		for _, id := range ids {
+			out.line(false, "T %s %d", id, t0.UnixNano())
 		}
-		out.line(false, "T %s %d", env.Data.ID, t0.UnixNano())
 		return nil
 	}
+}
+
+// startedIDs reads the ids of the executions a trigger answer (or, for an
+// event, a publish answer) started.
+func startedIDs(raw []byte, event bool) ([]string, error) {
+	var env struct {
+		Data struct {
+			ID         string `json:"id"`
+			Executions []struct {
+				ID string `json:"id"`
+			} `json:"executions"`
+		} `json:"data"`
+	}
+	if err := json.Unmarshal(raw, &env); err != nil || env.Data.ID == "" {
+		return nil, fmt.Errorf("trigger answer has no id: %s", raw)
+	}
+	if !event {
+		return []string{env.Data.ID}, nil
+	}
+	if len(env.Data.Executions) == 0 {
+		return nil, fmt.Errorf("the event started no execution: %s", raw)
+	}
+	ids := make([]string, len(env.Data.Executions))
+	for i, x := range env.Data.Executions {
+		ids[i] = x.ID
+	}
+	return ids, nil
 }
 
 // arrival is what the target saw of one execution.

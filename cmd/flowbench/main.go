@@ -23,8 +23,9 @@ import (
 // state on a 2-core machine at the rates measured when they were chosen
 // (README.md, Performance); a faster flowd needs a larger -n.
 var (
-	fullN  = map[string]int{"a": 15000, "b": 12000, "c": 8500}
-	shortN = map[string]int{"a": 60, "b": 60, "c": 40}
+	// For workload e, N counts events (each starts 10 executions).
+	fullN  = map[string]int{"a": 15000, "b": 12000, "c": 8500, "e": 1500}
+	shortN = map[string]int{"a": 60, "b": 60, "c": 40, "e": 6}
 )
 
 const (
@@ -112,7 +113,7 @@ func parseFlags(args []string, stderr io.Writer) (*Options, string, error) {
 	fs.SetOutput(stderr)
 	o := &Options{Progress: stderr}
 	var out, workloadList, triggerList, sweep string
-	var n, na, nb, nc, history int
+	var n, na, nb, nc, ne, history int
 	fs.StringVar(&o.AdminURL, "database-url", os.Getenv("DATABASE_URL"), "PostgreSQL server to benchmark on (DATABASE_URL); a database flowd_bench_<pid> is created there and dropped at the end")
 	fs.BoolVar(&o.Keep, "keep", false, "keep the benchmark database (and the flowd log) at the end")
 	fs.StringVar(&out, "out", "bench-results.json", "where to write the results as JSON")
@@ -133,10 +134,11 @@ func parseFlags(args []string, stderr io.Writer) (*Options, string, error) {
 	fs.IntVar(&na, "n-a", 0, fmt.Sprintf("executions of workload a (1 step) per run (default %d, short %d)", fullN["a"], shortN["a"]))
 	fs.IntVar(&nb, "n-b", 0, fmt.Sprintf("executions of workload b (3-step chain) per run (default %d, short %d)", fullN["b"], shortN["b"]))
 	fs.IntVar(&nc, "n-c", 0, fmt.Sprintf("executions of workload c (5-step DAG) per run (default %d, short %d)", fullN["c"], shortN["c"]))
+	fs.IntVar(&ne, "n-e", 0, fmt.Sprintf("events of workload e (each fanned out to 10 1-step flows) per run (default %d, short %d)", fullN["e"], shortN["e"]))
 	fs.IntVar(&o.RiverJobs, "river-jobs", 0, "jobs of the bare River bulk baseline (default: workload b's steps)")
 	fs.IntVar(&o.ChainJobs, "chain-jobs", 0, fmt.Sprintf("jobs of the bare River chain baseline (default %d, short %d)", fullChainJobs, shortBaseline))
 	fs.IntVar(&o.HTTPRequests, "http-requests", 0, "requests of the bare HTTP baseline (default: workload b's steps)")
-	fs.StringVar(&workloadList, "workloads", "a,b,c", "workloads to run: a (1 step), b (3-step chain), c (5-step DAG)")
+	fs.StringVar(&workloadList, "workloads", "a,b,c,e", "workloads to run: a (1 step), b (3-step chain), c (5-step DAG), e (an event fanned out to 10 1-step flows)")
 	fs.StringVar(&triggerList, "triggers", "api,go", "trigger paths: api (POST /v1/webhooks/{id}/trigger) and go (scheduler.Trigger)")
 	fs.IntVar(&o.Repeat, "repeat", 1, "run the workloads (or the sweep points) this many times, interleaved; the goals use the median")
 	fs.BoolVar(&o.Baselines, "baselines", true, "run the bare River and bare HTTP baselines")
@@ -173,7 +175,7 @@ func parseFlags(args []string, stderr io.Writer) (*Options, string, error) {
 		defaults = shortN
 	}
 	o.N = map[string]int{}
-	for k, v := range map[string]int{"a": na, "b": nb, "c": nc} {
+	for k, v := range map[string]int{"a": na, "b": nb, "c": nc, "e": ne} {
 		o.N[k] = cmpOr(n, cmpOr(v, defaults[k]))
 	}
 	if o.Short {
@@ -202,7 +204,7 @@ func parseFlags(args []string, stderr io.Writer) (*Options, string, error) {
 	o.History = history
 	for _, k := range splitList(workloadList) {
 		if _, ok := workloadByKey(k); !ok {
-			return nil, "", fmt.Errorf("-workloads: unknown workload %q (want a, b or c)", k)
+			return nil, "", fmt.Errorf("-workloads: unknown workload %q (want a, b, c or e)", k)
 		}
 		o.Workloads = append(o.Workloads, k)
 	}

@@ -16,6 +16,7 @@ const (
 	goalChainExecs   = 830  // executions/s on the 3-step chain (10× n8n)
 	goalHistoryDrift = 0.10 // SQL statements per step within ±10% with history
 	goalPeakRSSMiB   = 200
+	goalEventStarts  = 3000 // executions/s started by events fanned out to 10 flows (SPEC, Performance)
 )
 
 // goals evaluates the targets against the runs.
@@ -40,6 +41,11 @@ func (b *bench) goals() {
 		r.Goals = append(r.Goals, Goal{Name: fmt.Sprintf("SQL statements per step with %d old executions", h.Rows), Want: fmt.Sprintf("within ±%.0f%% of empty", goalHistoryDrift*100),
 			Got: fmt.Sprintf("%.2f vs %.2f (%+.1f%%)", h.SQLPerStepWith, h.SQLPerStepEmpty, drift*100), Pass: math.Abs(drift) <= goalHistoryDrift,
 			Note: fmt.Sprintf("steps/s %.0f with history vs %.0f empty", h.StepsPerSecWith, h.StepsPerSecEmpty)})
+	}
+	if ev := median(r.Runs, "e/api"); ev != nil && ev.StartedPerSec > 0 {
+		r.Goals = append(r.Goals, Goal{Name: "executions/s started by events fanned out to 10 flows (" + ev.Name + ")", Want: fmt.Sprintf("≥ %d", goalEventStarts),
+			Got:  fmt.Sprintf("%.0f (%.0f events/s, trigger→1st request p99 %.0f ms)", ev.StartedPerSec, ev.EventsPerSec, ev.TriggerToFirstRequest.P99),
+			Pass: ev.StartedPerSec >= goalEventStarts})
 	}
 	var peak float64
 	var peakRun string
@@ -126,6 +132,12 @@ func printReport(w io.Writer, r *Result) {
 	table("baselines (flowd's CPU column is this process: River client, or HTTP client)", r.Baselines)
 	table("flowd", r.Runs)
 	table("sweep (fetch cooldown / fetch poll interval / commit shards)", r.Sweep)
+	for _, rr := range r.Runs {
+		if rr.Events > 0 {
+			fmt.Fprintf(w, "events %s: %d events, %.0f events/s, %.0f executions started/s, trigger→1st request ms %s\n",
+				rr.Name, rr.Events, rr.EventsPerSec, rr.StartedPerSec, pct(rr.TriggerToFirstRequest))
+		}
+	}
 
 	if len(r.Baselines) > 0 && len(r.Runs) > 0 {
 		fmt.Fprintln(w, "flowd steps/s as a ratio of each baseline")

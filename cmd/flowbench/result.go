@@ -68,6 +68,12 @@ type RunResult struct {
 	WallSeconds   float64 `json:"wall_seconds"`
 	SteadySeconds float64 `json:"steady_seconds"` // the middle 80% of completions
 	ExecPerSec    float64 `json:"executions_per_second"`
+	// Events, EventsPerSec and StartedPerSec are filled for an event run
+	// (workload e): the events published, and the events and executions
+	// started per second in the steady state of the executions' creation.
+	Events        int     `json:"events,omitempty"`
+	EventsPerSec  float64 `json:"events_per_second,omitempty"`
+	StartedPerSec float64 `json:"executions_started_per_second,omitempty"`
 	StepsPerSec   float64 `json:"steps_per_second"`
 	// SliceRates are the completions per second of consecutive slices of
 	// the steady state; SpreadPct is (max - min) / mean of them.

@@ -56,6 +56,14 @@ func (t *target) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		_, _ = io.WriteString(w, `{"accepted":true}`)
+	// Workload e: the event's id, mapped from the payload (the envelope).
+	case "/e":
+		var in struct{ Event string }
+		if json.Unmarshal(body, &in) != nil || len(in.Event) != 36 {
+			bad("event must be the event's id")
+			return
+		}
+		_, _ = io.WriteString(w, `{"ok":true}`)
 	// Workload c: 1 -> {2, 3} -> 4 -> 5.
 	case "/dag1":
 		_, _ = io.WriteString(w, `{"seed":"s-`+short+`"}`)

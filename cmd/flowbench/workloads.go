@@ -20,8 +20,16 @@ type workload struct {
 	Name      string
 	Steps     int
 	FinalStep int // the step whose arrival ends an execution
-	def       func(targetURL string) map[string]any
+	// Event, when set, makes each trigger a publish of this event type,
+	// to which Fanout flows of the workload subscribe: one trigger starts
+	// Fanout executions.
+	Event  string
+	Fanout int
+	def    func(targetURL string) map[string]any
 }
+
+// perTrigger is how many executions one trigger of the workload starts.
+func (w workload) perTrigger() int { return max(w.Fanout, 1) }
 
 func step(n int, method, url string, extra map[string]any) map[string]any {
 	s := map[string]any{"step_number": n, "webhook_method": method, "webhook_url": url,
@@ -69,6 +77,15 @@ var workloads = []workload{
 		}, []any{variable("seed", "seed", 1, "string"), variable("b", "b", 2, "integer"),
 			variable("c", "c", 3, "integer"), variable("d", "d", 4, "string")})
 	}},
+	{Key: "e", Name: "event fanned out to 10 1-step flows", Steps: 1, FinalStep: 1, Event: "bench.fanout", Fanout: 10,
+		def: func(u string) map[string]any {
+			f := flowDef("bench e: event subscriber", []any{
+				step(1, "POST", u+"/e", map[string]any{"webhook_body": map[string]any{"event": "{{event_id}}", "id": "{{$execution_id}}"}}),
+			}, []any{})
+			f["events"] = []string{"bench.fanout"}
+			f["flow_mapping"] = map[string]any{"event_id": "id"}
+			return f
+		}},
 }
 
 func workloadByKey(k string) (workload, bool) {
@@ -97,11 +114,13 @@ func setupTenant(ctx context.Context, fs *flowdStack, targetURL string) (*tenant
 	}
 	tn.token = token
 	for _, w := range workloads {
-		id, err := createFlow(ctx, fs.url, token, w.def(targetURL))
-		if err != nil {
-			return nil, fmt.Errorf("create flow %s: %w", w.Key, err)
+		for range w.perTrigger() {
+			id, err := createFlow(ctx, fs.url, token, w.def(targetURL))
+			if err != nil {
+				return nil, fmt.Errorf("create flow %s: %w", w.Key, err)
+			}
+			tn.flows[w.Key] = id
 		}
-		tn.flows[w.Key] = id
 	}
 	return tn, nil
 }

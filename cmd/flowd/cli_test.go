@@ -490,6 +490,7 @@ func TestHelpIsComplete(t *testing.T) {
 		{"flows", "list", "-h"}, {"flows", "get", "-h"}, {"flows", "apply", "-h"}, {"trigger", "-h"},
 		{"executions", "list", "-h"}, {"executions", "show", "-h"}, {"executions", "watch", "-h"},
 		{"executions", "cancel", "--help"}, {"executions", "retry", "-h"}, {"flows", "stop", "-h"}, {"audit", "-h"},
+		{"events", "send", "-h"}, {"events", "list", "-h"}, {"events", "show", "-h"},
 	} {
 		var out, errOut bytes.Buffer
 		if code := run(context.Background(), args, &out, &errOut); code != 0 || errOut.Len() > 0 {
@@ -501,4 +502,55 @@ func TestHelpIsComplete(t *testing.T) {
 			}
 		}
 	}
+}
+
+// TestEventsSendListShow publishes an event with the CLI to two subscribed
+// flows, one of which fails: --wait prints both outcomes and exits 1; an
+// event whose flows all succeed exits 0; list and show find them.
+func TestEventsSendListShow(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	subscribe := func(name, url, typ string) string {
+		def := twoStepFlow(name, url, b.target.URL+"/ok")
+		def["events"] = []string{typ}
+		return b.apply(t, def)
+	}
+	okFlow := subscribe("succeeds", b.target.URL+"/ok", "call.ended")
+	badFlow := subscribe("fails", b.target.URL+"/fail", "call.failed")
+	okToo := subscribe("succeeds too", b.target.URL+"/ok", "call.*")
+
+	path := filepath.Join(t.TempDir(), "data.json")
+	if err := os.WriteFile(path, []byte(`{"call": {"id": "c-1"}}`), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	r := b.mustCLI(t, 0, "events", "send", "call.ended", "--data", "@"+path, "--wait", "--idempotency-key", "e-1")
+	lines := strings.Split(strings.TrimSpace(r.stdout), "\n")
+	if len(lines) != 5 {
+		t.Fatalf("send --wait printed %q; want the event id, 2 started executions and 2 outcomes", r.stdout)
+	}
+	eventID := lines[0]
+	for _, flowID := range []string{okFlow, okToo} {
+		if !regexp.MustCompile(`(?m)^execution [0-9a-f-]{36} \(flow ` + flowID + `\): success$`).MatchString(r.stdout) {
+			t.Errorf("no success line for flow %s:\n%s", flowID, r.stdout)
+		}
+	}
+	r = b.mustCLI(t, 1, "events", "send", "call.failed", "--data", `{"n": 1}`, "--wait")
+	if !regexp.MustCompile(`(?m)^execution [0-9a-f-]{36} \(flow ` + badFlow + `\): failed: .*step 1`).MatchString(r.stdout) {
+		t.Errorf("failed flow not reported:\n%s", r.stdout)
+	}
+	if again := b.mustCLI(t, 0, "events", "send", "call.ended", "--idempotency-key", "e-1"); !strings.HasPrefix(again.stdout, eventID+"\n") || !strings.Contains(again.stderr, "already published") {
+		t.Errorf("a repeated key: stdout %q stderr %q; want the first event %s", again.stdout, again.stderr, eventID)
+	}
+
+	r = b.mustCLI(t, 0, "events", "list", "--type", "call.ended")
+	if !strings.Contains(r.stdout, eventID) || strings.Count(strings.TrimSpace(r.stdout), "\n") != 1 {
+		t.Errorf("events list --type call.ended:\n%s", r.stdout)
+	}
+	r = b.mustCLI(t, 0, "events", "show", eventID)
+	for _, want := range []string{"Type       call.ended", okFlow, okToo, "success"} {
+		if !strings.Contains(r.stdout, want) {
+			t.Errorf("events show does not print %q:\n%s", want, r.stdout)
+		}
+	}
+	b.cliInvalid(t, 1, "events", "send", "call..ended")
 }

@@ -42,6 +42,7 @@ func commands() []command {
 		{"trigger", "start an execution of a flow; --wait follows it to the end", runTrigger},
 		{"executions", "list, show, watch, cancel, retry executions", runExecutions},
 		{"audit", "list the audit trail: who changed what, newest first", runAudit},
+		{"events", "send (publish), list, show events", runEvents},
 	}
 }
 
@@ -57,7 +58,7 @@ const usageFooter = `
 serve, worker, migrate and token talk to PostgreSQL (DATABASE_URL);
 'flowd serve -h' and 'flowd worker -h' list every setting with its FLOWD_*
 variable and default. The operator commands (flows, trigger, executions,
-audit) talk to a running flowd API over HTTP.
+audit, events) talk to a running flowd API over HTTP.
 
 Environment:
   FLOWD_SERVER   base URL of the API (--server), default ` + ServerDefault + `

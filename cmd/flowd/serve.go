@@ -126,6 +126,7 @@ func runProcess(ctx context.Context, name string, args []string, stderr io.Write
 		Logger:            log,
 		Middleware:        tr.RiverMiddleware(),
 		Tracer:            tr.Tracer(),
+		Events:            obs,
 	})
 	if err != nil {
 		return err
