@@ -72,7 +72,30 @@ type Config struct {
 	// in flight; then River cancels them (hard stop). Default
 	// SoftStopTimeoutDefault.
 	SoftStopTimeout time.Duration
+	// JobRetention caps how long River keeps finished jobs (its job
+	// cleaner's CompletedJobRetentionPeriod, CancelledJobRetentionPeriod
+	// and DiscardedJobRetentionPeriod): give it FLOWD_RETENTION, so that
+	// no job outlives its execution. 0 leaves River's defaults (24 h,
+	// 24 h and 7 days). An execution keeps everything flowd shows; a
+	// finished job serves only River's UI.
+	JobRetention time.Duration
 }
+
+// riverRetention is River's retention period def capped by keep (0: no
+// cap).
+func riverRetention(def, keep time.Duration) time.Duration {
+	if keep <= 0 {
+		return def
+	}
+	return min(def, keep)
+}
+
+// River's own defaults of its job cleaner's retention periods.
+const (
+	riverCompletedRetention = 24 * time.Hour
+	riverCancelledRetention = 24 * time.Hour
+	riverDiscardedRetention = 7 * 24 * time.Hour
+)
 
 // Scheduler owns the River client.
 type Scheduler struct {
@@ -106,6 +129,10 @@ func New(pool *pgxpool.Pool, st *store.Store, cfg *Config) (*Scheduler, error) {
 		// rescuer instead.
 		RescueStuckJobsAfter: RescueStuckJobsAfterDefault,
 		SoftStopTimeout:      c.SoftStopTimeout,
+
+		CompletedJobRetentionPeriod: riverRetention(riverCompletedRetention, c.JobRetention),
+		CancelledJobRetentionPeriod: riverRetention(riverCancelledRetention, c.JobRetention),
+		DiscardedJobRetentionPeriod: riverRetention(riverDiscardedRetention, c.JobRetention),
 	}
 	if c.Worker != nil {
 		workers := river.NewWorkers()

@@ -3,6 +3,7 @@
 //	flowd serve           API + workers + scheduler
 //	flowd worker          workers + scheduler only (scale out)
 //	flowd migrate         apply River's and flowd's migrations
+//	flowd prune           delete what is past FLOWD_RETENTION (--dry-run)
 //	flowd token create    issue an API token
 //	flowd flows ...       list, get, apply, stop, resume, delete flows
 //	flowd trigger         start an execution (and --wait for it)
@@ -34,6 +35,7 @@ func commands() []command {
 		{"serve", "run the API, the workers and the scheduler", runServe},
 		{"worker", "run workers and the scheduler only (scale-out)", runWorker},
 		{"migrate", "apply River's and flowd's database migrations", runMigrate},
+		{"prune", "delete what is past the retention now; --dry-run counts it", runPrune},
 		{"token", "manage API tokens: token create --company UUID --user UUID [--name NAME]", runToken},
 		{"flows", "list, get, apply (create/replace), stop, resume, delete flows", runFlows},
 		{"trigger", "start an execution of a flow; --wait follows it to the end", runTrigger},
@@ -50,7 +52,7 @@ func usage(w io.Writer) {
 }
 
 const usageFooter = `
-serve, worker, migrate and token talk to PostgreSQL (DATABASE_URL);
+serve, worker, migrate, prune and token talk to PostgreSQL (DATABASE_URL);
 'flowd serve -h' and 'flowd worker -h' list every setting with its FLOWD_*
 variable and default. The operator commands (flows, trigger, executions)
 talk to a running flowd API over HTTP.

@@ -19,6 +19,7 @@ import (
 	"github.com/flowd/flowd/engine"
 	"github.com/flowd/flowd/metrics"
 	"github.com/flowd/flowd/netguard"
+	"github.com/flowd/flowd/retention"
 	"github.com/flowd/flowd/scheduler"
 	"github.com/flowd/flowd/store"
 	"github.com/flowd/flowd/web"
@@ -105,6 +106,7 @@ func runProcess(ctx context.Context, name string, args []string, stderr io.Write
 		HeartbeatInterval: cfg.HeartbeatInterval,
 		RescueAfter:       cfg.RescueAfter,
 		SoftStopTimeout:   cfg.ShutdownGrace,
+		JobRetention:      cfg.Retention,
 		Logger:            log,
 	})
 	if err != nil {
@@ -139,9 +141,14 @@ func runProcess(ctx context.Context, name string, args []string, stderr io.Write
 			return err
 		}
 	}
+	pruner := retention.New(st, &retention.Config{
+		Retention: cfg.Retention, Interval: cfg.PruneInterval, Observer: obs, Logger: log,
+	})
+	pruner.Start(ctx)
 	log.Info("flowd ready", "command", name, "client_id", id)
 	<-ctx.Done()
 	startupErr = false
+	pruner.Stop() // a cycle in flight rolls back its batch; the next process resumes
 	return shutdown(log, srv, msrv, sched, pool)
 }
 
