@@ -28,7 +28,10 @@ type stackConfig struct {
 	CommitBatch       int
 	DBMaxConns        int
 	RateLimit         float64
-	Logger            *slog.Logger
+	// JobRetention caps River's retention of finished jobs (the soak's
+	// short retention; 0: River's defaults).
+	JobRetention time.Duration
+	Logger       *slog.Logger
 }
 
 // flowdStack is one flowd running in this process, wired as
@@ -113,6 +116,7 @@ func startFlowd(ctx context.Context, dbURL string, cfg stackConfig) (*flowdStack
 		FetchCooldown:     cfg.FetchCooldown,
 		FetchPollInterval: cfg.FetchPollInterval,
 		ID:                id,
+		JobRetention:      cfg.JobRetention,
 		Logger:            cfg.Logger,
 	})
 	if err != nil {
