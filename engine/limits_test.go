@@ -11,6 +11,7 @@ import (
 
 	"github.com/flowd/flowd/engine"
 	"github.com/flowd/flowd/internal/flowdtest"
+	"github.com/flowd/flowd/netguard"
 )
 
 // TestResponseAndStoredLimits checks the per-attempt byte limits at their
@@ -68,6 +69,43 @@ func TestResponseAndStoredLimits(t *testing.T) {
 			}
 			if got := tg.Requests(path); len(got) != 1 || len(got[0].Body) != tc.requestLen {
 				t.Errorf("the target got %d requests, want 1 with the whole %d-byte body", len(got), tc.requestLen)
+			}
+		})
+	}
+}
+
+// A response's headers are bounded like its body (they are stored on the
+// attempt): up to netguard.MaxResponseHeaderBytes they are read and
+// stored; beyond, the attempt fails without storing them.
+func TestResponseHeaderLimit(t *testing.T) {
+	t.Parallel()
+	b := setupRun(t)
+	tg := flowdtest.NewTarget(t)
+	for _, tc := range []struct {
+		name   string
+		size   int
+		status string
+	}{
+		{"within the limit", netguard.MaxResponseHeaderBytes / 2, "success"},
+		{"past the limit", netguard.MaxResponseHeaderBytes + 1024, "failed"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			path := fmt.Sprintf("/headers/%d", tc.size)
+			tg.Handle(path, func(w http.ResponseWriter, r *http.Request, n int) {
+				w.Header().Set("X-Big", strings.Repeat("h", tc.size))
+				fmt.Fprint(w, `{}`)
+			})
+			e := b.run(t, flowDef(tc.name, []any{step(1, "GET", tg.URL+path, nil)}, nil))
+			if e.Status != tc.status {
+				t.Fatalf("execution %s (%v), want %s", e.Status, e.ErrorMessage, tc.status)
+			}
+			stored := 0
+			for k, v := range e.Attempts[0].ResponseHeaders {
+				stored += len(k) + len(v)
+			}
+			if stored > netguard.MaxResponseHeaderBytes {
+				t.Errorf("%d bytes of response headers stored", stored)
 			}
 		})
 	}
