@@ -111,6 +111,31 @@ func TestResponseHeaderLimit(t *testing.T) {
 	}
 }
 
+// A header rendered from a large variable is sent whole and stored cut at
+// engine.StoredHeaderValueBytes.
+func TestStoredRequestHeaderBounded(t *testing.T) {
+	t.Parallel()
+	b := setupRun(t)
+	tg := flowdtest.NewTarget(t)
+	big := strings.Repeat("v", 3*engine.StoredHeaderValueBytes)
+	tg.JSON("/big", `{"big": "`+big+`"}`)
+	e := b.run(t, flowDef("big header", []any{
+		step(1, "GET", tg.URL+"/big", nil),
+		step(2, "GET", tg.URL+"/echo", map[string]any{"depends_on_step": 1, "webhook_headers": map[string]any{"X-Big": "{{big}}"}}),
+	}, map[string]any{"variables": []any{map[string]any{"name": "big", "location": "big", "stepId": 1, "type": "body", "dataType": "string"}}}))
+	if e.Status != "success" {
+		t.Fatalf("execution %s (%v)", e.Status, e.ErrorMessage)
+	}
+	if got := tg.Requests("/echo"); len(got) != 1 || got[0].Header.Get("X-Big") != big {
+		t.Fatalf("the target did not get the whole header")
+	}
+	for _, a := range e.Attempts {
+		if a.StepNumber == 2 && len(a.RequestHeaders["X-Big"]) != engine.StoredHeaderValueBytes {
+			t.Errorf("stored X-Big has %d bytes, want %d", len(a.RequestHeaders["X-Big"]), engine.StoredHeaderValueBytes)
+		}
+	}
+}
+
 // TestMaxConcurrentRequests runs executions of 6 independent steps on a
 // worker allowed 2 requests in flight: the target never sees more than 2 at
 // once, and every step still runs.

@@ -98,7 +98,7 @@ func (w *Worker) sendStep(ctx context.Context, ps *flow.PlannedStep, vars map[st
 		}
 		body = rendered
 	}
-	res.rec.RequestURL = redact.URL(u.String(), secrets)
+	res.rec.RequestURL = truncateBody(redact.URL(u.String(), secrets), w.cfg.MaxStoredBytes)
 	res.rec.RequestBody = truncateBody(string(redact.JSON(body, secrets)), w.cfg.MaxStoredBytes)
 
 	reqCtx, cancel := context.WithDeadline(ctx, minTime(started.Add(time.Duration(st.WebhookTimeout)*time.Second), deadline))
@@ -199,15 +199,23 @@ func (w *Worker) sendStep(ctx context.Context, ps *flow.PlannedStep, vars map[st
 	return res
 }
 
+// StoredHeaderValueBytes bounds each header value stored on an attempt
+// (the definition's own limit on a header value): a value rendered from a
+// large variable is sent whole but stored cut, so an attempt row stays
+// bounded (README "Size limits").
+const StoredHeaderValueBytes = 8 << 10
+
 // recordHeaders returns headers as stored on an attempt: sensitive headers
-// masked by name, and secret variable values masked wherever they appear
-// (a token sent in a header of a harmless name).
+// masked by name, secret variable values masked wherever they appear (a
+// token sent in a header of a harmless name), each value cut at
+// StoredHeaderValueBytes.
 func recordHeaders(h http.Header, secrets []string) map[string]string {
 	out := redact.HTTPHeader(h)
-	if len(secrets) > 0 {
-		for k, v := range out {
-			out[k] = redact.String(v, secrets)
+	for k, v := range out {
+		if len(secrets) > 0 {
+			v = redact.String(v, secrets)
 		}
+		out[k] = truncateBody(v, StoredHeaderValueBytes)
 	}
 	return out
 }
