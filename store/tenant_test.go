@@ -34,6 +34,9 @@ var acrossCompanies = map[string]string{
 	"WorkerStopped":         "process liveness",
 	"WorkerDeleteDead":      "process liveness",
 	"JobRescueOrphans":      "process liveness",
+	"OpenPruneSession":      "retention: the operator's, over every company's rows",
+	"PruneBatch":            "retention: the operator's, over every company's rows",
+	"PruneCount":            "retention: the operator's, over every company's rows",
 }
 
 // TestZeroCompanyRefused calls every Store method that acts for a company
