@@ -18,13 +18,14 @@ const (
 	PruneIntervalDefault = 5 * time.Minute
 	// BatchSizeDefault is the number of executions (with their attempts,
 	// about four rows per execution for a 3-step chain) one batch deletes:
-	// measured at 20-60 ms a batch on this machine kind, short enough that
-	// no worker waits on it, large enough to prune ten times faster than
-	// the fastest measured insert rate.
-	BatchSizeDefault = 1000
+	// measured at 0.05-0.3 s a batch on this machine kind under load,
+	// short enough that no worker waits on it, while the pruner still
+	// deletes faster than the chain can insert (README "Data lifecycle").
+	BatchSizeDefault = 500
 	// BatchPauseDefault is the least pause between two batches; the pause
-	// is at least as long as the batch took, so the pruner keeps at most
-	// half of one connection busy whatever the machine's load.
+	// is at least twice as long as the batch took (pauseFactor), so the
+	// pruner keeps at most a third of one connection busy whatever the
+	// machine's load, and the workers get the rest.
 	BatchPauseDefault = 20 * time.Millisecond
 	// StatementTimeoutDefault bounds every batch statement.
 	StatementTimeoutDefault = 10 * time.Second
@@ -33,6 +34,9 @@ const (
 	// the workers.
 	LockTimeoutDefault = time.Second
 )
+
+// pauseFactor is the pause after a batch as a multiple of its duration.
+const pauseFactor = 2
 
 // Observer receives the pruner's events for metrics; methods must be safe
 // for concurrent use.
@@ -142,7 +146,7 @@ func (p *Pruner) run(ctx context.Context, st *store.Store, c *Cycle) error {
 			if got[step.Name] < int64(max(p.cfg.BatchSize/step.Divisor, 1)) {
 				break
 			}
-			if err := sleep(ctx, max(p.cfg.BatchPause, time.Since(began))); err != nil {
+			if err := sleep(ctx, max(p.cfg.BatchPause, pauseFactor*time.Since(began))); err != nil {
 				return err
 			}
 		}

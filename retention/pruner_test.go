@@ -258,10 +258,15 @@ func TestInterruptedBatchRollsBackAndResumes(t *testing.T) {
 		done <- result{c, err}
 	}()
 	flowdtest.WaitFor(t, 30*time.Second, "the pruner blocked on the held row", func() bool {
-		return f.count("pg_stat_activity", "application_name = 'flowd pruner' AND wait_event_type = 'Lock'") > 0
+		return f.count("pg_stat_activity", "datname = current_database() AND application_name = 'flowd pruner' AND wait_event_type = 'Lock'") > 0
 	})
 	cancel()
 	r := <-done
+	// The batch must be rolled back while the row is still held: the
+	// held lock is released only once the pruner's session is gone.
+	flowdtest.WaitFor(t, 30*time.Second, "the cancelled session to end", func() bool {
+		return f.count("pg_stat_activity", "datname = current_database() AND application_name = 'flowd pruner'") == 0
+	})
 	if r.err == nil || r.c.Pruned["executions"] != 4 {
 		t.Fatalf("the cancelled prune: deleted %v, error %v; want the 4 executions of its first two batches and an error", r.c.Pruned, r.err)
 	}
@@ -277,7 +282,13 @@ func TestInterruptedBatchRollsBackAndResumes(t *testing.T) {
 	if orphans := f.count("step_attempts a", "NOT EXISTS (SELECT 1 FROM executions e WHERE e.id = a.execution_id)"); orphans != 0 {
 		t.Errorf("%d attempts without their execution", orphans)
 	}
-	c := f.prune(p, f.cutoff) // the lock went with the cancelled session
+	// The lock goes with the cancelled session, once its backend has
+	// seen the cancel request.
+	var c retention.Cycle
+	flowdtest.WaitFor(t, 30*time.Second, "the next cycle to run", func() bool {
+		c, err = p.Prune(ctx, f.cutoff)
+		return err == nil && c.Ran
+	})
 	if c.Pruned["executions"] != 2 || f.count("executions", "true") != 0 {
 		t.Errorf("the next cycle pruned %v, %d executions remain", c.Pruned, f.count("executions", "true"))
 	}

@@ -6,6 +6,8 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgconn/ctxwatch"
 )
 
 // Pruned counts rows per table, deleted (or, for a dry run, that would be
@@ -211,6 +213,15 @@ func (s *Store) OpenPruneSession(ctx context.Context, statementTimeout, lockTime
 	cfg.RuntimeParams["statement_timeout"] = fmt.Sprint(statementTimeout.Milliseconds())
 	cfg.RuntimeParams["lock_timeout"] = fmt.Sprint(lockTimeout.Milliseconds())
 	cfg.RuntimeParams["application_name"] = "flowd pruner"
+	// A batch whose client is gone must roll back, not run on and commit
+	// (its Sync is already in the server's buffer): a cancelled context
+	// sends a cancel request, and a dead client (kill -9) is noticed by the
+	// server within a second even while the batch waits for a lock
+	// (PostgreSQL 14 or later).
+	cfg.RuntimeParams["client_connection_check_interval"] = "1000"
+	cfg.BuildContextWatcherHandler = func(c *pgconn.PgConn) ctxwatch.Handler {
+		return &pgconn.CancelRequestContextWatcherHandler{Conn: c, DeadlineDelay: 5 * time.Second}
+	}
 	conn, err := pgx.ConnectConfig(ctx, cfg)
 	if err != nil {
 		return nil, false, fmt.Errorf("connect the pruner's session: %w", err)
