@@ -101,6 +101,8 @@ type Cycle struct {
 	// Pruned counts the rows deleted per table, zeros included.
 	Pruned  store.Pruned
 	Batches int
+	// Vacuumed lists the tables the cycle vacuumed (store.PruneVacuum).
+	Vacuumed []string
 	// Started is when the lock was taken, Finished just before it was
 	// released.
 	Started, Finished time.Time
@@ -111,7 +113,9 @@ type Cycle struct {
 func Cutoff(d time.Duration) time.Time { return time.Now().Add(-d) }
 
 // Prune runs one cycle: every step of store.PruneSteps in order, each in
-// batches until a batch comes back short, rows older than cutoff. Each
+// batches until a batch comes back short, rows older than cutoff; then,
+// when it deleted rows, a VACUUM of the tables with many dead rows
+// (store.PruneVacuum). Each
 // batch commits on its own; on an error (a timeout, ctx cancelled) the
 // batch in flight is rolled back, the cycle stops, and what earlier
 // batches deleted stays deleted. The cycle holds the pruners' advisory
@@ -151,8 +155,18 @@ func (p *Pruner) run(ctx context.Context, st *store.Store, c *Cycle) error {
 			}
 		}
 	}
-	return nil
+	if c.Pruned.Total() == 0 {
+		return nil
+	}
+	// River's cleaner deletes finished jobs in the same rhythm: its table
+	// needs the same care.
+	var err error
+	c.Vacuumed, err = st.PruneVacuum(ctx, append(Tables(), riverJobTable), c.Pruned)
+	return err
 }
+
+// riverJobTable is River's job table, vacuumed with flowd's.
+const riverJobTable = "river_job"
 
 // DryRun counts, per table, the rows a cycle with cutoff would delete now,
 // changing nothing.
@@ -235,7 +249,7 @@ func (p *Pruner) cycle(ctx context.Context) {
 // attrs are the summary line's attributes: cutoff, duration, batches and
 // one count per table.
 func (c Cycle) attrs() []any {
-	out := []any{"cutoff", c.Cutoff.UTC().Format(time.RFC3339), "batches", c.Batches,
+	out := []any{"cutoff", c.Cutoff.UTC().Format(time.RFC3339), "batches", c.Batches, "vacuumed", c.Vacuumed,
 		"duration", c.Finished.Sub(c.Started).Round(time.Millisecond).String()}
 	tables := make([]string, 0, len(c.Pruned))
 	for t := range c.Pruned {

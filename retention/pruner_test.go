@@ -329,3 +329,25 @@ func TestRunningExecutionStaysAndFinishes(t *testing.T) {
 		t.Errorf("GET the pruned execution: %d, want 404", r.Code)
 	}
 }
+
+// A cycle that leaves many dead rows in a table vacuums it (where
+// autovacuum is off or behind, the freed space would never be reused);
+// a table with few dead rows is left to autovacuum.
+func TestVacuumAfterLargePrune(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	fl := f.flow(nil)
+	f.exec(`INSERT INTO executions (id, flow_id, company_id, flow_version, status, trigger, finished_at)
+		SELECT gen_random_uuid(), $1, $2, 1, 'success', 'manual', $3 FROM generate_series(1, 400)`, fl, f.company, f.at(-time.Hour))
+	f.exec(`INSERT INTO step_attempts (id, execution_id, step_number, attempt, execution_attempt, outcome,
+			request_method, request_url, duration_ms, started_at)
+		SELECT gen_random_uuid(), e.id, s, 1, 1, 'success', 'GET', 'https://example.com', 1, now()
+		FROM executions e, generate_series(1, 3) s`)
+	c := f.prune(f.pruner(100), f.cutoff)
+	if c.Pruned["step_attempts"] != 1200 {
+		t.Fatalf("pruned %v", c.Pruned)
+	}
+	if diff := cmp.Diff([]string{"step_attempts"}, c.Vacuumed); diff != "" {
+		t.Errorf("vacuumed tables (-want +got):\n%s", diff)
+	}
+}

@@ -240,3 +240,56 @@ func (s *Store) OpenPruneSession(ctx context.Context, statementTimeout, lockTime
 func (ps *PruneSession) Close(ctx context.Context) error {
 	return ps.conn.Close(ctx)
 }
+
+// Vacuum thresholds of PruneVacuum: autovacuum's rule with a 2% scale
+// factor (migration 004 sets the same on executions and step_attempts).
+const (
+	vacuumThreshold   = 1000
+	vacuumScaleFactor = 0.02
+)
+
+// PruneVacuum runs VACUUM (SKIP_LOCKED) on each of tables whose dead rows
+// (the statistics' n_dead_tup, or deleted[table] when that is more: the
+// statistics lag a moment behind) pass autovacuum's threshold with a 2%
+// scale factor, and returns the tables it vacuumed. Where autovacuum runs
+// and keeps up it vacuumed them already and this does nothing; where it is
+// off or behind, the space the pruner freed would otherwise never be
+// reused and the tables would grow for ever. VACUUM does not block reads
+// or writes; a table another VACUUM holds is skipped. The session's
+// statement timeout is lifted for it (a VACUUM of a large table is long).
+func (s *Store) PruneVacuum(ctx context.Context, tables []string, deleted Pruned) ([]string, error) {
+	rows, err := s.db.Query(ctx, `SELECT c.relname, coalesce(st.n_dead_tup, 0), greatest(c.reltuples, 0)::bigint
+		FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+		LEFT JOIN pg_stat_user_tables st ON st.relid = c.oid
+		WHERE n.nspname = current_schema() AND c.relname = ANY($1)`, tables)
+	if err != nil {
+		return nil, fmt.Errorf("read dead rows: %w", err)
+	}
+	type stat struct {
+		table      string
+		dead, live int64
+	}
+	stats, err := collect(rows, func(r pgx.Row) (stat, error) {
+		var st stat
+		return st, r.Scan(&st.table, &st.dead, &st.live)
+	})
+	if err != nil {
+		return nil, fmt.Errorf("read dead rows: %w", err)
+	}
+	var done []string
+	for _, st := range stats {
+		if max(st.dead, deleted[st.table]) <= vacuumThreshold+int64(vacuumScaleFactor*float64(st.live)) {
+			continue
+		}
+		if len(done) == 0 {
+			if _, err := s.db.Exec(ctx, `SET statement_timeout = 0`); err != nil {
+				return nil, fmt.Errorf("lift the statement timeout for VACUUM: %w", err)
+			}
+		}
+		if _, err := s.db.Exec(ctx, `VACUUM (SKIP_LOCKED) `+pgx.Identifier{st.table}.Sanitize()); err != nil {
+			return done, fmt.Errorf("vacuum %s: %w", st.table, err)
+		}
+		done = append(done, st.table)
+	}
+	return done, nil
+}

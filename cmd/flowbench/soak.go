@@ -185,6 +185,9 @@ func (b *bench) soakSample(ctx context.Context, st *soakState, res *SoakResult) 
 		}
 		from := time.Duration(m-1) * time.Minute
 		to := min(time.Duration(m)*time.Minute, time.Since(st.start))
+		if err != nil && to-from < time.Second {
+			return // the soak ended with the minute: nothing more to sample
+		}
 		st.mu.Lock()
 		var pruned int64
 		for _, c := range res.Cycles {
