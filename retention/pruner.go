@@ -25,7 +25,8 @@ const (
 	// BatchPauseDefault is the least pause between two batches; the pause
 	// is at least twice as long as the batch took (pauseFactor), so the
 	// pruner keeps at most a third of one connection busy whatever the
-	// machine's load, and the workers get the rest.
+	// machine's load, and the workers get the rest, until a cycle lasts
+	// longer than the interval (Pruner.pause).
 	BatchPauseDefault = 20 * time.Millisecond
 	// StatementTimeoutDefault bounds every batch statement.
 	StatementTimeoutDefault = 10 * time.Second
@@ -150,7 +151,7 @@ func (p *Pruner) run(ctx context.Context, st *store.Store, c *Cycle) error {
 			if got[step.Name] < int64(max(p.cfg.BatchSize/step.Divisor, 1)) {
 				break
 			}
-			if err := sleep(ctx, max(p.cfg.BatchPause, pauseFactor*time.Since(began))); err != nil {
+			if err := sleep(ctx, p.pause(c.Started, time.Since(began))); err != nil {
 				return err
 			}
 		}
@@ -167,6 +168,18 @@ func (p *Pruner) run(ctx context.Context, st *store.Store, c *Cycle) error {
 
 // riverJobTable is River's job table, vacuumed with flowd's.
 const riverJobTable = "river_job"
+
+// pause is the sleep after a batch that took took, in a cycle started at
+// started: pauseFactor times the batch, so that the workers get most of
+// the database; but once the cycle has lasted longer than the interval,
+// the pruner is falling behind the rows coming in, and storage must not
+// grow for ever: it then pauses only BatchPause until it has caught up.
+func (p *Pruner) pause(started time.Time, took time.Duration) time.Duration {
+	if time.Since(started) > p.cfg.Interval {
+		return p.cfg.BatchPause
+	}
+	return max(p.cfg.BatchPause, pauseFactor*took)
+}
 
 // DryRun counts, per table, the rows a cycle with cutoff would delete now,
 // changing nothing.
