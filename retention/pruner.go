@@ -18,7 +18,8 @@ const (
 	PruneIntervalDefault = 5 * time.Minute
 	// BatchSizeDefault is the number of executions (with their attempts,
 	// about four rows per execution for a 3-step chain) one batch deletes:
-	// measured at 0.05-0.3 s a batch on this machine kind under load,
+	// measured at 0.05-0.3 s a batch on this machine kind under load (up to
+	// 1 s when the workers saturate it),
 	// short enough that no worker waits on it, while the pruner still
 	// deletes faster than the chain can insert (README "Data lifecycle").
 	BatchSizeDefault = 500
