@@ -117,8 +117,7 @@ func Cutoff(d time.Duration) time.Time { return time.Now().Add(-d) }
 // Prune runs one cycle: every step of store.PruneSteps in order, each in
 // batches until a batch comes back short, rows older than cutoff; then,
 // when it deleted rows, a VACUUM of the tables with many dead rows
-// (store.PruneVacuum). Each
-// batch commits on its own; on an error (a timeout, ctx cancelled) the
+// (store.PruneVacuum). Each batch commits on its own; on an error (a timeout, ctx cancelled) the
 // batch in flight is rolled back, the cycle stops, and what earlier
 // batches deleted stays deleted. The cycle holds the pruners' advisory
 // lock: when another pruner holds it, Prune returns at once with Ran
@@ -149,7 +148,7 @@ func (p *Pruner) run(ctx context.Context, st *store.Store, c *Cycle) error {
 			for table, n := range got {
 				p.obs.Pruned(table, n)
 			}
-			if got[step.Name] < int64(max(p.cfg.BatchSize/step.Divisor, 1)) {
+			if got[step.Name] < int64(step.Limit(p.cfg.BatchSize)) {
 				break
 			}
 			if err := sleep(ctx, p.pause(c.Started, time.Since(began))); err != nil {
@@ -170,7 +169,7 @@ func (p *Pruner) run(ctx context.Context, st *store.Store, c *Cycle) error {
 // riverJobTable is River's job table, vacuumed with flowd's.
 const riverJobTable = "river_job"
 
-// pause is the sleep after a batch that took took, in a cycle started at
+// pause is the sleep after a batch that lasted took, in a cycle started at
 // started: pauseFactor times the batch, so that the workers get most of
 // the database; but once the cycle has lasted longer than the interval,
 // the pruner is falling behind the rows coming in, and storage must not

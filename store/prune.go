@@ -151,10 +151,14 @@ var pruneTokens = PruneStep{
 	count: `SELECT 'api_tokens', count(*) FROM api_tokens WHERE revoked_at < $1`,
 }
 
+// Limit is the most rows of the step's main table one batch deletes, for
+// a batch size given in executions.
+func (step PruneStep) Limit(batch int) int { return max(batch/step.Divisor, 1) }
+
 // PruneBatch deletes one batch of step's rows older than cutoff, at most
-// limit rows of its main table, and returns what it deleted per table.
+// step.Limit(limit) rows of its main table, and returns what it deleted per table.
 func (s *Store) PruneBatch(ctx context.Context, step PruneStep, cutoff time.Time, limit int) (Pruned, error) {
-	out, err := scanPruned(s.db.Query(ctx, step.delete, cutoff, max(limit/step.Divisor, 1)))
+	out, err := scanPruned(s.db.Query(ctx, step.delete, cutoff, step.Limit(limit)))
 	if err != nil {
 		return nil, fmt.Errorf("prune %s: %w", step.Name, err)
 	}
