@@ -38,9 +38,10 @@ var bodyMethods = map[string]bool{"POST": true, "PUT": true, "PATCH": true, "DEL
 
 // sendStep renders a step with vars, sends it, checks its success condition
 // and extracts its variables. It never returns an error: every failure is
-// described in the result.
+// described in the result. What it records passes through mask (the
+// execution's secrets, see run.masker).
 func (w *Worker) sendStep(ctx context.Context, ps *flow.PlannedStep, vars map[string]any, execID uuid.UUID,
-	attempt int, signingSecrets []string, deadline time.Time) attemptResult {
+	attempt int, signingSecrets []string, deadline time.Time, mask *redact.Masker) attemptResult {
 
 	st := ps.Step
 	res := attemptResult{step: st.StepNumber}
@@ -55,11 +56,10 @@ func (w *Worker) sendStep(ctx context.Context, ps *flow.PlannedStep, vars map[st
 		WorkerID:      w.cfg.WorkerID,
 		StartedAt:     started,
 	}
-	secrets := redact.SecretValues(vars)
 	fail := func(permanent bool, format string, args ...any) attemptResult {
 		res.permanent = permanent
 		res.reason = fmt.Sprintf(format, args...)
-		res.rec.Error = redact.String(res.reason, secrets)
+		res.rec.Error = mask.String(res.reason)
 		res.rec.Outcome = flow.OutcomeFailed
 		res.rec.DurationMS = time.Since(started).Milliseconds()
 		return res
@@ -71,7 +71,7 @@ func (w *Worker) sendStep(ctx context.Context, ps *flow.PlannedStep, vars map[st
 	}
 	u, err := url.Parse(target)
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		return fail(true, "webhook_url %q is not an absolute http(s) URL after templating", redact.URL(target, secrets))
+		return fail(true, "webhook_url %q is not an absolute http(s) URL after templating", mask.URL(target))
 	}
 	params, err := flow.RenderParams(st.WebhookURLParams, vars)
 	if err != nil {
@@ -98,8 +98,8 @@ func (w *Worker) sendStep(ctx context.Context, ps *flow.PlannedStep, vars map[st
 		}
 		body = rendered
 	}
-	res.rec.RequestURL = truncateBody(redact.URL(u.String(), secrets), w.cfg.MaxStoredBytes)
-	res.rec.RequestBody = truncateBody(string(redact.JSON(body, secrets)), w.cfg.MaxStoredBytes)
+	res.rec.RequestURL = truncateBody(mask.URL(u.String()), w.cfg.MaxStoredBytes)
+	res.rec.RequestBody = truncateBody(string(mask.JSON(body)), w.cfg.MaxStoredBytes)
 
 	reqCtx, cancel := context.WithDeadline(ctx, minTime(started.Add(time.Duration(st.WebhookTimeout)*time.Second), deadline))
 	defer cancel()
@@ -123,7 +123,7 @@ func (w *Worker) sendStep(ctx context.Context, ps *flow.PlannedStep, vars map[st
 	if len(signingSecrets) > 0 {
 		signRequest(req.Header, signingSecrets, idemKey, started, body)
 	}
-	res.rec.RequestHeaders = recordHeaders(req.Header, secrets)
+	res.rec.RequestHeaders = recordHeaders(req.Header, mask)
 
 	select {
 	case w.sem <- struct{}{}:
@@ -160,18 +160,18 @@ func (w *Worker) sendStep(ctx context.Context, ps *flow.PlannedStep, vars map[st
 	status := resp.StatusCode
 	res.body = respBody
 	res.rec.ResponseStatus = &status
-	res.rec.ResponseHeaders = recordHeaders(resp.Header, secrets)
-	res.rec.ResponseBody = truncateBody(string(redact.JSON(respBody, secrets)), w.cfg.MaxStoredBytes)
+	res.rec.ResponseHeaders = recordHeaders(resp.Header, mask)
+	res.rec.ResponseBody = truncateBody(string(mask.JSON(respBody)), w.cfg.MaxStoredBytes)
 	res.rec.ResponseTruncated = truncated || len(respBody) > w.cfg.MaxStoredBytes
 	if readErr != nil {
 		if ctx.Err() != nil {
 			res.cancelled = true
-			return failAfter(&res, fmt.Sprintf("aborted: %v", context.Cause(ctx)), secrets)
+			return failAfter(&res, fmt.Sprintf("aborted: %v", context.Cause(ctx)), mask)
 		}
 		if reqCtx.Err() != nil {
-			return failAfter(&res, fmt.Sprintf("reading the response timed out after %ds (webhook_timeout)", st.WebhookTimeout), secrets)
+			return failAfter(&res, fmt.Sprintf("reading the response timed out after %ds (webhook_timeout)", st.WebhookTimeout), mask)
 		}
-		return failAfter(&res, fmt.Sprintf("read response: %v", readErr), secrets)
+		return failAfter(&res, fmt.Sprintf("read response: %v", readErr), mask)
 	}
 	if status == http.StatusTooManyRequests || status == http.StatusServiceUnavailable {
 		res.retryAfter = parseRetryAfter(resp.Header.Get("Retry-After"), time.Now())
@@ -180,14 +180,14 @@ func (w *Worker) sendStep(ctx context.Context, ps *flow.PlannedStep, vars map[st
 	r := &flow.Response{Status: status, Headers: lowerHeaders(resp.Header), Body: respBody, DurationMS: duration.Milliseconds()}
 	ok, reason, err := ps.Condition.Evaluate(r, vars)
 	if err != nil {
-		return failAfter(&res, fmt.Sprintf("success_condition: %v", err), secrets)
+		return failAfter(&res, fmt.Sprintf("success_condition: %v", err), mask)
 	}
 	if !ok {
-		return failAfter(&res, "success_condition not met: "+reason, secrets)
+		return failAfter(&res, "success_condition not met: "+reason, mask)
 	}
 	extracted, err := flow.Extract(ps.Extract, r)
 	if err != nil {
-		return failAfter(&res, fmt.Sprintf("extract: %v", err), secrets)
+		return failAfter(&res, fmt.Sprintf("extract: %v", err), mask)
 	}
 	res.ok = true
 	res.extracted = extracted
@@ -209,20 +209,17 @@ const StoredHeaderValueBytes = 8 << 10
 // masked by name, secret variable values masked wherever they appear (a
 // token sent in a header of a harmless name), each value cut at
 // StoredHeaderValueBytes.
-func recordHeaders(h http.Header, secrets []string) map[string]string {
+func recordHeaders(h http.Header, mask *redact.Masker) map[string]string {
 	out := redact.HTTPHeader(h)
 	for k, v := range out {
-		if len(secrets) > 0 {
-			v = redact.String(v, secrets)
-		}
-		out[k] = truncateBody(v, StoredHeaderValueBytes)
+		out[k] = truncateBody(mask.String(v), StoredHeaderValueBytes)
 	}
 	return out
 }
 
-func failAfter(res *attemptResult, reason string, secrets []string) attemptResult {
+func failAfter(res *attemptResult, reason string, mask *redact.Masker) attemptResult {
 	res.reason = reason
-	res.rec.Error = redact.String(reason, secrets)
+	res.rec.Error = mask.String(reason)
 	res.rec.Outcome = flow.OutcomeFailed
 	return *res
 }

@@ -68,12 +68,25 @@ func sortLongestFirst(secrets []string) {
 // and also every occurrence of the secret's URL query-escaped, URL
 // path-escaped and JSON-escaped forms. Longer secrets are replaced first,
 // in one pass, so Mask itself is never rewritten. Empty secrets are ignored.
-func String(s string, secrets []string) string {
-	r := newReplacer(secrets)
-	if r == nil {
+func String(s string, secrets []string) string { return NewMasker(secrets).String(s) }
+
+// Masker masks one set of secrets, prepared once: String, URL and JSON
+// each prepare theirs on every call, which a caller masking several values
+// with the same secrets (a step attempt's URL, headers, body and error)
+// need not pay again. A Masker is safe for concurrent use.
+type Masker struct {
+	replacer *strings.Replacer // nil: no secret to mask by value
+}
+
+// NewMasker returns a Masker of secrets (see String).
+func NewMasker(secrets []string) *Masker { return &Masker{replacer: newReplacer(secrets)} }
+
+// String is String with the Masker's secrets.
+func (m *Masker) String(s string) string {
+	if m.replacer == nil {
 		return s
 	}
-	return r.Replace(s)
+	return m.replacer.Replace(s)
 }
 
 // newReplacer returns a replacer of secrets and their escaped forms by Mask,
@@ -122,10 +135,13 @@ func secretForms(secret string) []string {
 // values of query (and fragment) parameters whose names are sensitive and
 // any password in the user information replaced by Mask. A raw URL that
 // does not parse is masked as plain text by String.
-func URL(raw string, secrets []string) string {
+func URL(raw string, secrets []string) string { return NewMasker(secrets).URL(raw) }
+
+// URL is URL with the Masker's secrets.
+func (m *Masker) URL(raw string) string {
 	u, err := url.Parse(raw)
 	if err != nil {
-		return String(raw, secrets)
+		return m.String(raw)
 	}
 	u.RawQuery = maskParams(u.RawQuery)
 
@@ -143,7 +159,7 @@ func URL(raw string, secrets []string) string {
 	if i := strings.IndexByte(out, '#'); i >= 0 {
 		out = out[:i+1] + maskParams(out[i+1:])
 	}
-	return String(out, secrets)
+	return m.String(out)
 }
 
 // maskParams replaces the values of sensitive parameters in an encoded

@@ -39,7 +39,7 @@ func newFixture(t *testing.T) *fixture {
 		t.Fatal(err)
 	}
 	t.Cleanup(pool.Close)
-	return &fixture{t: t, pool: pool, st: store.New(pool), company: uuid.New(),
+	return &fixture{t: t, pool: pool, st: store.New(pool, nil), company: uuid.New(),
 		cutoff: time.Now().Add(-30 * 24 * time.Hour).Truncate(time.Second)}
 }
 

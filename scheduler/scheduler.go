@@ -276,6 +276,10 @@ func (s *Scheduler) Trigger(ctx context.Context, req TriggerRequest) (*flow.Exec
 			return nil, false, err
 		}
 	}
+	vars, err := s.store.SealVariables(req.Variables, info.SecretNames)
+	if err != nil {
+		return nil, false, err
+	}
 	exec := &flow.Execution{
 		ExecutionSummary: flow.ExecutionSummary{
 			ID:            uuid.New(),
@@ -289,7 +293,7 @@ func (s *Scheduler) Trigger(ctx context.Context, req TriggerRequest) (*flow.Exec
 		ScheduledFor:   req.ScheduledFor,
 		IdempotencyKey: key,
 		Payload:        req.Payload,
-		Variables:      req.Variables,
+		Variables:      vars,
 	}
 	var inserted *flow.Execution
 	err = s.store.InTx(ctx, func(tx *store.Store) error {

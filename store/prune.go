@@ -237,11 +237,16 @@ func (s *Store) OpenPruneSession(ctx context.Context, statementTimeout, lockTime
 		}
 		return nil, false, nil
 	}
-	return &PruneSession{Store: &Store{pool: s.pool, db: conn}, conn: conn}, true, nil
+	return &PruneSession{Store: &Store{pool: s.pool, db: conn, keys: s.keys}, conn: conn}, true, nil
 }
 
-// Close ends the session, which releases the pruners' lock.
+// Close releases the pruners' lock and ends the session. The unlock is
+// explicit because a closed connection's backend releases its locks only
+// when it exits, a moment later: the next cycle, even in this process,
+// would find the lock still held. On a broken connection the unlock fails
+// and the lock goes with the backend.
 func (ps *PruneSession) Close(ctx context.Context) error {
+	_, _ = ps.conn.Exec(ctx, `SELECT pg_advisory_unlock($1)`, int64(pruneLockID))
 	return ps.conn.Close(ctx)
 }
 

@@ -39,6 +39,10 @@ var acrossCompanies = map[string]string{
 	"PruneBatch":               "retention: the operator's, over every company's rows",
 	"PruneCount":               "retention: the operator's, over every company's rows",
 	"PruneVacuum":              "retention: the operator's, over every company's rows",
+	"SecretsVerify":            "start-up: every company's stored secrets must open with the configured keys",
+	"SecretsSealPlaintext":     "start-up: the upgrade seals every company's secrets stored in clear",
+	"SecretsRotate":            "flowd keys rotate: every company's secrets under the new key",
+	"SealVariables":            "no query: seals a trigger's values for the execution insert",
 }
 
 // TestZeroCompanyRefused calls every Store method that acts for a company

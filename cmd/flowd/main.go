@@ -4,6 +4,7 @@
 //	flowd worker          workers + scheduler only (scale out)
 //	flowd migrate         apply River's and flowd's migrations
 //	flowd prune           delete what is past FLOWD_RETENTION (--dry-run)
+//	flowd keys ...        generate an encryption key, rotate stored secrets
 //	flowd token create    issue an API token
 //	flowd flows ...       list, get, apply, stop, resume, delete flows
 //	flowd trigger         start an execution (and --wait for it)
@@ -36,6 +37,7 @@ func commands() []command {
 		{"worker", "run workers and the scheduler only (scale-out)", runWorker},
 		{"migrate", "apply River's and flowd's database migrations", runMigrate},
 		{"prune", "delete what is past the retention now; --dry-run counts it", runPrune},
+		{"keys", "encryption keys of stored secrets: keys generate [--file PATH], keys rotate", runKeys},
 		{"token", "manage API tokens: token create --company UUID --user UUID [--name NAME]", runToken},
 		{"flows", "list, get, apply (create/replace), stop, resume, delete flows", runFlows},
 		{"trigger", "start an execution of a flow; --wait follows it to the end", runTrigger},

@@ -48,7 +48,8 @@ func runPrune(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return err
 	}
 	defer pool.Close()
-	p := retention.New(store.New(pool), &retention.Config{Logger: log})
+	// The pruner reads no secret: no keys needed.
+	p := retention.New(store.New(pool, nil), &retention.Config{Logger: log})
 	cutoff := retention.Cutoff(olderThan)
 	if *dryRun {
 		counts, err := p.DryRun(ctx, cutoff)
