@@ -11,6 +11,7 @@ import (
 
 	"github.com/flowd/flowd/engine"
 	"github.com/flowd/flowd/internal/flowdtest"
+	"github.com/flowd/flowd/netguard"
 )
 
 // TestResponseAndStoredLimits checks the per-attempt byte limits at their
@@ -70,6 +71,68 @@ func TestResponseAndStoredLimits(t *testing.T) {
 				t.Errorf("the target got %d requests, want 1 with the whole %d-byte body", len(got), tc.requestLen)
 			}
 		})
+	}
+}
+
+// A response's headers are bounded like its body (they are stored on the
+// attempt): up to netguard.MaxResponseHeaderBytes they are read and
+// stored; beyond, the attempt fails without storing them.
+func TestResponseHeaderLimit(t *testing.T) {
+	t.Parallel()
+	b := setupRun(t)
+	tg := flowdtest.NewTarget(t)
+	for _, tc := range []struct {
+		name   string
+		size   int
+		status string
+	}{
+		{"within the limit", netguard.MaxResponseHeaderBytes / 2, "success"},
+		{"past the limit", netguard.MaxResponseHeaderBytes + 1024, "failed"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			path := fmt.Sprintf("/headers/%d", tc.size)
+			tg.Handle(path, func(w http.ResponseWriter, r *http.Request, n int) {
+				w.Header().Set("X-Big", strings.Repeat("h", tc.size))
+				fmt.Fprint(w, `{}`)
+			})
+			e := b.run(t, flowDef(tc.name, []any{step(1, "GET", tg.URL+path, nil)}, nil))
+			if e.Status != tc.status {
+				t.Fatalf("execution %s (%v), want %s", e.Status, e.ErrorMessage, tc.status)
+			}
+			stored := 0
+			for k, v := range e.Attempts[0].ResponseHeaders {
+				stored += len(k) + len(v)
+			}
+			if stored > netguard.MaxResponseHeaderBytes {
+				t.Errorf("%d bytes of response headers stored", stored)
+			}
+		})
+	}
+}
+
+// A header rendered from a large variable is sent whole and stored cut at
+// engine.StoredHeaderValueBytes.
+func TestStoredRequestHeaderBounded(t *testing.T) {
+	t.Parallel()
+	b := setupRun(t)
+	tg := flowdtest.NewTarget(t)
+	big := strings.Repeat("v", 3*engine.StoredHeaderValueBytes)
+	tg.JSON("/big", `{"big": "`+big+`"}`)
+	e := b.run(t, flowDef("big header", []any{
+		step(1, "GET", tg.URL+"/big", nil),
+		step(2, "GET", tg.URL+"/echo", map[string]any{"depends_on_step": 1, "webhook_headers": map[string]any{"X-Big": "{{big}}"}}),
+	}, map[string]any{"variables": []any{map[string]any{"name": "big", "location": "big", "stepId": 1, "type": "body", "dataType": "string"}}}))
+	if e.Status != "success" {
+		t.Fatalf("execution %s (%v)", e.Status, e.ErrorMessage)
+	}
+	if got := tg.Requests("/echo"); len(got) != 1 || got[0].Header.Get("X-Big") != big {
+		t.Fatalf("the target did not get the whole header")
+	}
+	for _, a := range e.Attempts {
+		if a.StepNumber == 2 && len(a.RequestHeaders["X-Big"]) != engine.StoredHeaderValueBytes {
+			t.Errorf("stored X-Big has %d bytes, want %d", len(a.RequestHeaders["X-Big"]), engine.StoredHeaderValueBytes)
+		}
 	}
 }
 

@@ -113,7 +113,7 @@ func (w *Worker) send(ctx context.Context, ps *flow.PlannedStep, vars map[string
 		}
 		body = rendered
 	}
-	res.rec.RequestURL = mask.URL(u.String())
+	res.rec.RequestURL = truncateBody(mask.URL(u.String()), w.cfg.MaxStoredBytes)
 	res.rec.RequestBody = truncateBody(string(mask.JSON(body)), w.cfg.MaxStoredBytes)
 
 	reqCtx, cancel := context.WithDeadline(ctx, minTime(started.Add(time.Duration(st.WebhookTimeout)*time.Second), deadline))
@@ -219,13 +219,20 @@ func (w *Worker) send(ctx context.Context, ps *flow.PlannedStep, vars map[string
 	return res
 }
 
+// StoredHeaderValueBytes bounds each header value stored on an attempt
+// (the definition's own limit on a header value): a value rendered from a
+// large variable is sent whole but stored cut, so an attempt row stays
+// bounded (README "Size limits").
+const StoredHeaderValueBytes = 8 << 10
+
 // recordHeaders returns headers as stored on an attempt: sensitive headers
-// masked by name, and secret variable values masked wherever they appear
-// (a token sent in a header of a harmless name).
+// masked by name, secret variable values masked wherever they appear (a
+// token sent in a header of a harmless name), each value cut at
+// StoredHeaderValueBytes.
 func recordHeaders(h http.Header, mask *redact.Masker) map[string]string {
 	out := redact.HTTPHeader(h)
 	for k, v := range out {
-		out[k] = mask.String(v)
+		out[k] = truncateBody(mask.String(v), StoredHeaderValueBytes)
 	}
 	return out
 }

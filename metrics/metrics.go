@@ -9,6 +9,7 @@ import (
 
 	"github.com/flowd/flowd/engine"
 	"github.com/flowd/flowd/flow"
+	"github.com/flowd/flowd/retention"
 	"github.com/flowd/flowd/scheduler"
 )
 
@@ -28,11 +29,15 @@ type Metrics struct {
 	httpDuration       *prometheus.HistogramVec
 	eventsPublished    prometheus.Counter
 	eventExecutions    prometheus.Counter
+	prunedRows         *prometheus.CounterVec
+	pruneLastSuccess   prometheus.Gauge
+	pruneErrors        prometheus.Counter
 }
 
 var (
 	_ engine.Observer         = (*Metrics)(nil)
 	_ scheduler.EventObserver = (*Metrics)(nil)
+	_ retention.Observer      = (*Metrics)(nil)
 )
 
 // Step and queue-lag histogram buckets, in seconds: from a fast local
@@ -97,6 +102,18 @@ func New() *Metrics {
 			Name: "flowd_event_executions_started_total",
 			Help: "Executions created by the events this process published (one per subscribed flow that matched).",
 		}),
+		prunedRows: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "flowd_pruned_rows_total",
+			Help: "Rows deleted by this process's pruner once past FLOWD_RETENTION, by table.",
+		}, []string{"table"}),
+		pruneLastSuccess: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "flowd_prune_last_success_timestamp_seconds",
+			Help: "Unix time of the end of this process's last prune cycle without error (0: none yet; one process at a time prunes, so take the max over processes).",
+		}),
+		pruneErrors: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "flowd_prune_errors_total",
+			Help: "Prune cycles of this process that ended with an error (a statement or lock timeout, the database unreachable).",
+		}),
 	}
 	m.reg.MustRegister(
 		collectors.NewGoCollector(),
@@ -104,6 +121,7 @@ func New() *Metrics {
 		m.executionsStarted, m.executionsFinished, m.stepAttempts, m.stepDuration,
 		m.queueLag, m.retriesScheduled, m.stepsInFlight, m.httpRequests, m.httpDuration,
 		m.eventsPublished, m.eventExecutions,
+		m.prunedRows, m.pruneLastSuccess, m.pruneErrors,
 	)
 	// Known label values start at zero, so rates and alerts work before the
 	// first event of each kind.
@@ -112,6 +130,9 @@ func New() *Metrics {
 	}
 	for _, k := range []string{"step", "execution"} {
 		m.retriesScheduled.WithLabelValues(k)
+	}
+	for _, t := range retention.Tables() {
+		m.prunedRows.WithLabelValues(t)
 	}
 	return m
 }
@@ -148,6 +169,17 @@ func (m *Metrics) EventPublished(executions int) {
 
 // RetryScheduled counts a retry of kind "step" or "execution".
 func (m *Metrics) RetryScheduled(kind string) { m.retriesScheduled.WithLabelValues(kind).Inc() }
+
+// Pruned counts rows the pruner deleted from table.
+func (m *Metrics) Pruned(table string, n int64) { m.prunedRows.WithLabelValues(table).Add(float64(n)) }
+
+// PruneSucceeded records the end of a prune cycle without error.
+func (m *Metrics) PruneSucceeded(at time.Time) {
+	m.pruneLastSuccess.Set(float64(at.UnixNano()) / 1e9)
+}
+
+// PruneFailed counts a prune cycle that ended with an error.
+func (m *Metrics) PruneFailed() { m.pruneErrors.Inc() }
 
 // StatusClass returns "2xx", "3xx", "4xx" or "5xx" for a final HTTP status
 // code and "none" for anything else (0: no response came back).

@@ -16,6 +16,11 @@ const (
 	// DialTimeoutDefault bounds name resolution and connecting when
 	// Config.DialTimeout is zero.
 	DialTimeoutDefault = 10 * time.Second
+	// MaxResponseHeaderBytes bounds the header block of a response (Go's
+	// own default is 10 MiB): the headers are stored on the attempt's row,
+	// which must stay small (README "Size limits"). Larger fails the
+	// attempt.
+	MaxResponseHeaderBytes = 64 << 10
 )
 
 // Config configures a Guard. The zero value blocks every special-purpose
@@ -62,14 +67,15 @@ func New(cfg Config) *Guard {
 		}
 	}
 	g.transport = &http.Transport{
-		Proxy:                 nil, // a proxy would dial for us, past the check
-		DialContext:           g.DialContext,
-		MaxIdleConns:          1024,
-		MaxIdleConnsPerHost:   256,
-		IdleConnTimeout:       90 * time.Second,
-		TLSHandshakeTimeout:   10 * time.Second,
-		ExpectContinueTimeout: 1 * time.Second,
-		ForceAttemptHTTP2:     true,
+		Proxy:                  nil, // a proxy would dial for us, past the check
+		DialContext:            g.DialContext,
+		MaxIdleConns:           1024,
+		MaxIdleConnsPerHost:    256,
+		IdleConnTimeout:        90 * time.Second,
+		TLSHandshakeTimeout:    10 * time.Second,
+		ExpectContinueTimeout:  1 * time.Second,
+		ForceAttemptHTTP2:      true,
+		MaxResponseHeaderBytes: MaxResponseHeaderBytes,
 	}
 	g.client = &http.Client{
 		Transport:     g.transport,

@@ -83,6 +83,13 @@ type Config struct {
 	Tracer trace.Tracer
 	// Events, when set, is told of every event Publish stores (metrics).
 	Events EventObserver
+	// JobRetention caps how long River keeps finished jobs (its job
+	// cleaner's CompletedJobRetentionPeriod, CancelledJobRetentionPeriod
+	// and DiscardedJobRetentionPeriod): give it FLOWD_RETENTION, so that
+	// no job outlives its execution. 0 leaves River's defaults (24 h,
+	// 24 h and 7 days). An execution keeps everything flowd shows; a
+	// finished job serves only River's UI.
+	JobRetention time.Duration
 }
 
 // EventObserver is told of each event Publish stores, with the number of
@@ -90,6 +97,22 @@ type Config struct {
 type EventObserver interface {
 	EventPublished(executions int)
 }
+
+// riverRetention is River's retention period def capped by keep (0: no
+// cap).
+func riverRetention(def, keep time.Duration) time.Duration {
+	if keep <= 0 {
+		return def
+	}
+	return min(def, keep)
+}
+
+// River's own defaults of its job cleaner's retention periods.
+const (
+	riverCompletedRetention = 24 * time.Hour
+	riverCancelledRetention = 24 * time.Hour
+	riverDiscardedRetention = 7 * 24 * time.Hour
+)
 
 // Scheduler owns the River client.
 type Scheduler struct {
@@ -129,6 +152,10 @@ func New(pool *pgxpool.Pool, st *store.Store, cfg *Config) (*Scheduler, error) {
 		RescueStuckJobsAfter: RescueStuckJobsAfterDefault,
 		SoftStopTimeout:      c.SoftStopTimeout,
 		Middleware:           c.Middleware,
+
+		CompletedJobRetentionPeriod: riverRetention(riverCompletedRetention, c.JobRetention),
+		CancelledJobRetentionPeriod: riverRetention(riverCancelledRetention, c.JobRetention),
+		DiscardedJobRetentionPeriod: riverRetention(riverDiscardedRetention, c.JobRetention),
 	}
 	if c.Worker != nil {
 		workers := river.NewWorkers()

@@ -28,6 +28,11 @@ type Options struct {
 
 	Short    bool
 	SweepRun bool
+	// Soak runs the soak (soak.go) instead of the workloads: steady load
+	// for SoakDuration with a retention of SoakRetention and a prune cycle
+	// every SoakPruneInterval.
+	Soak                                           bool
+	SoakDuration, SoakRetention, SoakPruneInterval time.Duration
 
 	// stackConfig holds the settings of the flowd under test (Logger is
 	// the benchmark's own).
@@ -92,6 +97,8 @@ func Run(ctx context.Context, o *Options) (*Result, error) {
 	started := time.Now()
 	res := &Result{Mode: "full", StartedAt: started.UTC(), Notes: []string{}}
 	switch {
+	case o.Soak:
+		res.Mode = "soak"
 	case o.SweepRun:
 		res.Mode = "sweep"
 	case o.Short:
@@ -175,9 +182,12 @@ func Run(ctx context.Context, o *Options) (*Result, error) {
 		return nil, err
 	}
 
-	if o.SweepRun {
+	switch {
+	case o.Soak:
+		err = b.soak(ctx)
+	case o.SweepRun:
 		err = b.sweep(ctx)
-	} else {
+	default:
 		err = b.main(ctx)
 	}
 	res.Machine.LoadAvgAtEnd = loadAvg()

@@ -33,6 +33,12 @@ func TestMain(m *testing.M) {
 // shortRun runs flowbench with args against the package's test database.
 func shortRun(t *testing.T, args ...string) *Result {
 	t.Helper()
+	return runOn(t, testdb.URL(t), args...)
+}
+
+// runOn runs flowbench -short with args against the database at dbURL.
+func runOn(t *testing.T, dbURL string, args ...string) *Result {
+	t.Helper()
 	admin, err := testdb.AdminURL()
 	if err != nil {
 		t.Fatal(err)
@@ -41,7 +47,7 @@ func shortRun(t *testing.T, args ...string) *Result {
 	if err != nil {
 		t.Fatal(err)
 	}
-	o.DatabaseURL = testdb.URL(t)
+	o.DatabaseURL = dbURL
 	o.LogPath = filepath.Join(t.TempDir(), "flowd.log")
 	o.Progress = nil
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
@@ -62,6 +68,35 @@ func TestShortModes(t *testing.T) {
 	t.Parallel()
 	t.Run("run", testShortRun)
 	t.Run("sweep", testShortSweep)
+}
+
+// A short soak fills every figure: a minute sample with sizes and steps/s,
+// prune cycles that deleted rows, and latencies between cycles. It has a
+// database of its own: its pruner deletes every old execution there.
+func TestShortSoak(t *testing.T) {
+	t.Parallel()
+	res := runOn(t, testdb.NewDatabase(t), "-soak", "-soak-duration", "12s", "-soak-retention", "3s",
+		"-soak-prune-interval", "2s", "-inflight", "4")
+	s := res.Soak
+	if res.Mode != "soak" || s == nil || len(res.Runs) != 0 {
+		t.Fatalf("mode %s, soak %v, %d runs", res.Mode, s, len(res.Runs))
+	}
+	if len(s.Minutes) != 1 || s.Minutes[0].FlowdMiB <= 0 || s.Minutes[0].StepsPerSec <= 0 {
+		t.Errorf("minute samples %+v", s.Minutes)
+	}
+	var pruned int64
+	for _, c := range s.Cycles {
+		pruned += c.Rows
+		if c.Error != "" {
+			t.Errorf("prune cycle failed: %s", c.Error)
+		}
+	}
+	if len(s.Cycles) < 2 || pruned == 0 {
+		t.Errorf("%d prune cycles deleted %d rows", len(s.Cycles), pruned)
+	}
+	if s.SamplesBetween == 0 || s.P99BetweenMs <= 0 || s.StepsPerSecBetween <= 0 {
+		t.Errorf("no figures between cycles: %+v", s)
+	}
 }
 
 func testShortSweep(t *testing.T) {

@@ -31,7 +31,10 @@ type stackConfig struct {
 	CommitBatch       int
 	DBMaxConns        int
 	RateLimit         float64
-	Logger            *slog.Logger
+	// JobRetention caps River's retention of finished jobs (the soak's
+	// short retention; 0: River's defaults).
+	JobRetention time.Duration
+	Logger       *slog.Logger
 	// Tracing is the benchmark process's (OTEL_* variables, as flowd
 	// serve reads them); nil is off.
 	Tracing *telemetry.Tracing
@@ -129,6 +132,7 @@ func startFlowd(ctx context.Context, dbURL string, cfg stackConfig) (*flowdStack
 		FetchCooldown:     cfg.FetchCooldown,
 		FetchPollInterval: cfg.FetchPollInterval,
 		ID:                id,
+		JobRetention:      cfg.JobRetention,
 		Logger:            cfg.Logger,
 		Middleware:        cfg.Tracing.RiverMiddleware(),
 		Tracer:            cfg.Tracing.Tracer(),

@@ -241,6 +241,8 @@ type loadProc struct {
 	triggers  map[uuid.UUID]time.Time
 	finalStep int
 	onFinal   func()
+	// onArrive, when set (observe), sees every arrival (the soak).
+	onArrive  func(id uuid.UUID, step int, at time.Time)
 	finals    int
 	requests  int
 	finalCond chan struct{} // closed and replaced on every final arrival
@@ -307,7 +309,7 @@ func (lp *loadProc) reset(finalStep int, onFinal func()) {
 	defer lp.mu.Unlock()
 	lp.arrivals = map[uuid.UUID]*arrival{}
 	lp.triggers = map[uuid.UUID]time.Time{}
-	lp.finalStep, lp.onFinal, lp.finals, lp.requests = finalStep, onFinal, 0, 0
+	lp.finalStep, lp.onFinal, lp.onArrive, lp.finals, lp.requests = finalStep, onFinal, nil, 0, 0
 }
 
 // noteTrigger records when the execution id was triggered.
@@ -379,6 +381,7 @@ func (lp *loadProc) arrive(id uuid.UUID, step int, at time.Time) {
 		a.first = at
 	}
 	var onFinal func()
+	onArrive := lp.onArrive
 	if step == lp.finalStep && !a.final {
 		a.final = true
 		lp.finals++
@@ -387,9 +390,30 @@ func (lp *loadProc) arrive(id uuid.UUID, step int, at time.Time) {
 		lp.finalCond = make(chan struct{})
 	}
 	lp.mu.Unlock()
+	if onArrive != nil {
+		onArrive(id, step, at)
+	}
 	if onFinal != nil {
 		onFinal()
 	}
+}
+
+// observe calls f with every arrival of the run from now on (until the
+// next reset).
+func (lp *loadProc) observe(f func(id uuid.UUID, step int, at time.Time)) {
+	lp.mu.Lock()
+	lp.onArrive = f
+	lp.mu.Unlock()
+}
+
+// forget drops the arrivals and triggers recorded so far, keeping the
+// counters and callbacks: a soak calls it every minute so its memory stays
+// flat.
+func (lp *loadProc) forget() {
+	lp.mu.Lock()
+	lp.arrivals = map[uuid.UUID]*arrival{}
+	lp.triggers = map[uuid.UUID]time.Time{}
+	lp.mu.Unlock()
 }
 
 // waitFinals waits until n executions of the run reached their last step,

@@ -119,6 +119,10 @@ func parseFlags(args []string, stderr io.Writer) (*Options, string, error) {
 	fs.StringVar(&out, "out", "bench-results.json", "where to write the results as JSON")
 	fs.BoolVar(&o.Short, "short", false, "a few seconds in all: small N, no history (CI)")
 	fs.BoolVar(&o.SweepRun, "sweep", false, "run only workload b (Go trigger) once per -sweep-points setting, each also light (-sweep-light-n executions at -light-inflight)")
+	fs.BoolVar(&o.Soak, "soak", false, "run only the soak: steady workload b (Go trigger) for -soak-duration with retention -soak-retention, pruning every -soak-prune-interval; prints table sizes and steps/s each minute")
+	fs.DurationVar(&o.SoakDuration, "soak-duration", soakDurationDefault, "length of the soak")
+	fs.DurationVar(&o.SoakRetention, "soak-retention", soakRetentionDefault, "FLOWD_RETENTION during the soak (River's cleaner capped likewise)")
+	fs.DurationVar(&o.SoakPruneInterval, "soak-prune-interval", soakPruneIntervalDefault, "FLOWD_PRUNE_INTERVAL during the soak")
 	fs.IntVar(&o.Workers, "workers", scheduler.WorkersDefault, "executions flowd runs at once (flowd serve --workers)")
 	fs.DurationVar(&o.FetchCooldown, "fetch-cooldown", scheduler.FetchCooldownDefault, "River FetchCooldown (flowd serve --fetch-cooldown)")
 	fs.DurationVar(&o.FetchPollInterval, "fetch-poll-interval", scheduler.FetchPollIntervalDefault, "River FetchPollInterval (flowd serve --fetch-poll-interval)")
@@ -163,6 +167,9 @@ func parseFlags(args []string, stderr io.Writer) (*Options, string, error) {
 	}
 	if o.Workers < 1 || o.Clients < 1 || o.DBMaxConns < 2 {
 		return nil, "", fmt.Errorf("-workers and -clients must be >= 1 and -db-max-conns >= 2")
+	}
+	if o.Soak && (o.SoakDuration <= 0 || o.SoakRetention <= 0 || o.SoakPruneInterval <= 0) {
+		return nil, "", fmt.Errorf("-soak-duration, -soak-retention and -soak-prune-interval must be more than 0")
 	}
 	if o.Repeat < 1 {
 		return nil, "", fmt.Errorf("-repeat must be >= 1")

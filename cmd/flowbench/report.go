@@ -17,7 +17,25 @@ const (
 	goalHistoryDrift = 0.10 // SQL statements per step within ±10% with history
 	goalPeakRSSMiB   = 200
 	goalEventStarts  = 3000 // executions/s started by events fanned out to 10 flows (SPEC, Performance)
+	// Soak (issue 14): storage plateaus, pruning barely slows the workers.
+	goalSoakSizePct  = 20
+	goalSoakStepsPct = 10
 )
+
+// soakGoals are the soak's two targets.
+func soakGoals(s *SoakResult) []Goal {
+	var out []Goal
+	if len(s.Minutes) >= 3 {
+		out = append(out, Goal{Name: "soak: tables' size at the end vs minute 3", Want: fmt.Sprintf("within ±%d%%", goalSoakSizePct),
+			Got: fmt.Sprintf("%+.1f%%", s.SizeChangePct), Pass: math.Abs(s.SizeChangePct) <= goalSoakSizePct})
+	}
+	if s.StepsPerSecBetween > 0 && s.StepsPerSecPruning > 0 {
+		drop := 100 * (1 - s.StepsPerSecPruning/s.StepsPerSecBetween)
+		out = append(out, Goal{Name: "soak: steps/s during prune cycles vs between", Want: fmt.Sprintf("at most %d%% lower", goalSoakStepsPct),
+			Got: fmt.Sprintf("%.0f vs %.0f (%+.1f%%)", s.StepsPerSecPruning, s.StepsPerSecBetween, -drop), Pass: drop <= goalSoakStepsPct})
+	}
+	return out
+}
 
 // goals evaluates the targets against the runs.
 func (b *bench) goals() {
@@ -35,6 +53,9 @@ func (b *bench) goals() {
 	if main != nil {
 		r.Goals = append(r.Goals, Goal{Name: "3-step chain executions/s (" + main.Name + "; n8n: 74–83)", Want: fmt.Sprintf("≥ %d", goalChainExecs),
 			Got: fmt.Sprintf("%.0f (%.0f steps/s)", main.ExecPerSec, main.StepsPerSec), Pass: main.ExecPerSec >= goalChainExecs})
+	}
+	if s := r.Soak; s != nil {
+		r.Goals = append(r.Goals, soakGoals(s)...)
 	}
 	if h := r.History; h != nil && h.SQLPerStepEmpty > 0 {
 		drift := h.SQLPerStepWith/h.SQLPerStepEmpty - 1
@@ -137,6 +158,9 @@ func printReport(w io.Writer, r *Result) {
 			fmt.Fprintf(w, "events %s: %d events, %.0f events/s, %.0f executions started/s, trigger→1st request ms %s\n",
 				rr.Name, rr.Events, rr.EventsPerSec, rr.StartedPerSec, pct(rr.TriggerToFirstRequest))
 		}
+	}
+	if r.Soak != nil {
+		printSoak(w, r.Soak)
 	}
 
 	if len(r.Baselines) > 0 && len(r.Runs) > 0 {

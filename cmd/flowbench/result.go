@@ -5,7 +5,7 @@ import "time"
 // Result is everything one flowbench invocation measured; it is printed as
 // a table and written as JSON (-out).
 type Result struct {
-	Mode      string        `json:"mode"` // full, short or sweep
+	Mode      string        `json:"mode"` // full, short, sweep or soak
 	StartedAt time.Time     `json:"started_at"`
 	Seconds   float64       `json:"seconds"`
 	Machine   Machine       `json:"machine"`
@@ -14,6 +14,7 @@ type Result struct {
 	Runs      []*RunResult  `json:"runs"`
 	History   *HistoryCheck `json:"history,omitempty"`
 	Sweep     []*RunResult  `json:"sweep,omitempty"`
+	Soak      *SoakResult   `json:"soak,omitempty"`
 	Goals     []Goal        `json:"goals"`
 	Notes     []string      `json:"notes"`
 }

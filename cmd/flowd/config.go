@@ -17,6 +17,7 @@ import (
 	"github.com/flowd/flowd/engine"
 	"github.com/flowd/flowd/netguard"
 	"github.com/flowd/flowd/redact"
+	"github.com/flowd/flowd/retention"
 	"github.com/flowd/flowd/scheduler"
 	"github.com/flowd/flowd/web"
 )
@@ -50,6 +51,10 @@ type Config struct {
 	RateLimit             float64
 	HeartbeatInterval     time.Duration
 	RescueAfter           time.Duration
+	// Retention is how long finished executions are kept (0: for ever);
+	// PruneInterval the time between two prune cycles.
+	Retention     time.Duration
+	PruneInterval time.Duration
 	// MetricsAddr is the metrics-only listener of `flowd worker` ("" off).
 	MetricsAddr string
 	// MetricsToken, when set, is the Bearer token /metrics requires.
@@ -243,6 +248,9 @@ func parseConfig(name string, args []string, stderr io.Writer, withAPI bool) (*C
 	if c.Workers < 1 || c.MaxConcurrentRequests < 1 || c.DBMaxConns < 2 {
 		return nil, fmt.Errorf("--workers and --max-concurrent-requests must be >= 1 and --db-max-conns >= 2")
 	}
+	if c.Retention < 0 || c.PruneInterval <= 0 {
+		return nil, fmt.Errorf("--retention must be 0 (keep for ever) or more, and --prune-interval more than 0")
+	}
 	if c.ShutdownGrace <= 0 {
 		return nil, fmt.Errorf("--shutdown-grace must be more than 0, not %s", c.ShutdownGrace)
 	}
@@ -277,6 +285,8 @@ func configFlags(name string, withAPI bool) (c *Config, allow *string, e *envFla
 	e.dur(&c.ShutdownGrace, "shutdown-grace", "FLOWD_SHUTDOWN_GRACE", scheduler.SoftStopTimeoutDefault, "on SIGTERM, time in-flight steps get to finish before they are cancelled and re-queued (River's SoftStopTimeout)")
 	e.dur(&c.HeartbeatInterval, "heartbeat-interval", "FLOWD_HEARTBEAT_INTERVAL", scheduler.HeartbeatIntervalDefault, "how often this process records that it is alive")
 	e.dur(&c.RescueAfter, "rescue-after", "FLOWD_RESCUE_AFTER", scheduler.RescueAfterDefault, "a process silent this long is dead: its running executions are re-queued")
+	retentionFlags(e, &c.Retention)
+	e.dur(&c.PruneInterval, "prune-interval", "FLOWD_PRUNE_INTERVAL", retention.PruneIntervalDefault, "time between two prune cycles (one process at a time prunes)")
 	e.str(&c.LogFormat, "log-format", "FLOWD_LOG_FORMAT", LogFormatDefault, "log format: json or text")
 	e.str(&c.LogLevel, "log-level", "FLOWD_LOG_LEVEL", LogLevelDefault, "log level: debug, info, warn, error")
 	what := "the API, the workers and the scheduler"
@@ -290,6 +300,12 @@ func configFlags(name string, withAPI bool) (c *Config, allow *string, e *envFla
 		fmt.Fprintf(w, "\nExit codes: 0 after a clean shutdown, 1 on a start-up error, 2 on a usage error.\n")
 	}
 	return c, allow, e
+}
+
+// retentionFlags declares --retention (FLOWD_RETENTION), shared by serve,
+// worker and prune.
+func retentionFlags(e *envFlags, p *time.Duration) {
+	e.dur(p, "retention", "FLOWD_RETENTION", retention.RetentionDefault, "how long finished executions (and deleted flows, revoked tokens) are kept; 0 keeps everything")
 }
 
 // newLogger builds the process logger; secrets are masked by attribute name.
@@ -326,7 +342,8 @@ func (c *Config) logAttrs() []any {
 		"max_body_bytes", c.MaxBodyBytes, "db_max_conns", c.DBMaxConns,
 		"fetch_cooldown", c.FetchCooldown.String(), "fetch_poll_interval", c.FetchPollInterval.String(),
 		"shutdown_grace", c.ShutdownGrace.String(), "heartbeat_interval", c.HeartbeatInterval.String(),
-		"rescue_after", c.RescueAfter.String(), "rate_limit", c.RateLimit, "log_format", c.LogFormat, "log_level", c.LogLevel,
+		"rescue_after", c.RescueAfter.String(), "retention", c.Retention.String(),
+		"prune_interval", c.PruneInterval.String(), "rate_limit", c.RateLimit, "log_format", c.LogFormat, "log_level", c.LogLevel,
 		"metrics_addr", c.MetricsAddr, "metrics_protected", c.MetricsToken != "", "river_ui", c.OperatorToken != "",
 	}
 }

@@ -17,6 +17,7 @@ import (
 	"github.com/flowd/flowd/api"
 	"github.com/flowd/flowd/engine"
 	"github.com/flowd/flowd/redact"
+	"github.com/flowd/flowd/retention"
 	"github.com/flowd/flowd/scheduler"
 )
 
@@ -128,6 +129,8 @@ func TestConfigDefaultsAreThePackages(t *testing.T) {
 		RateLimit:             api.RateLimitDefault,
 		HeartbeatInterval:     scheduler.HeartbeatIntervalDefault,
 		RescueAfter:           scheduler.RescueAfterDefault,
+		Retention:             retention.RetentionDefault,
+		PruneInterval:         retention.PruneIntervalDefault,
 	}
 	if diff := cmp.Diff(want, c); diff != "" {
 		t.Errorf("serve defaults (-want +got):\n%s", diff)
@@ -146,7 +149,7 @@ func TestServeHelpListsEverySetting(t *testing.T) {
 			t.Fatalf("flowd %s --help: exit %d", cmd, code)
 		}
 		help := out.String()
-		if strings.Contains(help, "s3cret") || strings.Contains(help, "default 7") {
+		if strings.Contains(help, "s3cret") || strings.Contains(help, "default 7)") {
 			t.Errorf("flowd %s --help shows environment values:\n%s", cmd, help)
 		}
 		if !strings.Contains(help, configPrecedence) {

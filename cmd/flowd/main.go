@@ -3,6 +3,7 @@
 //	flowd serve           API + workers + scheduler
 //	flowd worker          workers + scheduler only (scale out)
 //	flowd migrate         apply River's and flowd's migrations
+//	flowd prune           delete what is past FLOWD_RETENTION (--dry-run)
 //	flowd keys ...        generate an encryption key, rotate stored secrets
 //	flowd token ...       create, list, revoke API tokens
 //	flowd flows ...       list, get, apply, stop, resume, delete flows
@@ -36,6 +37,7 @@ func commands() []command {
 		{"serve", "run the API, the workers and the scheduler", runServe},
 		{"worker", "run workers and the scheduler only (scale-out)", runWorker},
 		{"migrate", "apply River's and flowd's database migrations", runMigrate},
+		{"prune", "delete what is past the retention now; --dry-run counts it", runPrune},
 		{"keys", "encryption keys of stored secrets: keys generate [--file PATH], keys rotate", runKeys},
 		{"token", "manage API tokens: token create, list, revoke", runToken},
 		{"flows", "list, get, apply (create/replace), stop, resume, delete flows", runFlows},
@@ -55,7 +57,7 @@ func usage(w io.Writer) {
 }
 
 const usageFooter = `
-serve, worker, migrate and token talk to PostgreSQL (DATABASE_URL);
+serve, worker, migrate, prune and token talk to PostgreSQL (DATABASE_URL);
 'flowd serve -h' and 'flowd worker -h' list every setting with its FLOWD_*
 variable and default. The operator commands (flows, trigger, executions,
 audit, events) talk to a running flowd API over HTTP.

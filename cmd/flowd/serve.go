@@ -20,6 +20,7 @@ import (
 	"github.com/flowd/flowd/engine"
 	"github.com/flowd/flowd/metrics"
 	"github.com/flowd/flowd/netguard"
+	"github.com/flowd/flowd/retention"
 	"github.com/flowd/flowd/scheduler"
 	"github.com/flowd/flowd/store"
 	"github.com/flowd/flowd/telemetry"
@@ -123,6 +124,7 @@ func runProcess(ctx context.Context, name string, args []string, stderr io.Write
 		HeartbeatInterval: cfg.HeartbeatInterval,
 		RescueAfter:       cfg.RescueAfter,
 		SoftStopTimeout:   cfg.ShutdownGrace,
+		JobRetention:      cfg.Retention,
 		Logger:            log,
 		Middleware:        tr.RiverMiddleware(),
 		Tracer:            tr.Tracer(),
@@ -160,9 +162,14 @@ func runProcess(ctx context.Context, name string, args []string, stderr io.Write
 			return err
 		}
 	}
+	pruner := retention.New(st, &retention.Config{
+		Retention: cfg.Retention, Interval: cfg.PruneInterval, Observer: obs, Logger: log,
+	})
+	pruner.Start(ctx)
 	log.Info("flowd ready", "command", name, "client_id", id)
 	<-ctx.Done()
 	startupErr = false
+	pruner.Stop() // a cycle in flight rolls back its batch; the next process resumes
 	return shutdown(log, srv, msrv, sched, pool)
 }
 

@@ -1,0 +1,14 @@
+// Package retention deletes what flowd no longer has to keep (README "Data
+// lifecycle"): finished executions with their step attempts once past
+// FLOWD_RETENTION, soft-deleted flows once past it with no execution left,
+// and revoked tokens. River's finished jobs are left to River's own job
+// cleaner, whose retention periods are capped by the same setting
+// (scheduler.Config.JobRetention).
+//
+// A Pruner runs a cycle every FLOWD_PRUNE_INTERVAL in every serve and
+// worker process, and `flowd prune` runs one on demand; a cycle holds a
+// PostgreSQL advisory lock on a session of its own, so one pruner at a
+// time prunes whatever the number of processes, and a pruner that dies
+// releases the lock with its connection. The SQL lives in package store
+// (store.PruneSteps); this package decides when and how much.
+package retention

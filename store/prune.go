@@ -1,0 +1,327 @@
+package store
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgconn/ctxwatch"
+)
+
+// Pruned counts rows per table, deleted (or, for a dry run, that would be
+// deleted) by the pruner.
+type Pruned map[string]int64
+
+// Add adds o's counts to p.
+func (p Pruned) Add(o Pruned) {
+	for table, n := range o {
+		p[table] += n
+	}
+}
+
+// Total is the sum of the counts.
+func (p Pruned) Total() int64 {
+	var n int64
+	for _, v := range p {
+		n += v
+	}
+	return n
+}
+
+// PruneStep is one kind of row the pruner deletes once past the retention
+// cutoff: a batch statement and the count of a dry run. They cross
+// companies on purpose: retention is the operator's, not a tenant's.
+//
+// Both statements take $1, the cutoff (rows older than it go), and
+// return rows (table, count); Delete takes $2 too, the batch's limit on
+// the rows of the step's main table, and deletes at most that many (with
+// their dependent rows), so a batch holds its locks briefly and each batch
+// commits on its own: an interrupted prune loses only its current batch.
+type PruneStep struct {
+	// Name is the step's main table.
+	Name string
+	// Tables are the tables the step deletes from, main table first
+	// (metrics and dry runs report every one, zeros included).
+	Tables []string
+	// Divisor shrinks the batch size for steps whose rows carry many
+	// dependent rows (a flow has up to flow.MaxSteps steps and one version
+	// per edit).
+	Divisor int
+	delete  string
+	count   string
+}
+
+// prunableExecution is true of an execution the pruner may delete:
+// finished before the cutoff ($1), and not held by a running River job (a
+// cancelled execution's job may still be recording its interrupted
+// attempts). The status list is the one of executions_finished_idx
+// (migration 004), which the pruner's lookup reads.
+const prunableExecution = `e.status IN ('success', 'failed', 'cancelled') AND e.finished_at < $1
+	AND NOT EXISTS (SELECT 1 FROM river_job j WHERE j.id = e.job_id AND j.state = 'running')`
+
+// PruneSteps returns the pruner's steps in the order they must run:
+// executions before what only goes once they are gone (their events, their
+// deleted flows).
+func PruneSteps() []PruneStep {
+	return []PruneStep{pruneExecutions, pruneEvents, pruneFlows, pruneTokens}
+}
+
+// pruneExecutions deletes finished executions with their step attempts,
+// oldest first, in one statement: the attempts of the locked executions
+// and then the executions (the step_attempts foreign key is checked at
+// the end of the statement, when both are gone). Executions locked by
+// someone else (an operator's retry, another pruner) are skipped, and the
+// lock re-checks the status, so an execution retried meanwhile stays.
+var pruneExecutions = PruneStep{
+	Name:    "executions",
+	Tables:  []string{"executions", "step_attempts"},
+	Divisor: 1,
+	delete: `WITH doomed AS (
+			SELECT e.id FROM executions e WHERE ` + prunableExecution + `
+			ORDER BY e.finished_at LIMIT $2
+			FOR UPDATE OF e SKIP LOCKED
+		), attempts AS (
+			DELETE FROM step_attempts a USING doomed d WHERE a.execution_id = d.id RETURNING 1
+		), gone AS (
+			DELETE FROM executions e USING doomed d WHERE e.id = d.id RETURNING 1
+		)
+		SELECT 'executions', count(*) FROM gone
+		UNION ALL SELECT 'step_attempts', count(*) FROM attempts`,
+	count: `WITH doomed AS (SELECT e.id FROM executions e WHERE ` + prunableExecution + `)
+		SELECT 'executions', count(*) FROM doomed
+		UNION ALL SELECT 'step_attempts', count(*) FROM step_attempts a JOIN doomed d ON a.execution_id = d.id`,
+}
+
+// pruneEvents deletes events published before the cutoff none of whose
+// executions remain (executions.event_id refers to them, so they go after
+// the executions step). An event that started nothing goes once past the
+// cutoff too.
+var pruneEvents = PruneStep{
+	Name:    "events",
+	Tables:  []string{"events"},
+	Divisor: 1,
+	delete: `WITH gone AS (
+			DELETE FROM events WHERE id IN (
+				SELECT v.id FROM events v
+				WHERE v.created_at < $1 AND NOT EXISTS (SELECT 1 FROM executions e WHERE e.event_id = v.id)
+				ORDER BY v.created_at LIMIT $2 FOR UPDATE OF v SKIP LOCKED)
+			RETURNING 1
+		)
+		SELECT 'events', count(*) FROM gone`,
+	// A dry run counts the events whose executions would all be pruned in
+	// the same cycle, as the flows step does.
+	count: `SELECT 'events', count(*) FROM events v
+		WHERE v.created_at < $1 AND NOT EXISTS (
+			SELECT 1 FROM executions e WHERE e.event_id = v.id AND NOT (` + prunableExecution + `))`,
+}
+
+// pruneFlows removes for good the flows deleted before the cutoff that
+// have no execution left, with their steps and definition versions (a
+// flow's schedule state is columns of its row). Only deleted flows go, and
+// only when no execution, living or kept, refers to any of their versions.
+var pruneFlows = PruneStep{
+	Name:    "flows",
+	Tables:  []string{"flows", "flow_steps", "flow_versions"},
+	Divisor: 10,
+	delete: `WITH doomed AS (
+			SELECT f.id FROM flows f
+			WHERE f.deleted_at < $1 AND NOT EXISTS (SELECT 1 FROM executions e WHERE e.flow_id = f.id)
+			ORDER BY f.deleted_at LIMIT $2
+			FOR UPDATE OF f SKIP LOCKED
+		), steps AS (
+			DELETE FROM flow_steps s USING doomed d WHERE s.flow_id = d.id RETURNING 1
+		), versions AS (
+			DELETE FROM flow_versions v USING doomed d WHERE v.flow_id = d.id RETURNING 1
+		), gone AS (
+			DELETE FROM flows f USING doomed d WHERE f.id = d.id RETURNING 1
+		)
+		SELECT 'flows', count(*) FROM gone
+		UNION ALL SELECT 'flow_steps', count(*) FROM steps
+		UNION ALL SELECT 'flow_versions', count(*) FROM versions`,
+	// A dry run counts the flows whose executions would all be pruned in
+	// the same cycle (the executions step runs first).
+	count: `WITH doomed AS (
+			SELECT f.id FROM flows f
+			WHERE f.deleted_at < $1 AND NOT EXISTS (
+				SELECT 1 FROM executions e WHERE e.flow_id = f.id AND NOT (` + prunableExecution + `))
+		)
+		SELECT 'flows', count(*) FROM doomed
+		UNION ALL SELECT 'flow_steps', count(*) FROM flow_steps s JOIN doomed d ON s.flow_id = d.id
+		UNION ALL SELECT 'flow_versions', count(*) FROM flow_versions v JOIN doomed d ON v.flow_id = d.id`,
+}
+
+// pruneTokens deletes tokens revoked or expired before the cutoff (they
+// never authenticate again; the row only served the audit of recent
+// changes, whose entries keep the token id).
+var pruneTokens = PruneStep{
+	Name:    "api_tokens",
+	Tables:  []string{"api_tokens"},
+	Divisor: 1,
+	delete: `WITH gone AS (
+			DELETE FROM api_tokens WHERE id IN (
+				SELECT id FROM api_tokens WHERE ` + prunableToken + `
+				LIMIT $2 FOR UPDATE SKIP LOCKED)
+			RETURNING 1
+		)
+		SELECT 'api_tokens', count(*) FROM gone`,
+	count: `SELECT 'api_tokens', count(*) FROM api_tokens WHERE ` + prunableToken,
+}
+
+// prunableToken is true of a token revoked or expired before the cutoff
+// ($1); each half is read through its partial index (migrations 004 and
+// 011).
+const prunableToken = `(revoked_at < $1 OR expires_at < $1)`
+
+// Limit is the most rows of the step's main table one batch deletes, for
+// a batch size given in executions.
+func (step PruneStep) Limit(batch int) int { return max(batch/step.Divisor, 1) }
+
+// PruneBatch deletes one batch of step's rows older than cutoff, at most
+// step.Limit(limit) rows of its main table, and returns what it deleted per table.
+func (s *Store) PruneBatch(ctx context.Context, step PruneStep, cutoff time.Time, limit int) (Pruned, error) {
+	out, err := scanPruned(s.db.Query(ctx, step.delete, cutoff, step.Limit(limit)))
+	if err != nil {
+		return nil, fmt.Errorf("prune %s: %w", step.Name, err)
+	}
+	return out, nil
+}
+
+// PruneCount returns how many rows of step's tables are older than cutoff
+// and would be pruned (a dry run).
+func (s *Store) PruneCount(ctx context.Context, step PruneStep, cutoff time.Time) (Pruned, error) {
+	out, err := scanPruned(s.db.Query(ctx, step.count, cutoff))
+	if err != nil {
+		return nil, fmt.Errorf("count %s to prune: %w", step.Name, err)
+	}
+	return out, nil
+}
+
+func scanPruned(rows pgx.Rows, err error) (Pruned, error) {
+	if err != nil {
+		return nil, err
+	}
+	out := Pruned{}
+	type count struct {
+		table string
+		n     int64
+	}
+	counts, err := collect(rows, func(r pgx.Row) (count, error) {
+		var c count
+		return c, r.Scan(&c.table, &c.n)
+	})
+	for _, c := range counts {
+		out[c.table] = c.n
+	}
+	return out, err
+}
+
+// pruneLockID is the advisory lock a pruning cycle holds for its whole
+// length, in every process: one pruner at a time.
+const pruneLockID = 0x666c6f7764_7072 // "flowd" "pr"
+
+// PruneSession is a dedicated connection (not the pool's) for one pruning
+// cycle: its advisory lock and its timeouts live and die with it, so a
+// process killed mid-cycle releases the lock with its connection, and the
+// timeouts never leak into a pooled connection.
+type PruneSession struct {
+	*Store
+	conn *pgx.Conn
+}
+
+// OpenPruneSession connects a new session with the pool's settings, sets
+// its statement and lock timeouts (which bound every batch statement and
+// every wait for a lock: the pruner gives up rather than make the workers
+// wait), and tries the pruners' advisory lock. locked false means another
+// pruner is running a cycle; the session is then already closed.
+func (s *Store) OpenPruneSession(ctx context.Context, statementTimeout, lockTimeout time.Duration) (ps *PruneSession, locked bool, err error) {
+	cfg := s.pool.Config().ConnConfig.Copy()
+	cfg.RuntimeParams["statement_timeout"] = fmt.Sprint(statementTimeout.Milliseconds())
+	cfg.RuntimeParams["lock_timeout"] = fmt.Sprint(lockTimeout.Milliseconds())
+	cfg.RuntimeParams["application_name"] = "flowd pruner"
+	// A batch whose client is gone must roll back, not run on and commit
+	// (its Sync is already in the server's buffer): a cancelled context
+	// sends a cancel request, and a dead client (kill -9) is noticed by the
+	// server within a second even while the batch waits for a lock
+	// (PostgreSQL 14 or later).
+	cfg.RuntimeParams["client_connection_check_interval"] = "1000"
+	cfg.BuildContextWatcherHandler = func(c *pgconn.PgConn) ctxwatch.Handler {
+		return &pgconn.CancelRequestContextWatcherHandler{Conn: c, DeadlineDelay: 5 * time.Second}
+	}
+	conn, err := pgx.ConnectConfig(ctx, cfg)
+	if err != nil {
+		return nil, false, fmt.Errorf("connect the pruner's session: %w", err)
+	}
+	if err := conn.QueryRow(ctx, `SELECT pg_try_advisory_lock($1)`, int64(pruneLockID)).Scan(&locked); err != nil || !locked {
+		_ = conn.Close(context.WithoutCancel(ctx))
+		if err != nil {
+			return nil, false, fmt.Errorf("take the pruners' lock: %w", err)
+		}
+		return nil, false, nil
+	}
+	return &PruneSession{Store: &Store{pool: s.pool, db: conn, keys: s.keys}, conn: conn}, true, nil
+}
+
+// Close releases the pruners' lock and ends the session. The unlock is
+// explicit because a closed connection's backend releases its locks only
+// when it exits, a moment later: the next cycle, even in this process,
+// would find the lock still held. On a broken connection the unlock fails
+// and the lock goes with the backend.
+func (ps *PruneSession) Close(ctx context.Context) error {
+	_, _ = ps.conn.Exec(ctx, `SELECT pg_advisory_unlock($1)`, int64(pruneLockID))
+	return ps.conn.Close(ctx)
+}
+
+// Vacuum thresholds of PruneVacuum: autovacuum's rule with a 2% scale
+// factor (migration 004 sets the same on executions and step_attempts).
+const (
+	vacuumThreshold   = 1000
+	vacuumScaleFactor = 0.02
+)
+
+// PruneVacuum runs VACUUM (SKIP_LOCKED) on each of tables whose dead rows
+// (the statistics' n_dead_tup, or deleted[table] when that is more: the
+// statistics lag a moment behind) pass autovacuum's threshold with a 2%
+// scale factor, and returns the tables it vacuumed. Where autovacuum runs
+// and keeps up it vacuumed them already and this does nothing; where it is
+// off or behind, the space the pruner freed would otherwise never be
+// reused and the tables would grow for ever. VACUUM does not block reads
+// or writes; a table another VACUUM holds is skipped. The session's
+// statement timeout is lifted for it (a VACUUM of a large table is long).
+func (s *Store) PruneVacuum(ctx context.Context, tables []string, deleted Pruned) ([]string, error) {
+	rows, err := s.db.Query(ctx, `SELECT c.relname, coalesce(st.n_dead_tup, 0), greatest(c.reltuples, 0)::bigint
+		FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+		LEFT JOIN pg_stat_user_tables st ON st.relid = c.oid
+		WHERE n.nspname = current_schema() AND c.relname = ANY($1)`, tables)
+	if err != nil {
+		return nil, fmt.Errorf("read dead rows: %w", err)
+	}
+	type stat struct {
+		table      string
+		dead, live int64
+	}
+	stats, err := collect(rows, func(r pgx.Row) (stat, error) {
+		var st stat
+		return st, r.Scan(&st.table, &st.dead, &st.live)
+	})
+	if err != nil {
+		return nil, fmt.Errorf("read dead rows: %w", err)
+	}
+	var done []string
+	for _, st := range stats {
+		if max(st.dead, deleted[st.table]) <= vacuumThreshold+int64(vacuumScaleFactor*float64(st.live)) {
+			continue
+		}
+		if len(done) == 0 {
+			if _, err := s.db.Exec(ctx, `SET statement_timeout = 0`); err != nil {
+				return nil, fmt.Errorf("lift the statement timeout for VACUUM: %w", err)
+			}
+		}
+		if _, err := s.db.Exec(ctx, `VACUUM (SKIP_LOCKED) `+pgx.Identifier{st.table}.Sanitize()); err != nil {
+			return done, fmt.Errorf("vacuum %s: %w", st.table, err)
+		}
+		done = append(done, st.table)
+	}
+	return done, nil
+}
