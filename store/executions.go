@@ -128,32 +128,6 @@ func (s *Store) getExecution(ctx context.Context, doing, where string, args ...a
 	return e, nil
 }
 
-// ExecutionInsert inserts a new execution, setting its created_at and
-// updated_at. When the flow already has an execution with the same
-// idempotency key, or the same schedule slot, it inserts nothing and
-// reports created false. The caller enqueues its River job in the same
-// transaction (Store.Tx).
-func (s *Store) ExecutionInsert(ctx context.Context, e *flow.Execution) (created bool, err error) {
-	if err := requireCompany("insert execution", e.CompanyID); err != nil {
-		return false, err
-	}
-	err = s.db.QueryRow(ctx, `INSERT INTO executions (id, flow_id, company_id, flow_version, status,
-		attempt_number, trigger, scheduled_for, idempotency_key, payload, variables, job_id)
-		VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12)
-		ON CONFLICT DO NOTHING
-		RETURNING created_at, updated_at`,
-		e.ID, e.FlowID, e.CompanyID, e.FlowVersion, e.Status, e.AttemptNumber, e.Trigger,
-		e.ScheduledFor, e.IdempotencyKey, jsonOrNull(e.Payload), jsonOrEmptyObject(e.Variables), e.JobID,
-	).Scan(&e.CreatedAt, &e.UpdatedAt)
-	if errors.Is(err, pgx.ErrNoRows) {
-		return false, nil
-	}
-	if err != nil {
-		return false, fmt.Errorf("insert execution: %w", interpretError(err))
-	}
-	return true, nil
-}
-
 // ExecutionGetByIdempotencyKey returns the company's execution of the flow
 // that was created with key.
 func (s *Store) ExecutionGetByIdempotencyKey(ctx context.Context, companyID, flowID uuid.UUID, key string) (*flow.Execution, error) {
