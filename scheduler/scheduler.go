@@ -84,6 +84,7 @@ type Scheduler struct {
 	rescue *rescuer
 	// triggers is the group commit of Trigger (trigger.go).
 	triggers *groupcommit.Group[*pendingTrigger]
+	runInfo  *runInfoCache
 }
 
 // New returns a Scheduler on pool.
@@ -121,7 +122,7 @@ func New(pool *pgxpool.Pool, st *store.Store, cfg *Config) (*Scheduler, error) {
 	if err != nil {
 		return nil, fmt.Errorf("river client: %w", err)
 	}
-	s := &Scheduler{client: client, store: st, cfg: c, log: log}
+	s := &Scheduler{client: client, store: st, cfg: c, log: log, runInfo: newRunInfoCache()}
 	s.triggers = newTriggerGroup(s)
 	s.triggers.Start()
 	return s, nil

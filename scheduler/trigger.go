@@ -75,12 +75,10 @@ func (s *Scheduler) Trigger(ctx context.Context, req TriggerRequest) (*flow.Exec
 			return nil, false, err
 		}
 	}
-	for range triggerTries {
-		info, err := s.store.FlowRunInfo(ctx, req.CompanyID, req.FlowID)
+	for try := range triggerTries {
+		// The first try decides on the cached flow; the insert checks it.
+		info, err := s.runInfo.get(ctx, s.store, req.CompanyID, req.FlowID, try > 0)
 		if err != nil {
-			return nil, false, err
-		}
-		if err := flow.CheckTrigger(info.Status, info.IsTemplate); err != nil {
 			return nil, false, err
 		}
 		t := &pendingTrigger{exec: newExecution(req, info, key), seen: info}
@@ -100,7 +98,7 @@ func (s *Scheduler) Trigger(ctx context.Context, req TriggerRequest) (*flow.Exec
 				return e, false, err
 			}
 		} else if req.ScheduledFor != nil {
-			if now, err := s.store.FlowRunInfo(ctx, req.CompanyID, req.FlowID); err != nil || *now == *info {
+			if now, err := s.runInfo.get(ctx, s.store, req.CompanyID, req.FlowID, true); err != nil || *now == *info {
 				return nil, false, cmp.Or(err, fmt.Errorf("%w: slot %v already has an execution", store.ErrConflict, req.ScheduledFor))
 			}
 		}

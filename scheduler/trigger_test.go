@@ -193,10 +193,10 @@ func TestTriggerBatchFailureKeepsTheOthers(t *testing.T) {
 }
 
 // TestTriggerSeesFlowChanges: a trigger decided on a flow as it was read
-// is not inserted once the flow changed (stopped, or edited to a new
-// version), whichever process changed it, and leaves no job; Trigger then
-// reads the flow again and refuses the stopped flow, or runs the new
-// version.
+// (or as the scheduler's cache keeps it) is not inserted once the flow
+// changed (stopped, or edited to a new version), whichever process changed
+// it, and leaves no job; Trigger then reads the flow again and refuses the
+// stopped flow, or runs the new version; a resumed flow runs at once.
 func TestTriggerSeesFlowChanges(t *testing.T) {
 	t.Parallel()
 	b := setup(t)
@@ -224,6 +224,16 @@ func TestTriggerSeesFlowChanges(t *testing.T) {
 		}
 	}
 
+	// The first trigger keeps the flow's run info in the scheduler's cache;
+	// another company's trigger must not find it there.
+	first, created, err := b.env.Sched.Trigger(ctx, req)
+	if err != nil || !created {
+		t.Fatalf("first trigger: created %v, %v", created, err)
+	}
+	other := b.env.NewTenant(t)
+	if _, _, err := b.env.Sched.Trigger(ctx, scheduler.TriggerRequest{CompanyID: other.CompanyID, FlowID: f.ID}); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("another company's trigger: want store.ErrNotFound, got %v", err)
+	}
 	before := read()
 	if r := b.env.Do(t, b.tenant, "PUT", "/v1/webhooks/"+f.ID.String(), def); r.Code != http.StatusOK {
 		t.Fatalf("edit flow: %d %s", r.Code, r.Raw)
@@ -233,12 +243,18 @@ func TestTriggerSeesFlowChanges(t *testing.T) {
 	if err != nil || !created || x.FlowVersion != before.Version+1 {
 		t.Fatalf("trigger after an edit: want version %d created, got %+v %v %v", before.Version+1, x, created, err)
 	}
-	b.waitSucceeded(t, []uuid.UUID{x.ID})
+	b.waitSucceeded(t, []uuid.UUID{first.ID, x.ID})
 
 	before = read()
 	b.post(t, "/v1/integrations/"+f.ID.String()+"/stop", nil, http.StatusOK)
 	stale(before, "a stop")
 	if _, _, err := b.env.Sched.Trigger(ctx, req); !errors.Is(err, store.ErrConflict) {
 		t.Errorf("trigger of a stopped flow: want store.ErrConflict, got %v", err)
+	}
+	b.post(t, "/v1/integrations/"+f.ID.String()+"/resume", nil, http.StatusOK)
+	if x, created, err := b.env.Sched.Trigger(ctx, req); err != nil || !created {
+		t.Errorf("trigger of the resumed flow: created %v, %v", created, err)
+	} else {
+		b.waitSucceeded(t, []uuid.UUID{x.ID})
 	}
 }
