@@ -71,8 +71,8 @@ func testShortSweep(t *testing.T) {
 		names = append(names, rr.Name)
 		checkRun(t, rr, true)
 	}
-	want := []string{"10ms/250ms/2 #1", "10ms/250ms/2 #1 light@1", "1ms/50ms/1 #1", "1ms/50ms/1 #1 light@1",
-		"10ms/250ms/2 #2", "10ms/250ms/2 #2 light@1", "1ms/50ms/1 #2", "1ms/50ms/1 #2 light@1"}
+	want := []string{"10ms/250ms/2 #1", "10ms/250ms/2 #1 light@16", "1ms/50ms/1 #1", "1ms/50ms/1 #1 light@16",
+		"10ms/250ms/2 #2", "10ms/250ms/2 #2 light@16", "1ms/50ms/1 #2", "1ms/50ms/1 #2 light@16"}
 	if d := cmp.Diff(want, names); d != "" {
 		t.Errorf("sweep runs (-want +got):\n%s", d)
 	}
@@ -113,7 +113,7 @@ func testShortRun(t *testing.T) {
 	if loadCPU <= 0 {
 		t.Errorf("load process CPU never measured")
 	}
-	want := []string{"river/bulk", "river/chain", "http", "a/api", "a/go", "b/api", "b/go", "c/api", "c/go", "b/go light@1", "b/go+300 history"}
+	want := []string{"river/bulk", "river/chain", "http", "a/api", "a/go", "b/api", "b/go", "c/api", "c/go", "b/go light@16", "b/go+300 history"}
 	if d := cmp.Diff(want, names); d != "" {
 		t.Errorf("runs (-want +got):\n%s", d)
 	}
@@ -127,7 +127,8 @@ func testShortRun(t *testing.T) {
 			t.Errorf("goal %q not filled: %+v", g.Name, g)
 		}
 	}
-	wantGoals := []string{"steps/s vs bare River jobs/s", "3-step chain executions/s", "SQL statements per step with 300 old executions", "peak RSS of flowd"}
+	wantGoals := []string{"steps/s vs bare River jobs/s", "3-step chain executions/s", "flowd + PostgreSQL CPU s per 1,000 steps",
+		"trigger → first request p99", "trigger → done p99", "SQL statements per step with 300 old executions", "peak RSS of flowd"}
 	if d := cmp.Diff(wantGoals, goals); d != "" {
 		t.Errorf("goals (-want +got):\n%s", d)
 	}
