@@ -524,6 +524,7 @@ type probe struct {
 	child time.Duration
 	pg    map[int]time.Duration
 	q     int64
+	upd   [2]int64 // updates and HOT updates of executions
 	busy  time.Duration
 	steal time.Duration
 	load  [3]float64
@@ -536,7 +537,7 @@ func (b *bench) begin(ctx context.Context, name string, qc *queryCounter) (*prob
 	if err := b.h.resetStatements(ctx); err != nil {
 		return nil, fmt.Errorf("reset pg_stat_statements: %w", err)
 	}
-	p := &probe{pg: clusterCPU(b.h.postmaster)}
+	p := &probe{pg: clusterCPU(b.h.postmaster), upd: b.h.executionUpdates(ctx)}
 	if qc != nil {
 		p.q = qc.n.Load()
 	}
@@ -601,6 +602,10 @@ func (b *bench) end(ctx context.Context, p *probe, qc *queryCounter, steps int, 
 	}
 	if qc != nil {
 		rr.TracerPerStep = round(float64(qc.n.Load()-p.q)/float64(steps), 2)
+	}
+	if upd := b.h.executionUpdates(ctx); upd[0] > p.upd[0] {
+		rr.ExecutionUpdates = upd[0] - p.upd[0]
+		rr.HOTUpdatePct = round(100*float64(upd[1]-p.upd[1])/float64(rr.ExecutionUpdates), 1)
 	}
 	rr.SQLSource = "pgx tracer"
 	rr.SQLPerStep = rr.TracerPerStep

@@ -224,6 +224,15 @@ func (h *harness) dbNow(ctx context.Context) (time.Time, error) {
 	return t, err
 }
 
+// executionUpdates returns the updates and the HOT updates of executions
+// so far (zeros when they cannot be read).
+func (h *harness) executionUpdates(ctx context.Context) [2]int64 {
+	var n [2]int64
+	_ = h.pool.QueryRow(ctx, marker+`SELECT n_tup_upd, n_tup_hot_upd FROM pg_stat_user_tables
+		WHERE relid = 'executions'::regclass`).Scan(&n[0], &n[1])
+	return n
+}
+
 // resetTables empties the tables runs fill, so every run starts alike, and
 // checkpoints so that no earlier run's writes are flushed during it.
 func (h *harness) resetTables(ctx context.Context) error {

@@ -87,15 +87,21 @@ type RunResult struct {
 	StealCores       float64 `json:"steal_cores"`           // CPU the hypervisor gave to other machines
 	PeakRSSMiB       float64 `json:"peak_rss_mib"`
 
-	SQLPerStep     float64     `json:"sql_statements_per_step"`
-	SQLSource      string      `json:"sql_source"`
-	TracerPerStep  float64     `json:"pgx_traced_statements_per_step"`
-	TopStatements  []Statement `json:"top_statements,omitempty"`
-	FetchCooldown  string      `json:"fetch_cooldown,omitempty"`
-	FetchPoll      string      `json:"fetch_poll_interval,omitempty"`
-	CommitShards   int         `json:"commit_shards,omitempty"`
-	LoadAvgAtStart [3]float64  `json:"loadavg_at_start"`
-	Errors         []string    `json:"errors,omitempty"`
+	SQLPerStep float64 `json:"sql_statements_per_step"`
+	// ExecutionUpdates and HOTUpdatePct are the updates of executions
+	// during the run and the share of them that were HOT (no index
+	// touched), from pg_stat_user_tables, which backends flush up to a
+	// second late: an approximation over a run of several seconds.
+	ExecutionUpdates int64       `json:"executions_updates"`
+	HOTUpdatePct     float64     `json:"executions_hot_update_pct"`
+	SQLSource        string      `json:"sql_source"`
+	TracerPerStep    float64     `json:"pgx_traced_statements_per_step"`
+	TopStatements    []Statement `json:"top_statements,omitempty"`
+	FetchCooldown    string      `json:"fetch_cooldown,omitempty"`
+	FetchPoll        string      `json:"fetch_poll_interval,omitempty"`
+	CommitShards     int         `json:"commit_shards,omitempty"`
+	LoadAvgAtStart   [3]float64  `json:"loadavg_at_start"`
+	Errors           []string    `json:"errors,omitempty"`
 }
 
 // HistoryCheck compares SQL statements per step of workload b on an empty
