@@ -55,11 +55,13 @@ func (w *Worker) sendStep(ctx context.Context, ps *flow.PlannedStep, vars map[st
 		WorkerID:      w.cfg.WorkerID,
 		StartedAt:     started,
 	}
-	secrets := redact.SecretValues(vars)
+	// One masker for every value of this attempt: building it is the
+	// expensive part of redaction.
+	mask := redact.NewMasker(redact.SecretValues(vars))
 	fail := func(permanent bool, format string, args ...any) attemptResult {
 		res.permanent = permanent
 		res.reason = fmt.Sprintf(format, args...)
-		res.rec.Error = redact.String(res.reason, secrets)
+		res.rec.Error = mask.String(res.reason)
 		res.rec.Outcome = flow.OutcomeFailed
 		res.rec.DurationMS = time.Since(started).Milliseconds()
 		return res
@@ -71,7 +73,7 @@ func (w *Worker) sendStep(ctx context.Context, ps *flow.PlannedStep, vars map[st
 	}
 	u, err := url.Parse(target)
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		return fail(true, "webhook_url %q is not an absolute http(s) URL after templating", redact.URL(target, secrets))
+		return fail(true, "webhook_url %q is not an absolute http(s) URL after templating", mask.URL(target))
 	}
 	params, err := flow.RenderParams(st.WebhookURLParams, vars)
 	if err != nil {
@@ -98,8 +100,8 @@ func (w *Worker) sendStep(ctx context.Context, ps *flow.PlannedStep, vars map[st
 		}
 		body = rendered
 	}
-	res.rec.RequestURL = redact.URL(u.String(), secrets)
-	res.rec.RequestBody = truncateBody(string(redact.JSON(body, secrets)), w.cfg.MaxStoredBytes)
+	res.rec.RequestURL = mask.URL(u.String())
+	res.rec.RequestBody = truncateBody(string(mask.JSON(body)), w.cfg.MaxStoredBytes)
 
 	reqCtx, cancel := context.WithDeadline(ctx, minTime(started.Add(time.Duration(st.WebhookTimeout)*time.Second), deadline))
 	defer cancel()
@@ -123,7 +125,7 @@ func (w *Worker) sendStep(ctx context.Context, ps *flow.PlannedStep, vars map[st
 	if signingSecret != "" {
 		signRequest(req.Header, signingSecret, idemKey, started, body)
 	}
-	res.rec.RequestHeaders = recordHeaders(req.Header, secrets)
+	res.rec.RequestHeaders = recordHeaders(req.Header, mask)
 
 	select {
 	case w.sem <- struct{}{}:
@@ -160,18 +162,18 @@ func (w *Worker) sendStep(ctx context.Context, ps *flow.PlannedStep, vars map[st
 	status := resp.StatusCode
 	res.body = respBody
 	res.rec.ResponseStatus = &status
-	res.rec.ResponseHeaders = recordHeaders(resp.Header, secrets)
-	res.rec.ResponseBody = truncateBody(string(redact.JSON(respBody, secrets)), w.cfg.MaxStoredBytes)
+	res.rec.ResponseHeaders = recordHeaders(resp.Header, mask)
+	res.rec.ResponseBody = truncateBody(string(mask.JSON(respBody)), w.cfg.MaxStoredBytes)
 	res.rec.ResponseTruncated = truncated || len(respBody) > w.cfg.MaxStoredBytes
 	if readErr != nil {
 		if ctx.Err() != nil {
 			res.cancelled = true
-			return failAfter(&res, fmt.Sprintf("aborted: %v", context.Cause(ctx)), secrets)
+			return failAfter(&res, fmt.Sprintf("aborted: %v", context.Cause(ctx)), mask)
 		}
 		if reqCtx.Err() != nil {
-			return failAfter(&res, fmt.Sprintf("reading the response timed out after %ds (webhook_timeout)", st.WebhookTimeout), secrets)
+			return failAfter(&res, fmt.Sprintf("reading the response timed out after %ds (webhook_timeout)", st.WebhookTimeout), mask)
 		}
-		return failAfter(&res, fmt.Sprintf("read response: %v", readErr), secrets)
+		return failAfter(&res, fmt.Sprintf("read response: %v", readErr), mask)
 	}
 	if status == http.StatusTooManyRequests || status == http.StatusServiceUnavailable {
 		res.retryAfter = parseRetryAfter(resp.Header.Get("Retry-After"), time.Now())
@@ -180,14 +182,14 @@ func (w *Worker) sendStep(ctx context.Context, ps *flow.PlannedStep, vars map[st
 	r := &flow.Response{Status: status, Headers: lowerHeaders(resp.Header), Body: respBody, DurationMS: duration.Milliseconds()}
 	ok, reason, err := ps.Condition.Evaluate(r, vars)
 	if err != nil {
-		return failAfter(&res, fmt.Sprintf("success_condition: %v", err), secrets)
+		return failAfter(&res, fmt.Sprintf("success_condition: %v", err), mask)
 	}
 	if !ok {
-		return failAfter(&res, "success_condition not met: "+reason, secrets)
+		return failAfter(&res, "success_condition not met: "+reason, mask)
 	}
 	extracted, err := flow.Extract(ps.Extract, r)
 	if err != nil {
-		return failAfter(&res, fmt.Sprintf("extract: %v", err), secrets)
+		return failAfter(&res, fmt.Sprintf("extract: %v", err), mask)
 	}
 	res.ok = true
 	res.extracted = extracted
@@ -202,19 +204,17 @@ func (w *Worker) sendStep(ctx context.Context, ps *flow.PlannedStep, vars map[st
 // recordHeaders returns headers as stored on an attempt: sensitive headers
 // masked by name, and secret variable values masked wherever they appear
 // (a token sent in a header of a harmless name).
-func recordHeaders(h http.Header, secrets []string) map[string]string {
+func recordHeaders(h http.Header, mask *redact.Masker) map[string]string {
 	out := redact.HTTPHeader(h)
-	if len(secrets) > 0 {
-		for k, v := range out {
-			out[k] = redact.String(v, secrets)
-		}
+	for k, v := range out {
+		out[k] = mask.String(v)
 	}
 	return out
 }
 
-func failAfter(res *attemptResult, reason string, secrets []string) attemptResult {
+func failAfter(res *attemptResult, reason string, mask *redact.Masker) attemptResult {
 	res.reason = reason
-	res.rec.Error = redact.String(reason, secrets)
+	res.rec.Error = mask.String(reason)
 	res.rec.Outcome = flow.OutcomeFailed
 	return *res
 }

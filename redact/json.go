@@ -14,17 +14,20 @@ import (
 // remaining strings and keys are masked as by String. Keys keep their order
 // and numbers their digits; the output is compact. Input that is not a
 // single valid JSON value is masked as plain text by String.
-func JSON(raw []byte, secrets []string) []byte {
+func JSON(raw []byte, secrets []string) []byte { return NewMasker(secrets).JSON(raw) }
+
+// JSON is JSON with the Masker's secrets.
+func (m *Masker) JSON(raw []byte) []byte {
 	if len(raw) == 0 {
 		return raw
 	}
 	if !json.Valid(raw) {
-		return []byte(String(string(raw), secrets))
+		return []byte(m.String(string(raw)))
 	}
-	w := &jsonWriter{dec: json.NewDecoder(bytes.NewReader(raw)), replacer: newReplacer(secrets)}
+	w := &jsonWriter{dec: json.NewDecoder(bytes.NewReader(raw)), replacer: m.r}
 	w.dec.UseNumber()
 	if err := w.value(); err != nil {
-		return []byte(String(string(raw), secrets))
+		return []byte(m.String(string(raw)))
 	}
 	return w.out.Bytes()
 }

@@ -68,12 +68,25 @@ func sortLongestFirst(secrets []string) {
 // and also every occurrence of the secret's URL query-escaped, URL
 // path-escaped and JSON-escaped forms. Longer secrets are replaced first,
 // in one pass, so Mask itself is never rewritten. Empty secrets are ignored.
-func String(s string, secrets []string) string {
-	r := newReplacer(secrets)
-	if r == nil {
+func String(s string, secrets []string) string { return NewMasker(secrets).String(s) }
+
+// Masker masks one set of secrets, as String, JSON and URL do, in many
+// values: building the replacement of a set of secrets costs more than
+// applying it, so a caller masking several values with the same secrets
+// (a step's URL, headers and bodies) builds one Masker for all of them.
+type Masker struct {
+	r *strings.Replacer // nil: nothing to replace
+}
+
+// NewMasker returns the Masker of secrets.
+func NewMasker(secrets []string) *Masker { return &Masker{r: newReplacer(secrets)} }
+
+// String is String with the Masker's secrets.
+func (m *Masker) String(s string) string {
+	if m.r == nil {
 		return s
 	}
-	return r.Replace(s)
+	return m.r.Replace(s)
 }
 
 // newReplacer returns a replacer of secrets and their escaped forms by Mask,
@@ -122,10 +135,13 @@ func secretForms(secret string) []string {
 // values of query (and fragment) parameters whose names are sensitive and
 // any password in the user information replaced by Mask. A raw URL that
 // does not parse is masked as plain text by String.
-func URL(raw string, secrets []string) string {
+func URL(raw string, secrets []string) string { return NewMasker(secrets).URL(raw) }
+
+// URL is URL with the Masker's secrets.
+func (m *Masker) URL(raw string) string {
 	u, err := url.Parse(raw)
 	if err != nil {
-		return String(raw, secrets)
+		return m.String(raw)
 	}
 	u.RawQuery = maskParams(u.RawQuery)
 
@@ -143,7 +159,7 @@ func URL(raw string, secrets []string) string {
 	if i := strings.IndexByte(out, '#'); i >= 0 {
 		out = out[:i+1] + maskParams(out[i+1:])
 	}
-	return String(out, secrets)
+	return m.String(out)
 }
 
 // maskParams replaces the values of sensitive parameters in an encoded
