@@ -467,6 +467,7 @@ func (b *bench) collect(ctx context.Context, rr *RunResult, since time.Time, w w
 	arrivals, triggers, requests := b.load.snapshot()
 	var finished []time.Time
 	var toDone, toFirst []time.Duration
+	hops := make([][]time.Duration, len(hopNames))
 	var firstFailure string
 	var last time.Time
 	for _, r := range rows {
@@ -493,6 +494,11 @@ func (b *bench) collect(ctx context.Context, rr *RunResult, since time.Time, w w
 		if t0, ok := triggers[r.id]; ok {
 			if a := arrivals[r.id]; a != nil {
 				toFirst = append(toFirst, a.first.Sub(t0))
+				if r.fetched != nil && r.sent != nil {
+					for i, d := range []time.Duration{r.created.Sub(t0), r.fetched.Sub(r.created), r.sent.Sub(*r.fetched), a.first.Sub(*r.sent)} {
+						hops[i] = append(hops[i], d)
+					}
+				}
 			}
 		}
 	}
@@ -514,6 +520,12 @@ func (b *bench) collect(ctx context.Context, rr *RunResult, since time.Time, w w
 	rr.SteadySeconds = round(window.Seconds(), 2)
 	pf, pd := percentiles(toFirst), percentiles(toDone)
 	rr.TriggerToFirstRequest, rr.TriggerToFinished = &pf, &pd
+	rr.Hops = nil
+	for i, name := range hopNames {
+		if len(hops[i]) > 0 {
+			rr.Hops = append(rr.Hops, Hop{Name: name, Percentiles: percentiles(hops[i])})
+		}
+	}
 	return nil
 }
 

@@ -196,6 +196,21 @@ func checkRun(t *testing.T, rr *RunResult, workload bool) {
 	if rr.SQLPerStep <= 0 || rr.TracerPerStep <= 0 {
 		t.Errorf("%s: SQL statements per step not filled: %v (tracer %v)", rr.Name, rr.SQLPerStep, rr.TracerPerStep)
 	}
+	// Backends flush their table statistics up to seconds late: a short
+	// run's updates may not show yet, but a share must be a share.
+	if rr.ExecutionUpdates < 0 || rr.HOTUpdatePct < 0 || rr.HOTUpdatePct > 100 {
+		t.Errorf("%s: executions' updates miscounted: %d, %.1f%% HOT", rr.Name, rr.ExecutionUpdates, rr.HOTUpdatePct)
+	}
+	var hops []string
+	for _, h := range rr.Hops {
+		hops = append(hops, h.Name)
+		if h.N != rr.Executions {
+			t.Errorf("%s: hop %s has %d samples, want %d", rr.Name, h.Name, h.N, rr.Executions)
+		}
+	}
+	if d := cmp.Diff(hopNames, hops); d != "" {
+		t.Errorf("%s: hops (-want +got):\n%s", rr.Name, d)
+	}
 }
 
 func TestSteadyRate(t *testing.T) {

@@ -101,6 +101,14 @@ func pct(p *Percentiles) string {
 	return fmt.Sprintf("%.0f/%.0f/%.0f", p.P50, p.P95, p.P99)
 }
 
+// pct1 is pct with a decimal: hops are a few milliseconds.
+func pct1(p *Percentiles) string {
+	if p == nil || p.N == 0 {
+		return "-"
+	}
+	return fmt.Sprintf("%.1f/%.1f/%.1f", p.P50, p.P95, p.P99)
+}
+
 // hotPct is the run's share of HOT updates of executions, "-" when it
 // updated none.
 func hotPct(rr *RunResult) string {
@@ -147,8 +155,29 @@ func printReport(w io.Writer, r *Result) {
 		_ = tw.Flush()
 		fmt.Fprintln(w)
 	}
+	hopTable := func() {
+		if !slices.ContainsFunc(r.Runs, func(rr *RunResult) bool { return len(rr.Hops) > 0 }) {
+			return
+		}
+		fmt.Fprintln(w, "trigger → first request by hop, ms p50/p95/p99")
+		tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
+		fmt.Fprintf(tw, "run\t%s\t\n", strings.Join(hopNames, "\t"))
+		for _, rr := range r.Runs {
+			if len(rr.Hops) == 0 {
+				continue
+			}
+			fmt.Fprintf(tw, "%s\t", rr.Name)
+			for i := range rr.Hops {
+				fmt.Fprintf(tw, "%s\t", pct1(&rr.Hops[i].Percentiles))
+			}
+			fmt.Fprintln(tw)
+		}
+		_ = tw.Flush()
+		fmt.Fprintln(w)
+	}
 	table("baselines (flowd's CPU column is this process: River client, or HTTP client)", r.Baselines)
 	table("flowd", r.Runs)
+	hopTable()
 	table("sweep (fetch cooldown / fetch poll interval / commit shards)", r.Sweep)
 
 	if len(r.Baselines) > 0 && len(r.Runs) > 0 {

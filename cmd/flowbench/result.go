@@ -75,6 +75,8 @@ type RunResult struct {
 
 	TriggerToFirstRequest *Percentiles `json:"trigger_to_first_request,omitempty"`
 	TriggerToFinished     *Percentiles `json:"trigger_to_finished,omitempty"`
+	// Hops split trigger → first request (hopNames).
+	Hops []Hop `json:"hops,omitempty"`
 
 	FlowdCPUPer1k    float64 `json:"flowd_cpu_seconds_per_1000_steps"`
 	PostgresCPUPer1k float64 `json:"postgres_cpu_seconds_per_1000_steps"`
@@ -125,3 +127,18 @@ type Goal struct {
 	Pass bool   `json:"pass"`
 	Note string `json:"note,omitempty"`
 }
+
+// Hop is one part of trigger → first request.
+type Hop struct {
+	Name string `json:"name"`
+	Percentiles
+}
+
+// hopNames are the parts of trigger → first request, from the clocks of
+// the same machine: the trigger call to its transaction's start
+// (executions.created_at: the wait in the trigger group), then to River's
+// fetch of the job (river_job.attempted_at: commit, NOTIFY, fetch
+// cooldown), then to step 1's attempt starting (loading the execution and
+// the running checkpoint's commit), then to the request's arrival at the
+// target (HTTP).
+var hopNames = []string{"trigger→tx start", "tx start→fetched", "fetched→step sent", "step sent→arrived"}
