@@ -220,8 +220,8 @@ func (s *Store) ExecutionListByFlow(ctx context.Context, companyID, flowID uuid.
 }
 
 // ExecutionCommit writes a group of step attempts and execution states,
-// whatever their companies, in one transaction with one multi-row
-// statement each: the worker's group commit of steps that finished close
+// whatever their companies, in one transaction (one round trip) with one
+// multi-row statement each: the worker's group commit of steps that finished close
 // together. Several updates of one execution in a group must be merged by
 // the caller (the last state wins). An execution cancelled by an operator
 // keeps its cancelled status, error and finished_at.
@@ -236,12 +236,14 @@ func (s *Store) ExecutionCommit(ctx context.Context, attempts []flow.StepAttempt
 	if len(updates) > 0 {
 		queueExecutionsUpdate(batch, updates)
 	}
-	return s.InTx(ctx, func(tx *Store) error {
-		if err := tx.db.SendBatch(ctx, batch).Close(); err != nil {
-			return fmt.Errorf("commit %d attempts and %d executions: %w", len(attempts), len(updates), err)
-		}
-		return nil
-	})
+	// A batch outside a transaction runs as one implicit transaction (pgx
+	// sends it as one pipeline ending in a single Sync): it is atomic and
+	// committed when Close returns, without the round trips of BEGIN and
+	// COMMIT. Inside a transaction it is part of that transaction.
+	if err := s.db.SendBatch(ctx, batch).Close(); err != nil {
+		return fmt.Errorf("commit %d attempts and %d executions: %w", len(attempts), len(updates), err)
+	}
+	return nil
 }
 
 // updateRecord is one element of the update of queueExecutionsUpdate: the
