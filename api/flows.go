@@ -42,10 +42,12 @@ func readBody(r *http.Request) ([]byte, error) {
 }
 
 // createdFlow is a flow as returned by create, with its inbound hook
-// secret (shown this once).
+// secret and, when flowd generated it, its outbound signing secret (both
+// shown this once).
 type createdFlow struct {
 	*flow.Flow
-	HookSecret string `json:"hook_secret"`
+	HookSecret    string `json:"hook_secret"`
+	SigningSecret string `json:"signing_secret,omitempty"`
 }
 
 // GET /v1/webhooks?workspace_id=
@@ -86,12 +88,16 @@ func (s *Server) createFlow(w http.ResponseWriter, r *http.Request, body []byte,
 	if err != nil {
 		return err
 	}
-	secret := NewSecret()
-	f, err := s.store.FlowCreate(r.Context(), p.CompanyID, p.UserID, in, secret)
+	answer := createdFlow{HookSecret: NewSecret()}
+	if in.GenerateSigningSecret {
+		answer.SigningSecret = flow.NewSigningSecret()
+		in.SigningSecret = &answer.SigningSecret
+	}
+	answer.Flow, err = s.store.FlowCreate(r.Context(), p.CompanyID, p.UserID, in, answer.HookSecret)
 	if err != nil {
 		return err
 	}
-	writeOK(w, http.StatusCreated, msg, createdFlow{Flow: f, HookSecret: secret})
+	writeOK(w, http.StatusCreated, msg, answer)
 	return nil
 }
 
@@ -119,6 +125,11 @@ func (s *Server) flowReplace(w http.ResponseWriter, r *http.Request) error {
 	in, err := flow.DecodeFlow(body)
 	if err != nil {
 		return err
+	}
+	if in.GenerateSigningSecret {
+		// The answer is the flow object, which never shows the secret.
+		return &flow.ValidationError{Errors: []flow.FieldError{{Field: "generate_signing_secret",
+			Message: "only on create; rotate the secret with POST /v1/webhooks/{id}/signing-secret"}}}
 	}
 	f, err := s.store.FlowReplace(r.Context(), p.CompanyID, id, in)
 	if err != nil {

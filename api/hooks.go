@@ -227,16 +227,8 @@ type hookSecret struct {
 
 // POST /v1/webhooks/{id}/hook-secret: replace the flow's hook secret.
 func (s *Server) hookSecretRotate(w http.ResponseWriter, r *http.Request) error {
-	id, err := pathID(r)
+	id, p, err := s.editableFlow(r)
 	if err != nil {
-		return err
-	}
-	p := principalFrom(r.Context())
-	info, err := s.store.FlowRunInfo(r.Context(), p.CompanyID, id)
-	if err != nil {
-		return err
-	}
-	if err := flow.CheckEdit(info.Status); err != nil {
 		return err
 	}
 	secret := NewSecret()

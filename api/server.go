@@ -128,6 +128,7 @@ func (s *Server) routeTable() []route {
 		{"POST", "/v1/integrations/{id}/stop", false, s.flowStop},
 		{"POST", "/v1/integrations/{id}/resume", false, s.flowResume},
 		{"POST", "/v1/webhooks/{id}/hook-secret", false, s.hookSecretRotate},
+		{"POST", "/v1/webhooks/{id}/signing-secret", false, s.signingSecretRotate},
 		{"POST", "/v1/hooks/{flow_id}", true, s.hookReceive},
 		{"GET", "/v1/openapi.json", true, s.openAPI},
 		{"GET", "/healthz", true, s.healthz},

@@ -25,13 +25,15 @@ type run struct {
 	state   flow.State
 	scope   *flow.Scope
 	records json.RawMessage
+	// signing are the flow's outbound signing secrets as the run began.
+	signing flow.SigningSecrets
 	// prevWorker is the process that ran the job before this one, if any.
 	prevWorker string
 }
 
-func newRun(w *Worker, exec *flow.Execution, plan *flow.Plan) *run {
+func newRun(w *Worker, exec *flow.Execution, plan *flow.Plan, signing flow.SigningSecrets) *run {
 	state := flow.NewState(plan, exec)
-	return &run{w: w, exec: exec, plan: plan, state: state, scope: flow.NewScope(plan, exec, state)}
+	return &run{w: w, exec: exec, plan: plan, state: state, scope: flow.NewScope(plan, exec, state), signing: signing}
 }
 
 // update is the current state as the committer writes it.
@@ -106,9 +108,9 @@ func (r *run) execute(ctx context.Context) error {
 			pending = nil
 			for _, a := range d.Start {
 				inflight++
-				ps, vars := r.plan.Steps[a.Step], r.scope.Vars(a.Attempt, now)
+				ps, vars, secrets := r.plan.Steps[a.Step], r.scope.Vars(a.Attempt, now), r.signing.Active(now)
 				go func() {
-					results <- w.sendStep(ctx, ps, vars, r.exec.ID, a.Attempt, r.plan.Def.SigningSecret, a.Deadline)
+					results <- w.sendStep(ctx, ps, vars, r.exec.ID, a.Attempt, secrets, a.Deadline)
 				}()
 			}
 		case flow.HandBack:

@@ -40,7 +40,7 @@ var bodyMethods = map[string]bool{"POST": true, "PUT": true, "PATCH": true, "DEL
 // and extracts its variables. It never returns an error: every failure is
 // described in the result.
 func (w *Worker) sendStep(ctx context.Context, ps *flow.PlannedStep, vars map[string]any, execID uuid.UUID,
-	attempt int, signingSecret string, deadline time.Time) attemptResult {
+	attempt int, signingSecrets []string, deadline time.Time) attemptResult {
 
 	st := ps.Step
 	res := attemptResult{step: st.StepNumber}
@@ -122,8 +122,8 @@ func (w *Worker) sendStep(ctx context.Context, ps *flow.PlannedStep, vars map[st
 	if body != nil && req.Header.Get("Content-Type") == "" {
 		req.Header.Set("Content-Type", "application/json")
 	}
-	if signingSecret != "" {
-		signRequest(req.Header, signingSecret, idemKey, started, body)
+	if len(signingSecrets) > 0 {
+		signRequest(req.Header, signingSecrets, idemKey, started, body)
 	}
 	res.rec.RequestHeaders = recordHeaders(req.Header, mask)
 
@@ -286,10 +286,11 @@ func parseRetryAfter(v string, now time.Time) time.Duration {
 }
 
 // signRequest adds Standard Webhooks headers: webhook-id (the idempotency
-// key), webhook-timestamp and webhook-signature (see Sign).
-func signRequest(h http.Header, secret, msgID string, now time.Time, body []byte) {
+// key), webhook-timestamp and webhook-signature: one signature per secret,
+// space-separated (flow.SignAll), the current secret's first.
+func signRequest(h http.Header, secrets []string, msgID string, now time.Time, body []byte) {
 	ts := strconv.FormatInt(now.Unix(), 10)
 	h.Set("webhook-id", msgID)
 	h.Set("webhook-timestamp", ts)
-	h.Set("webhook-signature", flow.Sign(secret, msgID, ts, body))
+	h.Set("webhook-signature", flow.SignAll(secrets, msgID, ts, body))
 }

@@ -32,6 +32,7 @@ func (ExecutionArgs) Kind() string { return "flowd.execution" }
 type Store interface {
 	ExecutionGetForRun(ctx context.Context, id uuid.UUID) (*flow.Execution, error)
 	FlowDefinitionForRun(ctx context.Context, flowID uuid.UUID, version int) (*flow.Definition, error)
+	FlowSigningSecretsForRun(ctx context.Context, flowID uuid.UUID) (flow.SigningSecrets, error)
 	ExecutionCommit(ctx context.Context, attempts []flow.StepAttempt, updates []flow.ExecutionUpdate) error
 }
 
@@ -266,7 +267,13 @@ func (w *Worker) Work(ctx context.Context, job *river.Job[ExecutionArgs]) error 
 	if err != nil {
 		return err
 	}
-	r := newRun(w, exec, plan)
+	// Read on every run, not cached with the plan: a rotation applies
+	// from the next run of every execution of the flow.
+	signing, err := w.store.FlowSigningSecretsForRun(ctx, exec.FlowID)
+	if err != nil {
+		return err
+	}
+	r := newRun(w, exec, plan, signing)
 	if job.Attempt > w.cfg.MaxRuns {
 		return r.giveUp(ctx, job.Attempt-1)
 	}

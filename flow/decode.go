@@ -43,6 +43,9 @@ type FlowInput struct {
 	// SigningSecret is the write-only secret for Standard Webhooks
 	// signatures, or nil for none. It is never encoded.
 	SigningSecret *string `json:"-"`
+	// GenerateSigningSecret asks flowd to make the signing secret
+	// (generate_signing_secret); only a create honours it.
+	GenerateSigningSecret bool `json:"-"`
 	// PredefinedVariables is never nil.
 	PredefinedVariables []PredefinedVariable `json:"predefinedVariables"`
 	// Variables is never nil.

@@ -1,6 +1,7 @@
 package flow
 
 import (
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -117,7 +118,7 @@ func TestDecodeFlowDefaults(t *testing.T) {
 func TestDecodeFlowKeepsValues(t *testing.T) {
 	t.Parallel()
 
-	got, err := DecodeFlow([]byte(`{"name": "x", "schedule": " */5 * * * * ", "signing_secret": "whsec_0123456789abcdef",
+	got, err := DecodeFlow([]byte(`{"name": "x", "schedule": " */5 * * * * ", "signing_secret": "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw",
 		"is_template": true, "max_retries": 20, "retry_delay": 30, "retry_delay_unit": "days", "flow_mapping": {"email": "contact.email"},
 		"predefinedVariables": [{"name": "n", "value": {"b": 1.50, "a": "<&>"}}, {"name": "m"}],
 		"steps": [{"step_number": 1, "webhook_method": "post", "webhook_url": "https://example.com/{{email}}",
@@ -138,7 +139,7 @@ func TestDecodeFlowKeepsValues(t *testing.T) {
 		Mapping: string(got.FlowMapping), Body: string(got.Steps[0].WebhookBody), Predefined: got.PredefinedVariables,
 	}
 	want := kept{
-		Schedule: "*/5 * * * *", SigningSecret: "whsec_0123456789abcdef", IsTemplate: true, MaxRetries: 20, RetryDelay: 30,
+		Schedule: "*/5 * * * *", SigningSecret: "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw", IsTemplate: true, MaxRetries: 20, RetryDelay: 30,
 		Mapping: `{"email":"contact.email"}`,
 		Body:    `{"z":"{{n}}","a":[1e2,"é` + "\ufffd" + `"]}`,
 		Predefined: []PredefinedVariable{
@@ -283,7 +284,27 @@ func TestDecodeFlowValidation(t *testing.T) {
 		{"schedule", func(f map[string]any) { f["schedule"] = "every day" },
 			[]FieldError{{"schedule", "invalid cron expression: expected exactly 5 fields, found 2: [every day]"}}},
 		{"schedule type", func(f map[string]any) { f["schedule"] = 5 }, []FieldError{{"schedule", "must be a string"}}},
-		{"signing_secret short", func(f map[string]any) { f["signing_secret"] = "short" }, []FieldError{{"signing_secret", "must be 16 to 256 characters"}}},
+		{"signing_secret not whsec_", func(f map[string]any) { f["signing_secret"] = "a-raw-secret-of-40-characters-0123456789" },
+			[]FieldError{{"signing_secret", `must start with "whsec_" (Standard Webhooks format: whsec_ and the base64 of the key)`}}},
+		{"signing_secret not base64", func(f map[string]any) { f["signing_secret"] = "whsec_not base64 at all, not at all!!" },
+			[]FieldError{{"signing_secret", "must be whsec_ followed by standard padded base64"}}},
+		{"signing_secret unpadded", func(f map[string]any) { f["signing_secret"] = "whsec_" + strings.Repeat("A", 43) },
+			[]FieldError{{"signing_secret", "must be whsec_ followed by standard padded base64"}}},
+		{"signing_secret short key", func(f map[string]any) { f["signing_secret"] = "whsec_MDEyMzQ1Njc4OWFiY2RlZg==" },
+			[]FieldError{{"signing_secret", "the base64 after whsec_ must decode to 24 to 64 bytes, not 16"}}},
+		{"signing_secret long key", func(f map[string]any) {
+			f["signing_secret"] = "whsec_" + base64.StdEncoding.EncodeToString(make([]byte, 65))
+		},
+			[]FieldError{{"signing_secret", "the base64 after whsec_ must decode to 24 to 64 bytes, not 65"}}},
+		{"signing_secret 64-byte key", func(f map[string]any) {
+			f["signing_secret"] = "whsec_" + base64.StdEncoding.EncodeToString(make([]byte, 64))
+		}, nil},
+		{"generate_signing_secret with signing_secret", func(f map[string]any) {
+			f["signing_secret"] = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
+			f["generate_signing_secret"] = true
+		}, []FieldError{{"generate_signing_secret", "not with signing_secret: either flowd makes the secret or you give one"}}},
+		{"generate_signing_secret type", func(f map[string]any) { f["generate_signing_secret"] = "yes" },
+			[]FieldError{{"generate_signing_secret", "must be a boolean"}}},
 		{"NUL characters", func(f map[string]any) {
 			f["logo"] = "a\x00b"
 			step(f, 1)["webhook_body"] = map[string]any{"k\x00": "v", "list": []any{"ok", "\x00"}}

@@ -26,15 +26,14 @@ type Definition struct {
 	PredefinedVariables []PredefinedVariable `json:"predefinedVariables"`
 	Variables           []Variable           `json:"variables"`
 	Steps               []Step               `json:"steps"`
-	// SigningSecret signs outbound requests (Standard Webhooks) when not
-	// empty. The definition is internal: it is never returned by the API.
-	SigningSecret string `json:"signing_secret,omitempty"`
+	// The signing secrets are not part of a version: they belong to the
+	// flow (SigningSecrets), so that a rotation applies to every execution.
 }
 
 // Definition returns the runnable snapshot of the flow as version version
 // of flow flowID.
 func (in *FlowInput) Definition(flowID uuid.UUID, version int) *Definition {
-	def := &Definition{
+	return &Definition{
 		FlowID:              flowID,
 		Version:             version,
 		Name:                in.Name,
@@ -47,10 +46,6 @@ func (in *FlowInput) Definition(flowID uuid.UUID, version int) *Definition {
 		Variables:           slices.Clone(in.Variables),
 		Steps:               slices.Clone(in.Steps),
 	}
-	if in.SigningSecret != nil {
-		def.SigningSecret = *in.SigningSecret
-	}
-	return def
 }
 
 // RetryDelayDuration is the delay before an execution retry and between the

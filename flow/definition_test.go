@@ -41,8 +41,6 @@ func TestFlowInputDefinition(t *testing.T) {
 	t.Parallel()
 
 	in := seedInput(t)
-	secret := "whsec_0123456789abcdef"
-	in.SigningSecret = &secret
 	def := in.Definition(testFlowID, 3)
 
 	want := &Definition{
@@ -57,7 +55,6 @@ func TestFlowInputDefinition(t *testing.T) {
 		PredefinedVariables: in.PredefinedVariables,
 		Variables:           in.Variables,
 		Steps:               in.Steps,
-		SigningSecret:       secret,
 	}
 	if diff := cmp.Diff(want, def); diff != "" {
 		t.Errorf("Definition (-want +got):\n%s", diff)

@@ -65,22 +65,27 @@ func FuzzDecodeFlow(f *testing.F) {
 	})
 }
 
-// encodeFlowInput encodes a flow as a request body, with its signing
-// secret.
+// encodeFlowInput encodes a flow as a request body, with its write-only
+// signing fields.
 func encodeFlowInput(t *testing.T, in *FlowInput) []byte {
 	t.Helper()
 	b, err := marshalNoEscape(in)
 	if err != nil {
 		t.Fatalf("encode flow: %v", err)
 	}
-	if in.SigningSecret == nil {
+	if in.SigningSecret == nil && !in.GenerateSigningSecret {
 		return b
 	}
 	var m map[string]json.RawMessage
 	if err := json.Unmarshal(b, &m); err != nil {
 		t.Fatal(err)
 	}
-	m["signing_secret"] = marshalString(*in.SigningSecret)
+	if in.SigningSecret != nil {
+		m["signing_secret"] = marshalString(*in.SigningSecret)
+	}
+	if in.GenerateSigningSecret {
+		m["generate_signing_secret"] = json.RawMessage("true")
+	}
 	b, err = marshalNoEscape(m)
 	if err != nil {
 		t.Fatal(err)

@@ -38,7 +38,11 @@ import (
 //	tag_name              string, at most 200
 //	category_name         string, at most 200
 //	schedule              cron expression (ParseSchedule) or null
-//	signing_secret        string 16..256 or null; write-only
+//	signing_secret        "whsec_" + canonical base64 of 24..64 bytes
+//	                      (CheckSigningSecret), or null; write-only
+//	generate_signing_secret  boolean, default false: flowd makes the
+//	                      signing secret (NewSigningSecret); not with
+//	                      signing_secret; write-only
 //	predefinedVariables   at most 100 of {"name", "value"}: name required,
 //	                      a variable name, unique; value any JSON
 //	variables             at most 100 of {"name", "location", "stepId",
@@ -150,8 +154,6 @@ const (
 
 // Limits and messages used only here.
 const (
-	minSigningSecretLen     = 16
-	maxSigningSecretLen     = 256
 	maxShortStringLen       = 200
 	maxLogoLen              = 2048
 	maxPathLen              = 1024
@@ -192,7 +194,7 @@ var (
 
 	flowKeys = []string{"workspace_id", "name", "logo", "retry_delay", "retry_delay_unit", "max_retries",
 		"is_template", "flow_direction", "flow_mapping", "tag_name", "category_name", "schedule",
-		"signing_secret", "predefinedVariables", "variables", "steps"}
+		"signing_secret", "generate_signing_secret", "predefinedVariables", "variables", "steps"}
 	flowReadOnlyKeys = []string{"id", "created_by", "company_id", "status", "created_at", "updated_at",
 		"executions", "deleted_at", "version", "has_signing_secret"}
 	stepKeys = []string{"step_number", "webhook_url", "webhook_method", "webhook_timeout", "retry_limit",
@@ -280,10 +282,16 @@ func (d *decoder) flow(top *object) *FlowInput {
 		in.Schedule = &s
 	}
 	if s, ok := top.str("signing_secret"); ok && s != "" {
-		if n := utf8.RuneCountInString(s); n < minSigningSecretLen || n > maxSigningSecretLen {
-			d.addf("signing_secret", "must be %d to %d characters", minSigningSecretLen, maxSigningSecretLen)
+		if err := CheckSigningSecret(s); err != nil {
+			d.add("signing_secret", err.Error())
 		}
 		in.SigningSecret = &s
+	}
+	if b, ok := top.boolean("generate_signing_secret"); ok && b {
+		if in.SigningSecret != nil {
+			d.add("generate_signing_secret", "not with signing_secret: either flowd makes the secret or you give one")
+		}
+		in.GenerateSigningSecret = true
 	}
 
 	in.PredefinedVariables = d.predefinedVariables(top)

@@ -78,7 +78,6 @@ type definitionDoc struct {
 	PredefinedVariables []predefinedVariableDoc `json:"predefinedVariables"`
 	Variables           []variableDoc           `json:"variables"`
 	Steps               []stepDoc               `json:"steps"`
-	SigningSecret       string                  `json:"signing_secret,omitempty"`
 }
 
 // stepDoc is one step of a definitionDoc (flow.Step).
@@ -132,7 +131,6 @@ func encodeDefinition(def *flow.Definition) json.RawMessage {
 		PredefinedVariables: mapSlice(def.PredefinedVariables, toPredefinedDoc),
 		Variables:           mapSlice(def.Variables, toVariableDoc),
 		Steps:               mapSlice(def.Steps, toStepDoc),
-		SigningSecret:       def.SigningSecret,
 	}
 	return mustJSON(doc)
 }
@@ -155,7 +153,6 @@ func decodeDefinition(raw []byte) (*flow.Definition, error) {
 		PredefinedVariables: mapSlice(doc.PredefinedVariables, fromPredefinedDoc),
 		Variables:           mapSlice(doc.Variables, fromVariableDoc),
 		Steps:               mapSlice(doc.Steps, fromStepDoc),
-		SigningSecret:       doc.SigningSecret,
 	}, nil
 }
 

@@ -103,30 +103,25 @@ func (s *Store) FlowCreate(ctx context.Context, companyID, userID uuid.UUID, in 
 	}
 	id := uuid.New()
 	err := s.InTx(ctx, func(tx *Store) error {
-		var signing *string
-		if in.SigningSecret != nil && *in.SigningSecret != "" {
-			signing = in.SigningSecret
-		}
 		_, err := tx.db.Exec(ctx, `INSERT INTO flows (id, company_id, created_by, workspace_id, name, logo,
 			retry_delay, retry_delay_unit, max_retries, status, is_template, flow_direction, flow_mapping,
-			tag_name, category_name, predefined_variables, variables, schedule, hook_secret, signing_secret, version)
-			VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15,$16,$17,$18,$19,$20,1)`,
+			tag_name, category_name, predefined_variables, variables, schedule, hook_secret, version)
+			VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15,$16,$17,$18,$19,1)`,
 			id, companyID, userID, in.WorkspaceID, in.Name, in.Logo,
 			in.RetryDelay, in.RetryDelayUnit, in.MaxRetries, flow.FlowStatusScheduled, in.IsTemplate,
 			in.FlowDirection, jsonOrEmptyObject(in.FlowMapping), in.TagName, in.CategoryName,
 			encodePredefinedVariables(in.PredefinedVariables), encodeVariables(in.Variables),
-			emptyToNil(in.Schedule), hookSecret, signing)
+			emptyToNil(in.Schedule), hookSecret)
 		if err != nil {
 			return fmt.Errorf("insert flow: %w", err)
+		}
+		if err := tx.setSigningSecret(ctx, companyID, id, in); err != nil {
+			return err
 		}
 		if err := tx.upsertSteps(ctx, id, in.Steps); err != nil {
 			return err
 		}
-		def := in.Definition(id, 1)
-		if signing != nil {
-			def.SigningSecret = *signing
-		}
-		return tx.insertVersion(ctx, def)
+		return tx.insertVersion(ctx, in.Definition(id, 1))
 	})
 	if err != nil {
 		return nil, interpretError(err)
@@ -144,23 +139,19 @@ func (s *Store) FlowReplace(ctx context.Context, companyID, id uuid.UUID, in *fl
 	err := s.InTx(ctx, func(tx *Store) error {
 		var status string
 		var version int
-		var signing *string
-		err := tx.db.QueryRow(ctx, `SELECT status, version, signing_secret FROM flows
-			WHERE id = $1 AND company_id = $2 FOR UPDATE`, id, companyID).Scan(&status, &version, &signing)
+		err := tx.db.QueryRow(ctx, `SELECT status, version FROM flows
+			WHERE id = $1 AND company_id = $2 FOR UPDATE`, id, companyID).Scan(&status, &version)
 		if err != nil {
 			return err
 		}
 		if err := flow.CheckEdit(status); err != nil {
 			return err
 		}
-		if in.SigningSecret != nil && *in.SigningSecret != "" {
-			signing = in.SigningSecret
-		}
 		version++
 		_, err = tx.db.Exec(ctx, `UPDATE flows SET workspace_id = $3, name = $4, logo = $5, retry_delay = $6,
 			retry_delay_unit = $7, max_retries = $8, is_template = $9, flow_direction = $10,
 			flow_mapping = $11, tag_name = $12, category_name = $13, predefined_variables = $14,
-			variables = $15, schedule = $16, signing_secret = $17, version = $18, updated_at = now(),
+			variables = $15, schedule = $16, version = $17, updated_at = now(),
 			-- a new schedule (or a template turned runnable) counts its slots from now
 			schedule_next_at = CASE WHEN schedule IS DISTINCT FROM $16 OR is_template <> $9
 				THEN NULL ELSE schedule_next_at END,
@@ -170,18 +161,17 @@ func (s *Store) FlowReplace(ctx context.Context, companyID, id uuid.UUID, in *fl
 			id, companyID, in.WorkspaceID, in.Name, in.Logo, in.RetryDelay, in.RetryDelayUnit,
 			in.MaxRetries, in.IsTemplate, in.FlowDirection, jsonOrEmptyObject(in.FlowMapping),
 			in.TagName, in.CategoryName, encodePredefinedVariables(in.PredefinedVariables),
-			encodeVariables(in.Variables), emptyToNil(in.Schedule), signing, version)
+			encodeVariables(in.Variables), emptyToNil(in.Schedule), version)
 		if err != nil {
 			return fmt.Errorf("update flow: %w", err)
+		}
+		if err := tx.setSigningSecret(ctx, companyID, id, in); err != nil {
+			return err
 		}
 		if err := tx.upsertSteps(ctx, id, in.Steps); err != nil {
 			return err
 		}
-		def := in.Definition(id, version)
-		if signing != nil {
-			def.SigningSecret = *signing
-		}
-		return tx.insertVersion(ctx, def)
+		return tx.insertVersion(ctx, in.Definition(id, version))
 	})
 	if err != nil {
 		return nil, interpretError(err)

@@ -19,20 +19,21 @@ import (
 // one (TestZeroCompanyRefused).
 var acrossCompanies = map[string]string{
 	"Pool": "plumbing", "Ping": "plumbing", "InTx": "plumbing", "Tx": "plumbing",
-	"ExecutionGetForRun":    "the worker: a River job names its execution by id only",
-	"FlowDefinitionForRun":  "the worker: the definition of the execution it runs",
-	"ExecutionCommit":       "the worker's group commit, by execution id",
-	"FlowHookSecretForHook": "the public hook endpoint learns the flow's company here",
-	"TokenGetByHash":        "authentication learns the token's company here",
-	"ScheduleListUnarmed":   "the schedule loop, over every company's flows",
-	"ScheduleArm":           "the schedule loop",
-	"ScheduleLockDue":       "the schedule loop",
-	"ScheduleAdvance":       "the schedule loop",
-	"ScheduleNextDue":       "the schedule loop",
-	"WorkerHeartbeat":       "process liveness",
-	"WorkerStopped":         "process liveness",
-	"WorkerDeleteDead":      "process liveness",
-	"JobRescueOrphans":      "process liveness",
+	"ExecutionGetForRun":       "the worker: a River job names its execution by id only",
+	"FlowDefinitionForRun":     "the worker: the definition of the execution it runs",
+	"FlowSigningSecretsForRun": "the worker: the signing secrets of the flow whose execution it runs",
+	"ExecutionCommit":          "the worker's group commit, by execution id",
+	"FlowHookSecretForHook":    "the public hook endpoint learns the flow's company here",
+	"TokenGetByHash":           "authentication learns the token's company here",
+	"ScheduleListUnarmed":      "the schedule loop, over every company's flows",
+	"ScheduleArm":              "the schedule loop",
+	"ScheduleLockDue":          "the schedule loop",
+	"ScheduleAdvance":          "the schedule loop",
+	"ScheduleNextDue":          "the schedule loop",
+	"WorkerHeartbeat":          "process liveness",
+	"WorkerStopped":            "process liveness",
+	"WorkerDeleteDead":         "process liveness",
+	"JobRescueOrphans":         "process liveness",
 }
 
 // TestZeroCompanyRefused calls every Store method that acts for a company
@@ -69,9 +70,13 @@ func TestZeroCompanyRefused(t *testing.T) {
 		"FlowGet":              func(st *store.Store) error { _, err := st.FlowGet(ctx, nilCo, f.ID); return err },
 		"FlowList":             func(st *store.Store) error { _, err := st.FlowList(ctx, nilCo, f.WorkspaceID); return err },
 		"FlowRotateHookSecret": func(st *store.Store) error { return st.FlowRotateHookSecret(ctx, nilCo, f.ID, "whsec_y") },
-		"FlowRunInfo":          func(st *store.Store) error { _, err := st.FlowRunInfo(ctx, nilCo, f.ID); return err },
-		"FlowDefinition":       func(st *store.Store) error { _, err := st.FlowDefinition(ctx, nilCo, f.ID, 1); return err },
-		"ExecutionGet":         func(st *store.Store) error { _, err := st.ExecutionGet(ctx, nilCo, e.ID); return err },
+		"FlowRotateSigningSecret": func(st *store.Store) error {
+			_, err := st.FlowRotateSigningSecret(ctx, nilCo, f.ID, flow.NewSigningSecret(), time.Now())
+			return err
+		},
+		"FlowRunInfo":    func(st *store.Store) error { _, err := st.FlowRunInfo(ctx, nilCo, f.ID); return err },
+		"FlowDefinition": func(st *store.Store) error { _, err := st.FlowDefinition(ctx, nilCo, f.ID, 1); return err },
+		"ExecutionGet":   func(st *store.Store) error { _, err := st.ExecutionGet(ctx, nilCo, e.ID); return err },
 		"ExecutionGetByIdempotencyKey": func(st *store.Store) error {
 			_, err := st.ExecutionGetByIdempotencyKey(ctx, nilCo, f.ID, "k")
 			return err

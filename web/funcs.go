@@ -20,6 +20,7 @@ var funcs = template.FuncMap{
 	"body":    prettyBody,
 	"headers": sortedHeaders,
 	"ints":    joinInts,
+	"count":   countOf,
 	"str": func(s *string) string {
 		if s == nil {
 			return ""
@@ -91,4 +92,13 @@ func joinInts(ns []int) string {
 		parts[i] = fmt.Sprint(n)
 	}
 	return strings.Join(parts, ", ")
+}
+
+// countOf writes n with a time unit, singular for one: "1 second",
+// "5 seconds" (retry_delay_unit is stored plural, as the API takes it).
+func countOf(n int, unit string) string {
+	if n == 1 {
+		unit = strings.TrimSuffix(unit, "s")
+	}
+	return strconv.Itoa(n) + " " + unit
 }

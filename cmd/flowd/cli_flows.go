@@ -204,13 +204,17 @@ secret is printed once on stderr (with --json it is in the data).`,
 	}
 	if !o.json {
 		var created struct {
-			HookSecret string `json:"hook_secret"`
+			HookSecret    string `json:"hook_secret"`
+			SigningSecret string `json:"signing_secret"`
 		}
 		if err := a.decode(&created); err != nil {
 			return err
 		}
 		if created.HookSecret != "" {
 			fmt.Fprintf(stderr, "flow created; its inbound hook secret (shown once): %s\n", created.HookSecret)
+		}
+		if created.SigningSecret != "" {
+			fmt.Fprintf(stderr, "its outbound signing secret (shown once): %s\n", created.SigningSecret)
 		}
 	}
 	return printApplied(stdout, a, o.json)

@@ -171,15 +171,17 @@ func TestFlowsApplyCreateThenUpdate(t *testing.T) {
 	t.Parallel()
 	b := setup(t)
 	def := twoStepFlow("apply me", b.target.URL+"/ok", b.target.URL+"/ok")
+	def["generate_signing_secret"] = true
 	r := b.mustCLI(t, 0, "flows", "apply", writeFlow(t, def))
 	id := strings.TrimSpace(r.stdout)
 	if _, err := uuid.Parse(id); err != nil {
 		t.Fatalf("create printed %q, want a flow id", r.stdout)
 	}
-	if !strings.Contains(r.stderr, "whsec_") {
-		t.Errorf("create should show the hook secret once on stderr, got %q", r.stderr)
+	if !strings.Contains(r.stderr, "hook secret (shown once): whsec_") || !strings.Contains(r.stderr, "signing secret (shown once): whsec_") {
+		t.Errorf("create should show the hook and signing secrets once on stderr, got %q", r.stderr)
 	}
 
+	delete(def, "generate_signing_secret") // create only
 	def["id"] = id
 	def["name"] = "applied again"
 	r = b.mustCLI(t, 0, "flows", "apply", writeFlow(t, def))
@@ -189,8 +191,8 @@ func TestFlowsApplyCreateThenUpdate(t *testing.T) {
 	resp := b.env.Do(t, b.tenant, "GET", "/v1/webhooks/"+id, nil)
 	var f flow.Flow
 	resp.Decode(t, &f)
-	if diff := cmp.Diff([]any{"applied again", 2}, []any{f.Name, f.Version}); diff != "" {
-		t.Errorf("flow after the update: name, version (-want +got):\n%s", diff)
+	if diff := cmp.Diff([]any{"applied again", 2, true}, []any{f.Name, f.Version, f.HasSigningSecret}); diff != "" {
+		t.Errorf("flow after the update: name, version, has_signing_secret (-want +got):\n%s", diff)
 	}
 
 	// An id that does not exist creates a new flow and says so.
