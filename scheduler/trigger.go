@@ -65,6 +65,9 @@ var ErrStopped = errors.New("scheduler stopped")
 // that transaction committed. With an idempotency key (or schedule slot)
 // that was used before it returns the first execution and created false.
 // Stopped, deleted and template flows are refused (flow.CheckTrigger).
+// When ctx ends while the batch is being written, Trigger returns ctx's
+// error and the execution may still have been committed: as with any lost
+// answer, a client retries with its idempotency key.
 func (s *Scheduler) Trigger(ctx context.Context, req TriggerRequest) (*flow.Execution, bool, error) {
 	var key *string
 	if req.IdempotencyKey != "" {
