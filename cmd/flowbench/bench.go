@@ -537,6 +537,7 @@ type probe struct {
 	pg    map[int]time.Duration
 	q     int64
 	upd   [2]int64 // updates and HOT updates of executions
+	alloc uint64   // heap objects allocated
 	busy  time.Duration
 	steal time.Duration
 	load  [3]float64
@@ -569,6 +570,7 @@ func (b *bench) begin(ctx context.Context, name string, qc *queryCounter) (*prob
 	p.load = loadAvg()
 	p.busy, p.steal = machineCPU()
 	p.self = selfCPU()
+	p.alloc = heapAllocs()
 	p.start = time.Now()
 	return p, nil
 }
@@ -577,6 +579,7 @@ func (b *bench) begin(ctx context.Context, name string, qc *queryCounter) (*prob
 func (b *bench) end(ctx context.Context, p *probe, qc *queryCounter, steps int, rr *RunResult) {
 	wall := time.Since(p.start)
 	self := selfCPU() - p.self
+	allocs := heapAllocs() - p.alloc
 	child, _, _ := procCPU(b.load.Pid())
 	child -= p.child
 	pgEnd := clusterCPU(b.h.postmaster)
@@ -595,6 +598,7 @@ func (b *bench) end(ctx context.Context, p *probe, qc *queryCounter, steps int, 
 	rr.FlowdCPUPer1k, rr.FlowdCores = per1k(self), cores(self)
 	rr.LoadCPUPer1k, rr.LoadCores = per1k(child), cores(child)
 	rr.PeakRSSMiB = round(float64(rss)/(1<<20), 1)
+	rr.AllocsPerStep = round(float64(allocs)/float64(steps), 0)
 	rr.StealCores = cores(steal)
 
 	backends, err := b.h.backends(ctx)

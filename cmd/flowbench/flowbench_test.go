@@ -176,8 +176,8 @@ func checkRun(t *testing.T, rr *RunResult, workload bool) {
 	}
 	// Cores are CPU over wall time, rounded to 0.01: a light run on a fast
 	// machine may round to 0.
-	if rr.FlowdCPUPer1k <= 0 || rr.FlowdCores < 0 || rr.PeakRSSMiB <= 0 || rr.SQLSource == "" {
-		t.Errorf("%s: CPU, memory or SQL source not filled: %+v", rr.Name, rr)
+	if rr.FlowdCPUPer1k <= 0 || rr.FlowdCores < 0 || rr.PeakRSSMiB <= 0 || rr.AllocsPerStep <= 0 || rr.SQLSource == "" {
+		t.Errorf("%s: CPU, memory, allocations or SQL source not filled: %+v", rr.Name, rr)
 	}
 	if rr.PostgresCPUPer1k < 0 || rr.LoadCPUPer1k < 0 || rr.OtherCores < 0 {
 		t.Errorf("%s: negative CPU figures: %+v", rr.Name, rr)

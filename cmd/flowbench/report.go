@@ -140,17 +140,17 @@ func printReport(w io.Writer, r *Result) {
 		}
 		fmt.Fprintln(w, title)
 		tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
-		fmt.Fprintln(tw, "run\tn\tok\tsteady s\tspread\texec/s\tsteps/s\ttrig→1st req ms\ttrig→done ms\tflowd CPU\tpg CPU\tload CPU\tother\tSQL/step\tHOT\tRSS MiB\t")
-		fmt.Fprintln(tw, "\t\t\t\t%\t\t\tp50/p95/p99\tp50/p95/p99\ts/1k steps\ts/1k steps\ts/1k steps\tcores\t\t%\t\t")
+		fmt.Fprintln(tw, "run\tn\tok\tsteady s\tspread\texec/s\tsteps/s\ttrig→1st req ms\ttrig→done ms\tflowd CPU\tpg CPU\tload CPU\tother\tSQL/step\tHOT\tallocs\tRSS MiB\t")
+		fmt.Fprintln(tw, "\t\t\t\t%\t\t\tp50/p95/p99\tp50/p95/p99\ts/1k steps\ts/1k steps\ts/1k steps\tcores\t\t%\t/step\t\t")
 		for _, rr := range runs {
 			ok := fmt.Sprint(rr.Succeeded)
 			if rr.Failed > 0 || len(rr.Errors) > 0 {
 				ok += "!"
 			}
-			fmt.Fprintf(tw, "%s\t%d\t%s\t%.1f\t%.0f\t%.0f\t%.0f\t%s\t%s\t%.3f\t%.3f\t%.3f\t%.2f\t%.2f\t%s\t%.0f\t\n",
+			fmt.Fprintf(tw, "%s\t%d\t%s\t%.1f\t%.0f\t%.0f\t%.0f\t%s\t%s\t%.3f\t%.3f\t%.3f\t%.2f\t%.2f\t%s\t%.0f\t%.0f\t\n",
 				rr.Name, rr.Executions, ok, rr.SteadySeconds, rr.SpreadPct, rr.ExecPerSec, rr.StepsPerSec,
 				pct(rr.TriggerToFirstRequest), pct(rr.TriggerToFinished),
-				rr.FlowdCPUPer1k, rr.PostgresCPUPer1k, rr.LoadCPUPer1k, rr.OtherCores, rr.SQLPerStep, hotPct(rr), rr.PeakRSSMiB)
+				rr.FlowdCPUPer1k, rr.PostgresCPUPer1k, rr.LoadCPUPer1k, rr.OtherCores, rr.SQLPerStep, hotPct(rr), rr.AllocsPerStep, rr.PeakRSSMiB)
 		}
 		_ = tw.Flush()
 		fmt.Fprintln(w)

@@ -88,6 +88,9 @@ type RunResult struct {
 	OtherCores       float64 `json:"other_processes_cores"` // busy CPU of the machine not accounted above
 	StealCores       float64 `json:"steal_cores"`           // CPU the hypervisor gave to other machines
 	PeakRSSMiB       float64 `json:"peak_rss_mib"`
+	// AllocsPerStep is the heap objects the flowd process allocated per
+	// step (runtime/metrics; the harness's own share included).
+	AllocsPerStep float64 `json:"allocs_per_step"`
 
 	SQLPerStep float64 `json:"sql_statements_per_step"`
 	// ExecutionUpdates and HOTUpdatePct are the updates of executions
