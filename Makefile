@@ -40,9 +40,22 @@ help: ## list the targets
 build: ## build bin/flowd
 	$(GO) build -o bin/flowd ./cmd/flowd
 
+# The local encryption key of `make run` when none is configured (README
+# "Encryption at rest"): next to the private cluster's data, git-ignored.
+LOCAL_KEY_FILE := $(CURDIR)/.pgdata/flowd.keys
+
 run: build ## start flowd serve (API + workers + scheduler; applies migrations)
 	@url="$(DB_URL)"; \
 	echo "flowd serve with DATABASE_URL=$$($(REDACT) <<<"$$url")" >&2; \
+	if [ -z "$${FLOWD_ENCRYPTION_KEYS-}" ] && [ -z "$${FLOWD_ENCRYPTION_KEY_FILE-}" ]; then \
+		if [ ! -s "$(LOCAL_KEY_FILE)" ]; then \
+			mkdir -p "$(dir $(LOCAL_KEY_FILE))"; \
+			bin/flowd keys generate --file "$(LOCAL_KEY_FILE)" >/dev/null; \
+			echo "make run: no encryption key configured; created $(LOCAL_KEY_FILE) (keep it: stored secrets need it)" >&2; \
+		fi; \
+		echo "make run: FLOWD_ENCRYPTION_KEY_FILE=$(LOCAL_KEY_FILE)" >&2; \
+		export FLOWD_ENCRYPTION_KEY_FILE="$(LOCAL_KEY_FILE)"; \
+	fi; \
 	DATABASE_URL="$$url" FLOWD_ALLOW_NETWORKS="$${FLOWD_ALLOW_NETWORKS-}" exec bin/flowd serve
 
 migrate: build ## apply River's and flowd's migrations

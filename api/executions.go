@@ -14,6 +14,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/flowd/flowd/flow"
+	"github.com/flowd/flowd/keyring"
 	"github.com/flowd/flowd/redact"
 	"github.com/flowd/flowd/scheduler"
 	"github.com/flowd/flowd/store"
@@ -106,6 +107,7 @@ func (s *Server) flowTrigger(w http.ResponseWriter, r *http.Request) error {
 	if !created {
 		msg = "execution already exists for this Idempotency-Key"
 	}
+	redactExecution(exec)
 	writeOK(w, http.StatusAccepted, msg, exec)
 	return nil
 }
@@ -206,15 +208,44 @@ func redacted(act func(ctx context.Context, companyID, id uuid.UUID) (*flow.Exec
 
 // redactExecution masks, in an execution about to be shown, the values of
 // sensitive variables (see redact.SensitiveName) given at trigger time or
-// extracted by its steps. The stored execution keeps them: later steps and
-// retries need them. Step attempts are masked when they are recorded.
+// extracted by its steps, and shows the trigger values of secret variables
+// (sealed at rest: store.SealVariables) as {"value": null, "secret": true}.
+// The stored execution keeps them: later steps and retries need them. Step
+// attempts are masked when they are recorded.
 func redactExecution(e *flow.Execution) {
 	if len(e.Variables) > 0 {
-		e.Variables = redact.JSON(e.Variables, nil)
+		// hideSealed after redact.JSON, which would mask the key "secret".
+		e.Variables = hideSealed(redact.JSON(e.Variables, nil))
 	}
 	for _, st := range e.Steps {
 		if st != nil && len(st.Vars) > 0 {
 			st.Vars = redact.JSON(st.Vars, nil)
 		}
 	}
+}
+
+// secretShown is how an answer shows a secret's value.
+var secretShown = json.RawMessage(`{"value":null,"secret":true}`)
+
+// hideSealed replaces each sealed value of trigger variables by
+// secretShown.
+func hideSealed(vars json.RawMessage) json.RawMessage {
+	if !bytes.Contains(vars, []byte(keyring.Prefix)) {
+		return vars
+	}
+	var m map[string]json.RawMessage
+	if json.Unmarshal(vars, &m) != nil {
+		return vars
+	}
+	for name, v := range m {
+		var s string
+		if json.Unmarshal(v, &s) == nil && keyring.IsSealed(s) {
+			m[name] = secretShown
+		}
+	}
+	out, err := json.Marshal(m)
+	if err != nil {
+		return vars
+	}
+	return out
 }

@@ -290,7 +290,7 @@ var cloneNullMessages = map[string]string{
 // dynamicVariables.<name>.
 func cloneFieldErrors(errs []flow.FieldError, in map[string]any, req *cloneRequest) []flow.FieldError {
 	var names []string
-	for _, pv := range in["predefinedVariables"].([]flow.PredefinedVariable) {
+	for _, pv := range in["predefinedVariables"].([]predefinedInput) {
 		names = append(names, pv.Name)
 	}
 	out := make([]flow.FieldError, 0, len(errs))
@@ -328,9 +328,18 @@ func keyPath(key string) string {
 	return "[" + strconv.Quote(key) + "]"
 }
 
+// predefinedInput is a predefined variable as a flow definition sends it:
+// unlike flow.PredefinedVariable's answer form, a secret's value is kept.
+type predefinedInput struct {
+	Name   string          `json:"name"`
+	Value  json.RawMessage `json:"value"`
+	Secret bool            `json:"secret,omitempty"`
+}
+
 // cloneInput builds the JSON definition of a clone: the source's steps and
 // variables, the new names, and dynamicVariables overriding predefined
-// variables by name (names the source lacks are added).
+// variables by name (names the source lacks are added). A secret stays
+// secret, whether its value is the source's or an override.
 func cloneInput(src *flow.Flow, req *cloneRequest) map[string]any {
 	name := src.Name + " (copy)"
 	if req.FlowName != nil {
@@ -343,14 +352,14 @@ func cloneInput(src *flow.Flow, req *cloneRequest) map[string]any {
 	if req.CategoryName != nil {
 		category = *req.CategoryName
 	}
-	predefined := make([]flow.PredefinedVariable, 0, len(src.PredefinedVariables)+len(req.DynamicVariables))
+	predefined := make([]predefinedInput, 0, len(src.PredefinedVariables)+len(req.DynamicVariables))
 	seen := map[string]bool{}
 	for _, pv := range src.PredefinedVariables {
 		if v, ok := req.DynamicVariables[pv.Name]; ok {
 			pv.Value = v
 		}
 		seen[pv.Name] = true
-		predefined = append(predefined, pv)
+		predefined = append(predefined, predefinedInput(pv))
 	}
 	extra := make([]string, 0)
 	for k := range req.DynamicVariables {
@@ -360,7 +369,7 @@ func cloneInput(src *flow.Flow, req *cloneRequest) map[string]any {
 	}
 	sort.Strings(extra)
 	for _, k := range extra {
-		predefined = append(predefined, flow.PredefinedVariable{Name: k, Value: req.DynamicVariables[k]})
+		predefined = append(predefined, predefinedInput{Name: k, Value: req.DynamicVariables[k]})
 	}
 	steps := make([]map[string]any, 0, len(src.Steps))
 	for _, st := range src.Steps {

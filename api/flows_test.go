@@ -555,7 +555,7 @@ func TestListQueryCountIsConstant(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(pool.Close)
-	counted := flowdtest.NewServer(t, api.New(store.New(pool), b.env.Sched, &api.Config{RateLimit: -1}).Handler())
+	counted := flowdtest.NewServer(t, api.New(store.New(pool, testdb.Keys()), b.env.Sched, &api.Config{RateLimit: -1}).Handler())
 
 	one, many := b.env.NewTenant(t), b.env.NewTenant(t)
 	b.create(t, one, simpleFlow("only", b.target.URL))

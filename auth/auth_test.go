@@ -42,7 +42,7 @@ func (c *countingStore) TokenGetByHash(ctx context.Context, hash []byte) (*store
 func setup(t *testing.T) *testBundle {
 	t.Helper()
 	pool := testdb.Pool(t)
-	st := store.New(pool)
+	st := store.New(pool, testdb.Keys())
 	b := &testBundle{pool: pool, store: st, lookup: &countingStore{Store: st}, now: &atomic.Pointer[time.Time]{}}
 	start := time.Now()
 	b.now.Store(&start)

@@ -73,7 +73,8 @@ type proc struct {
 var clientIDRE = regexp.MustCompile(`msg="flowd ready".*client_id=(\S+)`)
 
 // startWorker runs `flowd worker` on the bundle's database with
-// FLOWD_ALLOW_NETWORKS=127.0.0.0/8 and extra environment variables
+// FLOWD_ALLOW_NETWORKS=127.0.0.0/8, the test process's encryption key and
+// extra environment variables
 // ("NAME=value"), and waits until it is ready. It is killed at the test's
 // cleanup if it still runs; its log is printed if the test failed.
 func (b *bundle) startWorker(t *testing.T, name string, env ...string) *proc {
@@ -95,6 +96,8 @@ func (b *bundle) startWorker(t *testing.T, name string, env ...string) *proc {
 		"FLOWD_LOG_FORMAT=text",
 		"FLOWD_DB_MAX_CONNS=10",
 		"FLOWD_WORKERS=50",
+		// The key of this test process's stores (testdb.Keys).
+		"FLOWD_ENCRYPTION_KEYS="+testdb.KeySpec(),
 	)
 	p.cmd.Env = append(p.cmd.Env, env...)
 	p.cmd.Stdout, p.cmd.Stderr = logFile, logFile

@@ -25,6 +25,9 @@ type run struct {
 	state   flow.State
 	scope   *flow.Scope
 	records json.RawMessage
+	// mask masks the execution's secrets in what its attempts record
+	// (masker); nil until first needed and after new variables.
+	mask *redact.Masker
 	// signing are the flow's outbound signing secrets as the run began.
 	signing flow.SigningSecrets
 	// prevWorker is the process that ran the job before this one, if any.
@@ -109,8 +112,9 @@ func (r *run) execute(ctx context.Context) error {
 			for _, a := range d.Start {
 				inflight++
 				ps, vars, secrets := r.plan.Steps[a.Step], r.scope.Vars(a.Attempt, now), r.signing.Active(now)
+				mask := r.masker(vars)
 				go func() {
-					results <- w.sendStep(ctx, ps, vars, r.exec.ID, a.Attempt, secrets, a.Deadline)
+					results <- w.sendStep(ctx, ps, vars, r.exec.ID, a.Attempt, secrets, a.Deadline, mask)
 				}()
 			}
 		case flow.HandBack:
@@ -153,6 +157,19 @@ func (r *run) execute(ctx context.Context) error {
 	}
 }
 
+// masker returns the Masker of the execution's secrets: the values of the
+// flow's secret variables (and of trigger variables overriding them) and
+// of variables with sensitive names (redact.SecretValues). It is made once
+// per run and again only after a step extracted variables, not per
+// attempt; with no secret it masks nothing by value and costs nothing.
+func (r *run) masker(vars map[string]any) *redact.Masker {
+	if r.mask == nil {
+		secrets := append(redact.SecretValues(vars), r.plan.Def.SecretValues(r.exec.Variables)...)
+		r.mask = redact.NewMasker(secrets)
+	}
+	return r.mask
+}
+
 // apply folds one attempt's result into the state and returns its record.
 func (r *run) apply(res *attemptResult) flow.StepAttempt {
 	w := r.w
@@ -180,6 +197,9 @@ func (r *run) apply(res *attemptResult) flow.StepAttempt {
 	switch r.state.Steps[res.step].Status {
 	case flow.StepSuccess:
 		r.scope.Add(res.extracted)
+		if len(res.extracted) > 0 {
+			r.mask = nil // a variable with a sensitive name may have come
+		}
 		if recs, ok := flow.CollectRecords(r.plan.Def.FlowMapping, res.step, res.body); ok {
 			r.records = recs
 		}

@@ -38,9 +38,10 @@ var bodyMethods = map[string]bool{"POST": true, "PUT": true, "PATCH": true, "DEL
 
 // sendStep renders a step with vars, sends it, checks its success condition
 // and extracts its variables. It never returns an error: every failure is
-// described in the result.
+// described in the result. What it records passes through mask (the
+// execution's secrets, see run.masker).
 func (w *Worker) sendStep(ctx context.Context, ps *flow.PlannedStep, vars map[string]any, execID uuid.UUID,
-	attempt int, signingSecrets []string, deadline time.Time) attemptResult {
+	attempt int, signingSecrets []string, deadline time.Time, mask *redact.Masker) attemptResult {
 
 	st := ps.Step
 	res := attemptResult{step: st.StepNumber}
@@ -55,9 +56,6 @@ func (w *Worker) sendStep(ctx context.Context, ps *flow.PlannedStep, vars map[st
 		WorkerID:      w.cfg.WorkerID,
 		StartedAt:     started,
 	}
-	// One masker for every value of this attempt: building it is the
-	// expensive part of redaction.
-	mask := redact.NewMasker(redact.SecretValues(vars))
 	fail := func(permanent bool, format string, args ...any) attemptResult {
 		res.permanent = permanent
 		res.reason = fmt.Sprintf(format, args...)

@@ -91,10 +91,25 @@ type Step struct {
 }
 
 // PredefinedVariable is a constant of the flow, overridable at clone and
-// trigger time. Value is any JSON value (the seed shows strings).
+// trigger time. Value is any JSON value (the seed shows strings); the value
+// of a secret is a string, write-only: its JSON encoding (every answer)
+// shows it as null.
 type PredefinedVariable struct {
 	Name  string          `json:"name"`
 	Value json.RawMessage `json:"value"`
+	// Secret marks a value that is never answered, is encrypted at rest
+	// and is masked by value in records, logs and errors.
+	Secret bool `json:"secret,omitempty"`
+}
+
+// MarshalJSON writes the variable as answers show it: a secret's value is
+// null. Code that needs a secret's value reads the field, never the JSON.
+func (pv PredefinedVariable) MarshalJSON() ([]byte, error) {
+	type shown PredefinedVariable // without this method
+	if pv.Secret {
+		pv.Value = json.RawMessage("null")
+	}
+	return json.Marshal(shown(pv))
 }
 
 // Variable extraction types.

@@ -43,8 +43,11 @@ import (
 //	generate_signing_secret  boolean, default false: flowd makes the
 //	                      signing secret (NewSigningSecret); not with
 //	                      signing_secret; write-only
-//	predefinedVariables   at most 100 of {"name", "value"}: name required,
-//	                      a variable name, unique; value any JSON
+//	predefinedVariables   at most 100 of {"name", "value", "secret"}: name
+//	                      required, a variable name, unique; value any JSON;
+//	                      secret a boolean: when true the value is a string
+//	                      of at least MinSecretLen characters or null (keep
+//	                      the stored one on replace; see KeepSecrets)
 //	variables             at most 100 of {"name", "location", "stepId",
 //	                      "type", "dataType", "customValue"}
 //	steps                 required, 1..50 steps
@@ -200,7 +203,7 @@ var (
 	stepKeys = []string{"step_number", "webhook_url", "webhook_method", "webhook_timeout", "retry_limit",
 		"timeout", "webhook_url_params", "webhook_headers", "webhook_body", "depends_on_step", "success_condition"}
 	stepReadOnlyKeys   = []string{"id", "created_at", "updated_at", "deleted_at"}
-	predefinedKeys     = []string{"name", "value"}
+	predefinedKeys     = []string{"name", "value", "secret"}
 	variableKeys       = []string{"name", "location", "stepId", "type", "dataType", "customValue"}
 	recordsMappingKeys = []string{"step", "path", "fields"}
 )
@@ -387,6 +390,12 @@ func (d *decoder) predefinedVariables(top *object) []PredefinedVariable {
 		if v, ok := o.fields["value"]; ok {
 			if c, err := canonicalJSON(v); err == nil {
 				pv.Value = c
+			}
+		}
+		if secret, ok := o.boolean("secret"); ok && secret {
+			pv.Secret = true
+			if s, ok := o.str("value"); ok && utf8.RuneCountInString(s) < MinSecretLen {
+				d.addf(o.field("value"), "a secret must be at least %d characters: a shorter one cannot be masked in records", MinSecretLen)
 			}
 		}
 		out = append(out, pv)

@@ -24,7 +24,7 @@ func (m *Masker) JSON(raw []byte) []byte {
 	if !json.Valid(raw) {
 		return []byte(m.String(string(raw)))
 	}
-	w := &jsonWriter{dec: json.NewDecoder(bytes.NewReader(raw)), replacer: m.r}
+	w := &jsonWriter{dec: json.NewDecoder(bytes.NewReader(raw)), replacer: m.replacer}
 	w.dec.UseNumber()
 	if err := w.value(); err != nil {
 		return []byte(m.String(string(raw)))

@@ -70,23 +70,23 @@ func sortLongestFirst(secrets []string) {
 // in one pass, so Mask itself is never rewritten. Empty secrets are ignored.
 func String(s string, secrets []string) string { return NewMasker(secrets).String(s) }
 
-// Masker masks one set of secrets, as String, JSON and URL do, in many
-// values: building the replacement of a set of secrets costs more than
-// applying it, so a caller masking several values with the same secrets
-// (a step's URL, headers and bodies) builds one Masker for all of them.
+// Masker masks one set of secrets, prepared once: String, URL and JSON
+// each prepare theirs on every call, which a caller masking several values
+// with the same secrets (a step attempt's URL, headers, body and error)
+// need not pay again. A Masker is safe for concurrent use.
 type Masker struct {
-	r *strings.Replacer // nil: nothing to replace
+	replacer *strings.Replacer // nil: no secret to mask by value
 }
 
-// NewMasker returns the Masker of secrets.
-func NewMasker(secrets []string) *Masker { return &Masker{r: newReplacer(secrets)} }
+// NewMasker returns a Masker of secrets (see String).
+func NewMasker(secrets []string) *Masker { return &Masker{replacer: newReplacer(secrets)} }
 
 // String is String with the Masker's secrets.
 func (m *Masker) String(s string) string {
-	if m.r == nil {
+	if m.replacer == nil {
 		return s
 	}
-	return m.r.Replace(s)
+	return m.replacer.Replace(s)
 }
 
 // newReplacer returns a replacer of secrets and their escaped forms by Mask,

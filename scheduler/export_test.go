@@ -28,7 +28,7 @@ func (s *Scheduler) WriteTriggerBatch(ctx context.Context, reqs []TriggerRequest
 				return nil, err
 			}
 		}
-		batch[i] = &pendingTrigger{exec: newExecution(req, info, nil), seen: info}
+		batch[i] = &pendingTrigger{exec: newExecution(req, info, nil, req.Variables), seen: info}
 	}
 	if err := s.writeTriggers(batch); err != nil {
 		return nil, err

@@ -84,7 +84,13 @@ func (s *Scheduler) Trigger(ctx context.Context, req TriggerRequest) (*flow.Exec
 		if err != nil {
 			return nil, false, err
 		}
-		t := &pendingTrigger{exec: newExecution(req, info, key), seen: info}
+		// Secret variables are sealed with the flow's secret names as this
+		// version has them; the insert checks the version.
+		vars, err := s.store.SealVariables(req.Variables, info.SecretNames)
+		if err != nil {
+			return nil, false, err
+		}
+		t := &pendingTrigger{exec: newExecution(req, info, key, vars), seen: info}
 		if err := s.triggers.Submit(ctx, binary.BigEndian.Uint32(t.exec.ID[:]), t, true); err != nil {
 			return nil, false, err
 		}
@@ -101,7 +107,7 @@ func (s *Scheduler) Trigger(ctx context.Context, req TriggerRequest) (*flow.Exec
 				return e, false, err
 			}
 		} else if req.ScheduledFor != nil {
-			if now, err := s.runInfo.get(ctx, s.store, req.CompanyID, req.FlowID, true); err != nil || *now == *info {
+			if now, err := s.runInfo.get(ctx, s.store, req.CompanyID, req.FlowID, true); err != nil || sameRun(now, info) {
 				return nil, false, cmp.Or(err, fmt.Errorf("%w: slot %v already has an execution", store.ErrConflict, req.ScheduledFor))
 			}
 		}
@@ -109,8 +115,15 @@ func (s *Scheduler) Trigger(ctx context.Context, req TriggerRequest) (*flow.Exec
 	return nil, false, fmt.Errorf("%w: the flow changed while it was being triggered; try again", store.ErrConflict)
 }
 
-// newExecution is the execution req asks for, of the flow as info says.
-func newExecution(req TriggerRequest, info *store.FlowRunInfo, key *string) *flow.Execution {
+// sameRun reports whether a and b decide a trigger alike: what the insert
+// checks (store.ExecutionsInsert).
+func sameRun(a, b *store.FlowRunInfo) bool {
+	return a.CompanyID == b.CompanyID && a.Status == b.Status && a.IsTemplate == b.IsTemplate && a.Version == b.Version
+}
+
+// newExecution is the execution req asks for, of the flow as info says,
+// with its variables as stored (secret ones sealed).
+func newExecution(req TriggerRequest, info *store.FlowRunInfo, key *string, vars json.RawMessage) *flow.Execution {
 	return &flow.Execution{
 		ExecutionSummary: flow.ExecutionSummary{
 			ID:            uuid.New(),
@@ -127,7 +140,7 @@ func newExecution(req TriggerRequest, info *store.FlowRunInfo, key *string) *flo
 		// a worker may start the execution at once, and the answer must
 		// show it as accepted, without another round trip.
 		Payload:   orJSON(req.Payload, "null"),
-		Variables: orJSON(req.Variables, "{}"),
+		Variables: orJSON(vars, "{}"),
 		Steps:     map[int]*flow.StepState{},
 	}
 }

@@ -103,7 +103,9 @@ type stepDoc struct {
 // of a definitionDoc's (flow.PredefinedVariable).
 type predefinedVariableDoc struct {
 	Name  string          `json:"name"`
-	Value json.RawMessage `json:"value"`
+	Value json.RawMessage `json:"value"` // a secret's: the sealed JSON text, as a JSON string
+	// Secret marks a sealed value (secrets.go).
+	Secret bool `json:"secret,omitempty"`
 }
 
 // variableDoc is one element of flows.variables and of a definitionDoc's

@@ -148,8 +148,16 @@ func (s *Store) ExecutionGet(ctx context.Context, companyID, id uuid.UUID) (*flo
 
 // ExecutionGetForRun returns an execution whatever its company, for the
 // worker that runs it: a River job names its execution by id only.
+// Its secret trigger variables are opened (SealVariables).
 func (s *Store) ExecutionGetForRun(ctx context.Context, id uuid.UUID) (*flow.Execution, error) {
-	return s.getExecution(ctx, "get execution to run", `e.id = $1`, id)
+	e, err := s.getExecution(ctx, "get execution to run", `e.id = $1`, id)
+	if err != nil {
+		return nil, err
+	}
+	if err := s.openVariables(e); err != nil {
+		return nil, err
+	}
+	return e, nil
 }
 
 // ExecutionCursor marks a position in a newest-first list of executions.

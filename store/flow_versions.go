@@ -12,8 +12,12 @@ import (
 
 // insertVersion stores def as its flow's version def.Version.
 func (s *Store) insertVersion(ctx context.Context, def *flow.Definition) error {
-	_, err := s.db.Exec(ctx, `INSERT INTO flow_versions (flow_id, version, definition) VALUES ($1, $2, $3)`,
-		def.FlowID, def.Version, encodeDefinition(def))
+	sealed, err := s.sealDefinition(def)
+	if err != nil {
+		return fmt.Errorf("insert flow version: %w", err)
+	}
+	_, err = s.db.Exec(ctx, `INSERT INTO flow_versions (flow_id, version, definition) VALUES ($1, $2, $3)`,
+		def.FlowID, def.Version, encodeDefinition(sealed))
 	if err != nil {
 		return fmt.Errorf("insert flow version: %w", err)
 	}
@@ -46,6 +50,9 @@ func (s *Store) getDefinition(ctx context.Context, flowID uuid.UUID, version int
 		return nil, fmt.Errorf("get flow %s version %d: %w", flowID, version, interpretError(err))
 	}
 	def, err := decodeDefinition(raw)
+	if err == nil {
+		err = s.openPredefined(def.PredefinedVariables)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("get flow %s version %d: %w", flowID, version, err)
 	}

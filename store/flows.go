@@ -48,8 +48,9 @@ const flowColumns = `f.id, f.created_by, f.company_id, f.workspace_id, f.name, f
 	f.is_template, f.flow_direction, f.flow_mapping, f.tag_name, f.category_name, f.deleted_at,
 	f.predefined_variables, f.variables, f.schedule, f.version, f.signing_secret IS NOT NULL`
 
-// scanFlow scans flowColumns into a flow without steps or executions.
-func scanFlow(row pgx.Row) (*flow.Flow, error) {
+// scanFlow scans flowColumns into a flow without steps or executions, its
+// secrets opened.
+func (s *Store) scanFlow(row pgx.Row) (*flow.Flow, error) {
 	var r flowRow
 	err := row.Scan(&r.ID, &r.CreatedBy, &r.CompanyID, &r.WorkspaceID, &r.Name, &r.Logo,
 		&r.RetryDelay, &r.RetryDelayUnit, &r.MaxRetries, &r.Status, &r.CreatedAt, &r.UpdatedAt,
@@ -59,6 +60,9 @@ func scanFlow(row pgx.Row) (*flow.Flow, error) {
 		return nil, err
 	}
 	predefined, err := decodePredefinedVariables(r.PredefinedVariables)
+	if err == nil {
+		err = s.openPredefined(predefined)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("flow %s: %w", r.ID, err)
 	}
@@ -103,15 +107,23 @@ func (s *Store) FlowCreate(ctx context.Context, companyID, userID uuid.UUID, in 
 	}
 	id := uuid.New()
 	err := s.InTx(ctx, func(tx *Store) error {
-		_, err := tx.db.Exec(ctx, `INSERT INTO flows (id, company_id, created_by, workspace_id, name, logo,
+		sealedHook, err := tx.seal(hookSecret)
+		if err != nil {
+			return err
+		}
+		predefined, err := tx.sealPredefined(in.PredefinedVariables)
+		if err != nil {
+			return err
+		}
+		_, err = tx.db.Exec(ctx, `INSERT INTO flows (id, company_id, created_by, workspace_id, name, logo,
 			retry_delay, retry_delay_unit, max_retries, status, is_template, flow_direction, flow_mapping,
 			tag_name, category_name, predefined_variables, variables, schedule, hook_secret, version)
 			VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15,$16,$17,$18,$19,1)`,
 			id, companyID, userID, in.WorkspaceID, in.Name, in.Logo,
 			in.RetryDelay, in.RetryDelayUnit, in.MaxRetries, flow.FlowStatusScheduled, in.IsTemplate,
 			in.FlowDirection, jsonOrEmptyObject(in.FlowMapping), in.TagName, in.CategoryName,
-			encodePredefinedVariables(in.PredefinedVariables), encodeVariables(in.Variables),
-			emptyToNil(in.Schedule), hookSecret)
+			encodePredefinedVariables(predefined), encodeVariables(in.Variables),
+			emptyToNil(in.Schedule), sealedHook)
 		if err != nil {
 			return fmt.Errorf("insert flow: %w", err)
 		}
@@ -139,12 +151,27 @@ func (s *Store) FlowReplace(ctx context.Context, companyID, id uuid.UUID, in *fl
 	err := s.InTx(ctx, func(tx *Store) error {
 		var status string
 		var version int
-		err := tx.db.QueryRow(ctx, `SELECT status, version FROM flows
-			WHERE id = $1 AND company_id = $2 FOR UPDATE`, id, companyID).Scan(&status, &version)
+		var storedPredefined json.RawMessage
+		err := tx.db.QueryRow(ctx, `SELECT status, version, predefined_variables FROM flows
+			WHERE id = $1 AND company_id = $2 FOR UPDATE`, id, companyID).Scan(&status, &version, &storedPredefined)
 		if err != nil {
 			return err
 		}
 		if err := flow.CheckEdit(status); err != nil {
+			return err
+		}
+		// A secret sent back without its value (as every answer shows it)
+		// keeps the stored one.
+		stored, err := decodePredefinedVariables(storedPredefined)
+		if err == nil {
+			err = tx.openPredefined(stored)
+		}
+		if err != nil {
+			return fmt.Errorf("flow %s: %w", id, err)
+		}
+		flow.KeepSecrets(in.PredefinedVariables, stored)
+		predefined, err := tx.sealPredefined(in.PredefinedVariables)
+		if err != nil {
 			return err
 		}
 		version++
@@ -160,7 +187,7 @@ func (s *Store) FlowReplace(ctx context.Context, companyID, id uuid.UUID, in *fl
 			WHERE id = $1 AND company_id = $2`,
 			id, companyID, in.WorkspaceID, in.Name, in.Logo, in.RetryDelay, in.RetryDelayUnit,
 			in.MaxRetries, in.IsTemplate, in.FlowDirection, jsonOrEmptyObject(in.FlowMapping),
-			in.TagName, in.CategoryName, encodePredefinedVariables(in.PredefinedVariables),
+			in.TagName, in.CategoryName, encodePredefinedVariables(predefined),
 			encodeVariables(in.Variables), emptyToNil(in.Schedule), version)
 		if err != nil {
 			return fmt.Errorf("update flow: %w", err)
@@ -229,7 +256,7 @@ func (s *Store) FlowGet(ctx context.Context, companyID, id uuid.UUID) (*flow.Flo
 	if err := requireCompany("get flow", companyID); err != nil {
 		return nil, err
 	}
-	f, err := scanFlow(s.db.QueryRow(ctx, `SELECT `+flowColumns+` FROM flows f
+	f, err := s.scanFlow(s.db.QueryRow(ctx, `SELECT `+flowColumns+` FROM flows f
 		WHERE f.id = $1 AND f.company_id = $2`, id, companyID))
 	if err != nil {
 		return nil, interpretError(err)
@@ -253,7 +280,7 @@ func (s *Store) FlowList(ctx context.Context, companyID uuid.UUID, workspaceID s
 	if err != nil {
 		return nil, fmt.Errorf("list flows: %w", err)
 	}
-	flows, err := collect(rows, scanFlow)
+	flows, err := collect(rows, s.scanFlow)
 	if err != nil {
 		return nil, fmt.Errorf("list flows: %w", err)
 	}
@@ -336,6 +363,9 @@ func (s *Store) fillFlows(ctx context.Context, flows []*flow.Flow) error {
 // the flow by id and has no token, and learns the company here.
 func (s *Store) FlowHookSecretForHook(ctx context.Context, id uuid.UUID) (secret string, companyID uuid.UUID, err error) {
 	err = s.db.QueryRow(ctx, `SELECT hook_secret, company_id FROM flows WHERE id = $1`, id).Scan(&secret, &companyID)
+	if err == nil {
+		secret, err = s.open(secret)
+	}
 	if err != nil {
 		return "", uuid.Nil, fmt.Errorf("get hook secret: %w", interpretError(err))
 	}
@@ -348,8 +378,12 @@ func (s *Store) FlowRotateHookSecret(ctx context.Context, companyID, id uuid.UUI
 	if err := requireCompany("rotate hook secret", companyID); err != nil {
 		return err
 	}
+	sealed, err := s.seal(secret)
+	if err != nil {
+		return fmt.Errorf("rotate hook secret: %w", err)
+	}
 	tag, err := s.db.Exec(ctx, `UPDATE flows SET hook_secret = $3, updated_at = now()
-		WHERE id = $1 AND company_id = $2 AND deleted_at IS NULL`, id, companyID, secret)
+		WHERE id = $1 AND company_id = $2 AND deleted_at IS NULL`, id, companyID, sealed)
 	if err != nil {
 		return fmt.Errorf("rotate hook secret: %w", err)
 	}
@@ -365,6 +399,9 @@ type FlowRunInfo struct {
 	Status     string
 	IsTemplate bool
 	Version    int
+	// SecretNames are the names of its secret variables: a trigger value
+	// for one of them is sealed too (SealVariables).
+	SecretNames []string
 }
 
 // FlowRunInfo returns the run state of a flow of the company.
@@ -373,8 +410,9 @@ func (s *Store) FlowRunInfo(ctx context.Context, companyID, id uuid.UUID) (*Flow
 		return nil, err
 	}
 	var fi FlowRunInfo
-	err := s.db.QueryRow(ctx, `SELECT company_id, status, is_template, version FROM flows
-		WHERE id = $1 AND company_id = $2`, id, companyID).Scan(&fi.CompanyID, &fi.Status, &fi.IsTemplate, &fi.Version)
+	err := s.db.QueryRow(ctx, `SELECT company_id, status, is_template, version,
+			ARRAY(SELECT v->>'name' FROM jsonb_array_elements(predefined_variables) v WHERE v->>'secret' = 'true')
+		FROM flows WHERE id = $1 AND company_id = $2`, id, companyID).Scan(&fi.CompanyID, &fi.Status, &fi.IsTemplate, &fi.Version, &fi.SecretNames)
 	if err != nil {
 		return nil, interpretError(err)
 	}

@@ -13,7 +13,8 @@ import (
 // The outbound signing secrets of a flow (flows.signing_secret,
 // signing_secret_previous and signing_secret_previous_until) are read and
 // written here only, as flow.SigningSecrets, so that how they are stored
-// (encrypted at rest) is decided in one place. Elsewhere only
+// (encrypted at rest: sealed by writeSigningSecrets, opened by
+// readSigningSecrets) is decided in one place. Elsewhere only
 // "signing_secret IS NOT NULL" is asked (has_signing_secret).
 
 // signingColumns are the columns readSigningSecrets scans.
@@ -33,15 +34,28 @@ func (s *Store) readSigningSecrets(ctx context.Context, query string, args ...an
 	if err := s.db.QueryRow(ctx, query, args...).Scan(&current, &previous, &ss.PreviousUntil); err != nil {
 		return flow.SigningSecrets{}, interpretError(err)
 	}
-	ss.Current, ss.Previous = deref(current), deref(previous)
+	var err error
+	if ss.Current, err = s.open(deref(current)); err != nil {
+		return flow.SigningSecrets{}, fmt.Errorf("signing_secret: %w", err)
+	}
+	if ss.Previous, err = s.open(deref(previous)); err != nil {
+		return flow.SigningSecrets{}, fmt.Errorf("signing_secret_previous: %w", err)
+	}
 	return ss, nil
 }
 
 // writeSigningSecrets stores the signing secrets of flow id.
 func (s *Store) writeSigningSecrets(ctx context.Context, id uuid.UUID, ss flow.SigningSecrets) error {
-	_, err := s.db.Exec(ctx, `UPDATE flows SET signing_secret = $2, signing_secret_previous = $3,
-		signing_secret_previous_until = $4 WHERE id = $1`,
-		id, emptyToNil(&ss.Current), emptyToNil(&ss.Previous), ss.PreviousUntil)
+	current, err := s.sealOptional(&ss.Current)
+	if err != nil {
+		return fmt.Errorf("store signing secret: %w", err)
+	}
+	previous, err := s.sealOptional(&ss.Previous)
+	if err != nil {
+		return fmt.Errorf("store signing secret: %w", err)
+	}
+	_, err = s.db.Exec(ctx, `UPDATE flows SET signing_secret = $2, signing_secret_previous = $3,
+		signing_secret_previous_until = $4 WHERE id = $1`, id, current, previous, ss.PreviousUntil)
 	if err != nil {
 		return fmt.Errorf("store signing secret: %w", err)
 	}

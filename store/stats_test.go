@@ -24,7 +24,7 @@ type statsBundle struct {
 func setupStats(t *testing.T) *statsBundle {
 	t.Helper()
 	pool := testdb.Pool(t)
-	return &statsBundle{pool: pool, store: store.New(pool)}
+	return &statsBundle{pool: pool, store: store.New(pool, testdb.Keys())}
 }
 
 // createFlow stores a one-step flow of company and returns its id.

@@ -11,6 +11,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/flowd/flowd/flow"
+	"github.com/flowd/flowd/keyring"
 )
 
 // ErrNotFound is returned when a row does not exist or belongs to another
@@ -52,11 +53,15 @@ type Store struct {
 	pool *pgxpool.Pool
 	db   dbtx
 	tx   pgx.Tx // db when the Store is bound to a transaction, else nil
+	// keys seal and open the secrets stored in columns (secrets.go); nil
+	// refuses every secret written or read sealed.
+	keys *keyring.Ring
 }
 
-// New returns a Store running its queries on pool.
-func New(pool *pgxpool.Pool) *Store {
-	return &Store{pool: pool, db: pool}
+// New returns a Store running its queries on pool, sealing and opening
+// stored secrets with keys (see package keyring).
+func New(pool *pgxpool.Pool, keys *keyring.Ring) *Store {
+	return &Store{pool: pool, db: pool, keys: keys}
 }
 
 // Pool returns the underlying pool (for River, which shares it).
@@ -72,7 +77,7 @@ func (s *Store) Ping(ctx context.Context) error {
 // transaction it opens a savepoint.
 func (s *Store) InTx(ctx context.Context, fn func(tx *Store) error) error {
 	return pgx.BeginFunc(ctx, s.db, func(tx pgx.Tx) error {
-		return fn(&Store{pool: s.pool, db: tx, tx: tx})
+		return fn(&Store{pool: s.pool, db: tx, tx: tx, keys: s.keys})
 	})
 }
 

@@ -24,7 +24,7 @@ type testBundle struct {
 func setup(tb testing.TB) *testBundle {
 	tb.Helper()
 	pool := testdb.Pool(tb)
-	return &testBundle{pool: pool, store: store.New(pool), company: uuid.New()}
+	return &testBundle{pool: pool, store: store.New(pool, testdb.Keys()), company: uuid.New()}
 }
 
 // createFlow stores a valid flow of n chained steps for b.company.

@@ -34,6 +34,10 @@ var acrossCompanies = map[string]string{
 	"WorkerStopped":            "process liveness",
 	"WorkerDeleteDead":         "process liveness",
 	"JobRescueOrphans":         "process liveness",
+	"SecretsVerify":            "start-up: every company's stored secrets must open with the configured keys",
+	"SecretsSealPlaintext":     "start-up: the upgrade seals every company's secrets stored in clear",
+	"SecretsRotate":            "flowd keys rotate: every company's secrets under the new key",
+	"SealVariables":            "no query: seals a trigger's values for the execution insert",
 }
 
 // TestZeroCompanyRefused calls every Store method that acts for a company

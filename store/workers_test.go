@@ -23,7 +23,7 @@ type workersBundle struct {
 func setupWorkers(t *testing.T) *workersBundle {
 	t.Helper()
 	pool := testdb.Pool(t)
-	return &workersBundle{pool: pool, store: store.New(pool), queue: "q_" + uuid.NewString()[:8]}
+	return &workersBundle{pool: pool, store: store.New(pool, testdb.Keys()), queue: "q_" + uuid.NewString()[:8]}
 }
 
 // runningJob inserts a running job of b.queue last attempted by worker,

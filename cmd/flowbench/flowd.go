@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"net"
 	"net/netip"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -14,6 +15,7 @@ import (
 
 	"github.com/flowd/flowd/api"
 	"github.com/flowd/flowd/engine"
+	"github.com/flowd/flowd/keyring"
 	"github.com/flowd/flowd/netguard"
 	"github.com/flowd/flowd/scheduler"
 	"github.com/flowd/flowd/store"
@@ -91,13 +93,22 @@ func newCountedPool(ctx context.Context, url string, maxConns int) (*pgxpool.Poo
 // loopback is the network the SSRF guard opens for the local target.
 var loopback = []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")}
 
+// benchKeys seals the secrets of the bench's own database: one key made
+// for the run, shared by every stack the run starts on it.
+var benchKeys = sync.OnceValues(func() (*keyring.Ring, error) { return keyring.Parse(keyring.Generate()) })
+
 // startFlowd starts store, worker, scheduler and API server on dbURL.
 func startFlowd(ctx context.Context, dbURL string, cfg stackConfig) (*flowdStack, error) {
 	pool, qc, err := newCountedPool(ctx, dbURL, cfg.DBMaxConns)
 	if err != nil {
 		return nil, err
 	}
-	st := store.New(pool)
+	keys, err := benchKeys()
+	if err != nil {
+		pool.Close()
+		return nil, err
+	}
+	st := store.New(pool, keys)
 	guard := netguard.New(netguard.Config{Allow: loopback})
 	id := fmt.Sprintf("flowbench-%d", time.Now().UnixNano())
 	worker := engine.NewWorker(st, &engine.WorkerConfig{

@@ -113,7 +113,11 @@ func printFlow(w io.Writer, f *flow.Flow) error {
 		tw = newTable(w)
 		fmt.Fprintln(tw, "VARIABLE\tFROM")
 		for _, pv := range f.PredefinedVariables {
-			fmt.Fprintf(tw, "%s\tpredefined %s\n", pv.Name, cell(string(pv.Value), 50))
+			value := cell(string(pv.Value), 50)
+			if pv.Secret {
+				value = "(secret, never shown)"
+			}
+			fmt.Fprintf(tw, "%s\tpredefined %s\n", pv.Name, value)
 		}
 		for _, v := range f.Variables {
 			from := fmt.Sprintf("step %d %s", v.StepID, v.Type)

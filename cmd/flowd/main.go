@@ -3,6 +3,7 @@
 //	flowd serve           API + workers + scheduler
 //	flowd worker          workers + scheduler only (scale out)
 //	flowd migrate         apply River's and flowd's migrations
+//	flowd keys ...        generate an encryption key, rotate stored secrets
 //	flowd token create    issue an API token
 //	flowd flows ...       list, get, apply, stop, resume, delete flows
 //	flowd trigger         start an execution (and --wait for it)
@@ -34,6 +35,7 @@ func commands() []command {
 		{"serve", "run the API, the workers and the scheduler", runServe},
 		{"worker", "run workers and the scheduler only (scale-out)", runWorker},
 		{"migrate", "apply River's and flowd's database migrations", runMigrate},
+		{"keys", "encryption keys of stored secrets: keys generate [--file PATH], keys rotate", runKeys},
 		{"token", "manage API tokens: token create --company UUID --user UUID [--name NAME]", runToken},
 		{"flows", "list, get, apply (create/replace), stop, resume, delete flows", runFlows},
 		{"trigger", "start an execution of a flow; --wait follows it to the end", runTrigger},

@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -70,6 +71,10 @@ func runProcess(ctx context.Context, name string, args []string, stderr io.Write
 	}
 	log := newLogger(stderr, cfg.LogFormat, cfg.LogLevel)
 	log.Info("flowd starting", append([]any{"command", name}, cfg.logAttrs()...)...)
+	keys, keySource, err := loadKeys()
+	if err != nil {
+		return err
+	}
 
 	pool, err := newPool(ctx, cfg.DatabaseURL, cfg.DBMaxConns)
 	if err != nil {
@@ -84,7 +89,10 @@ func runProcess(ctx context.Context, name string, args []string, stderr io.Write
 	if err := store.Migrate(ctx, pool, log); err != nil {
 		return fmt.Errorf("migrate: %w", err)
 	}
-	st := store.New(pool)
+	st := store.New(pool, keys)
+	if err := prepareSecrets(ctx, st, keys, keySource, log); err != nil {
+		return err
+	}
 	guard := netguard.New(netguard.Config{Allow: cfg.AllowNetworks})
 	id := clientID(name)
 	obs := metrics.New()
@@ -246,11 +254,21 @@ func runMigrate(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	pool, err := migratedPool(ctx, *dbURL, newLogger(stderr, "text", LogLevelDefault))
+	log := newLogger(stderr, "text", LogLevelDefault)
+	pool, err := migratedPool(ctx, *dbURL, log)
 	if err != nil {
 		return err
 	}
-	pool.Close()
+	defer pool.Close()
+	// With a key, migrate also encrypts what an older flowd stored in
+	// clear; without one, serve and worker do it when they start.
+	if keys, source, err := loadKeys(); err == nil {
+		if err := prepareSecrets(ctx, store.New(pool, keys), keys, source, log); err != nil {
+			return err
+		}
+	} else if !errors.Is(err, errNoKeys) {
+		return err
+	}
 	fmt.Fprintln(stdout, "migrations applied")
 	return nil
 }

@@ -45,8 +45,9 @@ func runToken(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return err
 	}
 	defer pool.Close()
-	// The store refuses the zero company (store.ErrNoCompany).
-	token, _, err := auth.CreateToken(ctx, store.New(pool), companyID, userID, *name)
+	// The store refuses the zero company (store.ErrNoCompany). Tokens are
+	// hashed, not sealed: no encryption key is needed here.
+	token, _, err := auth.CreateToken(ctx, store.New(pool, nil), companyID, userID, *name)
 	if err != nil {
 		return err
 	}

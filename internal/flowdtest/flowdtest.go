@@ -144,7 +144,7 @@ func start(t testing.TB, opts *Options) (*Env, func(), error) {
 	default:
 		pool = testdb.Pool(t)
 	}
-	st := store.New(pool)
+	st := store.New(pool, testdb.Keys())
 	allow := opts.Allow
 	if allow == nil {
 		allow = []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8"), netip.MustParsePrefix("::1/128")}

@@ -1,0 +1,1 @@
+DROP INDEX IF EXISTS executions_sealed_variables_idx;
