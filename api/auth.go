@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/base64"
+	"fmt"
 	"net/http"
 	"strings"
 
@@ -35,11 +36,22 @@ func bearerToken(r *http.Request) string {
 	return token
 }
 
+// scopeError is a token whose scope does not allow the route (403).
+type scopeError struct{ need, have auth.Scope }
+
+func (e *scopeError) Error() string {
+	return fmt.Sprintf("this route needs a token with scope %s (or wider); this token's scope is %s", e.need, e.have)
+}
+
 // requireToken wraps a handler with Bearer token authentication
-// (auth.Authenticator.Authenticate).
-func (s *Server) requireToken(next http.Handler) http.Handler {
+// (auth.Authenticator.Authenticate) and the scope check: the token's
+// scope must allow need, the route's scope in the route table.
+func (s *Server) requireToken(need auth.Scope, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		p, err := s.auth.Authenticate(r.Context(), bearerToken(r))
+		if err == nil && !p.Scope.Allows(need) {
+			err = &scopeError{need: need, have: p.Scope}
+		}
 		if err != nil {
 			s.writeError(w, r, err)
 			return

@@ -25,6 +25,7 @@ var validBodies = map[string]func(b *testBundle) string{
 	"triggerFlow": func(*testBundle) string { return `{"variables": {}, "payload": [1]}` },
 	"cloneFlow":   func(*testBundle) string { return `{"flow_name": "x"}` },
 	"inboundHook": func(*testBundle) string { return `{"payload": [1]}` },
+	"createToken": func(*testBundle) string { return `{"scope": "read"}` },
 }
 
 func mustJSON(v any) string {
@@ -393,6 +394,20 @@ func TestDocumentAsStrictAsServer(t *testing.T) {
 		t.Run("clone/"+tc.name, func(t *testing.T) {
 			t.Parallel()
 			check(t, "POST", "/v1/integrations/"+f.ID.String()+"/clone", tc.ok, tc.bad, tc.field)
+		})
+	}
+	for _, tc := range []bodyCase{
+		{"token scope", `{"scope": "Trigger"}`, `{"scope": "owner"}`, "scope"},
+		{"token name length", `{"scope": "read", "name": "` + strings.Repeat("n", api.MaxTokenNameLen) + `"}`,
+			`{"scope": "read", "name": "` + strings.Repeat("n", api.MaxTokenNameLen+1) + `"}`, "name"},
+		{"token expires_in", `{"scope": "read", "expires_in": "90d"}`, `{"scope": "read", "expires_in": "soon"}`, "expires_in"},
+		{"token expires_at", `{"scope": "read", "expires_at": "` + time.Now().Add(24*time.Hour).UTC().Format(time.RFC3339) + `"}`, `{"scope": "read", "expires_at": "tomorrow"}`, "expires_at"},
+		{"token user_id", `{"scope": "read", "user_id": "` + tn.UserID.String() + `"}`, `{"scope": "read", "user_id": "me"}`, "user_id"},
+		{"token unknown field", `{"scope": "read"}`, `{"scope": "read", "owner": "x"}`, "owner"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			check(t, "POST", "/v1/tokens", tc.ok, tc.bad, tc.field)
 		})
 	}
 	t.Run("list/status", func(t *testing.T) {

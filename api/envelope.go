@@ -108,6 +108,7 @@ func errorStatusOf(err error) (int, string, []flow.FieldError) {
 		limErr  *rateLimitError
 		mErr    *methodError
 		uErr    *unavailableError
+		sErr    *scopeError
 	)
 	one := func(field, msg string) []flow.FieldError { return []flow.FieldError{{Field: field, Message: msg}} }
 	switch {
@@ -128,6 +129,8 @@ func errorStatusOf(err error) (int, string, []flow.FieldError) {
 		return http.StatusUnauthorized, err.Error(), one(hookErr.field, err.Error())
 	case errors.Is(err, errUnauthorized), errors.Is(err, auth.ErrInvalidToken):
 		return http.StatusUnauthorized, err.Error(), one("Authorization", err.Error())
+	case errors.As(err, &sErr):
+		return http.StatusForbidden, err.Error(), one("scope", err.Error())
 	case errors.As(err, &limErr):
 		return http.StatusTooManyRequests, err.Error(), one(limErr.field, err.Error())
 	case errors.Is(err, errNoRoute):

@@ -123,13 +123,9 @@ func (s *Server) executionList(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	q := r.URL.Query()
-	limit := ExecutionListLimitDefault
-	if v := q.Get("limit"); v != "" {
-		n, err := strconv.Atoi(v)
-		if err != nil || n < 1 || n > ExecutionListLimitMax {
-			return badRequest("limit", "must be an integer from 1 to %d", ExecutionListLimitMax)
-		}
-		limit = n
+	limit, err := queryLimit(q.Get("limit"), ExecutionListLimitDefault, ExecutionListLimitMax)
+	if err != nil {
+		return err
 	}
 	status := strings.ToLower(q.Get("status")) // enums: any case on input
 	switch status {
@@ -138,12 +134,9 @@ func (s *Server) executionList(w http.ResponseWriter, r *http.Request) error {
 	default:
 		return badRequest("status", "must be one of scheduled, in_progress, success, failed, cancelled")
 	}
-	var after *store.ExecutionCursor
-	if c := q.Get("cursor"); c != "" {
-		after, err = store.DecodeExecutionCursor(c)
-		if err != nil {
-			return err
-		}
+	after, err := queryCursor(q.Get("cursor"))
+	if err != nil {
+		return err
 	}
 	list, next, err := s.store.ExecutionListByFlow(r.Context(), p.CompanyID, id, status, limit, after)
 	if err != nil {
@@ -155,13 +148,40 @@ func (s *Server) executionList(w http.ResponseWriter, r *http.Request) error {
 	for _, e := range list {
 		redactExecution(e)
 	}
-	env := envelope{Status: "ok", Message: fmt.Sprintf("%d executions", len(list)), Data: list}
+	writePage(w, fmt.Sprintf("%d executions", len(list)), list, next)
+	return nil
+}
+
+// queryLimit reads a limit query parameter: def when absent, else an
+// integer from 1 to max.
+func queryLimit(v string, def, max int) (int, error) {
+	if v == "" {
+		return def, nil
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil || n < 1 || n > max {
+		return 0, badRequest("limit", "must be an integer from 1 to %d", max)
+	}
+	return n, nil
+}
+
+// queryCursor reads a cursor query parameter; nil when absent.
+func queryCursor(v string) (*store.ExecutionCursor, error) {
+	if v == "" {
+		return nil, nil
+	}
+	return store.DecodeExecutionCursor(v)
+}
+
+// writePage answers 200 with one page of a list and the cursor of the
+// next page, if any.
+func writePage(w http.ResponseWriter, msg string, list any, next *store.ExecutionCursor) {
+	env := envelope{Status: "ok", Message: msg, Data: list}
 	if next != nil {
 		c := next.Encode()
 		env.NextCursor = &c
 	}
 	writeJSON(w, http.StatusOK, env)
-	return nil
 }
 
 // GET /v1/executions/{id}
@@ -186,24 +206,27 @@ func (s *Server) executionGet(w http.ResponseWriter, r *http.Request) error {
 
 // POST /v1/executions/{id}/cancel
 func (s *Server) executionCancel(w http.ResponseWriter, r *http.Request) error {
-	return onID(w, r, http.StatusOK, "execution cancelled", redacted(s.sched.Cancel))
+	return s.executionAction(w, r, http.StatusOK, "execution cancelled", store.AuditExecutionCancel, s.sched.Cancel)
 }
 
 // POST /v1/executions/{id}/retry
 func (s *Server) executionRetry(w http.ResponseWriter, r *http.Request) error {
-	return onID(w, r, http.StatusAccepted, "execution scheduled for retry", redacted(s.sched.Retry))
+	return s.executionAction(w, r, http.StatusAccepted, "execution scheduled for retry", store.AuditExecutionRetry, s.sched.Retry)
 }
 
-// redacted wraps an action on an execution so that its answer is shown
-// with redactExecution applied.
-func redacted(act func(ctx context.Context, companyID, id uuid.UUID) (*flow.Execution, error)) func(ctx context.Context, companyID, id uuid.UUID) (*flow.Execution, error) {
-	return func(ctx context.Context, companyID, id uuid.UUID) (*flow.Execution, error) {
-		e, err := act(ctx, companyID, id)
-		if err == nil {
-			redactExecution(e)
+// executionAction runs an audited action on the execution the path names
+// and answers it with redactExecution applied.
+func (s *Server) executionAction(w http.ResponseWriter, r *http.Request, code int, msg, action string,
+	act func(ctx context.Context, tx *store.Store, companyID, id uuid.UUID) (*flow.Execution, error)) error {
+	return auditedOnID(s, w, r, code, msg, func(ctx context.Context, tx *store.Store, companyID, id uuid.UUID) (*flow.Execution, note, error) {
+		e, err := act(ctx, tx, companyID, id)
+		if err != nil {
+			return nil, note{}, err
 		}
-		return e, err
-	}
+		summary := fmt.Sprintf("execution of flow %s: %s, attempt %d", e.FlowID, msg, e.AttemptNumber)
+		redactExecution(e)
+		return e, note{action: action, targetType: store.AuditTargetExecution, targetID: e.ID, summary: summary}, nil
+	})
 }
 
 // redactExecution masks, in an execution about to be shown, the values of

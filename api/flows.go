@@ -77,12 +77,15 @@ func (s *Server) flowCreate(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	return s.createFlow(w, r, body, "flow created")
+	return s.createFlow(w, r, body, "flow created", func(f *flow.Flow) note {
+		return flowNote(store.AuditFlowCreate, f, fmt.Sprintf("created with %d steps", len(f.Steps)))
+	})
 }
 
 // createFlow validates a flow definition, stores it as a new flow of the
-// caller's company with a fresh hook secret, and answers 201 with msg.
-func (s *Server) createFlow(w http.ResponseWriter, r *http.Request, body []byte, msg string) error {
+// caller's company with a fresh hook secret and the audit entry describe
+// notes, and answers 201 with msg.
+func (s *Server) createFlow(w http.ResponseWriter, r *http.Request, body []byte, msg string, describe func(*flow.Flow) note) error {
 	p := principalFrom(r.Context())
 	in, err := flow.DecodeFlow(body)
 	if err != nil {
@@ -93,7 +96,13 @@ func (s *Server) createFlow(w http.ResponseWriter, r *http.Request, body []byte,
 		answer.SigningSecret = flow.NewSigningSecret()
 		in.SigningSecret = &answer.SigningSecret
 	}
-	answer.Flow, err = s.store.FlowCreate(r.Context(), p.CompanyID, p.UserID, in, answer.HookSecret)
+	answer.Flow, err = audited(s, r, func(tx *store.Store) (*flow.Flow, note, error) {
+		f, err := tx.FlowCreate(r.Context(), p.CompanyID, p.UserID, in, answer.HookSecret)
+		if err != nil {
+			return nil, note{}, err
+		}
+		return f, describe(f), nil
+	})
 	if err != nil {
 		return err
 	}
@@ -131,7 +140,17 @@ func (s *Server) flowReplace(w http.ResponseWriter, r *http.Request) error {
 		return &flow.ValidationError{Errors: []flow.FieldError{{Field: "generate_signing_secret",
 			Message: "only on create; rotate the secret with POST /v1/webhooks/{id}/signing-secret"}}}
 	}
-	f, err := s.store.FlowReplace(r.Context(), p.CompanyID, id, in)
+	f, err := audited(s, r, func(tx *store.Store) (*flow.Flow, note, error) {
+		before, err := tx.FlowGet(r.Context(), p.CompanyID, id)
+		if err != nil {
+			return nil, note{}, err
+		}
+		after, err := tx.FlowReplace(r.Context(), p.CompanyID, id, in)
+		if err != nil {
+			return nil, note{}, err
+		}
+		return after, flowNote(store.AuditFlowUpdate, after, updateSummary(before, after, in)), nil
+	})
 	if err != nil {
 		return err
 	}
@@ -141,22 +160,38 @@ func (s *Server) flowReplace(w http.ResponseWriter, r *http.Request) error {
 
 // DELETE /v1/webhooks/{id}
 func (s *Server) flowDelete(w http.ResponseWriter, r *http.Request) error {
-	return onID(w, r, http.StatusOK, "flow deleted", s.store.FlowDelete)
+	return s.flowChange(w, r, "flow deleted", store.AuditFlowDelete, "deleted", func(ctx context.Context, tx *store.Store, companyID, id uuid.UUID) (*flow.Flow, error) {
+		return tx.FlowDelete(ctx, companyID, id)
+	})
 }
 
 // POST /v1/integrations/{id}/stop
 func (s *Server) flowStop(w http.ResponseWriter, r *http.Request) error {
-	return s.flowSetStatus(w, r, flow.FlowStatusStopped, "flow stopped")
+	return s.flowSetStatus(w, r, flow.FlowStatusStopped, "flow stopped", store.AuditFlowStop, "stopped")
 }
 
 // POST /v1/integrations/{id}/resume
 func (s *Server) flowResume(w http.ResponseWriter, r *http.Request) error {
-	return s.flowSetStatus(w, r, flow.FlowStatusRunning, "flow resumed")
+	return s.flowSetStatus(w, r, flow.FlowStatusRunning, "flow resumed", store.AuditFlowResume, "resumed")
 }
 
-func (s *Server) flowSetStatus(w http.ResponseWriter, r *http.Request, status, msg string) error {
-	return onID(w, r, http.StatusOK, msg, func(ctx context.Context, companyID, id uuid.UUID) (*flow.Flow, error) {
-		return s.store.FlowSetStatus(ctx, companyID, id, status)
+func (s *Server) flowSetStatus(w http.ResponseWriter, r *http.Request, status, msg, action, what string) error {
+	return s.flowChange(w, r, msg, action, what, func(ctx context.Context, tx *store.Store, companyID, id uuid.UUID) (*flow.Flow, error) {
+		return tx.FlowSetStatus(ctx, companyID, id, status)
+	})
+}
+
+// flowChange runs an audited change of the flow the path names and
+// answers 200 with msg and the flow; the audit summary says the flow was
+// what.
+func (s *Server) flowChange(w http.ResponseWriter, r *http.Request, msg, action, what string,
+	change func(ctx context.Context, tx *store.Store, companyID, id uuid.UUID) (*flow.Flow, error)) error {
+	return auditedOnID(s, w, r, http.StatusOK, msg, func(ctx context.Context, tx *store.Store, companyID, id uuid.UUID) (*flow.Flow, note, error) {
+		f, err := change(ctx, tx, companyID, id)
+		if err != nil {
+			return nil, note{}, err
+		}
+		return f, flowNote(action, f, what), nil
 	})
 }
 
@@ -268,7 +303,9 @@ func (s *Server) flowClone(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	err = s.createFlow(w, r, raw, "flow cloned")
+	err = s.createFlow(w, r, raw, "flow cloned", func(f *flow.Flow) note {
+		return flowNote(store.AuditFlowClone, f, fmt.Sprintf("cloned from flow %s (%q)", src.ID, src.Name))
+	})
 	var verr *flow.ValidationError
 	if errors.As(err, &verr) {
 		return &flow.ValidationError{Errors: cloneFieldErrors(verr.Errors, in, &req)}
@@ -400,6 +437,7 @@ func cloneInput(src *flow.Flow, req *cloneRequest) map[string]any {
 		"tag_name":            tag,
 		"category_name":       category,
 		"schedule":            src.Schedule,
+		"propagate_trace":     src.PropagateTrace,
 		"predefinedVariables": predefined,
 		"variables":           src.Variables,
 		"steps":               steps,

@@ -96,6 +96,7 @@ var pathParam = regexp.MustCompile(`\{[a-z_]+\}`)
 var bodyOptional = map[string]bool{
 	"POST /v1/webhooks/{id}/trigger":   true,
 	"POST /v1/integrations/{id}/clone": true,
+	"POST /v1/tokens":                  true,
 }
 
 // replaced are bodies whose only fault is a lone UTF-16 surrogate in a

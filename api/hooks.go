@@ -232,7 +232,14 @@ func (s *Server) hookSecretRotate(w http.ResponseWriter, r *http.Request) error 
 		return err
 	}
 	secret := NewSecret()
-	if err := s.store.FlowRotateHookSecret(r.Context(), p.CompanyID, id, secret); err != nil {
+	_, err = audited(s, r, func(tx *store.Store) (struct{}, note, error) {
+		if err := tx.FlowRotateHookSecret(r.Context(), p.CompanyID, id, secret); err != nil {
+			return struct{}{}, note{}, err
+		}
+		return struct{}{}, note{action: store.AuditFlowHookSecretRotate, targetType: store.AuditTargetFlow, targetID: id,
+			summary: "inbound hook secret rotated; the previous one no longer works"}, nil
+	})
+	if err != nil {
 		return err
 	}
 	s.log.InfoContext(r.Context(), "hook secret rotated", "flow_id", id, "company_id", p.CompanyID)

@@ -213,7 +213,7 @@ func TestOpenAPIFlowSchema(t *testing.T) {
 	want := []string{"id", "created_by", "company_id", "workspace_id", "name", "logo", "retry_delay", "retry_delay_unit",
 		"max_retries", "status", "created_at", "updated_at", "executions", "steps", "is_template", "flow_direction",
 		"flow_mapping", "tag_name", "category_name", "deleted_at", "predefinedVariables", "variables",
-		"schedule", "version", "has_signing_secret"}
+		"schedule", "version", "has_signing_secret", "propagate_trace"}
 	sort.Strings(got)
 	sort.Strings(want)
 	if diff := cmp.Diff(want, got); diff != "" {

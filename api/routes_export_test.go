@@ -6,6 +6,8 @@ type RouteForTest struct {
 	Method, Path string
 	// Public routes take no Bearer token.
 	Public bool
+	// Scope is the token scope the route needs; "" when Public.
+	Scope string
 }
 
 // RoutesForTest lists the route table (the OpenAPI, garbage and isolation
@@ -13,7 +15,7 @@ type RouteForTest struct {
 func RoutesForTest() []RouteForTest {
 	var out []RouteForTest
 	for _, rt := range (&Server{}).routeTable() {
-		out = append(out, RouteForTest{Method: rt.method, Path: rt.path, Public: rt.public})
+		out = append(out, RouteForTest{Method: rt.method, Path: rt.path, Public: rt.scope == public, Scope: string(rt.scope)})
 	}
 	return out
 }

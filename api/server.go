@@ -106,41 +106,57 @@ func (s *Server) Handler() http.Handler {
 // check that the table and the document list the same operations.
 type route struct {
 	method, path string
-	public       bool
-	handler      func(http.ResponseWriter, *http.Request) error
+	// scope is the token scope the route needs (requireToken), or public
+	// for none: the one place a route's permission is decided.
+	scope   auth.Scope
+	handler func(http.ResponseWriter, *http.Request) error
 }
+
+// The scope column of the route table (README "Tokens and scopes"): every
+// GET is read, triggering and acting on executions (and publishing
+// events) is trigger, any other change is admin.
+const (
+	public  auth.Scope = "" // no token
+	read               = auth.ScopeRead
+	trigger            = auth.ScopeTrigger
+	admin              = auth.ScopeAdmin
+)
 
 // routeTable is every route of the API; api/openapi.json has one operation
 // for each (README "Adding a route or a field").
 func (s *Server) routeTable() []route {
 	return []route{
-		{"GET", "/v1/webhooks", false, s.flowList},
-		{"POST", "/v1/webhooks", false, s.flowCreate},
-		{"GET", "/v1/webhooks/{id}", false, s.flowGet},
-		{"PUT", "/v1/webhooks/{id}", false, s.flowReplace},
-		{"DELETE", "/v1/webhooks/{id}", false, s.flowDelete},
-		{"POST", "/v1/webhooks/{id}/trigger", false, s.flowTrigger},
-		{"GET", "/v1/webhooks/{id}/executions", false, s.executionList},
-		{"GET", "/v1/executions/{id}", false, s.executionGet},
-		{"POST", "/v1/executions/{id}/cancel", false, s.executionCancel},
-		{"POST", "/v1/executions/{id}/retry", false, s.executionRetry},
-		{"POST", "/v1/integrations/{id}/clone", false, s.flowClone},
-		{"POST", "/v1/integrations/{id}/stop", false, s.flowStop},
-		{"POST", "/v1/integrations/{id}/resume", false, s.flowResume},
-		{"POST", "/v1/webhooks/{id}/hook-secret", false, s.hookSecretRotate},
-		{"POST", "/v1/webhooks/{id}/signing-secret", false, s.signingSecretRotate},
-		{"POST", "/v1/hooks/{flow_id}", true, s.hookReceive},
-		{"GET", "/v1/openapi.json", true, s.openAPI},
-		{"GET", "/healthz", true, s.healthz},
-		{"GET", "/readyz", true, s.readyz},
+		{"GET", "/v1/webhooks", read, s.flowList},
+		{"POST", "/v1/webhooks", admin, s.flowCreate},
+		{"GET", "/v1/webhooks/{id}", read, s.flowGet},
+		{"PUT", "/v1/webhooks/{id}", admin, s.flowReplace},
+		{"DELETE", "/v1/webhooks/{id}", admin, s.flowDelete},
+		{"POST", "/v1/webhooks/{id}/trigger", trigger, s.flowTrigger},
+		{"GET", "/v1/webhooks/{id}/executions", read, s.executionList},
+		{"GET", "/v1/executions/{id}", read, s.executionGet},
+		{"POST", "/v1/executions/{id}/cancel", trigger, s.executionCancel},
+		{"POST", "/v1/executions/{id}/retry", trigger, s.executionRetry},
+		{"POST", "/v1/integrations/{id}/clone", admin, s.flowClone},
+		{"POST", "/v1/integrations/{id}/stop", admin, s.flowStop},
+		{"POST", "/v1/integrations/{id}/resume", admin, s.flowResume},
+		{"POST", "/v1/webhooks/{id}/hook-secret", admin, s.hookSecretRotate},
+		{"POST", "/v1/webhooks/{id}/signing-secret", admin, s.signingSecretRotate},
+		{"GET", "/v1/tokens", admin, s.tokenList},
+		{"POST", "/v1/tokens", admin, s.tokenCreate},
+		{"DELETE", "/v1/tokens/{id}", admin, s.tokenRevoke},
+		{"GET", "/v1/audit", read, s.auditList},
+		{"POST", "/v1/hooks/{flow_id}", public, s.hookReceive},
+		{"GET", "/v1/openapi.json", public, s.openAPI},
+		{"GET", "/healthz", public, s.healthz},
+		{"GET", "/readyz", public, s.readyz},
 	}
 }
 
 func (s *Server) routes() {
 	for _, rt := range s.routeTable() {
 		h := http.Handler(s.handle(rt.handler))
-		if !rt.public {
-			h = s.requireToken(s.rateLimited(h))
+		if rt.scope != public {
+			h = s.requireToken(rt.scope, s.rateLimited(h))
 		}
 		s.mux.Handle(rt.method+" "+rt.path, h)
 	}

@@ -8,6 +8,7 @@ import (
 
 	"github.com/flowd/flowd/auth"
 	"github.com/flowd/flowd/flow"
+	"github.com/flowd/flowd/store"
 )
 
 // editableFlow returns the {id} of a request acting on a flow of the
@@ -45,7 +46,14 @@ func (s *Server) signingSecretRotate(w http.ResponseWriter, r *http.Request) err
 		return err
 	}
 	secret := flow.NewSigningSecret()
-	ss, err := s.store.FlowRotateSigningSecret(r.Context(), p.CompanyID, id, secret, time.Now())
+	ss, err := audited(s, r, func(tx *store.Store) (flow.SigningSecrets, note, error) {
+		ss, err := tx.FlowRotateSigningSecret(r.Context(), p.CompanyID, id, secret, time.Now())
+		if err != nil {
+			return ss, note{}, err
+		}
+		return ss, note{action: store.AuditFlowSigningSecretRotate, targetType: store.AuditTargetFlow, targetID: id,
+			summary: "outbound signing secret rotated; the previous one signs too for a while"}, nil
+	})
 	if err != nil {
 		return err
 	}

@@ -14,6 +14,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/flowd/flowd/auth"
+	"github.com/flowd/flowd/internal/flowdtest"
 	"github.com/flowd/flowd/internal/testdb"
 	"github.com/flowd/flowd/store"
 )
@@ -26,15 +27,22 @@ type testBundle struct {
 	now    *atomic.Pointer[time.Time]
 }
 
-// countingStore counts the token lookups that reach the database.
+// countingStore counts the token lookups and last-use writes that reach
+// the database.
 type countingStore struct {
 	*store.Store
 	lookups atomic.Int32
+	touches atomic.Int32
 }
 
 func (c *countingStore) TokenGetByHash(ctx context.Context, hash []byte) (*store.Token, error) {
 	c.lookups.Add(1)
 	return c.Store.TokenGetByHash(ctx, hash)
+}
+
+func (c *countingStore) TokenTouch(ctx context.Context, id uuid.UUID, minGap time.Duration) error {
+	c.touches.Add(1)
+	return c.Store.TokenTouch(ctx, id, minGap)
 }
 
 // setup returns an Authenticator on the package's test database whose
@@ -68,7 +76,7 @@ func TestCreateAndAuthenticate(t *testing.T) {
 	if !strings.HasPrefix(token, auth.TokenPrefix) || len(token) < 40 {
 		t.Errorf("token %q: want the %q prefix and 32 random bytes", token, auth.TokenPrefix)
 	}
-	want := &auth.Principal{TokenID: p.TokenID, CompanyID: company, UserID: user}
+	want := &auth.Principal{TokenID: p.TokenID, CompanyID: company, UserID: user, Scope: auth.ScopeAdmin}
 	if diff := cmp.Diff(want, p); diff != "" {
 		t.Errorf("created principal (-want +got):\n%s", diff)
 	}
@@ -108,7 +116,7 @@ func TestAuthenticateRefuses(t *testing.T) {
 	// A token of the zero company can only be written by hand; it never
 	// acts for anyone.
 	zero, hash := auth.NewToken()
-	if _, err := b.pool.Exec(ctx, `INSERT INTO api_tokens (id, company_id, user_id, token_hash) VALUES ($1, $2, $3, $4)`,
+	if _, err := b.pool.Exec(ctx, `INSERT INTO api_tokens (id, company_id, user_id, token_hash, scope) VALUES ($1, $2, $3, $4, 'admin')`,
 		uuid.New(), uuid.Nil, uuid.New(), hash); err != nil {
 		t.Fatal(err)
 	}
@@ -162,5 +170,97 @@ func TestAuthenticateCache(t *testing.T) {
 	}
 	if n := b.lookup.lookups.Load() - before; n != 2 {
 		t.Errorf("%d lookups for 2 refused requests, want 2 (refusals are not remembered)", n)
+	}
+}
+
+// issue makes a token of a new company with the scope and expiry.
+func (b *testBundle) issue(t *testing.T, scope auth.Scope, expires *time.Time) (string, *store.Token) {
+	t.Helper()
+	token, row, err := auth.Issue(context.Background(), b.store, nil,
+		&auth.NewTokenRequest{CompanyID: uuid.New(), UserID: uuid.New(), Scope: scope, ExpiresAt: expires})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return token, row
+}
+
+// TestAuthenticateExpiry: a token is refused from its expiry on, also when
+// it expires inside the cache window (the cache never outlives it), with
+// a message that says so.
+func TestAuthenticateExpiry(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	ctx := context.Background()
+	expires := b.now.Load().Add(3 * time.Second)
+	token, row := b.issue(t, auth.ScopeTrigger, &expires)
+	p, err := b.auth.Authenticate(ctx, token)
+	if err != nil || p.Scope != auth.ScopeTrigger || p.TokenID != row.ID {
+		t.Fatalf("before expiry: %+v, %v", p, err)
+	}
+	b.advance(3 * time.Second)
+	if _, err := b.auth.Authenticate(ctx, token); !errors.Is(err, auth.ErrInvalidToken) || !strings.Contains(err.Error(), "expired") {
+		t.Errorf("at its expiry, within the cache TTL: want auth.ErrInvalidToken saying expired, got %v", err)
+	}
+	past := b.now.Load().Add(-time.Second)
+	expired, _ := b.issue(t, auth.ScopeRead, &past)
+	if _, err := b.auth.Authenticate(ctx, expired); !errors.Is(err, auth.ErrInvalidToken) {
+		t.Errorf("expired token: want auth.ErrInvalidToken, got %v", err)
+	}
+}
+
+// TestLastUsedOncePerInterval: a token's use is written at most once per
+// TouchInterval from a process, however often it is used.
+func TestLastUsedOncePerInterval(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	ctx := context.Background()
+	token, row := b.issue(t, auth.ScopeRead, nil)
+	for range 5 {
+		if _, err := b.auth.Authenticate(ctx, token); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// The write is in the background: wait for it.
+	flowdtest.WaitFor(t, 10*time.Second, "last_used_at written", func() bool {
+		var used *time.Time
+		if err := b.pool.QueryRow(ctx, `SELECT last_used_at FROM api_tokens WHERE id = $1`, row.ID).Scan(&used); err != nil {
+			t.Fatal(err)
+		}
+		return used != nil
+	})
+	b.advance(auth.TouchInterval)
+	if _, err := b.auth.Authenticate(ctx, token); err != nil {
+		t.Fatal(err)
+	}
+	flowdtest.WaitFor(t, 10*time.Second, "the write after TouchInterval", func() bool { return b.lookup.touches.Load() >= 2 })
+	if n := b.lookup.touches.Load(); n != 2 {
+		t.Errorf("%d last-use writes for 5 uses within TouchInterval and one after, want 2", n)
+	}
+}
+
+func TestScopes(t *testing.T) {
+	t.Parallel()
+	for _, c := range []struct {
+		have, need auth.Scope
+		allowed    bool
+	}{
+		{auth.ScopeRead, auth.ScopeRead, true}, {auth.ScopeRead, auth.ScopeTrigger, false}, {auth.ScopeRead, auth.ScopeAdmin, false},
+		{auth.ScopeTrigger, auth.ScopeRead, true}, {auth.ScopeTrigger, auth.ScopeTrigger, true}, {auth.ScopeTrigger, auth.ScopeAdmin, false},
+		{auth.ScopeAdmin, auth.ScopeRead, true}, {auth.ScopeAdmin, auth.ScopeTrigger, true}, {auth.ScopeAdmin, auth.ScopeAdmin, true},
+		{"", auth.ScopeRead, false}, {"owner", auth.ScopeRead, false},
+	} {
+		if got := c.have.Allows(c.need); got != c.allowed {
+			t.Errorf("%q allows %q: %v, want %v", c.have, c.need, got, c.allowed)
+		}
+	}
+	for in, want := range map[string]time.Duration{"90d": 90 * 24 * time.Hour, "12h": 12 * time.Hour, "1d": 24 * time.Hour} {
+		if got, err := auth.ParseLifetime(in); err != nil || got != want {
+			t.Errorf("ParseLifetime(%q) = %v, %v; want %v", in, got, err, want)
+		}
+	}
+	for _, in := range []string{"", "0d", "-1d", "x", "1.5d", "99999999d", "100000h"} {
+		if _, err := auth.ParseLifetime(in); err == nil {
+			t.Errorf("ParseLifetime(%q) accepted", in)
+		}
 	}
 }

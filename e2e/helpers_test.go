@@ -35,16 +35,17 @@ type bundle struct {
 
 // setup gives the test a database of its own, so that its worker processes
 // never take other tests' jobs.
-func setup(t *testing.T) *bundle {
+func setup(t *testing.T, tweaks ...func(*flowdtest.Options)) *bundle {
 	t.Helper()
 	if testing.Short() {
 		t.Skip("e2e: worker processes are slow; skipped with -short")
 	}
-	return setupOn(t, testdb.NewDatabase(t))
+	return setupOn(t, testdb.NewDatabase(t), tweaks...)
 }
 
-// setupOn is setup on the database at url.
-func setupOn(t *testing.T, url string) *bundle {
+// setupOn is setup on the database at url; tweaks change the options of
+// the insert-only flowd.
+func setupOn(t *testing.T, url string, tweaks ...func(*flowdtest.Options)) *bundle {
 	t.Helper()
 	pcfg, err := pgxpool.ParseConfig(url)
 	if err != nil {
@@ -56,7 +57,11 @@ func setupOn(t *testing.T, url string) *bundle {
 		t.Fatal(err)
 	}
 	t.Cleanup(pool.Close)
-	env := flowdtest.New(t, &flowdtest.Options{Pool: pool, NoWorker: true})
+	opts := &flowdtest.Options{Pool: pool, NoWorker: true}
+	for _, tweak := range tweaks {
+		tweak(opts)
+	}
+	env := flowdtest.New(t, opts)
 	return &bundle{url: url, pool: pool, env: env, tenant: env.NewTenant(t), target: flowdtest.NewTarget(t)}
 }
 

@@ -6,8 +6,13 @@ import (
 	"log/slog"
 	"time"
 
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/trace"
+	"go.opentelemetry.io/otel/trace/noop"
+
 	"github.com/flowd/flowd/flow"
 	"github.com/flowd/flowd/internal/groupcommit"
+	"github.com/flowd/flowd/telemetry"
 )
 
 // committer is the group commit of finished steps: workers hand it the
@@ -16,18 +21,22 @@ import (
 // transaction. Each execution always goes to the same shard, so its writes
 // stay in order.
 type committer struct {
-	store Store
-	log   *slog.Logger
-	group *groupcommit.Group[*commitReq]
+	store  Store
+	log    *slog.Logger
+	tracer trace.Tracer
+	group  *groupcommit.Group[*commitReq]
 }
 
 type commitReq struct {
 	attempts []flow.StepAttempt
 	update   *flow.ExecutionUpdate
+	// span is the run's span: the commit's span links to the runs it
+	// writes for.
+	span trace.SpanContext
 }
 
-func newCommitter(store Store, shards, maxBatch int, log *slog.Logger) *committer {
-	c := &committer{store: store, log: log}
+func newCommitter(store Store, shards, maxBatch int, log *slog.Logger, tracer trace.Tracer) *committer {
+	c := &committer{store: store, log: log, tracer: tracer}
 	c.group = groupcommit.New(shards, maxBatch, ErrStopped, c.write)
 	return c
 }
@@ -42,6 +51,7 @@ func (c *committer) stop() { c.group.Stop() }
 func (c *committer) submit(ctx context.Context, req *commitReq, wait bool) error {
 	h := fnv.New32a()
 	h.Write(req.update.ID[:])
+	req.span = trace.SpanContextFromContext(ctx)
 	return c.group.Submit(ctx, h.Sum32(), req, wait)
 }
 
@@ -67,9 +77,28 @@ func (c *committer) write(batch []*commitReq) error {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
+	ctx, span := c.startSpan(ctx, batch, len(updates), len(attempts))
 	err := c.store.ExecutionCommit(ctx, attempts, updates)
 	if err != nil {
 		c.log.Error("group commit", "error", err, "executions", len(updates), "attempts", len(attempts))
 	}
+	telemetry.EndSpan(span, err)
 	return err
+}
+
+// startSpan starts the span of one group commit. A commit writes for many
+// executions, of as many traces: its span is a root linked to the span of
+// each run it writes for, as OpenTelemetry advises for batches.
+func (c *committer) startSpan(ctx context.Context, batch []*commitReq, executions, attempts int) (context.Context, trace.Span) {
+	if _, off := c.tracer.(noop.Tracer); off {
+		return c.tracer.Start(ctx, "") // tracing off: no links to build
+	}
+	links := make([]trace.Link, 0, len(batch))
+	for _, r := range batch {
+		if r.span.IsValid() {
+			links = append(links, trace.Link{SpanContext: r.span})
+		}
+	}
+	return c.tracer.Start(ctx, "flowd.group_commit", trace.WithNewRoot(), trace.WithLinks(links...),
+		trace.WithAttributes(attribute.Int("flowd.commit.executions", executions), attribute.Int("flowd.commit.attempts", attempts)))
 }

@@ -114,7 +114,7 @@ func (r *run) execute(ctx context.Context) error {
 				ps, vars, secrets := r.plan.Steps[a.Step], r.scope.Vars(a.Attempt, now), r.signing.Active(now)
 				mask := r.masker(vars)
 				go func() {
-					results <- w.sendStep(ctx, ps, vars, r.exec.ID, a.Attempt, secrets, a.Deadline, mask)
+					results <- w.sendStep(ctx, ps, vars, r.exec.ID, a.Attempt, secrets, r.plan.Def.PropagateTrace, a.Deadline, mask)
 				}()
 			}
 		case flow.HandBack:

@@ -14,10 +14,13 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+	"go.opentelemetry.io/otel/propagation"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/flowd/flowd/flow"
 	"github.com/flowd/flowd/netguard"
 	"github.com/flowd/flowd/redact"
+	"github.com/flowd/flowd/telemetry"
 )
 
 // attemptResult is what one HTTP attempt of a step produced.
@@ -36,12 +39,24 @@ type attemptResult struct {
 // bodyMethods are the methods whose requests carry the JSON body.
 var bodyMethods = map[string]bool{"POST": true, "PUT": true, "PATCH": true, "DELETE": true}
 
-// sendStep renders a step with vars, sends it, checks its success condition
+// sendStep is send inside an HTTP client span (attemptSpan).
+func (w *Worker) sendStep(ctx context.Context, ps *flow.PlannedStep, vars map[string]any, execID uuid.UUID,
+	attempt int, signingSecrets []string, propagateTrace bool, deadline time.Time, mask *redact.Masker) attemptResult {
+	ctx, span := w.tracer.Start(ctx, ps.Step.WebhookMethod, trace.WithSpanKind(trace.SpanKindClient))
+	res := w.send(ctx, ps, vars, execID, attempt, signingSecrets, propagateTrace, deadline, mask)
+	if span.IsRecording() {
+		recordAttempt(span, &res)
+	}
+	span.End()
+	return res
+}
+
+// send renders a step with vars, sends it, checks its success condition
 // and extracts its variables. It never returns an error: every failure is
 // described in the result. What it records passes through mask (the
 // execution's secrets, see run.masker).
-func (w *Worker) sendStep(ctx context.Context, ps *flow.PlannedStep, vars map[string]any, execID uuid.UUID,
-	attempt int, signingSecrets []string, deadline time.Time, mask *redact.Masker) attemptResult {
+func (w *Worker) send(ctx context.Context, ps *flow.PlannedStep, vars map[string]any, execID uuid.UUID,
+	attempt int, signingSecrets []string, propagateTrace bool, deadline time.Time, mask *redact.Masker) attemptResult {
 
 	st := ps.Step
 	res := attemptResult{step: st.StepNumber}
@@ -122,6 +137,11 @@ func (w *Worker) sendStep(ctx context.Context, ps *flow.PlannedStep, vars map[st
 	}
 	if len(signingSecrets) > 0 {
 		signRequest(req.Header, signingSecrets, idemKey, started, body)
+	}
+	if propagateTrace {
+		// W3C traceparent/tracestate of the attempt's span (nothing when
+		// tracing is off), so that the receiver can join the trace.
+		telemetry.Propagator.Inject(ctx, propagation.HeaderCarrier(req.Header))
 	}
 	res.rec.RequestHeaders = recordHeaders(req.Header, mask)
 

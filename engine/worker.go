@@ -14,6 +14,9 @@ import (
 
 	"github.com/google/uuid"
 	"github.com/riverqueue/river"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/trace"
+	"go.opentelemetry.io/otel/trace/noop"
 
 	"github.com/flowd/flowd/flow"
 )
@@ -97,6 +100,9 @@ type WorkerConfig struct {
 	UserAgent string
 	Logger    *slog.Logger
 	Observer  Observer
+	// Tracer spans each run of an execution, each step attempt (an HTTP
+	// client span) and each group commit; nil means no spans.
+	Tracer trace.Tracer
 }
 
 // Worker is the River worker that runs executions. One job runs one
@@ -111,6 +117,7 @@ type Worker struct {
 	cfg      WorkerConfig
 	log      *slog.Logger
 	obs      Observer
+	tracer   trace.Tracer
 	sem      chan struct{}
 	plans    *planCache
 	commit   *committer
@@ -150,14 +157,19 @@ func NewWorker(store Store, cfg *WorkerConfig) *Worker {
 	if obs == nil {
 		obs = nopObserver{}
 	}
+	tracer := c.Tracer
+	if tracer == nil {
+		tracer = noop.Tracer{}
+	}
 	return &Worker{
 		store:  store,
 		cfg:    c,
 		log:    log,
 		obs:    obs,
+		tracer: tracer,
 		sem:    make(chan struct{}, c.MaxConcurrentRequests),
 		plans:  newPlanCache(store),
-		commit: newCommitter(store, c.CommitShards, c.MaxCommitBatch, log),
+		commit: newCommitter(store, c.CommitShards, c.MaxCommitBatch, log, tracer),
 	}
 }
 
@@ -241,14 +253,19 @@ func (w *Worker) NextRetry(job *river.Job[ExecutionArgs]) time.Time {
 	return time.Now().Add(d)
 }
 
-// Work runs one execution job.
-func (w *Worker) Work(ctx context.Context, job *river.Job[ExecutionArgs]) error {
+// Work runs one execution job, in a span of its own (a child of River's
+// work span, which continues the trace of the trigger).
+func (w *Worker) Work(ctx context.Context, job *river.Job[ExecutionArgs]) (err error) {
 	if !w.begin() {
 		return fmt.Errorf("run execution %s: %w", job.Args.ExecutionID, ErrStopped)
 	}
 	defer w.runs.Done()
 	w.active.Store(job.ID, struct{}{})
 	defer w.active.Delete(job.ID)
+	ctx, span := w.tracer.Start(ctx, "flowd.execution.run", trace.WithAttributes(
+		attrExecutionID.String(job.Args.ExecutionID.String()), attribute.Int("flowd.run", job.Attempt)))
+	var r *run
+	defer func() { endRun(span, r, err) }()
 	if job.Attempt == 1 && !job.ScheduledAt.IsZero() {
 		w.obs.QueueLag(time.Since(job.ScheduledAt))
 	}
@@ -267,13 +284,15 @@ func (w *Worker) Work(ctx context.Context, job *river.Job[ExecutionArgs]) error 
 	if err != nil {
 		return err
 	}
+	span.SetAttributes(attrFlowID.String(exec.FlowID.String()), attribute.Int("flowd.flow_version", exec.FlowVersion),
+		attribute.Int("flowd.execution.attempt", exec.AttemptNumber))
 	// Read on every run, not cached with the plan: a rotation applies
 	// from the next run of every execution of the flow.
 	signing, err := w.store.FlowSigningSecretsForRun(ctx, exec.FlowID)
 	if err != nil {
 		return err
 	}
-	r := newRun(w, exec, plan, signing)
+	r = newRun(w, exec, plan, signing)
 	if job.Attempt > w.cfg.MaxRuns {
 		return r.giveUp(ctx, job.Attempt-1)
 	}

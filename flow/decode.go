@@ -40,6 +40,9 @@ type FlowInput struct {
 	CategoryName string          `json:"category_name"`
 	// Schedule is a cron expression (see ParseSchedule), or nil for none.
 	Schedule *string `json:"schedule"`
+	// PropagateTrace sends the W3C trace context on outbound requests;
+	// default true.
+	PropagateTrace bool `json:"propagate_trace"`
 	// SigningSecret is the write-only secret for Standard Webhooks
 	// signatures, or nil for none. It is never encoded.
 	SigningSecret *string `json:"-"`

@@ -39,6 +39,7 @@ func TestDecodeFlowSeed(t *testing.T) {
 		FlowMapping:    json.RawMessage(`{"records":{"step":2,"path":"result","fields":{"vtiger_id":"id","first_name":"firstname","last_name":"lastname","email":"email","phone":"mobile"}}}`),
 		TagName:        "lead1",
 		CategoryName:   "all leads",
+		PropagateTrace: true,
 		PredefinedVariables: []PredefinedVariable{
 			{Name: "vtiger_base_url", Value: json.RawMessage(`"https://acme.od1.vtiger.com/restapi/v1/vtiger/default"`)},
 			{Name: "vtiger_credentials", Value: json.RawMessage(`"YWRtaW5AYWNtZS5leGFtcGxlOmFjY2Vzc2tleQ=="`)},
@@ -96,6 +97,7 @@ func TestDecodeFlowDefaults(t *testing.T) {
 		RetryDelayUnit:      "minutes",
 		FlowDirection:       "outbound",
 		FlowMapping:         json.RawMessage(`{}`),
+		PropagateTrace:      true,
 		PredefinedVariables: []PredefinedVariable{},
 		Variables:           []Variable{},
 		Steps: []Step{{
@@ -279,6 +281,8 @@ func TestDecodeFlowValidation(t *testing.T) {
 			[]FieldError{{"retry_delay_unit", "must be one of seconds, minutes, hours or days"}}},
 		{"max_retries", func(f map[string]any) { f["max_retries"] = 21 }, []FieldError{{"max_retries", "must be between 0 and 20"}}},
 		{"is_template type", func(f map[string]any) { f["is_template"] = "false" }, []FieldError{{"is_template", "must be a boolean"}}},
+		{"propagate_trace type", func(f map[string]any) { f["propagate_trace"] = "no" }, []FieldError{{"propagate_trace", "must be a boolean"}}},
+		{"propagate_trace false", func(f map[string]any) { f["propagate_trace"] = false }, nil},
 		{"flow_direction", func(f map[string]any) { f["flow_direction"] = "sideways" },
 			[]FieldError{{"flow_direction", "must be one of inbound or outbound"}}},
 		{"schedule", func(f map[string]any) { f["schedule"] = "every day" },

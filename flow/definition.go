@@ -28,6 +28,8 @@ type Definition struct {
 	Steps               []Step               `json:"steps"`
 	// The signing secrets are not part of a version: they belong to the
 	// flow (SigningSecrets), so that a rotation applies to every execution.
+	// PropagateTrace sends traceparent and tracestate on outbound requests.
+	PropagateTrace bool `json:"propagate_trace"`
 }
 
 // Definition returns the runnable snapshot of the flow as version version
@@ -45,6 +47,7 @@ func (in *FlowInput) Definition(flowID uuid.UUID, version int) *Definition {
 		PredefinedVariables: slices.Clone(in.PredefinedVariables),
 		Variables:           slices.Clone(in.Variables),
 		Steps:               slices.Clone(in.Steps),
+		PropagateTrace:      in.PropagateTrace,
 	}
 }
 

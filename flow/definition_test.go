@@ -55,6 +55,7 @@ func TestFlowInputDefinition(t *testing.T) {
 		PredefinedVariables: in.PredefinedVariables,
 		Variables:           in.Variables,
 		Steps:               in.Steps,
+		PropagateTrace:      true,
 	}
 	if diff := cmp.Diff(want, def); diff != "" {
 		t.Errorf("Definition (-want +got):\n%s", diff)

@@ -69,6 +69,10 @@ type Flow struct {
 	// Webhooks signature headers. The secret itself is never returned
 	// after creation.
 	HasSigningSecret bool `json:"has_signing_secret"`
+	// PropagateTrace tells whether outbound requests carry the W3C
+	// traceparent and tracestate headers (when tracing is on); default
+	// true, false for destinations that refuse unknown headers.
+	PropagateTrace bool `json:"propagate_trace"`
 }
 
 // Step is one HTTP call of a flow.

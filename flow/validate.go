@@ -43,6 +43,8 @@ import (
 //	generate_signing_secret  boolean, default false: flowd makes the
 //	                      signing secret (NewSigningSecret); not with
 //	                      signing_secret; write-only
+//	propagate_trace       boolean, default true: outbound requests carry
+//	                      the W3C traceparent and tracestate headers
 //	predefinedVariables   at most 100 of {"name", "value", "secret"}: name
 //	                      required, a variable name, unique; value any JSON;
 //	                      secret a boolean: when true the value is a string
@@ -197,7 +199,7 @@ var (
 
 	flowKeys = []string{"workspace_id", "name", "logo", "retry_delay", "retry_delay_unit", "max_retries",
 		"is_template", "flow_direction", "flow_mapping", "tag_name", "category_name", "schedule",
-		"signing_secret", "generate_signing_secret", "predefinedVariables", "variables", "steps"}
+		"signing_secret", "generate_signing_secret", "propagate_trace", "predefinedVariables", "variables", "steps"}
 	flowReadOnlyKeys = []string{"id", "created_by", "company_id", "status", "created_at", "updated_at",
 		"executions", "deleted_at", "version", "has_signing_secret"}
 	stepKeys = []string{"step_number", "webhook_url", "webhook_method", "webhook_timeout", "retry_limit",
@@ -219,6 +221,7 @@ func (d *decoder) flow(top *object) *FlowInput {
 		RetryDelayUnit:      UnitSeconds,
 		FlowDirection:       DirectionOutbound,
 		FlowMapping:         json.RawMessage(`{}`),
+		PropagateTrace:      true,
 		PredefinedVariables: []PredefinedVariable{},
 		Variables:           []Variable{},
 		Steps:               []Step{},
@@ -273,6 +276,9 @@ func (d *decoder) flow(top *object) *FlowInput {
 	}
 	if b, ok := top.boolean("is_template"); ok {
 		in.IsTemplate = b
+	}
+	if b, ok := top.boolean("propagate_trace"); ok {
+		in.PropagateTrace = b
 	}
 	if s, ok := top.str("flow_direction"); ok && s != "" {
 		in.FlowDirection, _ = d.enum("flow_direction", strings.ToLower(s), directions, flowDirectionsList)

@@ -14,6 +14,8 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/flowd/flowd/telemetry"
 )
 
 // Handler serves the metrics in the Prometheus exposition formats. When
@@ -37,40 +39,17 @@ func (m *Metrics) Handler(token string) http.Handler {
 	})
 }
 
-// statusRecorder remembers the status code a handler wrote.
-type statusRecorder struct {
-	http.ResponseWriter
-	code int
-}
-
-func (s *statusRecorder) WriteHeader(code int) {
-	if s.code == 0 {
-		s.code = code
-	}
-	s.ResponseWriter.WriteHeader(code)
-}
-
-func (s *statusRecorder) Write(b []byte) (int, error) {
-	if s.code == 0 {
-		s.code = http.StatusOK
-	}
-	return s.ResponseWriter.Write(b)
-}
-
-// Unwrap lets http.ResponseController reach the underlying writer.
-func (s *statusRecorder) Unwrap() http.ResponseWriter { return s.ResponseWriter }
-
 // Instrument wraps the API's root handler (outside its ServeMux) to count
 // requests by the pattern the mux matched ("unmatched" when none did) and
 // by status class, and to time them.
 func (m *Metrics) Instrument(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
-		rec := &statusRecorder{ResponseWriter: w}
+		rec := &telemetry.StatusRecorder{ResponseWriter: w}
 		defer func() {
 			// The ServeMux sets r.Pattern on the request it was given.
 			route := cmp.Or(r.Pattern, "unmatched")
-			m.httpRequests.WithLabelValues(route, StatusClass(cmp.Or(rec.code, http.StatusOK))).Inc()
+			m.httpRequests.WithLabelValues(route, StatusClass(rec.Status())).Inc()
 			m.httpDuration.WithLabelValues(route).Observe(time.Since(start).Seconds())
 		}()
 		next.ServeHTTP(rec, r)

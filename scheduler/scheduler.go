@@ -14,6 +14,8 @@ import (
 	"github.com/riverqueue/river"
 	"github.com/riverqueue/river/riverdriver/riverpgxv5"
 	"github.com/riverqueue/river/rivertype"
+	"go.opentelemetry.io/otel/trace"
+	"go.opentelemetry.io/otel/trace/noop"
 
 	"github.com/flowd/flowd/engine"
 	"github.com/flowd/flowd/flow"
@@ -72,6 +74,11 @@ type Config struct {
 	// in flight; then River cancels them (hard stop). Default
 	// SoftStopTimeoutDefault.
 	SoftStopTimeout time.Duration
+	// Middleware is River's middleware (telemetry.Tracing.RiverMiddleware:
+	// trace context carried in the jobs), in order, outermost first.
+	Middleware []rivertype.Middleware
+	// Tracer spans the trigger transaction; nil means no spans.
+	Tracer trace.Tracer
 }
 
 // Scheduler owns the River client.
@@ -95,6 +102,9 @@ func New(pool *pgxpool.Pool, st *store.Store, cfg *Config) (*Scheduler, error) {
 	c.FetchPollInterval = cmp.Or(c.FetchPollInterval, FetchPollIntervalDefault)
 	c.CronTick = cmp.Or(c.CronTick, CronTickDefault)
 	c.SoftStopTimeout = cmp.Or(c.SoftStopTimeout, SoftStopTimeoutDefault)
+	if c.Tracer == nil {
+		c.Tracer = noop.Tracer{}
+	}
 	log := cmp.Or(c.Logger, slog.New(slog.DiscardHandler))
 	rc := &river.Config{
 		ID:                c.ID,
@@ -109,6 +119,7 @@ func New(pool *pgxpool.Pool, st *store.Store, cfg *Config) (*Scheduler, error) {
 		// rescuer instead.
 		RescueStuckJobsAfter: RescueStuckJobsAfterDefault,
 		SoftStopTimeout:      c.SoftStopTimeout,
+		Middleware:           c.Middleware,
 	}
 	if c.Worker != nil {
 		workers := river.NewWorkers()
@@ -217,63 +228,55 @@ func (s *Scheduler) Stop(ctx context.Context) error {
 	return err
 }
 
-// Cancel stops an execution: it is marked cancelled and its job cancelled
-// in one transaction; a running job's context is cancelled by River, which
-// aborts its in-flight HTTP requests. No further step is sent.
-func (s *Scheduler) Cancel(ctx context.Context, companyID, id uuid.UUID) (*flow.Execution, error) {
-	var exec *flow.Execution
-	err := s.store.InTx(ctx, func(tx *store.Store) error {
-		e, err := tx.ExecutionCancel(ctx, companyID, id)
-		if err != nil {
-			return err
-		}
-		exec = e
-		if e.JobID == 0 {
-			return nil
-		}
-		_, err = s.client.JobCancelTx(ctx, tx.Tx(), e.JobID)
-		if err != nil && !errors.Is(err, rivertype.ErrNotFound) {
-			return fmt.Errorf("cancel job %d: %w", e.JobID, err)
-		}
-		return nil
-	})
+// Cancel stops an execution, in tx (a Store.InTx transaction, which the
+// caller's audit entry joins): it is marked cancelled and its job
+// cancelled in one transaction; a running job's context is cancelled by
+// River, which aborts its in-flight HTTP requests. No further step is
+// sent.
+func (s *Scheduler) Cancel(ctx context.Context, tx *store.Store, companyID, id uuid.UUID) (*flow.Execution, error) {
+	e, err := tx.ExecutionCancel(ctx, companyID, id)
 	if err != nil {
 		return nil, err
 	}
-	return exec, nil
+	if e.JobID == 0 {
+		return e, nil
+	}
+	_, err = s.client.JobCancelTx(ctx, tx.Tx(), e.JobID)
+	if err != nil && !errors.Is(err, rivertype.ErrNotFound) {
+		return nil, fmt.Errorf("cancel job %d: %w", e.JobID, err)
+	}
+	return e, nil
 }
 
-// Retry re-runs a failed or cancelled execution from its failed steps:
+// Retry re-runs a failed or cancelled execution from its failed steps, in
+// tx (a Store.InTx transaction, which the caller's audit entry joins):
 // steps that succeeded keep their results and are not sent again
 // (flow.RetryState).
-func (s *Scheduler) Retry(ctx context.Context, companyID, id uuid.UUID) (*flow.Execution, error) {
-	err := s.store.InTx(ctx, func(tx *store.Store) error {
-		e, err := tx.ExecutionLock(ctx, companyID, id)
-		if err != nil {
-			return err
-		}
-		next, err := flow.RetryState(e)
-		if err != nil {
-			return err
-		}
-		// A failed execution's job has returned (River may not have marked
-		// it completed yet); a cancelled one's may still be recording its
-		// interrupted attempts, and must not run next to a new job.
-		if e.Status == flow.ExecutionStatusCancelled && e.JobID != 0 {
-			job, err := s.client.JobGetTx(ctx, tx.Tx(), e.JobID)
-			if err == nil && job.State == rivertype.JobStateRunning {
-				return fmt.Errorf("%w: execution is still stopping; retry it in a moment", store.ErrConflict)
-			}
-		}
-		res, err := s.client.InsertTx(ctx, tx.Tx(), engine.ExecutionArgs{ExecutionID: e.ID},
-			&river.InsertOpts{Queue: QueueExecutions})
-		if err != nil {
-			return fmt.Errorf("enqueue execution: %w", err)
-		}
-		return tx.ExecutionRequeue(ctx, companyID, next.Update(e.ID), res.Job.ID)
-	})
+func (s *Scheduler) Retry(ctx context.Context, tx *store.Store, companyID, id uuid.UUID) (*flow.Execution, error) {
+	e, err := tx.ExecutionLock(ctx, companyID, id)
 	if err != nil {
 		return nil, err
 	}
-	return s.store.ExecutionGet(ctx, companyID, id)
+	next, err := flow.RetryState(e)
+	if err != nil {
+		return nil, err
+	}
+	// A failed execution's job has returned (River may not have marked
+	// it completed yet); a cancelled one's may still be recording its
+	// interrupted attempts, and must not run next to a new job.
+	if e.Status == flow.ExecutionStatusCancelled && e.JobID != 0 {
+		job, err := s.client.JobGetTx(ctx, tx.Tx(), e.JobID)
+		if err == nil && job.State == rivertype.JobStateRunning {
+			return nil, fmt.Errorf("%w: execution is still stopping; retry it in a moment", store.ErrConflict)
+		}
+	}
+	res, err := s.client.InsertTx(ctx, tx.Tx(), engine.ExecutionArgs{ExecutionID: e.ID},
+		&river.InsertOpts{Queue: QueueExecutions})
+	if err != nil {
+		return nil, fmt.Errorf("enqueue execution: %w", err)
+	}
+	if err := tx.ExecutionRequeue(ctx, companyID, next.Update(e.ID), res.Job.ID); err != nil {
+		return nil, err
+	}
+	return tx.ExecutionGet(ctx, companyID, id)
 }

@@ -10,10 +10,13 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/flowd/flowd/flow"
 	"github.com/flowd/flowd/internal/groupcommit"
 	"github.com/flowd/flowd/store"
+	"github.com/flowd/flowd/telemetry"
 )
 
 // The group commit of triggers: concurrent triggers (API, inbound hooks)
@@ -68,7 +71,11 @@ var ErrStopped = errors.New("scheduler stopped")
 // When ctx ends while the batch is being written, Trigger returns ctx's
 // error and the execution may still have been committed: as with any lost
 // answer, a client retries with its idempotency key.
-func (s *Scheduler) Trigger(ctx context.Context, req TriggerRequest) (*flow.Execution, bool, error) {
+func (s *Scheduler) Trigger(ctx context.Context, req TriggerRequest) (_ *flow.Execution, _ bool, err error) {
+	ctx, span := s.cfg.Tracer.Start(ctx, "flowd.trigger", trace.WithAttributes(
+		attribute.String("flowd.flow_id", req.FlowID.String()),
+		attribute.String("flowd.trigger", cmp.Or(req.Trigger, flow.TriggerManual))))
+	defer func() { telemetry.EndSpan(span, err) }()
 	var key *string
 	if req.IdempotencyKey != "" {
 		key = &req.IdempotencyKey
@@ -91,6 +98,7 @@ func (s *Scheduler) Trigger(ctx context.Context, req TriggerRequest) (*flow.Exec
 			return nil, false, err
 		}
 		t := &pendingTrigger{exec: newExecution(req, info, key, vars), seen: info}
+		span.SetAttributes(attribute.String("flowd.execution_id", t.exec.ID.String()))
 		if err := s.triggers.Submit(ctx, binary.BigEndian.Uint32(t.exec.ID[:]), t, true); err != nil {
 			return nil, false, err
 		}

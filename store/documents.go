@@ -78,6 +78,9 @@ type definitionDoc struct {
 	PredefinedVariables []predefinedVariableDoc `json:"predefinedVariables"`
 	Variables           []variableDoc           `json:"variables"`
 	Steps               []stepDoc               `json:"steps"`
+	// PropagateTrace is written only when false: a definition stored
+	// before the field existed, like one that says nothing, propagates.
+	PropagateTrace *bool `json:"propagate_trace,omitempty"`
 }
 
 // stepDoc is one step of a definitionDoc (flow.Step).
@@ -133,6 +136,7 @@ func encodeDefinition(def *flow.Definition) json.RawMessage {
 		PredefinedVariables: mapSlice(def.PredefinedVariables, toPredefinedDoc),
 		Variables:           mapSlice(def.Variables, toVariableDoc),
 		Steps:               mapSlice(def.Steps, toStepDoc),
+		PropagateTrace:      falseOrNil(def.PropagateTrace),
 	}
 	return mustJSON(doc)
 }
@@ -155,7 +159,16 @@ func decodeDefinition(raw []byte) (*flow.Definition, error) {
 		PredefinedVariables: mapSlice(doc.PredefinedVariables, fromPredefinedDoc),
 		Variables:           mapSlice(doc.Variables, fromVariableDoc),
 		Steps:               mapSlice(doc.Steps, fromStepDoc),
+		PropagateTrace:      doc.PropagateTrace == nil || *doc.PropagateTrace,
 	}, nil
+}
+
+// falseOrNil is &false for false and nil for true (the default).
+func falseOrNil(b bool) *bool {
+	if b {
+		return nil
+	}
+	return &b
 }
 
 // mapSlice returns f of each element of in, keeping nil as nil.

@@ -75,6 +75,7 @@ func TestDefinitionDocumentCompatible(t *testing.T) {
 			WebhookTimeout: 30, RetryLimit: 2, Timeout: 120, WebhookURLParams: json.RawMessage(`{}`),
 			WebhookHeaders: json.RawMessage(`{"X-A": "b"}`), WebhookBody: json.RawMessage(`{"user": "{{user}}"}`),
 			SuccessCondition: json.RawMessage(`{"status_code": 200}`)}},
+		PropagateTrace: true, // stored before the field: the default
 	}
 	got, err := decodeDefinition([]byte(goldenDefinition))
 	if err != nil {
@@ -95,6 +96,12 @@ func TestDefinitionDocumentCompatible(t *testing.T) {
 	}
 	if diff := cmp.Diff(want, got, cmp.Comparer(sameJSON)); diff != "" {
 		t.Errorf("decode a definition holding a signing secret (-want +got):\n%s", diff)
+	}
+
+	want.PropagateTrace = false
+	off, err := decodeDefinition(encodeDefinition(want))
+	if err != nil || off.PropagateTrace {
+		t.Errorf("propagate_trace false does not survive the document: %v, %v", off, err)
 	}
 }
 

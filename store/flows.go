@@ -41,12 +41,13 @@ type flowRow struct {
 	Schedule            *string
 	Version             int
 	HasSigningSecret    bool
+	PropagateTrace      bool
 }
 
 const flowColumns = `f.id, f.created_by, f.company_id, f.workspace_id, f.name, f.logo,
 	f.retry_delay, f.retry_delay_unit, f.max_retries, f.status, f.created_at, f.updated_at,
 	f.is_template, f.flow_direction, f.flow_mapping, f.tag_name, f.category_name, f.deleted_at,
-	f.predefined_variables, f.variables, f.schedule, f.version, f.signing_secret IS NOT NULL`
+	f.predefined_variables, f.variables, f.schedule, f.version, f.signing_secret IS NOT NULL, f.propagate_trace`
 
 // scanFlow scans flowColumns into a flow without steps or executions, its
 // secrets opened.
@@ -55,7 +56,7 @@ func (s *Store) scanFlow(row pgx.Row) (*flow.Flow, error) {
 	err := row.Scan(&r.ID, &r.CreatedBy, &r.CompanyID, &r.WorkspaceID, &r.Name, &r.Logo,
 		&r.RetryDelay, &r.RetryDelayUnit, &r.MaxRetries, &r.Status, &r.CreatedAt, &r.UpdatedAt,
 		&r.IsTemplate, &r.FlowDirection, &r.FlowMapping, &r.TagName, &r.CategoryName, &r.DeletedAt,
-		&r.PredefinedVariables, &r.Variables, &r.Schedule, &r.Version, &r.HasSigningSecret)
+		&r.PredefinedVariables, &r.Variables, &r.Schedule, &r.Version, &r.HasSigningSecret, &r.PropagateTrace)
 	if err != nil {
 		return nil, err
 	}
@@ -96,6 +97,7 @@ func (s *Store) scanFlow(row pgx.Row) (*flow.Flow, error) {
 		Schedule:            r.Schedule,
 		Version:             r.Version,
 		HasSigningSecret:    r.HasSigningSecret,
+		PropagateTrace:      r.PropagateTrace,
 	}, nil
 }
 
@@ -117,13 +119,13 @@ func (s *Store) FlowCreate(ctx context.Context, companyID, userID uuid.UUID, in 
 		}
 		_, err = tx.db.Exec(ctx, `INSERT INTO flows (id, company_id, created_by, workspace_id, name, logo,
 			retry_delay, retry_delay_unit, max_retries, status, is_template, flow_direction, flow_mapping,
-			tag_name, category_name, predefined_variables, variables, schedule, hook_secret, version)
-			VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15,$16,$17,$18,$19,1)`,
+			tag_name, category_name, predefined_variables, variables, schedule, hook_secret, propagate_trace, version)
+			VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15,$16,$17,$18,$19,$20,1)`,
 			id, companyID, userID, in.WorkspaceID, in.Name, in.Logo,
 			in.RetryDelay, in.RetryDelayUnit, in.MaxRetries, flow.FlowStatusScheduled, in.IsTemplate,
 			in.FlowDirection, jsonOrEmptyObject(in.FlowMapping), in.TagName, in.CategoryName,
 			encodePredefinedVariables(predefined), encodeVariables(in.Variables),
-			emptyToNil(in.Schedule), sealedHook)
+			emptyToNil(in.Schedule), sealedHook, in.PropagateTrace)
 		if err != nil {
 			return fmt.Errorf("insert flow: %w", err)
 		}
@@ -178,7 +180,7 @@ func (s *Store) FlowReplace(ctx context.Context, companyID, id uuid.UUID, in *fl
 		_, err = tx.db.Exec(ctx, `UPDATE flows SET workspace_id = $3, name = $4, logo = $5, retry_delay = $6,
 			retry_delay_unit = $7, max_retries = $8, is_template = $9, flow_direction = $10,
 			flow_mapping = $11, tag_name = $12, category_name = $13, predefined_variables = $14,
-			variables = $15, schedule = $16, version = $17, updated_at = now(),
+			variables = $15, schedule = $16, version = $17, propagate_trace = $18, updated_at = now(),
 			-- a new schedule (or a template turned runnable) counts its slots from now
 			schedule_next_at = CASE WHEN schedule IS DISTINCT FROM $16 OR is_template <> $9
 				THEN NULL ELSE schedule_next_at END,
@@ -188,7 +190,7 @@ func (s *Store) FlowReplace(ctx context.Context, companyID, id uuid.UUID, in *fl
 			id, companyID, in.WorkspaceID, in.Name, in.Logo, in.RetryDelay, in.RetryDelayUnit,
 			in.MaxRetries, in.IsTemplate, in.FlowDirection, jsonOrEmptyObject(in.FlowMapping),
 			in.TagName, in.CategoryName, encodePredefinedVariables(predefined),
-			encodeVariables(in.Variables), emptyToNil(in.Schedule), version)
+			encodeVariables(in.Variables), emptyToNil(in.Schedule), version, in.PropagateTrace)
 		if err != nil {
 			return fmt.Errorf("update flow: %w", err)
 		}

@@ -25,6 +25,8 @@ var acrossCompanies = map[string]string{
 	"ExecutionCommit":          "the worker's group commit, by execution id",
 	"FlowHookSecretForHook":    "the public hook endpoint learns the flow's company here",
 	"TokenGetByHash":           "authentication learns the token's company here",
+	"TokenTouch":               "authentication records the use of the token it found, by id",
+	"TokenCompany":             "the operator's flowd token revoke names a token by id only",
 	"ScheduleListUnarmed":      "the schedule loop, over every company's flows",
 	"ScheduleArm":              "the schedule loop",
 	"ScheduleLockDue":          "the schedule loop",
@@ -107,8 +109,14 @@ func TestZeroCompanyRefused(t *testing.T) {
 			return err
 		},
 		"TokenInsert": func(st *store.Store) error {
-			return st.TokenInsert(ctx, &store.Token{ID: uuid.New(), UserID: uuid.New(), Hash: tokenHash})
+			return st.TokenInsert(ctx, &store.Token{ID: uuid.New(), UserID: uuid.New(), Hash: tokenHash, Scope: "read"})
 		},
+		"TokenList":   func(st *store.Store) error { _, err := st.TokenList(ctx, nilCo); return err },
+		"TokenRevoke": func(st *store.Store) error { _, err := st.TokenRevoke(ctx, nilCo, uuid.New()); return err },
+		"AuditInsert": func(st *store.Store) error {
+			return st.AuditInsert(ctx, &store.AuditEntry{Action: store.AuditFlowStop, TargetType: store.AuditTargetFlow, TargetID: f.ID})
+		},
+		"AuditList": func(st *store.Store) error { _, _, err := st.AuditList(ctx, nilCo, uuid.Nil, 10, nil); return err },
 	}
 
 	// Every method is either tested here or listed as reading across
@@ -157,7 +165,8 @@ func TestZeroCompanyRefused(t *testing.T) {
 		}
 		var n int
 		if err := b.pool.QueryRow(ctx, `SELECT (SELECT count(*) FROM executions WHERE flow_id = $1) +
-			(SELECT count(*) FROM flows WHERE company_id = $2) + (SELECT count(*) FROM api_tokens WHERE token_hash = $3)`,
+			(SELECT count(*) FROM flows WHERE company_id = $2) + (SELECT count(*) FROM api_tokens WHERE token_hash = $3) +
+			(SELECT count(*) FROM audit_log WHERE company_id = $2)`,
 			f.ID, uuid.Nil, tokenHash).Scan(&n); err != nil {
 			t.Fatal(err)
 		}

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/flowd/flowd/scheduler"
+	"github.com/flowd/flowd/telemetry"
 )
 
 // Options configure a benchmark run; main fills them from flags.
@@ -143,10 +144,18 @@ func Run(ctx context.Context, o *Options) (*Result, error) {
 	var lv slog.Level
 	_ = lv.UnmarshalText([]byte(o.LogLevel))
 	b.log = slog.New(slog.NewJSONHandler(logOut, &slog.HandlerOptions{Level: lv}))
+	// Tracing as flowd serve sets it up: on only when an OTLP endpoint is
+	// set, to measure its cost (README "Tracing").
+	tr, err := telemetry.FromEnv(ctx)
+	if err != nil {
+		return nil, err
+	}
+	defer tr.Shutdown(context.WithoutCancel(ctx))
+	b.o.Tracing = tr
 
 	res.Config = Config{Workers: o.Workers, FetchCooldown: o.FetchCooldown.String(), FetchPollInterval: o.FetchPollInterval.String(),
 		CommitShards: o.CommitShards, CommitBatch: o.CommitBatch, DBMaxConns: o.DBMaxConns, InFlight: o.InFlight,
-		Clients: o.Clients, Repeat: o.Repeat, TargetDelay: o.TargetDelay.String(), RateLimit: o.RateLimit, LogLevel: o.LogLevel, SQLSource: sqlSource}
+		Clients: o.Clients, Repeat: o.Repeat, TargetDelay: o.TargetDelay.String(), RateLimit: o.RateLimit, LogLevel: o.LogLevel, SQLSource: sqlSource, Tracing: tr.On()}
 
 	b.load, err = startLoad(ctx, o.TargetDelay)
 	if err != nil {

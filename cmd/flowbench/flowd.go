@@ -19,6 +19,7 @@ import (
 	"github.com/flowd/flowd/netguard"
 	"github.com/flowd/flowd/scheduler"
 	"github.com/flowd/flowd/store"
+	"github.com/flowd/flowd/telemetry"
 )
 
 // stackConfig is what `flowd serve` lets an operator set that matters here.
@@ -31,6 +32,9 @@ type stackConfig struct {
 	DBMaxConns        int
 	RateLimit         float64
 	Logger            *slog.Logger
+	// Tracing is the benchmark process's (OTEL_* variables, as flowd
+	// serve reads them); nil is off.
+	Tracing *telemetry.Tracing
 }
 
 // flowdStack is one flowd running in this process, wired as
@@ -117,6 +121,7 @@ func startFlowd(ctx context.Context, dbURL string, cfg stackConfig) (*flowdStack
 		MaxCommitBatch: cfg.CommitBatch,
 		WorkerID:       id,
 		Logger:         cfg.Logger,
+		Tracer:         cfg.Tracing.Tracer(),
 	})
 	sched, err := scheduler.New(pool, st, &scheduler.Config{
 		Worker:            worker,
@@ -125,6 +130,8 @@ func startFlowd(ctx context.Context, dbURL string, cfg stackConfig) (*flowdStack
 		FetchPollInterval: cfg.FetchPollInterval,
 		ID:                id,
 		Logger:            cfg.Logger,
+		Middleware:        cfg.Tracing.RiverMiddleware(),
+		Tracer:            cfg.Tracing.Tracer(),
 	})
 	if err != nil {
 		pool.Close()
@@ -140,7 +147,7 @@ func startFlowd(ctx context.Context, dbURL string, cfg stackConfig) (*flowdStack
 		fs.stop()
 		return nil, err
 	}
-	fs.api = api.New(st, sched, &api.Config{Addr: addr, RateLimit: cfg.RateLimit, Logger: cfg.Logger})
+	fs.api = api.New(st, sched, &api.Config{Addr: addr, RateLimit: cfg.RateLimit, Logger: cfg.Logger, Wrap: cfg.Tracing.Handler})
 	if err := fs.api.Start(ctx); err != nil {
 		fs.api = nil
 		fs.stop()

@@ -129,8 +129,12 @@ func printReport(w io.Writer, r *Result) {
 	if c.RateLimit >= 0 {
 		rate = fmt.Sprintf("%.0f/s", c.RateLimit)
 	}
-	fmt.Fprintf(w, "flowd: %d workers, fetch cooldown %s, fetch poll %s, %d commit shards (batch ≤ %d), %d DB conns, API rate limit %s, log level %s\n",
-		c.Workers, c.FetchCooldown, c.FetchPollInterval, c.CommitShards, c.CommitBatch, c.DBMaxConns, rate, c.LogLevel)
+	tracing := "off"
+	if c.Tracing {
+		tracing = "on (OTLP/HTTP)"
+	}
+	fmt.Fprintf(w, "flowd: %d workers, fetch cooldown %s, fetch poll %s, %d commit shards (batch ≤ %d), %d DB conns, API rate limit %s, log level %s, tracing %s\n",
+		c.Workers, c.FetchCooldown, c.FetchPollInterval, c.CommitShards, c.CommitBatch, c.DBMaxConns, rate, c.LogLevel, tracing)
 	fmt.Fprintf(w, "load: closed loop, %d executions in flight, %d trigger clients, target delay %s; SQL counted by %s\n\n",
 		c.InFlight, c.Clients, c.TargetDelay, c.SQLSource)
 

@@ -46,6 +46,7 @@ type Config struct {
 	RateLimit         float64 `json:"api_rate_limit"`
 	LogLevel          string  `json:"log_level"`
 	SQLSource         string  `json:"sql_source"`
+	Tracing           bool    `json:"tracing"`
 }
 
 // RunResult is one measured run: a workload with one trigger path, or a

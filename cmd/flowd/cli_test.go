@@ -489,7 +489,7 @@ func TestHelpIsComplete(t *testing.T) {
 	for _, args := range [][]string{
 		{"flows", "list", "-h"}, {"flows", "get", "-h"}, {"flows", "apply", "-h"}, {"trigger", "-h"},
 		{"executions", "list", "-h"}, {"executions", "show", "-h"}, {"executions", "watch", "-h"},
-		{"executions", "cancel", "--help"}, {"executions", "retry", "-h"}, {"flows", "stop", "-h"},
+		{"executions", "cancel", "--help"}, {"executions", "retry", "-h"}, {"flows", "stop", "-h"}, {"audit", "-h"},
 	} {
 		var out, errOut bytes.Buffer
 		if code := run(context.Background(), args, &out, &errOut); code != 0 || errOut.Len() > 0 {

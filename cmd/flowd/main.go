@@ -4,10 +4,11 @@
 //	flowd worker          workers + scheduler only (scale out)
 //	flowd migrate         apply River's and flowd's migrations
 //	flowd keys ...        generate an encryption key, rotate stored secrets
-//	flowd token create    issue an API token
+//	flowd token ...       create, list, revoke API tokens
 //	flowd flows ...       list, get, apply, stop, resume, delete flows
 //	flowd trigger         start an execution (and --wait for it)
 //	flowd executions ...  list, show, watch, cancel, retry executions
+//	flowd audit           the audit trail of the token's company
 //
 // Run `flowd help` or `flowd COMMAND -h` for details.
 package main
@@ -36,10 +37,11 @@ func commands() []command {
 		{"worker", "run workers and the scheduler only (scale-out)", runWorker},
 		{"migrate", "apply River's and flowd's database migrations", runMigrate},
 		{"keys", "encryption keys of stored secrets: keys generate [--file PATH], keys rotate", runKeys},
-		{"token", "manage API tokens: token create --company UUID --user UUID [--name NAME]", runToken},
+		{"token", "manage API tokens: token create, list, revoke", runToken},
 		{"flows", "list, get, apply (create/replace), stop, resume, delete flows", runFlows},
 		{"trigger", "start an execution of a flow; --wait follows it to the end", runTrigger},
 		{"executions", "list, show, watch, cancel, retry executions", runExecutions},
+		{"audit", "list the audit trail: who changed what, newest first", runAudit},
 	}
 }
 
@@ -54,8 +56,8 @@ func usage(w io.Writer) {
 const usageFooter = `
 serve, worker, migrate and token talk to PostgreSQL (DATABASE_URL);
 'flowd serve -h' and 'flowd worker -h' list every setting with its FLOWD_*
-variable and default. The operator commands (flows, trigger, executions)
-talk to a running flowd API over HTTP.
+variable and default. The operator commands (flows, trigger, executions,
+audit) talk to a running flowd API over HTTP.
 
 Environment:
   FLOWD_SERVER   base URL of the API (--server), default ` + ServerDefault + `

@@ -22,6 +22,7 @@ import (
 	"github.com/flowd/flowd/netguard"
 	"github.com/flowd/flowd/scheduler"
 	"github.com/flowd/flowd/store"
+	"github.com/flowd/flowd/telemetry"
 	"github.com/flowd/flowd/web"
 )
 
@@ -89,6 +90,14 @@ func runProcess(ctx context.Context, name string, args []string, stderr io.Write
 	if err := store.Migrate(ctx, pool, log); err != nil {
 		return fmt.Errorf("migrate: %w", err)
 	}
+	// Traces: on when an OTEL_EXPORTER_OTLP_*ENDPOINT variable is set
+	// (README "Tracing"); off, every span is the no-op one.
+	tr, err := telemetry.FromEnv(ctx)
+	if err != nil {
+		return err
+	}
+	defer shutdownTracing(log, tr)
+	log.Info("tracing", "on", tr.On())
 	st := store.New(pool, keys)
 	if err := prepareSecrets(ctx, st, keys, keySource, log); err != nil {
 		return err
@@ -103,6 +112,7 @@ func runProcess(ctx context.Context, name string, args []string, stderr io.Write
 		WorkerID:              id,
 		Logger:                log,
 		Observer:              obs,
+		Tracer:                tr.Tracer(),
 	})
 	sched, err := scheduler.New(pool, st, &scheduler.Config{
 		Worker:            worker,
@@ -114,6 +124,8 @@ func runProcess(ctx context.Context, name string, args []string, stderr io.Write
 		RescueAfter:       cfg.RescueAfter,
 		SoftStopTimeout:   cfg.ShutdownGrace,
 		Logger:            log,
+		Middleware:        tr.RiverMiddleware(),
+		Tracer:            tr.Tracer(),
 	})
 	if err != nil {
 		return err
@@ -136,7 +148,7 @@ func runProcess(ctx context.Context, name string, args []string, stderr io.Write
 			Logger:       log,
 			Auth:         authn,
 			Mounts:       mounts,
-			Wrap:         obs.Instrument,
+			Wrap:         func(h http.Handler) http.Handler { return tr.Handler(obs.Instrument(h)) },
 		})
 		if err := srv.Start(ctx); err != nil {
 			return err
@@ -246,6 +258,16 @@ func shutdown(log *slog.Logger, srv *api.Server, msrv *metrics.Server, sched *sc
 	}
 	log.Info("shutdown complete")
 	return nil
+}
+
+// shutdownTracing exports the spans still buffered, after the shutdown
+// (whose spans are among them).
+func shutdownTracing(log *slog.Logger, tr *telemetry.Tracing) {
+	ctx, cancel := context.WithTimeout(context.Background(), poolCloseTimeout)
+	defer cancel()
+	if err := tr.Shutdown(ctx); err != nil {
+		log.Warn("exporting the last spans", "error", err)
+	}
 }
 
 func runMigrate(ctx context.Context, args []string, stdout, stderr io.Writer) error {

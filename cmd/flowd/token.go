@@ -5,6 +5,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"time"
 
 	"github.com/google/uuid"
 
@@ -18,39 +19,149 @@ func newFlagSet(name string, stderr io.Writer) *flag.FlagSet {
 	return fs
 }
 
-// runToken handles `flowd token create`.
+// runToken handles `flowd token create|list|revoke`: the operator's token
+// commands, straight on the database (no token needed to make the first
+// one). The API's /v1/tokens does the same with an admin token.
 func runToken(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	if len(args) == 0 || args[0] != "create" {
-		fmt.Fprintln(stderr, "usage: flowd token create --company UUID --user UUID [--name NAME]")
-		return errUsage
+	return dispatch(ctx, "token", []subcommand{
+		{"create", "issue a token: --company UUID --user UUID [--scope S] [--expires 90d] [--name NAME]", tokenCreate},
+		{"list", "list a company's tokens: --company UUID", tokenList},
+		{"revoke", "revoke a token by id: every process refuses it within 10 s", tokenRevoke},
+	}, args, stdout, stderr)
+}
+
+// openStore parses a token subcommand's flags (fs, to which it adds
+// --database-url; flags before or after the arguments) and opens the
+// migrated database; call done when finished. It returns the positional
+// arguments.
+func openStore(ctx context.Context, fs *flag.FlagSet, args []string) (st *store.Store, done func(), pos []string, err error) {
+	dbURL := databaseURLFlag(fs)
+	if pos, err = newEnvFlags(fs).parse(args); err != nil {
+		return nil, nil, nil, err
 	}
+	pool, err := migratedPool(ctx, *dbURL, nil)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	// Tokens are hashed, not sealed: no encryption key is needed here.
+	return store.New(pool, nil), pool.Close, pos, nil
+}
+
+// parseUUID reads the UUID of a flag.
+func parseUUID(flagName, v string) (uuid.UUID, error) {
+	id, err := uuid.Parse(v)
+	if err != nil {
+		return uuid.Nil, fmt.Errorf("--%s %q is not a UUID", flagName, v)
+	}
+	return id, nil
+}
+
+func tokenCreate(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := newFlagSet("token create", stderr)
 	company := fs.String("company", "", "company the token acts for (UUID, required)")
 	user := fs.String("user", "", "user recorded as created_by of flows made with the token (UUID, required)")
 	name := fs.String("name", "", "a label for the token")
-	dbURL := databaseURLFlag(fs)
-	if err := fs.Parse(args[1:]); err != nil {
-		return err
-	}
-	companyID, err := uuid.Parse(*company)
-	if err != nil {
-		return fmt.Errorf("--company %q is not a UUID", *company)
-	}
-	userID, err := uuid.Parse(*user)
-	if err != nil {
-		return fmt.Errorf("--user %q is not a UUID", *user)
-	}
-	pool, err := migratedPool(ctx, *dbURL, nil)
+	scope := fs.String("scope", string(auth.ScopeAdmin), "read (every GET), trigger (read + triggers, events, cancel, retry) or admin (everything)")
+	expires := fs.String("expires", "", "lifetime, e.g. 90d or 12h; empty for a token that never expires")
+	st, done, _, err := openStore(ctx, fs, args)
 	if err != nil {
 		return err
 	}
-	defer pool.Close()
-	// The store refuses the zero company (store.ErrNoCompany). Tokens are
-	// hashed, not sealed: no encryption key is needed here.
-	token, _, err := auth.CreateToken(ctx, store.New(pool, nil), companyID, userID, *name)
+	defer done()
+	companyID, err := parseUUID("company", *company)
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(stdout, "API token for company %s (shown once; store it now):\n%s\n", companyID, token)
+	userID, err := parseUUID("user", *user)
+	if err != nil {
+		return err
+	}
+	sc, err := auth.ParseScope(*scope)
+	if err != nil {
+		return fmt.Errorf("--scope: %w", err)
+	}
+	req := &auth.NewTokenRequest{CompanyID: companyID, UserID: userID, Name: *name, Scope: sc}
+	if *expires != "" {
+		d, err := auth.ParseLifetime(*expires)
+		if err != nil {
+			return fmt.Errorf("--expires %w", err)
+		}
+		at := time.Now().Add(d)
+		req.ExpiresAt = &at
+	}
+	// The store refuses the zero company (store.ErrNoCompany).
+	token, t, err := auth.Issue(ctx, st, nil, req)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "API token %s for company %s, scope %s, expires %s (shown once; store it now):\n%s\n",
+		t.ID, companyID, t.Scope, orNever(t.ExpiresAt), token)
 	return nil
+}
+
+func tokenList(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := newFlagSet("token list", stderr)
+	company := fs.String("company", "", "company whose tokens to list (UUID, required)")
+	st, done, _, err := openStore(ctx, fs, args)
+	if err != nil {
+		return err
+	}
+	defer done()
+	companyID, err := parseUUID("company", *company)
+	if err != nil {
+		return err
+	}
+	list, err := st.TokenList(ctx, companyID)
+	if err != nil {
+		return err
+	}
+	tw := newTable(stdout)
+	fmt.Fprintln(tw, "ID\tNAME\tSCOPE\tUSER\tCREATED\tEXPIRES\tLAST USED\tREVOKED")
+	for _, t := range list {
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", t.ID, cell(t.Name, 40), t.Scope, t.UserID,
+			timeText(&t.CreatedAt), timeText(t.ExpiresAt), timeText(t.LastUsedAt), timeText(t.RevokedAt))
+	}
+	return tw.Flush()
+}
+
+func tokenRevoke(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := newFlagSet("token revoke", stderr)
+	company := fs.String("company", "", "(optional) the token's company; looked up by id when left out")
+	st, done, pos, err := openStore(ctx, fs, args)
+	if err != nil {
+		return err
+	}
+	defer done()
+	if len(pos) != 1 {
+		fmt.Fprintln(stderr, "usage: flowd token revoke [--company UUID] TOKEN_ID")
+		return errUsage
+	}
+	id, err := uuid.Parse(pos[0])
+	if err != nil {
+		return fmt.Errorf("token id %q is not a UUID", pos[0])
+	}
+	var companyID uuid.UUID
+	if *company != "" {
+		companyID, err = parseUUID("company", *company)
+	} else {
+		companyID, err = st.TokenCompany(ctx, id)
+	}
+	if err != nil {
+		return fmt.Errorf("token %s: %w", id, err)
+	}
+	t, err := auth.Revoke(ctx, st, nil, companyID, id)
+	if err != nil {
+		return fmt.Errorf("token %s: %w", id, err)
+	}
+	fmt.Fprintf(stdout, "token %s (%q, scope %s) revoked at %s; every flowd process refuses it within %s\n",
+		t.ID, t.Name, t.Scope, timeText(t.RevokedAt), auth.CacheTTL)
+	return nil
+}
+
+// orNever formats an expiry.
+func orNever(t *time.Time) string {
+	if t == nil {
+		return "never"
+	}
+	return timeText(t)
 }
