@@ -3,14 +3,11 @@ package scheduler
 import (
 	"context"
 	"encoding/json"
-	"fmt"
 	"time"
 
 	"github.com/google/uuid"
-	"github.com/riverqueue/river"
 	"github.com/robfig/cron/v3"
 
-	"github.com/flowd/flowd/engine"
 	"github.com/flowd/flowd/flow"
 	"github.com/flowd/flowd/store"
 )
@@ -159,7 +156,7 @@ func (l *cronLoop) arm(ctx context.Context) error {
 }
 
 // fireDue runs the due slots of up to cronFireBatch flows in one
-// transaction (six statements whatever the number of flows) and returns
+// transaction (the same few statements whatever the number of flows) and returns
 // how many flows were due and the database clock they were due by.
 func (l *cronLoop) fireDue(ctx context.Context) (int, time.Time, error) {
 	var n int
@@ -232,51 +229,21 @@ func (l *cronLoop) slot(d store.ScheduleDue, now time.Time) (*flow.Execution, *t
 
 // enqueue writes the executions of due slots and their River jobs in the
 // transaction tx is bound to. A slot that already has an execution is
-// skipped (no job is enqueued for it): it is done.
+// skipped: it is done.
 func (l *cronLoop) enqueue(ctx context.Context, tx *store.Store, execs []*flow.Execution) error {
 	if len(execs) == 0 {
 		return nil
 	}
-	inserted, err := tx.ScheduleExecutionsInsert(ctx, execs)
+	inserted, err := l.s.insertExecutions(ctx, tx, execs, nil)
 	if err != nil {
 		return err
 	}
-	ids := make([]uuid.UUID, 0, len(inserted))
-	params := make([]river.InsertManyParams, 0, len(inserted))
 	for _, e := range execs {
-		if !inserted[e.ID] {
+		if inserted[e.ID] {
+			l.s.log.Debug("schedule slot started", "execution_id", e.ID, "job_id", e.JobID)
+		} else {
 			l.s.log.Debug("schedule slot already has an execution", "flow_id", e.FlowID, "scheduled_for", e.ScheduledFor)
-			continue
 		}
-		ids = append(ids, e.ID)
-		params = append(params, river.InsertManyParams{
-			Args:       engine.ExecutionArgs{ExecutionID: e.ID},
-			InsertOpts: &river.InsertOpts{Queue: QueueExecutions},
-		})
-	}
-	if len(ids) == 0 {
-		return nil
-	}
-	res, err := l.s.client.InsertManyTx(ctx, tx.Tx(), params)
-	if err != nil {
-		return fmt.Errorf("enqueue scheduled executions: %w", err)
-	}
-	// Match jobs to executions by their args rather than trusting the order
-	// of the results.
-	ids = ids[:0]
-	jobIDs := make([]int64, 0, len(res))
-	for _, r := range res {
-		var args engine.ExecutionArgs
-		if err := json.Unmarshal(r.Job.EncodedArgs, &args); err != nil {
-			return fmt.Errorf("read args of job %d: %w", r.Job.ID, err)
-		}
-		ids, jobIDs = append(ids, args.ExecutionID), append(jobIDs, r.Job.ID)
-	}
-	if err := tx.ExecutionSetJobIDs(ctx, ids, jobIDs); err != nil {
-		return err
-	}
-	for i, id := range ids {
-		l.s.log.Debug("schedule slot started", "execution_id", id, "job_id", jobIDs[i])
 	}
 	return nil
 }

@@ -38,6 +38,11 @@ type PublishRequest struct {
 // InsertManyTx), so that a failure starts nothing and a returned event
 // started every execution it lists. With an idempotency key used before it
 // returns the first event and created false.
+
+// errDuplicateEvent ends Publish's transaction when the event's
+// Idempotency-Key is taken: the first event is answered instead.
+var errDuplicateEvent = errors.New("duplicate event")
+
 func (s *Scheduler) Publish(ctx context.Context, req PublishRequest) (ev *flow.Event, created bool, err error) {
 	var key *string
 	if req.IdempotencyKey != "" {
@@ -73,7 +78,7 @@ func (s *Scheduler) Publish(ctx context.Context, req PublishRequest) (ev *flow.E
 			return err
 		}
 		if !created {
-			return errDuplicate
+			return errDuplicateEvent
 		}
 		if len(starts) == 0 {
 			return nil
@@ -92,7 +97,7 @@ func (s *Scheduler) Publish(ctx context.Context, req PublishRequest) (ev *flow.E
 		}
 		return tx.EventExecutionsInsert(ctx, ev, starts)
 	})
-	if errors.Is(err, errDuplicate) {
+	if errors.Is(err, errDuplicateEvent) {
 		// Published at the same time under the same key: the first wins.
 		ev, err := s.store.EventGetByIdempotencyKey(ctx, req.CompanyID, *key)
 		return ev, false, err

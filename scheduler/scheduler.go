@@ -3,7 +3,6 @@ package scheduler
 import (
 	"cmp"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -15,14 +14,13 @@ import (
 	"github.com/riverqueue/river"
 	"github.com/riverqueue/river/riverdriver/riverpgxv5"
 	"github.com/riverqueue/river/rivertype"
-	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/trace"
 	"go.opentelemetry.io/otel/trace/noop"
 
 	"github.com/flowd/flowd/engine"
 	"github.com/flowd/flowd/flow"
+	"github.com/flowd/flowd/internal/groupcommit"
 	"github.com/flowd/flowd/store"
-	"github.com/flowd/flowd/telemetry"
 )
 
 // QueueExecutions is the River queue executions run on.
@@ -124,6 +122,9 @@ type Scheduler struct {
 	rescue *rescuer
 	// filters caches the compiled event filters of Publish.
 	filters *flow.FilterCache
+	// triggers is the group commit of Trigger (trigger.go).
+	triggers *groupcommit.Group[*pendingTrigger]
+	runInfo  *runInfoCache
 }
 
 // New returns a Scheduler on pool.
@@ -169,7 +170,10 @@ func New(pool *pgxpool.Pool, st *store.Store, cfg *Config) (*Scheduler, error) {
 	if err != nil {
 		return nil, fmt.Errorf("river client: %w", err)
 	}
-	return &Scheduler{client: client, store: st, cfg: c, log: log, filters: flow.NewFilterCache(0)}, nil
+	s := &Scheduler{client: client, store: st, cfg: c, log: log, filters: flow.NewFilterCache(0), runInfo: newRunInfoCache()}
+	s.triggers = newTriggerGroup(s)
+	s.triggers.Start()
+	return s, nil
 }
 
 // Client returns the River client (for the River UI).
@@ -215,8 +219,8 @@ func (s *Scheduler) StopSchedules() {
 // least this long.
 func (s *Scheduler) StopTimeout() time.Duration { return s.cfg.SoftStopTimeout + HardStopWait }
 
-// Stop is the scheduler's part of the shutdown, after the API has drained.
-// Its steps run in this order, each logged ("shutdown: <step>") and begun
+// Stop is the scheduler's part of the shutdown, after the API has drained
+// (Trigger answers ErrStopped from now on). Its steps run in this order, each logged ("shutdown: <step>") and begun
 // when the one before has ended:
 //
 //  1. stop River: the schedule loop stops, no job is fetched any more,
@@ -238,6 +242,7 @@ func (s *Scheduler) StopTimeout() time.Duration { return s.cfg.SoftStopTimeout +
 // returns.
 func (s *Scheduler) Stop(ctx context.Context) error {
 	s.StopSchedules()
+	s.triggers.Stop() // the API has drained: no trigger waits any more
 	if s.cfg.Worker == nil {
 		return nil
 	}
@@ -258,113 +263,6 @@ func (s *Scheduler) Stop(ctx context.Context) error {
 	s.log.Info("shutdown: stop heartbeat")
 	s.rescue.stop(ctx)
 	return err
-}
-
-// TriggerRequest asks for a new execution of a flow.
-type TriggerRequest struct {
-	// CompanyID is the company the flow belongs to: the token's for the
-	// API, the flow's own for hooks (store.FlowHookSecretForHook) and
-	// schedules. The zero id is refused (store.ErrNoCompany).
-	CompanyID      uuid.UUID
-	FlowID         uuid.UUID
-	Variables      json.RawMessage
-	Payload        json.RawMessage
-	IdempotencyKey string
-	Trigger        string
-	ScheduledFor   *time.Time
-}
-
-// errDuplicate ends Trigger's transaction when the idempotency key or the
-// schedule slot already has an execution.
-var errDuplicate = errors.New("duplicate execution")
-
-// Trigger writes a new execution and enqueues its job in one transaction.
-// With an idempotency key (or schedule slot) that was used before it returns
-// the first execution and created false. Stopped, deleted and template
-// flows are refused (flow.CheckTrigger).
-func (s *Scheduler) Trigger(ctx context.Context, req TriggerRequest) (_ *flow.Execution, _ bool, err error) {
-	ctx, span := s.cfg.Tracer.Start(ctx, "flowd.trigger", trace.WithAttributes(
-		attribute.String("flowd.flow_id", req.FlowID.String()),
-		attribute.String("flowd.trigger", cmp.Or(req.Trigger, flow.TriggerManual))))
-	defer func() { telemetry.EndSpan(span, err) }()
-	info, err := s.store.FlowRunInfo(ctx, req.CompanyID, req.FlowID)
-	if err != nil {
-		return nil, false, err
-	}
-	if err := flow.CheckTrigger(info.Status, info.IsTemplate); err != nil {
-		return nil, false, err
-	}
-	var key *string
-	if req.IdempotencyKey != "" {
-		key = &req.IdempotencyKey
-		if e, err := s.store.ExecutionGetByIdempotencyKey(ctx, req.CompanyID, req.FlowID, req.IdempotencyKey); err == nil {
-			return e, false, nil
-		} else if !errors.Is(err, store.ErrNotFound) {
-			return nil, false, err
-		}
-	}
-	vars, err := s.store.SealVariables(req.Variables, info.SecretNames)
-	if err != nil {
-		return nil, false, err
-	}
-	exec := &flow.Execution{
-		ExecutionSummary: flow.ExecutionSummary{
-			ID:            uuid.New(),
-			Status:        flow.ExecutionStatusScheduled,
-			AttemptNumber: 1,
-		},
-		FlowID:         req.FlowID,
-		CompanyID:      info.CompanyID,
-		FlowVersion:    info.Version,
-		Trigger:        cmp.Or(req.Trigger, flow.TriggerManual),
-		ScheduledFor:   req.ScheduledFor,
-		IdempotencyKey: key,
-		Payload:        req.Payload,
-		Variables:      vars,
-	}
-	var inserted *flow.Execution
-	err = s.store.InTx(ctx, func(tx *store.Store) error {
-		res, err := s.client.InsertTx(ctx, tx.Tx(), engine.ExecutionArgs{ExecutionID: exec.ID},
-			&river.InsertOpts{Queue: QueueExecutions})
-		if err != nil {
-			return fmt.Errorf("enqueue execution: %w", err)
-		}
-		exec.JobID = res.Job.ID
-		span.SetAttributes(attribute.String("flowd.execution_id", exec.ID.String()))
-		created, err := tx.ExecutionInsert(ctx, exec)
-		if err != nil {
-			return err
-		}
-		if !created {
-			return errDuplicate
-		}
-		// The answer is the row as inserted (created_at and updated_at come
-		// back from the INSERT): once the transaction commits a worker may
-		// start the execution at once, and the answer must show it as
-		// accepted, without another round trip.
-		inserted = exec
-		return nil
-	})
-	if errors.Is(err, errDuplicate) {
-		if key != nil {
-			e, err := s.store.ExecutionGetByIdempotencyKey(ctx, req.CompanyID, req.FlowID, *key)
-			return e, false, err
-		}
-		return nil, false, fmt.Errorf("%w: slot %v already has an execution", store.ErrConflict, req.ScheduledFor)
-	}
-	if err != nil {
-		return nil, false, err
-	}
-	if inserted.Steps == nil {
-		inserted.Steps = map[int]*flow.StepState{}
-	}
-	if inserted.Variables == nil {
-		inserted.Variables = json.RawMessage("{}")
-	}
-	if inserted.Payload == nil {
-		inserted.Payload = json.RawMessage("null")
-	}
-	return inserted, true, nil
 }
 
 // Cancel stops an execution, in tx (a Store.InTx transaction, which the

@@ -146,3 +146,30 @@ func sameJSON(a, b json.RawMessage) bool {
 	}
 	return cmp.Equal(x, y)
 }
+
+// TestExecutionCommitIsAtomic: the group commit is one transaction though
+// it sends no BEGIN: when its second statement fails (an attempt number
+// out of the column's range), the attempts its first statement inserted
+// are gone too.
+func TestExecutionCommitIsAtomic(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	ctx := context.Background()
+	e := b.createExecution(t, b.createFlow(t, 1))
+	attempt := flow.StepAttempt{
+		ID: uuid.New(), ExecutionID: e.ID, StepNumber: 1, Attempt: 1, ExecutionAttempt: 1, Outcome: "success",
+		RequestMethod: "POST", RequestURL: "https://example.com/1", DurationMS: 1, StartedAt: time.Now(),
+	}
+	bad := flow.ExecutionUpdate{ID: e.ID, Status: flow.ExecutionStatusInProgress, AttemptNumber: 1 << 40}
+	if err := b.store.ExecutionCommit(ctx, []flow.StepAttempt{attempt}, []flow.ExecutionUpdate{bad}); err == nil {
+		t.Fatal("a group whose update is out of range committed")
+	}
+	got, err := b.store.StepAttemptListByExecution(ctx, b.company, e.ID)
+	if err != nil || len(got) != 0 {
+		t.Errorf("the failed group left %d attempts (%v), want none", len(got), err)
+	}
+	after, err := b.store.ExecutionGet(ctx, b.company, e.ID)
+	if err != nil || after.Status != flow.ExecutionStatusScheduled {
+		t.Errorf("the failed group changed the execution: %+v %v", after, err)
+	}
+}

@@ -130,32 +130,6 @@ func (s *Store) getExecution(ctx context.Context, doing, where string, args ...a
 	return e, nil
 }
 
-// ExecutionInsert inserts a new execution, setting its created_at and
-// updated_at. When the flow already has an execution with the same
-// idempotency key, or the same schedule slot, it inserts nothing and
-// reports created false. The caller enqueues its River job in the same
-// transaction (Store.Tx).
-func (s *Store) ExecutionInsert(ctx context.Context, e *flow.Execution) (created bool, err error) {
-	if err := requireCompany("insert execution", e.CompanyID); err != nil {
-		return false, err
-	}
-	err = s.db.QueryRow(ctx, `INSERT INTO executions (id, flow_id, company_id, flow_version, status,
-		attempt_number, trigger, scheduled_for, idempotency_key, payload, variables, job_id)
-		VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12)
-		ON CONFLICT DO NOTHING
-		RETURNING created_at, updated_at`,
-		e.ID, e.FlowID, e.CompanyID, e.FlowVersion, e.Status, e.AttemptNumber, e.Trigger,
-		e.ScheduledFor, e.IdempotencyKey, jsonOrNull(e.Payload), jsonOrEmptyObject(e.Variables), e.JobID,
-	).Scan(&e.CreatedAt, &e.UpdatedAt)
-	if errors.Is(err, pgx.ErrNoRows) {
-		return false, nil
-	}
-	if err != nil {
-		return false, fmt.Errorf("insert execution: %w", interpretError(err))
-	}
-	return true, nil
-}
-
 // ExecutionGetByIdempotencyKey returns the company's execution of the flow
 // that was created with key.
 func (s *Store) ExecutionGetByIdempotencyKey(ctx context.Context, companyID, flowID uuid.UUID, key string) (*flow.Execution, error) {
@@ -256,8 +230,8 @@ func (s *Store) ExecutionListByFlow(ctx context.Context, companyID, flowID uuid.
 }
 
 // ExecutionCommit writes a group of step attempts and execution states,
-// whatever their companies, in one transaction with one multi-row
-// statement each: the worker's group commit of steps that finished close
+// whatever their companies, in one transaction (one round trip) with one
+// multi-row statement each: the worker's group commit of steps that finished close
 // together. Several updates of one execution in a group must be merged by
 // the caller (the last state wins). An execution cancelled by an operator
 // keeps its cancelled status, error and finished_at.
@@ -272,12 +246,14 @@ func (s *Store) ExecutionCommit(ctx context.Context, attempts []flow.StepAttempt
 	if len(updates) > 0 {
 		queueExecutionsUpdate(batch, updates)
 	}
-	return s.InTx(ctx, func(tx *Store) error {
-		if err := tx.db.SendBatch(ctx, batch).Close(); err != nil {
-			return fmt.Errorf("commit %d attempts and %d executions: %w", len(attempts), len(updates), err)
-		}
-		return nil
-	})
+	// A batch outside a transaction runs as one implicit transaction (pgx
+	// sends it as one pipeline ending in a single Sync): it is atomic and
+	// committed when Close returns, without the round trips of BEGIN and
+	// COMMIT. Inside a transaction it is part of that transaction.
+	if err := s.db.SendBatch(ctx, batch).Close(); err != nil {
+		return fmt.Errorf("commit %d attempts and %d executions: %w", len(attempts), len(updates), err)
+	}
+	return nil
 }
 
 // updateRecord is one element of the update of queueExecutionsUpdate: the

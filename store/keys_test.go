@@ -64,7 +64,7 @@ func setupKeys(t *testing.T, keys *keyring.Ring) *keysBundle {
 	}
 	e := &flow.Execution{ExecutionSummary: flow.ExecutionSummary{ID: uuid.New(), Status: flow.ExecutionStatusScheduled, AttemptNumber: 1},
 		FlowID: f.ID, CompanyID: b.company, FlowVersion: 2, Trigger: flow.TriggerManual, Variables: vars}
-	if _, err := st.ExecutionInsert(t.Context(), e); err != nil {
+	if _, err := st.ExecutionsInsert(t.Context(), []*flow.Execution{e}, nil); err != nil {
 		t.Fatal(err)
 	}
 	b.execID = e.ID

@@ -7,8 +7,6 @@ import (
 
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
-
-	"github.com/flowd/flowd/flow"
 )
 
 // scheduleActive selects the flows whose schedule runs: a schedule set, not
@@ -115,66 +113,6 @@ func (s *Store) ScheduleAdvance(ctx context.Context, flowIDs []uuid.UUID, next [
 		FROM unnest($1::uuid[], $2::timestamptz[]) AS u(id, next) WHERE f.id = u.id`, flowIDs, next)
 	if err != nil {
 		return fmt.Errorf("advance schedules: %w", err)
-	}
-	return nil
-}
-
-// ScheduleExecutionsInsert inserts the executions of schedule slots in
-// one statement, without their jobs: the caller enqueues the jobs of the
-// executions inserted and records them with ExecutionSetJobIDs, in the
-// same transaction. An execution whose slot already has one (unique index
-// executions_slot_idx) is not inserted; the ids of those inserted are
-// returned.
-func (s *Store) ScheduleExecutionsInsert(ctx context.Context, execs []*flow.Execution) (map[uuid.UUID]bool, error) {
-	for _, e := range execs {
-		if err := requireCompany("insert scheduled executions", e.CompanyID); err != nil {
-			return nil, err
-		}
-	}
-	n := len(execs)
-	ids, flows, companies := make([]uuid.UUID, n), make([]uuid.UUID, n), make([]uuid.UUID, n)
-	versions, attempts := make([]int32, n), make([]int32, n)
-	statuses, triggers, payloads := make([]string, n), make([]string, n), make([]string, n)
-	slots := make([]*time.Time, n)
-	for i, e := range execs {
-		ids[i], flows[i], companies[i] = e.ID, e.FlowID, e.CompanyID
-		versions[i], attempts[i] = int32(e.FlowVersion), int32(e.AttemptNumber)
-		statuses[i], triggers[i] = e.Status, e.Trigger
-		payloads[i] = string(jsonOrNull(e.Payload))
-		slots[i] = e.ScheduledFor
-	}
-	rows, err := s.db.Query(ctx, `INSERT INTO executions (id, flow_id, company_id, flow_version, status,
-			attempt_number, trigger, scheduled_for, payload)
-		SELECT u.id, u.flow_id, u.company_id, u.version, u.status, u.attempt, u.trigger, u.slot, u.payload::jsonb
-		FROM unnest($1::uuid[], $2::uuid[], $3::uuid[], $4::int[], $5::text[], $6::int[], $7::text[],
-			$8::timestamptz[], $9::text[]) AS u(id, flow_id, company_id, version, status, attempt, trigger, slot, payload)
-		ON CONFLICT DO NOTHING
-		RETURNING id`, ids, flows, companies, versions, statuses, attempts, triggers, slots, payloads)
-	if err != nil {
-		return nil, fmt.Errorf("insert scheduled executions: %w", err)
-	}
-	inserted := make(map[uuid.UUID]bool, n)
-	for rows.Next() {
-		var id uuid.UUID
-		if err := rows.Scan(&id); err != nil {
-			rows.Close()
-			return nil, fmt.Errorf("insert scheduled executions: %w", err)
-		}
-		inserted[id] = true
-	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("insert scheduled executions: %w", err)
-	}
-	return inserted, nil
-}
-
-// ExecutionSetJobIDs records the River job of each execution, whatever its
-// company (the schedule loop's): jobIDs[i] runs ids[i].
-func (s *Store) ExecutionSetJobIDs(ctx context.Context, ids []uuid.UUID, jobIDs []int64) error {
-	_, err := s.db.Exec(ctx, `UPDATE executions e SET job_id = u.job_id
-		FROM unnest($1::uuid[], $2::bigint[]) AS u(id, job_id) WHERE e.id = u.id`, ids, jobIDs)
-	if err != nil {
-		return fmt.Errorf("record execution jobs: %w", err)
 	}
 	return nil
 }

@@ -60,9 +60,9 @@ func (b *testBundle) createFlow(tb testing.TB, n int) *flow.Flow {
 func (b *testBundle) createExecution(tb testing.TB, f *flow.Flow) *flow.Execution {
 	tb.Helper()
 	e := newExecution(f)
-	created, err := b.store.ExecutionInsert(context.Background(), e)
-	if err != nil || !created {
-		tb.Fatalf("insert execution: created %v, %v", created, err)
+	inserted, err := b.store.ExecutionsInsert(context.Background(), []*flow.Execution{e}, nil)
+	if err != nil || !inserted[e.ID] {
+		tb.Fatalf("insert execution: inserted %v, %v", inserted, err)
 	}
 	return e
 }

@@ -32,7 +32,6 @@ var acrossCompanies = map[string]string{
 	"ScheduleLockDue":          "the schedule loop",
 	"ScheduleAdvance":          "the schedule loop",
 	"ScheduleNextDue":          "the schedule loop",
-	"ExecutionSetJobIDs":       "the schedule loop, after ScheduleExecutionsInsert",
 	"WorkerHeartbeat":          "process liveness",
 	"WorkerStopped":            "process liveness",
 	"WorkerDeleteDead":         "process liveness",
@@ -85,10 +84,9 @@ func TestZeroCompanyRefused(t *testing.T) {
 			_, err := st.FlowRotateSigningSecret(ctx, nilCo, f.ID, flow.NewSigningSecret(), time.Now())
 			return err
 		},
-		"FlowRunInfo":     func(st *store.Store) error { _, err := st.FlowRunInfo(ctx, nilCo, f.ID); return err },
-		"FlowDefinition":  func(st *store.Store) error { _, err := st.FlowDefinition(ctx, nilCo, f.ID, 1); return err },
-		"ExecutionInsert": func(st *store.Store) error { _, err := st.ExecutionInsert(ctx, newExec()); return err },
-		"ExecutionGet":    func(st *store.Store) error { _, err := st.ExecutionGet(ctx, nilCo, e.ID); return err },
+		"FlowRunInfo":    func(st *store.Store) error { _, err := st.FlowRunInfo(ctx, nilCo, f.ID); return err },
+		"FlowDefinition": func(st *store.Store) error { _, err := st.FlowDefinition(ctx, nilCo, f.ID, 1); return err },
+		"ExecutionGet":   func(st *store.Store) error { _, err := st.ExecutionGet(ctx, nilCo, e.ID); return err },
 		"ExecutionGetByIdempotencyKey": func(st *store.Store) error {
 			_, err := st.ExecutionGetByIdempotencyKey(ctx, nilCo, f.ID, "k")
 			return err
@@ -110,8 +108,8 @@ func TestZeroCompanyRefused(t *testing.T) {
 			_, err := st.StepAttemptListByExecution(ctx, nilCo, e.ID)
 			return err
 		},
-		"ScheduleExecutionsInsert": func(st *store.Store) error {
-			_, err := st.ScheduleExecutionsInsert(ctx, []*flow.Execution{newExec()})
+		"ExecutionsInsert": func(st *store.Store) error {
+			_, err := st.ExecutionsInsert(ctx, []*flow.Execution{newExec()}, nil)
 			return err
 		},
 		"EventSubscribers": func(st *store.Store) error {
@@ -278,7 +276,7 @@ func TestInTx(t *testing.T) {
 	boom := errors.New("boom")
 	insert := func(st *store.Store, e **flow.Execution) error {
 		*e = newExecution(f)
-		_, err := st.ExecutionInsert(ctx, *e)
+		_, err := st.ExecutionsInsert(ctx, []*flow.Execution{*e}, nil)
 		return err
 	}
 	var kept, dropped, gone *flow.Execution

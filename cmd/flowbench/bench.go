@@ -499,6 +499,7 @@ func (b *bench) collect(ctx context.Context, rr *RunResult, since time.Time, w w
 	arrivals, triggers, requests := b.load.snapshot()
 	var finished, created []time.Time
 	var toDone, toFirst []time.Duration
+	hops := make([][]time.Duration, len(hopNames))
 	var firstFailure string
 	var last time.Time
 	for _, r := range rows {
@@ -526,6 +527,11 @@ func (b *bench) collect(ctx context.Context, rr *RunResult, since time.Time, w w
 		if t0, ok := triggers[r.id]; ok {
 			if a := arrivals[r.id]; a != nil {
 				toFirst = append(toFirst, a.first.Sub(t0))
+				if r.fetched != nil && r.sent != nil {
+					for i, d := range []time.Duration{r.created.Sub(t0), r.fetched.Sub(r.created), r.sent.Sub(*r.fetched), a.first.Sub(*r.sent)} {
+						hops[i] = append(hops[i], d)
+					}
+				}
 			}
 		}
 	}
@@ -553,6 +559,12 @@ func (b *bench) collect(ctx context.Context, rr *RunResult, since time.Time, w w
 	}
 	pf, pd := percentiles(toFirst), percentiles(toDone)
 	rr.TriggerToFirstRequest, rr.TriggerToFinished = &pf, &pd
+	rr.Hops = nil
+	for i, name := range hopNames {
+		if len(hops[i]) > 0 {
+			rr.Hops = append(rr.Hops, Hop{Name: name, Percentiles: percentiles(hops[i])})
+		}
+	}
 	return nil
 }
 
@@ -563,6 +575,8 @@ type probe struct {
 	child time.Duration
 	pg    map[int]time.Duration
 	q     int64
+	upd   [2]int64 // updates and HOT updates of executions
+	alloc uint64   // heap objects allocated
 	busy  time.Duration
 	steal time.Duration
 	load  [3]float64
@@ -575,7 +589,7 @@ func (b *bench) begin(ctx context.Context, name string, qc *queryCounter) (*prob
 	if err := b.h.resetStatements(ctx); err != nil {
 		return nil, fmt.Errorf("reset pg_stat_statements: %w", err)
 	}
-	p := &probe{pg: clusterCPU(b.h.postmaster)}
+	p := &probe{pg: clusterCPU(b.h.postmaster), upd: b.h.executionUpdates(ctx)}
 	if qc != nil {
 		p.q = qc.n.Load()
 	}
@@ -595,6 +609,7 @@ func (b *bench) begin(ctx context.Context, name string, qc *queryCounter) (*prob
 	p.load = loadAvg()
 	p.busy, p.steal = machineCPU()
 	p.self = selfCPU()
+	p.alloc = heapAllocs()
 	p.start = time.Now()
 	return p, nil
 }
@@ -603,6 +618,7 @@ func (b *bench) begin(ctx context.Context, name string, qc *queryCounter) (*prob
 func (b *bench) end(ctx context.Context, p *probe, qc *queryCounter, steps int, rr *RunResult) {
 	wall := time.Since(p.start)
 	self := selfCPU() - p.self
+	allocs := heapAllocs() - p.alloc
 	child, _, _ := procCPU(b.load.Pid())
 	child -= p.child
 	pgEnd := clusterCPU(b.h.postmaster)
@@ -621,6 +637,7 @@ func (b *bench) end(ctx context.Context, p *probe, qc *queryCounter, steps int, 
 	rr.FlowdCPUPer1k, rr.FlowdCores = per1k(self), cores(self)
 	rr.LoadCPUPer1k, rr.LoadCores = per1k(child), cores(child)
 	rr.PeakRSSMiB = round(float64(rss)/(1<<20), 1)
+	rr.AllocsPerStep = round(float64(allocs)/float64(steps), 0)
 	rr.StealCores = cores(steal)
 
 	backends, err := b.h.backends(ctx)
@@ -640,6 +657,10 @@ func (b *bench) end(ctx context.Context, p *probe, qc *queryCounter, steps int, 
 	}
 	if qc != nil {
 		rr.TracerPerStep = round(float64(qc.n.Load()-p.q)/float64(steps), 2)
+	}
+	if upd := b.h.executionUpdates(ctx); upd[0] > p.upd[0] {
+		rr.ExecutionUpdates = upd[0] - p.upd[0]
+		rr.HOTUpdatePct = round(100*float64(upd[1]-p.upd[1])/float64(rr.ExecutionUpdates), 1)
 	}
 	rr.SQLSource = "pgx tracer"
 	rr.SQLPerStep = rr.TracerPerStep

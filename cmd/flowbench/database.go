@@ -224,6 +224,15 @@ func (h *harness) dbNow(ctx context.Context) (time.Time, error) {
 	return t, err
 }
 
+// executionUpdates returns the updates and the HOT updates of executions
+// so far (zeros when they cannot be read).
+func (h *harness) executionUpdates(ctx context.Context) [2]int64 {
+	var n [2]int64
+	_ = h.pool.QueryRow(ctx, marker+`SELECT n_tup_upd, n_tup_hot_upd FROM pg_stat_user_tables
+		WHERE relid = 'executions'::regclass`).Scan(&n[0], &n[1])
+	return n
+}
+
 // resetTables empties the tables runs fill, so every run starts alike, and
 // checkpoints so that no earlier run's writes are flushed during it.
 func (h *harness) resetTables(ctx context.Context) error {
@@ -265,12 +274,17 @@ type execRow struct {
 	errMsg   *string
 	created  time.Time
 	finished *time.Time
+	// fetched is when River handed the job to a worker (its last attempt);
+	// sent when step 1's attempt began (after its running checkpoint).
+	fetched, sent *time.Time
 }
 
 // executions returns the executions created since `since`.
 func (h *harness) executions(ctx context.Context, since time.Time) ([]execRow, error) {
-	rows, err := h.pool.Query(ctx, marker+`SELECT id, status, error_message, created_at, finished_at
-		FROM executions WHERE created_at >= $1`, since)
+	rows, err := h.pool.Query(ctx, marker+`SELECT e.id, e.status, e.error_message, e.created_at, e.finished_at,
+			(SELECT j.attempted_at FROM river_job j WHERE j.id = e.job_id),
+			(SELECT min(a.started_at) FROM step_attempts a WHERE a.execution_id = e.id AND a.step_number = 1)
+		FROM executions e WHERE e.created_at >= $1`, since)
 	if err != nil {
 		return nil, fmt.Errorf("read executions: %w", err)
 	}
@@ -278,7 +292,7 @@ func (h *harness) executions(ctx context.Context, since time.Time) ([]execRow, e
 	var out []execRow
 	for rows.Next() {
 		var r execRow
-		if err := rows.Scan(&r.id, &r.status, &r.errMsg, &r.created, &r.finished); err != nil {
+		if err := rows.Scan(&r.id, &r.status, &r.errMsg, &r.created, &r.finished, &r.fetched, &r.sent); err != nil {
 			return nil, err
 		}
 		out = append(out, r)

@@ -106,8 +106,8 @@ func testShortSweep(t *testing.T) {
 		names = append(names, rr.Name)
 		checkRun(t, rr, true)
 	}
-	want := []string{"10ms/250ms/2 #1", "10ms/250ms/2 #1 light@1", "1ms/50ms/1 #1", "1ms/50ms/1 #1 light@1",
-		"10ms/250ms/2 #2", "10ms/250ms/2 #2 light@1", "1ms/50ms/1 #2", "1ms/50ms/1 #2 light@1"}
+	want := []string{"10ms/250ms/2 #1", "10ms/250ms/2 #1 light@16", "1ms/50ms/1 #1", "1ms/50ms/1 #1 light@16",
+		"10ms/250ms/2 #2", "10ms/250ms/2 #2 light@16", "1ms/50ms/1 #2", "1ms/50ms/1 #2 light@16"}
 	if d := cmp.Diff(want, names); d != "" {
 		t.Errorf("sweep runs (-want +got):\n%s", d)
 	}
@@ -148,7 +148,7 @@ func testShortRun(t *testing.T) {
 	if loadCPU <= 0 {
 		t.Errorf("load process CPU never measured")
 	}
-	want := []string{"river/bulk", "river/chain", "http", "a/api", "a/go", "b/api", "b/go", "c/api", "c/go", "e/api", "e/go", "b/go light@1", "b/go+300 history"}
+	want := []string{"river/bulk", "river/chain", "http", "a/api", "a/go", "b/api", "b/go", "c/api", "c/go", "e/api", "e/go", "b/go light@16", "b/go+300 history"}
 	if d := cmp.Diff(want, names); d != "" {
 		t.Errorf("runs (-want +got):\n%s", d)
 	}
@@ -167,7 +167,8 @@ func testShortRun(t *testing.T) {
 			t.Errorf("goal %q not filled: %+v", g.Name, g)
 		}
 	}
-	wantGoals := []string{"steps/s vs bare River jobs/s", "3-step chain executions/s", "SQL statements per step with 300 old executions",
+	wantGoals := []string{"steps/s vs bare River jobs/s", "3-step chain executions/s", "flowd + PostgreSQL CPU s per 1,000 steps",
+		"trigger → first request p99", "trigger → done p99", "SQL statements per step with 300 old executions",
 		"executions/s started by events fanned out to 10 flows", "peak RSS of flowd"}
 	if d := cmp.Diff(wantGoals, goals); d != "" {
 		t.Errorf("goals (-want +got):\n%s", d)
@@ -216,8 +217,8 @@ func checkRun(t *testing.T, rr *RunResult, workload bool) {
 	}
 	// Cores are CPU over wall time, rounded to 0.01: a light run on a fast
 	// machine may round to 0.
-	if rr.FlowdCPUPer1k <= 0 || rr.FlowdCores < 0 || rr.PeakRSSMiB <= 0 || rr.SQLSource == "" {
-		t.Errorf("%s: CPU, memory or SQL source not filled: %+v", rr.Name, rr)
+	if rr.FlowdCPUPer1k <= 0 || rr.FlowdCores < 0 || rr.PeakRSSMiB <= 0 || rr.AllocsPerStep <= 0 || rr.SQLSource == "" {
+		t.Errorf("%s: CPU, memory, allocations or SQL source not filled: %+v", rr.Name, rr)
 	}
 	if rr.PostgresCPUPer1k < 0 || rr.LoadCPUPer1k < 0 || rr.OtherCores < 0 {
 		t.Errorf("%s: negative CPU figures: %+v", rr.Name, rr)
@@ -235,6 +236,21 @@ func checkRun(t *testing.T, rr *RunResult, workload bool) {
 	}
 	if rr.SQLPerStep <= 0 || rr.TracerPerStep <= 0 {
 		t.Errorf("%s: SQL statements per step not filled: %v (tracer %v)", rr.Name, rr.SQLPerStep, rr.TracerPerStep)
+	}
+	// Backends flush their table statistics up to seconds late: a short
+	// run's updates may not show yet, but a share must be a share.
+	if rr.ExecutionUpdates < 0 || rr.HOTUpdatePct < 0 || rr.HOTUpdatePct > 100 {
+		t.Errorf("%s: executions' updates miscounted: %d, %.1f%% HOT", rr.Name, rr.ExecutionUpdates, rr.HOTUpdatePct)
+	}
+	var hops []string
+	for _, h := range rr.Hops {
+		hops = append(hops, h.Name)
+		if h.N != rr.Executions {
+			t.Errorf("%s: hop %s has %d samples, want %d", rr.Name, h.Name, h.N, rr.Executions)
+		}
+	}
+	if d := cmp.Diff(hopNames, hops); d != "" {
+		t.Errorf("%s: hops (-want +got):\n%s", rr.Name, d)
 	}
 }
 

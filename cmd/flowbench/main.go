@@ -40,7 +40,10 @@ const (
 	// FetchCooldown, then FetchPollInterval, then the commit shards.
 	defaultSweep = "10ms/250ms/2,1ms/250ms/2,50ms/250ms/2,100ms/1s/2,10ms/50ms/2,10ms/1s/2,10ms/250ms/1,10ms/250ms/4,10ms/250ms/8"
 	fullLightN   = 200
-	shortLightN  = 10
+	// fullLightInFlight is the light load of the latency goals: a run next
+	// to the saturated one, with a few executions in flight.
+	fullLightInFlight = 16
+	shortLightN       = 10
 )
 
 func main() {
@@ -148,7 +151,7 @@ func parseFlags(args []string, stderr io.Writer) (*Options, string, error) {
 	fs.BoolVar(&o.Baselines, "baselines", true, "run the bare River and bare HTTP baselines")
 	fs.IntVar(&history, "history", -1, fmt.Sprintf("old executions inserted before the second run of workload b (default %d, short 0)", fullHistory))
 	fs.IntVar(&o.LightN, "light-n", -1, fmt.Sprintf("executions of workload b (Go trigger) run with only -light-inflight in flight, for latency without queueing; 0 skips (default %d, short %d)", fullLightN, shortLightN))
-	fs.IntVar(&o.LightInFlight, "light-inflight", 1, "executions in flight in the light run")
+	fs.IntVar(&o.LightInFlight, "light-inflight", fullLightInFlight, "executions in flight in the light run (its latency goals are for 16)")
 	fs.StringVar(&sweep, "sweep-points", defaultSweep, "the settings -sweep tries: comma-separated FetchCooldown/FetchPollInterval/commit-shards")
 	fs.IntVar(&o.SweepLight, "sweep-light-n", -1, fmt.Sprintf("executions of each light sweep run; 0 skips them (default %d, short %d)", sweepLightN, shortLightN))
 	fs.IntVar(&o.SweepN, "sweep-n", 0, fmt.Sprintf("executions per sweep run (default %d, short %d)", fullSweepN, shortSweepN))

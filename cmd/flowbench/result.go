@@ -83,6 +83,8 @@ type RunResult struct {
 
 	TriggerToFirstRequest *Percentiles `json:"trigger_to_first_request,omitempty"`
 	TriggerToFinished     *Percentiles `json:"trigger_to_finished,omitempty"`
+	// Hops split trigger → first request (hopNames).
+	Hops []Hop `json:"hops,omitempty"`
 
 	FlowdCPUPer1k    float64 `json:"flowd_cpu_seconds_per_1000_steps"`
 	PostgresCPUPer1k float64 `json:"postgres_cpu_seconds_per_1000_steps"`
@@ -94,16 +96,25 @@ type RunResult struct {
 	OtherCores       float64 `json:"other_processes_cores"` // busy CPU of the machine not accounted above
 	StealCores       float64 `json:"steal_cores"`           // CPU the hypervisor gave to other machines
 	PeakRSSMiB       float64 `json:"peak_rss_mib"`
+	// AllocsPerStep is the heap objects the flowd process allocated per
+	// step (runtime/metrics; the harness's own share included).
+	AllocsPerStep float64 `json:"allocs_per_step"`
 
-	SQLPerStep     float64     `json:"sql_statements_per_step"`
-	SQLSource      string      `json:"sql_source"`
-	TracerPerStep  float64     `json:"pgx_traced_statements_per_step"`
-	TopStatements  []Statement `json:"top_statements,omitempty"`
-	FetchCooldown  string      `json:"fetch_cooldown,omitempty"`
-	FetchPoll      string      `json:"fetch_poll_interval,omitempty"`
-	CommitShards   int         `json:"commit_shards,omitempty"`
-	LoadAvgAtStart [3]float64  `json:"loadavg_at_start"`
-	Errors         []string    `json:"errors,omitempty"`
+	SQLPerStep float64 `json:"sql_statements_per_step"`
+	// ExecutionUpdates and HOTUpdatePct are the updates of executions
+	// during the run and the share of them that were HOT (no index
+	// touched), from pg_stat_user_tables, which backends flush up to a
+	// second late: an approximation over a run of several seconds.
+	ExecutionUpdates int64       `json:"executions_updates"`
+	HOTUpdatePct     float64     `json:"executions_hot_update_pct"`
+	SQLSource        string      `json:"sql_source"`
+	TracerPerStep    float64     `json:"pgx_traced_statements_per_step"`
+	TopStatements    []Statement `json:"top_statements,omitempty"`
+	FetchCooldown    string      `json:"fetch_cooldown,omitempty"`
+	FetchPoll        string      `json:"fetch_poll_interval,omitempty"`
+	CommitShards     int         `json:"commit_shards,omitempty"`
+	LoadAvgAtStart   [3]float64  `json:"loadavg_at_start"`
+	Errors           []string    `json:"errors,omitempty"`
 }
 
 // HistoryCheck compares SQL statements per step of workload b on an empty
@@ -127,3 +138,18 @@ type Goal struct {
 	Pass bool   `json:"pass"`
 	Note string `json:"note,omitempty"`
 }
+
+// Hop is one part of trigger → first request.
+type Hop struct {
+	Name string `json:"name"`
+	Percentiles
+}
+
+// hopNames are the parts of trigger → first request, from the clocks of
+// the same machine: the trigger call to its transaction's start
+// (executions.created_at: the wait in the trigger group), then to River's
+// fetch of the job (river_job.attempted_at: commit, NOTIFY, fetch
+// cooldown), then to step 1's attempt starting (loading the execution and
+// the running checkpoint's commit), then to the request's arrival at the
+// target (HTTP).
+var hopNames = []string{"trigger→tx start", "tx start→fetched", "fetched→step sent", "step sent→arrived"}

@@ -1,0 +1,41 @@
+package scheduler
+
+import (
+	"context"
+
+	"github.com/flowd/flowd/flow"
+	"github.com/flowd/flowd/store"
+)
+
+// TriggerBatch is one batch of the trigger group as tests hand it to the
+// group's write function: the executions of reqs, decided on the flows as
+// seen (read now when seen[i] is nil).
+type TriggerBatch struct {
+	Execs   []*flow.Execution
+	Created []bool
+	Errs    []error
+}
+
+// WriteTriggerBatch writes reqs as one batch of the trigger group, the way
+// concurrent Trigger calls that meet in one shard are written.
+func (s *Scheduler) WriteTriggerBatch(ctx context.Context, reqs []TriggerRequest, seen []*store.FlowRunInfo) (*TriggerBatch, error) {
+	batch := make([]*pendingTrigger, len(reqs))
+	for i, req := range reqs {
+		info := seen[i]
+		if info == nil {
+			var err error
+			if info, err = s.store.FlowRunInfo(ctx, req.CompanyID, req.FlowID); err != nil {
+				return nil, err
+			}
+		}
+		batch[i] = &pendingTrigger{exec: newExecution(req, info, nil, req.Variables), seen: info}
+	}
+	if err := s.writeTriggers(batch); err != nil {
+		return nil, err
+	}
+	out := &TriggerBatch{}
+	for _, t := range batch {
+		out.Execs, out.Created, out.Errs = append(out.Execs, t.exec), append(out.Created, t.created), append(out.Errs, t.err)
+	}
+	return out, nil
+}

@@ -1,0 +1,203 @@
+package scheduler
+
+import (
+	"cmp"
+	"context"
+	"encoding/binary"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/google/uuid"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/trace"
+
+	"github.com/flowd/flowd/flow"
+	"github.com/flowd/flowd/internal/groupcommit"
+	"github.com/flowd/flowd/store"
+	"github.com/flowd/flowd/telemetry"
+)
+
+// The group commit of triggers: concurrent triggers (API, inbound hooks)
+// share one transaction of two statements (store.ExecutionsInsert and one
+// InsertManyTx) instead of one transaction each.
+const (
+	triggerShards   = 2
+	triggerMaxBatch = 256
+	// triggerWriteTimeout bounds one batch's transaction.
+	triggerWriteTimeout = 30 * time.Second
+	// triggerTries bounds how often Trigger re-reads a flow that changed
+	// between its read and the insert.
+	triggerTries = 3
+)
+
+// TriggerRequest asks for a new execution of a flow.
+type TriggerRequest struct {
+	// CompanyID is the company the flow belongs to: the token's for the
+	// API, the flow's own for hooks (store.FlowHookSecretForHook) and
+	// schedules. The zero id is refused (store.ErrNoCompany).
+	CompanyID      uuid.UUID
+	FlowID         uuid.UUID
+	Variables      json.RawMessage
+	Payload        json.RawMessage
+	IdempotencyKey string
+	Trigger        string
+	ScheduledFor   *time.Time
+}
+
+// pendingTrigger is one execution queued in the trigger group: what to
+// insert, the flow as the caller read it, and the result once its batch
+// ended.
+type pendingTrigger struct {
+	exec    *flow.Execution
+	seen    *store.FlowRunInfo
+	created bool
+	err     error
+}
+
+func newTriggerGroup(s *Scheduler) *groupcommit.Group[*pendingTrigger] {
+	return groupcommit.New(triggerShards, triggerMaxBatch, ErrStopped, s.writeTriggers)
+}
+
+// ErrStopped is returned by Trigger once the scheduler has stopped.
+var ErrStopped = errors.New("scheduler stopped")
+
+// Trigger writes a new execution and enqueues its job in one transaction,
+// shared with the triggers that arrive at the same time; it returns once
+// that transaction committed. With an idempotency key (or schedule slot)
+// that was used before it returns the first execution and created false.
+// Stopped, deleted and template flows are refused (flow.CheckTrigger).
+// When ctx ends while the batch is being written, Trigger returns ctx's
+// error and the execution may still have been committed: as with any lost
+// answer, a client retries with its idempotency key.
+func (s *Scheduler) Trigger(ctx context.Context, req TriggerRequest) (_ *flow.Execution, _ bool, err error) {
+	ctx, span := s.cfg.Tracer.Start(ctx, "flowd.trigger", trace.WithAttributes(
+		attribute.String("flowd.flow_id", req.FlowID.String()),
+		attribute.String("flowd.trigger", cmp.Or(req.Trigger, flow.TriggerManual))))
+	defer func() { telemetry.EndSpan(span, err) }()
+	var key *string
+	if req.IdempotencyKey != "" {
+		key = &req.IdempotencyKey
+		if e, err := s.store.ExecutionGetByIdempotencyKey(ctx, req.CompanyID, req.FlowID, req.IdempotencyKey); err == nil {
+			return e, false, nil
+		} else if !errors.Is(err, store.ErrNotFound) {
+			return nil, false, err
+		}
+	}
+	for try := range triggerTries {
+		// The first try decides on the cached flow; the insert checks it.
+		info, err := s.runInfo.get(ctx, s.store, req.CompanyID, req.FlowID, try > 0)
+		if err != nil {
+			return nil, false, err
+		}
+		// Secret variables are sealed with the flow's secret names as this
+		// version has them; the insert checks the version.
+		vars, err := s.store.SealVariables(req.Variables, info.SecretNames)
+		if err != nil {
+			return nil, false, err
+		}
+		t := &pendingTrigger{exec: newExecution(req, info, key, vars), seen: info}
+		span.SetAttributes(attribute.String("flowd.execution_id", t.exec.ID.String()))
+		if err := s.triggers.Submit(ctx, binary.BigEndian.Uint32(t.exec.ID[:]), t, true); err != nil {
+			return nil, false, err
+		}
+		if t.err != nil {
+			return nil, false, t.err
+		}
+		if t.created {
+			return t.exec, true, nil
+		}
+		// Not inserted: a duplicate, or the flow changed after it was read.
+		if key != nil {
+			e, err := s.store.ExecutionGetByIdempotencyKey(ctx, req.CompanyID, req.FlowID, *key)
+			if !errors.Is(err, store.ErrNotFound) {
+				return e, false, err
+			}
+		} else if req.ScheduledFor != nil {
+			if now, err := s.runInfo.get(ctx, s.store, req.CompanyID, req.FlowID, true); err != nil || sameRun(now, info) {
+				return nil, false, cmp.Or(err, fmt.Errorf("%w: slot %v already has an execution", store.ErrConflict, req.ScheduledFor))
+			}
+		}
+	}
+	return nil, false, fmt.Errorf("%w: the flow changed while it was being triggered; try again", store.ErrConflict)
+}
+
+// sameRun reports whether a and b decide a trigger alike: what the insert
+// checks (store.ExecutionsInsert).
+func sameRun(a, b *store.FlowRunInfo) bool {
+	return a.CompanyID == b.CompanyID && a.Status == b.Status && a.IsTemplate == b.IsTemplate && a.Version == b.Version
+}
+
+// newExecution is the execution req asks for, of the flow as info says,
+// with its variables as stored (secret ones sealed).
+func newExecution(req TriggerRequest, info *store.FlowRunInfo, key *string, vars json.RawMessage) *flow.Execution {
+	return &flow.Execution{
+		ExecutionSummary: flow.ExecutionSummary{
+			ID:            uuid.New(),
+			Status:        flow.ExecutionStatusScheduled,
+			AttemptNumber: 1,
+		},
+		FlowID:         req.FlowID,
+		CompanyID:      info.CompanyID,
+		FlowVersion:    info.Version,
+		Trigger:        cmp.Or(req.Trigger, flow.TriggerManual),
+		ScheduledFor:   req.ScheduledFor,
+		IdempotencyKey: key,
+		// The answer is the row as inserted: once the transaction commits
+		// a worker may start the execution at once, and the answer must
+		// show it as accepted, without another round trip.
+		Payload:   orJSON(req.Payload, "null"),
+		Variables: orJSON(vars, "{}"),
+		Steps:     map[int]*flow.StepState{},
+	}
+}
+
+// orJSON is v, or def when v is empty (the column's default).
+func orJSON(v json.RawMessage, def string) json.RawMessage {
+	if len(v) == 0 {
+		return json.RawMessage(def)
+	}
+	return v
+}
+
+// writeTriggers is the trigger group's write: the whole batch in one
+// transaction. When it fails, each trigger is written again alone, so
+// that one bad trigger fails only its own caller, with its own error.
+func (s *Scheduler) writeTriggers(batch []*pendingTrigger) error {
+	err := s.insertTriggers(batch)
+	if err == nil {
+		return nil
+	}
+	if len(batch) == 1 {
+		batch[0].err = err
+		return nil
+	}
+	s.log.Warn("trigger batch failed; writing its triggers one by one", "triggers", len(batch), "error", err)
+	for _, t := range batch {
+		t.err = s.insertTriggers([]*pendingTrigger{t})
+	}
+	return nil
+}
+
+// insertTriggers writes batch in one transaction and records which were
+// inserted once it committed.
+func (s *Scheduler) insertTriggers(batch []*pendingTrigger) error {
+	ctx, cancel := context.WithTimeout(context.Background(), triggerWriteTimeout)
+	defer cancel()
+	execs := make([]*flow.Execution, len(batch))
+	seen := make([]*store.FlowRunInfo, len(batch))
+	for i, t := range batch {
+		execs[i], seen[i] = t.exec, t.seen
+	}
+	var inserted map[uuid.UUID]bool
+	err := s.store.InTx(ctx, func(tx *store.Store) error {
+		var err error
+		inserted, err = s.insertExecutions(ctx, tx, execs, seen)
+		return err
+	})
+	for _, t := range batch {
+		t.created = err == nil && inserted[t.exec.ID]
+	}
+	return err
+}
