@@ -234,7 +234,7 @@ func (l *cronLoop) enqueue(ctx context.Context, tx *store.Store, execs []*flow.E
 	if len(execs) == 0 {
 		return nil
 	}
-	inserted, err := l.s.insertExecutions(ctx, tx, execs, nil)
+	inserted, err := l.s.insertExecutions(ctx, tx, execs, nil, nil)
 	if err != nil {
 		return err
 	}

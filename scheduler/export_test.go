@@ -3,13 +3,16 @@ package scheduler
 import (
 	"context"
 
+	"go.opentelemetry.io/otel/trace"
+
 	"github.com/flowd/flowd/flow"
 	"github.com/flowd/flowd/store"
 )
 
 // TriggerBatch is one batch of the trigger group as tests hand it to the
 // group's write function: the executions of reqs, decided on the flows as
-// seen (read now when seen[i] is nil).
+// seen (read now when seen[i] is nil), each on behalf of its span in spans
+// (none when nil).
 type TriggerBatch struct {
 	Execs   []*flow.Execution
 	Created []bool
@@ -18,7 +21,7 @@ type TriggerBatch struct {
 
 // WriteTriggerBatch writes reqs as one batch of the trigger group, the way
 // concurrent Trigger calls that meet in one shard are written.
-func (s *Scheduler) WriteTriggerBatch(ctx context.Context, reqs []TriggerRequest, seen []*store.FlowRunInfo) (*TriggerBatch, error) {
+func (s *Scheduler) WriteTriggerBatch(ctx context.Context, reqs []TriggerRequest, seen []*store.FlowRunInfo, spans []trace.SpanContext) (*TriggerBatch, error) {
 	batch := make([]*pendingTrigger, len(reqs))
 	for i, req := range reqs {
 		info := seen[i]
@@ -29,6 +32,9 @@ func (s *Scheduler) WriteTriggerBatch(ctx context.Context, reqs []TriggerRequest
 			}
 		}
 		batch[i] = &pendingTrigger{exec: newExecution(req, info, nil, req.Variables), seen: info}
+		if spans != nil {
+			batch[i].span = spans[i]
+		}
 	}
 	if err := s.writeTriggers(batch); err != nil {
 		return nil, err

@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/google/uuid"
@@ -47,11 +48,12 @@ type TriggerRequest struct {
 }
 
 // pendingTrigger is one execution queued in the trigger group: what to
-// insert, the flow as the caller read it, and the result once its batch
-// ended.
+// insert, the flow as the caller read it, the caller's flowd.trigger span
+// (its job continues that trace), and the result once its batch ended.
 type pendingTrigger struct {
 	exec    *flow.Execution
 	seen    *store.FlowRunInfo
+	span    trace.SpanContext
 	created bool
 	err     error
 }
@@ -97,7 +99,7 @@ func (s *Scheduler) Trigger(ctx context.Context, req TriggerRequest) (_ *flow.Ex
 		if err != nil {
 			return nil, false, err
 		}
-		t := &pendingTrigger{exec: newExecution(req, info, key, vars), seen: info}
+		t := &pendingTrigger{exec: newExecution(req, info, key, vars), seen: info, span: span.SpanContext()}
 		span.SetAttributes(attribute.String("flowd.execution_id", t.exec.ID.String()))
 		if err := s.triggers.Submit(ctx, binary.BigEndian.Uint32(t.exec.ID[:]), t, true); err != nil {
 			return nil, false, err
@@ -181,19 +183,26 @@ func (s *Scheduler) writeTriggers(batch []*pendingTrigger) error {
 }
 
 // insertTriggers writes batch in one transaction and records which were
-// inserted once it committed.
+// inserted once it committed. The batch runs in the trace of its first
+// traced trigger: alone in its batch, a trigger's trace goes on through
+// River's insert span; every job carries its own trigger's trace
+// (telemetry.JobMetadata).
 func (s *Scheduler) insertTriggers(batch []*pendingTrigger) error {
 	ctx, cancel := context.WithTimeout(context.Background(), triggerWriteTimeout)
 	defer cancel()
 	execs := make([]*flow.Execution, len(batch))
 	seen := make([]*store.FlowRunInfo, len(batch))
+	traces := make([]trace.SpanContext, len(batch))
 	for i, t := range batch {
-		execs[i], seen[i] = t.exec, t.seen
+		execs[i], seen[i], traces[i] = t.exec, t.seen, t.span
+	}
+	if i := slices.IndexFunc(traces, trace.SpanContext.IsValid); i >= 0 {
+		ctx = trace.ContextWithSpanContext(ctx, traces[i])
 	}
 	var inserted map[uuid.UUID]bool
 	err := s.store.InTx(ctx, func(tx *store.Store) error {
 		var err error
-		inserted, err = s.insertExecutions(ctx, tx, execs, seen)
+		inserted, err = s.insertExecutions(ctx, tx, execs, seen, traces)
 		return err
 	})
 	for _, t := range batch {

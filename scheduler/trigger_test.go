@@ -133,7 +133,7 @@ func TestTriggerBatchOneTransaction(t *testing.T) {
 	for i := range reqs {
 		reqs[i] = scheduler.TriggerRequest{CompanyID: f.CompanyID, FlowID: f.ID}
 	}
-	got, err := b.env.Sched.WriteTriggerBatch(context.Background(), reqs, make([]*store.FlowRunInfo, len(reqs)))
+	got, err := b.env.Sched.WriteTriggerBatch(context.Background(), reqs, make([]*store.FlowRunInfo, len(reqs)), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -168,7 +168,7 @@ func TestTriggerBatchFailureKeepsTheOthers(t *testing.T) {
 	}
 	const bad = 2
 	reqs[bad].Payload = json.RawMessage(`{"nul": "\u0000"}`) // valid JSON, refused by jsonb
-	got, err := b.env.Sched.WriteTriggerBatch(context.Background(), reqs, make([]*store.FlowRunInfo, len(reqs)))
+	got, err := b.env.Sched.WriteTriggerBatch(context.Background(), reqs, make([]*store.FlowRunInfo, len(reqs)), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -218,7 +218,7 @@ func TestTriggerSeesFlowChanges(t *testing.T) {
 	}
 	stale := func(before *store.FlowRunInfo, what string) {
 		t.Helper()
-		got, err := b.env.Sched.WriteTriggerBatch(ctx, []scheduler.TriggerRequest{req}, []*store.FlowRunInfo{before})
+		got, err := b.env.Sched.WriteTriggerBatch(ctx, []scheduler.TriggerRequest{req}, []*store.FlowRunInfo{before}, nil)
 		if err != nil || got.Created[0] || got.Errs[0] != nil {
 			t.Fatalf("trigger on the flow as it was before %s: want not inserted, got created %v, %v %v", what, got.Created[0], got.Errs[0], err)
 		}
