@@ -33,9 +33,8 @@ func (ExecutionArgs) Kind() string { return "flowd.execution" }
 // execution by id only, so the worker reads across companies, through the
 // functions named for it.
 type Store interface {
-	ExecutionGetForRun(ctx context.Context, id uuid.UUID) (*flow.Execution, error)
+	ExecutionGetForRun(ctx context.Context, id uuid.UUID) (*flow.Execution, flow.SigningSecrets, error)
 	FlowDefinitionForRun(ctx context.Context, flowID uuid.UUID, version int) (*flow.Definition, error)
-	FlowSigningSecretsForRun(ctx context.Context, flowID uuid.UUID) (flow.SigningSecrets, error)
 	ExecutionCommit(ctx context.Context, attempts []flow.StepAttempt, updates []flow.ExecutionUpdate) error
 }
 
@@ -269,7 +268,7 @@ func (w *Worker) Work(ctx context.Context, job *river.Job[ExecutionArgs]) (err e
 	if job.Attempt == 1 && !job.ScheduledAt.IsZero() {
 		w.obs.QueueLag(time.Since(job.ScheduledAt))
 	}
-	exec, err := w.store.ExecutionGetForRun(ctx, job.Args.ExecutionID)
+	exec, signing, err := w.store.ExecutionGetForRun(ctx, job.Args.ExecutionID)
 	if err != nil {
 		return err
 	}
@@ -286,12 +285,6 @@ func (w *Worker) Work(ctx context.Context, job *river.Job[ExecutionArgs]) (err e
 	}
 	span.SetAttributes(attrFlowID.String(exec.FlowID.String()), attribute.Int("flowd.flow_version", exec.FlowVersion),
 		attribute.Int("flowd.execution.attempt", exec.AttemptNumber))
-	// Read on every run, not cached with the plan: a rotation applies
-	// from the next run of every execution of the flow.
-	signing, err := w.store.FlowSigningSecretsForRun(ctx, exec.FlowID)
-	if err != nil {
-		return err
-	}
 	r = newRun(w, exec, plan, signing)
 	if job.Attempt > w.cfg.MaxRuns {
 		return r.giveUp(ctx, job.Attempt-1)

@@ -63,12 +63,13 @@ func scanExecutionSummary(row pgx.Row) (*executionRow, error) {
 	return &r, row.Scan(r.summaryDest()...)
 }
 
-// scanExecutionRow scans executionColumns.
-func scanExecutionRow(row pgx.Row) (*executionRow, error) {
+// scanExecutionRow scans executionColumns, then the columns of more (a
+// query that selects others after them).
+func scanExecutionRow(row pgx.Row, more ...any) (*executionRow, error) {
 	var r executionRow
 	dest := append(r.summaryDest(), &r.CompanyID, &r.FlowVersion, &r.Trigger, &r.ScheduledFor,
 		&r.IdempotencyKey, &r.Payload, &r.Variables, &r.Steps, &r.Records, &r.JobID, &r.EventID)
-	return &r, row.Scan(dest...)
+	return &r, row.Scan(append(dest, more...)...)
 }
 
 // summary is the execution as embedded in a flow.
@@ -149,17 +150,30 @@ func (s *Store) ExecutionGet(ctx context.Context, companyID, id uuid.UUID) (*flo
 }
 
 // ExecutionGetForRun returns an execution whatever its company, for the
-// worker that runs it: a River job names its execution by id only.
-// Its secret trigger variables are opened (SealVariables).
-func (s *Store) ExecutionGetForRun(ctx context.Context, id uuid.UUID) (*flow.Execution, error) {
-	e, err := s.getExecution(ctx, "get execution to run", `e.id = $1`, id)
+// worker that runs it (a River job names its execution by id only), and
+// the signing secrets its flow has now, in one round trip: they are read
+// on every run, not cached with the definition, so a rotation applies
+// from the next run of every execution of the flow. Its secret trigger
+// variables are opened (SealVariables).
+func (s *Store) ExecutionGetForRun(ctx context.Context, id uuid.UUID) (*flow.Execution, flow.SigningSecrets, error) {
+	var sealed sealedSigningSecrets
+	r, err := scanExecutionRow(s.db.QueryRow(ctx, `SELECT `+executionColumns+`, `+signingColumns+`
+		FROM executions e JOIN flows f ON f.id = e.flow_id WHERE e.id = $1`, id), sealed.dest()...)
 	if err != nil {
-		return nil, err
+		return nil, flow.SigningSecrets{}, fmt.Errorf("get execution to run: %w", interpretError(err))
+	}
+	e, err := r.execution()
+	if err != nil {
+		return nil, flow.SigningSecrets{}, err
 	}
 	if err := s.openVariables(e); err != nil {
-		return nil, err
+		return nil, flow.SigningSecrets{}, err
 	}
-	return e, nil
+	ss, err := s.openSigningSecrets(sealed)
+	if err != nil {
+		return nil, flow.SigningSecrets{}, fmt.Errorf("get signing secrets of flow %s: %w", e.FlowID, err)
+	}
+	return e, ss, nil
 }
 
 // ExecutionCursor marks a position in a newest-first list of executions.

@@ -1,5 +1,13 @@
 package store
 
+import (
+	"context"
+
+	"github.com/google/uuid"
+
+	"github.com/flowd/flowd/flow"
+)
+
 // ScheduleActive exposes the schedule loop's SQL predicate to the tests.
 const ScheduleActive = scheduleActive
 
@@ -10,3 +18,9 @@ const ExecutionHoursQuery = executionHoursQuery
 // EventSubscribersQuery is the statement of EventSubscribers, for the test
 // that reads its plan.
 const EventSubscribersQuery = eventSubscribersQuery
+
+// FlowSigningSecrets reads the signing secrets of a flow as the worker's
+// ExecutionGetForRun does, for tests of flows that have no execution.
+func (s *Store) FlowSigningSecrets(ctx context.Context, flowID uuid.UUID) (flow.SigningSecrets, error) {
+	return s.readSigningSecrets(ctx, `SELECT `+signingColumns+` FROM flows WHERE id = $1`, flowID)
+}

@@ -27,18 +27,34 @@ func (s *Store) signingSecretsForUpdate(ctx context.Context, companyID, id uuid.
 		FROM flows WHERE id = $1 AND company_id = $2 AND deleted_at IS NULL FOR UPDATE`, id, companyID)
 }
 
+// sealedSigningSecrets are signingColumns as stored (sealed, or nil).
+type sealedSigningSecrets struct {
+	current, previous *string
+	previousUntil     *time.Time
+}
+
+// dest is where a scan of signingColumns goes.
+func (r *sealedSigningSecrets) dest() []any {
+	return []any{&r.current, &r.previous, &r.previousUntil}
+}
+
 // readSigningSecrets runs a query of one flow's three signing columns.
 func (s *Store) readSigningSecrets(ctx context.Context, query string, args ...any) (flow.SigningSecrets, error) {
-	var current, previous *string
-	var ss flow.SigningSecrets
-	if err := s.db.QueryRow(ctx, query, args...).Scan(&current, &previous, &ss.PreviousUntil); err != nil {
+	var sealed sealedSigningSecrets
+	if err := s.db.QueryRow(ctx, query, args...).Scan(sealed.dest()...); err != nil {
 		return flow.SigningSecrets{}, interpretError(err)
 	}
+	return s.openSigningSecrets(sealed)
+}
+
+// openSigningSecrets opens the stored signing secrets of a flow.
+func (s *Store) openSigningSecrets(sealed sealedSigningSecrets) (flow.SigningSecrets, error) {
+	ss := flow.SigningSecrets{PreviousUntil: sealed.previousUntil}
 	var err error
-	if ss.Current, err = s.open(deref(current)); err != nil {
+	if ss.Current, err = s.open(deref(sealed.current)); err != nil {
 		return flow.SigningSecrets{}, fmt.Errorf("signing_secret: %w", err)
 	}
-	if ss.Previous, err = s.open(deref(previous)); err != nil {
+	if ss.Previous, err = s.open(deref(sealed.previous)); err != nil {
 		return flow.SigningSecrets{}, fmt.Errorf("signing_secret_previous: %w", err)
 	}
 	return ss, nil
@@ -105,16 +121,6 @@ func (s *Store) FlowRotateSigningSecret(ctx context.Context, companyID, id uuid.
 	})
 	if err != nil {
 		return flow.SigningSecrets{}, fmt.Errorf("rotate signing secret: %w", err)
-	}
-	return ss, nil
-}
-
-// FlowSigningSecretsForRun returns the signing secrets of a flow whatever
-// its company, for the worker that runs an execution of it.
-func (s *Store) FlowSigningSecretsForRun(ctx context.Context, flowID uuid.UUID) (flow.SigningSecrets, error) {
-	ss, err := s.readSigningSecrets(ctx, `SELECT `+signingColumns+` FROM flows WHERE id = $1`, flowID)
-	if err != nil {
-		return flow.SigningSecrets{}, fmt.Errorf("get signing secrets of flow %s: %w", flowID, err)
 	}
 	return ss, nil
 }

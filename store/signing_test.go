@@ -42,7 +42,7 @@ func TestSigningSecretLifecycle(t *testing.T) {
 	near := cmpopts.EquateApproxTime(time.Minute)
 	check := func(what string, id uuid.UUID, want flow.SigningSecrets) {
 		t.Helper()
-		got, err := b.store.FlowSigningSecretsForRun(ctx, id)
+		got, err := b.store.FlowSigningSecrets(ctx, id)
 		if err != nil {
 			t.Fatalf("%s: %v", what, err)
 		}

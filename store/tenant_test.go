@@ -19,31 +19,31 @@ import (
 // one (TestZeroCompanyRefused).
 var acrossCompanies = map[string]string{
 	"Pool": "plumbing", "Ping": "plumbing", "InTx": "plumbing", "Tx": "plumbing",
-	"ExecutionGetForRun":       "the worker: a River job names its execution by id only",
-	"FlowDefinitionForRun":     "the worker: the definition of the execution it runs",
-	"FlowSigningSecretsForRun": "the worker: the signing secrets of the flow whose execution it runs",
-	"ExecutionCommit":          "the worker's group commit, by execution id",
-	"FlowHookSecretForHook":    "the public hook endpoint learns the flow's company here",
-	"TokenGetByHash":           "authentication learns the token's company here",
-	"TokenTouch":               "authentication records the use of the token it found, by id",
-	"TokenCompany":             "the operator's flowd token revoke names a token by id only",
-	"ScheduleListUnarmed":      "the schedule loop, over every company's flows",
-	"ScheduleArm":              "the schedule loop",
-	"ScheduleLockDue":          "the schedule loop",
-	"ScheduleAdvance":          "the schedule loop",
-	"ScheduleNextDue":          "the schedule loop",
-	"WorkerHeartbeat":          "process liveness",
-	"WorkerStopped":            "process liveness",
-	"WorkerDeleteDead":         "process liveness",
-	"JobRescueOrphans":         "process liveness",
-	"OpenPruneSession":         "retention: the operator's, over every company's rows",
-	"PruneBatch":               "retention: the operator's, over every company's rows",
-	"PruneCount":               "retention: the operator's, over every company's rows",
-	"PruneVacuum":              "retention: the operator's, over every company's rows",
-	"SecretsVerify":            "start-up: every company's stored secrets must open with the configured keys",
-	"SecretsSealPlaintext":     "start-up: the upgrade seals every company's secrets stored in clear",
-	"SecretsRotate":            "flowd keys rotate: every company's secrets under the new key",
-	"SealVariables":            "no query: seals a trigger's values for the execution insert",
+	"ExecutionGetForRun":    "the worker: a River job names its execution (and so its flow's signing secrets) by id only",
+	"FlowDefinitionForRun":  "the worker: the definition of the execution it runs",
+	"FlowSigningSecrets":    "tests only (export_test.go): what ExecutionGetForRun reads, for a flow without executions",
+	"ExecutionCommit":       "the worker's group commit, by execution id",
+	"FlowHookSecretForHook": "the public hook endpoint learns the flow's company here",
+	"TokenGetByHash":        "authentication learns the token's company here",
+	"TokenTouch":            "authentication records the use of the token it found, by id",
+	"TokenCompany":          "the operator's flowd token revoke names a token by id only",
+	"ScheduleListUnarmed":   "the schedule loop, over every company's flows",
+	"ScheduleArm":           "the schedule loop",
+	"ScheduleLockDue":       "the schedule loop",
+	"ScheduleAdvance":       "the schedule loop",
+	"ScheduleNextDue":       "the schedule loop",
+	"WorkerHeartbeat":       "process liveness",
+	"WorkerStopped":         "process liveness",
+	"WorkerDeleteDead":      "process liveness",
+	"JobRescueOrphans":      "process liveness",
+	"OpenPruneSession":      "retention: the operator's, over every company's rows",
+	"PruneBatch":            "retention: the operator's, over every company's rows",
+	"PruneCount":            "retention: the operator's, over every company's rows",
+	"PruneVacuum":           "retention: the operator's, over every company's rows",
+	"SecretsVerify":         "start-up: every company's stored secrets must open with the configured keys",
+	"SecretsSealPlaintext":  "start-up: the upgrade seals every company's secrets stored in clear",
+	"SecretsRotate":         "flowd keys rotate: every company's secrets under the new key",
+	"SealVariables":         "no query: seals a trigger's values for the execution insert",
 }
 
 // TestZeroCompanyRefused calls every Store method that acts for a company
@@ -226,7 +226,7 @@ func TestReadsForOneCompany(t *testing.T) {
 		t.Errorf("StepAttemptListByExecution for another company: %d attempts, %v; want none", len(attempts), err)
 	}
 
-	got, err := b.store.ExecutionGetForRun(ctx, e.ID)
+	got, _, err := b.store.ExecutionGetForRun(ctx, e.ID)
 	if err != nil || got.ID != e.ID || got.CompanyID != b.company {
 		t.Errorf("ExecutionGetForRun: %+v, %v", got, err)
 	}
