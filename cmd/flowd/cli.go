@@ -8,6 +8,7 @@ import (
 	"io"
 	"net/url"
 	"os"
+	"strconv"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -46,6 +47,9 @@ const watchExitCodes = `Exit codes:
 // waitExitCodes is the exit code paragraph of the commands with --wait.
 const waitExitCodes = watchExitCodes + `
 Without --wait only 0, 1 and 2 apply.`
+
+// waitUsage describes the --wait of the commands that start one execution.
+const waitUsage = "wait for the execution to end, showing its progress; the exit code tells the outcome"
 
 // cliCommand describes one operator subcommand for its usage text.
 type cliCommand struct {
@@ -109,7 +113,8 @@ func parseArgs(e *envFlags, o *clientOptions, args []string, n int) ([]string, *
 	return pos, c, nil
 }
 
-// subcommand is one verb of a command group (flows, executions).
+// subcommand is one command of flowd (commands), or one verb of a command
+// group (flows, executions).
 type subcommand struct {
 	name    string
 	summary string
@@ -196,4 +201,78 @@ func showOne[T any](ctx context.Context, cmd *cliCommand, args []string, stdout,
 		return printJSON(stdout, a.Data)
 	}
 	return print(stdout, &v)
+}
+
+// listing describes a `list` command: the collection it reads, the flags
+// that filter it, and the table it prints.
+type listing[T any] struct {
+	nargs   int                       // positional arguments
+	path    func(pos []string) string // the collection, from the arguments
+	filters []listFilter
+	// page is the default --limit; 0 for a collection that is not paged
+	// (no --limit and --cursor).
+	page   int
+	what   string // "events": the next page is "more events: add --cursor …"
+	header string // tab-separated column names
+	row    func(w io.Writer, x *T)
+}
+
+// listFilter is a string flag of a `list` command whose value, when not
+// empty, is the query parameter param.
+type listFilter struct{ flag, param, def, usage string }
+
+// pagedDetails starts the usage details of a paged `list` command.
+const pagedDetails = "When there are more, the --cursor of the next page is printed on stderr."
+
+// showList runs a `list` command: it reads the collection, filtered and
+// paged by the flags, and prints it as a table, or its data with --json.
+// When there are more, the next page's --cursor is printed on stderr.
+func showList[T any](ctx context.Context, cmd *cliCommand, args []string, stdout, stderr io.Writer, l *listing[T]) error {
+	if l.page > 0 {
+		cmd.details = strings.TrimSuffix(pagedDetails+"\n"+cmd.details, "\n")
+	}
+	e, o := cmd.flags(stdout, stderr)
+	values := make([]*string, len(l.filters))
+	for i, f := range l.filters {
+		values[i] = e.fs.String(f.flag, f.def, f.usage)
+	}
+	var limit int
+	var cursor string
+	if l.page > 0 {
+		e.fs.IntVar(&limit, "limit", l.page, "page size, 1 to 200")
+		e.fs.StringVar(&cursor, "cursor", "", "the next page's cursor, as printed by the previous page")
+	}
+	pos, c, err := parseArgs(e, o, args, l.nargs)
+	if err != nil {
+		return err
+	}
+	q := url.Values{}
+	if l.page > 0 {
+		q.Set("limit", strconv.Itoa(limit))
+	}
+	if cursor != "" {
+		q.Set("cursor", cursor)
+	}
+	for i, f := range l.filters {
+		if *values[i] != "" {
+			q.Set(f.param, *values[i])
+		}
+	}
+	var list []T
+	a, err := c.get(ctx, l.path(pos), q, &list)
+	if err != nil {
+		return err
+	}
+	if a.NextCursor != nil {
+		defer fmt.Fprintf(stderr, "more %s: add --cursor %s\n", l.what, *a.NextCursor)
+	}
+	if o.json {
+		return printJSON(stdout, a.Data)
+	}
+	tw := newTable(stdout)
+	fmt.Fprintln(tw, l.header)
+	for i := range list {
+		l.row(tw, &list[i])
+	}
+	return tw.Flush()
 }

@@ -7,8 +7,6 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"net/url"
-	"strconv"
 	"strings"
 	"time"
 
@@ -56,8 +54,7 @@ ends; one line "execution ID (flow FLOW_ID): STATUS" is printed for each.`,
 	data := e.fs.String("data", "", "the event's data: JSON, `@FILE`, or @- for standard input")
 	workspace := e.fs.String("workspace", "", "the workspace whose flows start (default: the server's, \"default\")")
 	key := e.fs.String("idempotency-key", "", "Idempotency-Key header: a repeated key returns the first event")
-	wait := e.fs.Bool("wait", false, "wait for every execution started to end; the exit code tells the outcome")
-	wo := watchFlags(e)
+	wait, wo := waitFlags(e, "wait for every execution started to end; the exit code tells the outcome")
 	pos, c, err := parseArgs(e, o, args, 1)
 	if err != nil {
 		return err
@@ -82,11 +79,7 @@ ends; one line "execution ID (flow FLOW_ID): STATUS" is printed for each.`,
 	if err != nil {
 		return fmt.Errorf("encode event: %w", err)
 	}
-	header := http.Header{}
-	if *key != "" {
-		header.Set("Idempotency-Key", *key)
-	}
-	a, err := c.do(ctx, http.MethodPost, "/v1/events", nil, body, header)
+	a, err := c.do(ctx, http.MethodPost, "/v1/events", nil, body, idempotencyHeader(*key))
 	if err != nil {
 		return err
 	}
@@ -183,45 +176,22 @@ func eventsList(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	cmd := &cliCommand{
 		name:    "events list",
 		summary: "Lists the company's events, newest first (GET /v1/events).",
-		details: "When there are more, the --cursor of the next page is printed on stderr.",
 		examples: []string{
 			"flowd events list",
 			"flowd events list --type call.ended --limit 50",
 		},
 	}
-	e, o := cmd.flags(stdout, stderr)
-	typ := e.fs.String("type", "", "only events of this type")
-	limit := e.fs.Int("limit", 20, "page size, 1 to 200")
-	cursor := e.fs.String("cursor", "", "the next page's cursor, as printed by the previous page")
-	_, c, err := parseArgs(e, o, args, 0)
-	if err != nil {
-		return err
-	}
-	q := url.Values{"limit": {strconv.Itoa(*limit)}}
-	if *typ != "" {
-		q.Set("type", *typ)
-	}
-	if *cursor != "" {
-		q.Set("cursor", *cursor)
-	}
-	var list []flow.Event
-	a, err := c.get(ctx, "/v1/events", q, &list)
-	if err != nil {
-		return err
-	}
-	if a.NextCursor != nil {
-		defer fmt.Fprintf(stderr, "more events: add --cursor %s\n", *a.NextCursor)
-	}
-	if o.json {
-		return printJSON(stdout, a.Data)
-	}
-	tw := newTable(stdout)
-	fmt.Fprintln(tw, "ID\tTYPE\tWORKSPACE\tCREATED\tEXECUTIONS\tFILTER ERRORS")
-	for _, ev := range list {
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d\t%d\n", ev.ID, ev.Type, cell(ev.WorkspaceID, 30),
-			timeText(&ev.CreatedAt), len(ev.Executions), len(ev.FilterErrors))
-	}
-	return tw.Flush()
+	return showList(ctx, cmd, args, stdout, stderr, &listing[flow.Event]{
+		path:    func([]string) string { return "/v1/events" },
+		filters: []listFilter{{"type", "type", "", "only events of this type"}},
+		page:    20,
+		what:    "events",
+		header:  "ID\tTYPE\tWORKSPACE\tCREATED\tEXECUTIONS\tFILTER ERRORS",
+		row: func(w io.Writer, ev *flow.Event) {
+			fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%d\t%d\n", ev.ID, ev.Type, cell(ev.WorkspaceID, 30),
+				timeText(&ev.CreatedAt), len(ev.Executions), len(ev.FilterErrors))
+		},
+	})
 }
 
 func eventsShow(ctx context.Context, args []string, stdout, stderr io.Writer) error {

@@ -28,45 +28,23 @@ func executionsList(ctx context.Context, args []string, stdout, stderr io.Writer
 		name:    "executions list",
 		args:    "FLOW_ID",
 		summary: "Lists a flow's executions, newest first (GET /v1/webhooks/{id}/executions).",
-		details: "When there are more, the --cursor of the next page is printed on stderr.",
 		examples: []string{
 			"flowd executions list 0b7c…",
 			"flowd executions list 0b7c… --status failed --limit 50",
 		},
 	}
-	e, o := cmd.flags(stdout, stderr)
-	status := e.fs.String("status", "", "only executions with this status: scheduled, in_progress, success, failed or cancelled")
-	limit := e.fs.Int("limit", 20, "page size, 1 to 200")
-	cursor := e.fs.String("cursor", "", "the next page's cursor, as printed by the previous page")
-	pos, c, err := parseArgs(e, o, args, 1)
-	if err != nil {
-		return err
-	}
-	q := url.Values{"limit": {strconv.Itoa(*limit)}}
-	if *status != "" {
-		q.Set("status", *status)
-	}
-	if *cursor != "" {
-		q.Set("cursor", *cursor)
-	}
-	var list []flow.Execution
-	a, err := c.get(ctx, "/v1/webhooks/"+url.PathEscape(pos[0])+"/executions", q, &list)
-	if err != nil {
-		return err
-	}
-	if a.NextCursor != nil {
-		defer fmt.Fprintf(stderr, "more executions: add --cursor %s\n", *a.NextCursor)
-	}
-	if o.json {
-		return printJSON(stdout, a.Data)
-	}
-	tw := newTable(stdout)
-	fmt.Fprintln(tw, "ID\tSTATUS\tTRIGGER\tATTEMPT\tCREATED\tFINISHED\tERROR")
-	for _, x := range list {
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%s\t%s\t%s\n", x.ID, x.Status, x.Trigger, x.AttemptNumber,
-			timeText(&x.CreatedAt), timeText(x.FinishedAt), cell(strPtr(x.ErrorMessage), 60))
-	}
-	return tw.Flush()
+	return showList(ctx, cmd, args, stdout, stderr, &listing[flow.Execution]{
+		nargs:   1,
+		path:    func(pos []string) string { return "/v1/webhooks/" + url.PathEscape(pos[0]) + "/executions" },
+		filters: []listFilter{{"status", "status", "", "only executions with this status: scheduled, in_progress, success, failed or cancelled"}},
+		page:    20,
+		what:    "executions",
+		header:  "ID\tSTATUS\tTRIGGER\tATTEMPT\tCREATED\tFINISHED\tERROR",
+		row: func(w io.Writer, x *flow.Execution) {
+			fmt.Fprintf(w, "%s\t%s\t%s\t%d\t%s\t%s\t%s\n", x.ID, x.Status, x.Trigger, x.AttemptNumber,
+				timeText(&x.CreatedAt), timeText(x.FinishedAt), cell(strPtr(x.ErrorMessage), 60))
+		},
+	})
 }
 
 func executionsShow(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -196,8 +174,7 @@ func executionChange(ctx context.Context, action string, args []string, stdout, 
 	var wait *bool
 	var wo *watchOptions
 	if action == "retry" {
-		wait = e.fs.Bool("wait", false, "wait for the execution to end, showing its progress; the exit code tells the outcome")
-		wo = watchFlags(e)
+		wait, wo = waitFlags(e, waitUsage)
 	}
 	pos, c, err := parseArgs(e, o, args, 1)
 	if err != nil {

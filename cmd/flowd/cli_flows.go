@@ -32,30 +32,18 @@ func flowsList(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		summary:  "Lists the flows of a workspace (deleted flows excluded) as a table: id, name,\nstatus, workspace, number of steps and the status of the last execution.",
 		examples: []string{"flowd flows list", "flowd flows list --workspace sales --json | jq '.[].id'"},
 	}
-	e, o := cmd.flags(stdout, stderr)
-	workspace := e.fs.String("workspace", flow.DefaultWorkspaceID, "workspace_id whose flows to list")
-	_, c, err := parseArgs(e, o, args, 0)
-	if err != nil {
-		return err
-	}
-	var flows []flow.Flow
-	a, err := c.get(ctx, "/v1/webhooks", url.Values{"workspace_id": {*workspace}}, &flows)
-	if err != nil {
-		return err
-	}
-	if o.json {
-		return printJSON(stdout, a.Data)
-	}
-	tw := newTable(stdout)
-	fmt.Fprintln(tw, "ID\tNAME\tSTATUS\tWORKSPACE\tSTEPS\tLAST EXECUTION")
-	for _, f := range flows {
-		last := "-"
-		if len(f.Executions) > 0 {
-			last = f.Executions[0].Status
-		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d\t%s\n", f.ID, cell(f.Name, 40), f.Status, cell(f.WorkspaceID, 20), len(f.Steps), last)
-	}
-	return tw.Flush()
+	return showList(ctx, cmd, args, stdout, stderr, &listing[flow.Flow]{
+		path:    func([]string) string { return "/v1/webhooks" },
+		filters: []listFilter{{"workspace", "workspace_id", flow.DefaultWorkspaceID, "workspace_id whose flows to list"}},
+		header:  "ID\tNAME\tSTATUS\tWORKSPACE\tSTEPS\tLAST EXECUTION",
+		row: func(w io.Writer, f *flow.Flow) {
+			last := "-"
+			if len(f.Executions) > 0 {
+				last = f.Executions[0].Status
+			}
+			fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%d\t%s\n", f.ID, cell(f.Name, 40), f.Status, cell(f.WorkspaceID, 20), len(f.Steps), last)
+		},
+	})
 }
 
 func flowsGet(ctx context.Context, args []string, stdout, stderr io.Writer) error {

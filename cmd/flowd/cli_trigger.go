@@ -39,6 +39,15 @@ func (v *varFlag) Set(s string) error {
 	return nil
 }
 
+// idempotencyHeader is the Idempotency-Key header of --idempotency-key,
+// or none.
+func idempotencyHeader(key string) http.Header {
+	if key == "" {
+		return nil
+	}
+	return http.Header{"Idempotency-Key": {key}}
+}
+
 func runTrigger(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	cmd := &cliCommand{
 		name: "trigger",
@@ -67,8 +76,7 @@ starting a new one (said on stderr).
 	e.fs.Var(jsonVars, "var-json", "a trigger variable `NAME=JSON` (any JSON value); repeatable")
 	payload := e.fs.String("payload", "", "`FILE` holding the JSON payload, or - for standard input")
 	key := e.fs.String("idempotency-key", "", "Idempotency-Key header: a repeated key returns the first execution")
-	wait := e.fs.Bool("wait", false, "wait for the execution to end, showing its progress; the exit code tells the outcome")
-	wo := watchFlags(e)
+	wait, wo := waitFlags(e, waitUsage)
 	pos, c, err := parseArgs(e, o, args, 1)
 	if err != nil {
 		return err
@@ -97,11 +105,7 @@ starting a new one (said on stderr).
 			return fmt.Errorf("encode trigger body: %w", err)
 		}
 	}
-	header := http.Header{}
-	if *key != "" {
-		header.Set("Idempotency-Key", *key)
-	}
-	a, err := c.do(ctx, http.MethodPost, "/v1/webhooks/"+url.PathEscape(pos[0])+"/trigger", nil, body, header)
+	a, err := c.do(ctx, http.MethodPost, "/v1/webhooks/"+url.PathEscape(pos[0])+"/trigger", nil, body, idempotencyHeader(*key))
 	if err != nil {
 		return err
 	}

@@ -38,6 +38,12 @@ type watchOptions struct {
 	plain    bool
 }
 
+// waitFlags declares --wait, described by usage, and the watch flags: the
+// flags of the commands that can follow what they start until it ends.
+func waitFlags(e *envFlags, usage string) (*bool, *watchOptions) {
+	return e.fs.Bool("wait", false, usage), watchFlags(e)
+}
+
 func watchFlags(e *envFlags) *watchOptions {
 	wo := &watchOptions{}
 	e.fs.DurationVar(&wo.interval, "interval", WatchIntervalDefault, "how often to poll the execution")
