@@ -25,15 +25,8 @@ import (
 	"syscall"
 )
 
-// command is one subcommand.
-type command struct {
-	name    string
-	summary string
-	run     func(ctx context.Context, args []string, stdout, stderr io.Writer) error
-}
-
-func commands() []command {
-	return []command{
+func commands() []subcommand {
+	return []subcommand{
 		{"serve", "run the API, the workers and the scheduler", runServe},
 		{"worker", "run workers and the scheduler only (scale-out)", runWorker},
 		{"migrate", "apply River's and flowd's database migrations", runMigrate},
