@@ -47,6 +47,21 @@ func openStore(ctx context.Context, fs *flag.FlagSet, args []string) (st *store.
 	return store.New(pool, nil), pool.Close, pos, nil
 }
 
+// openCompanyStore is openStore for a command about one company's tokens:
+// it declares --company (required, a UUID), described by usage, and
+// returns the company's id.
+func openCompanyStore(ctx context.Context, fs *flag.FlagSet, args []string, usage string) (st *store.Store, companyID uuid.UUID, done func(), err error) {
+	company := fs.String("company", "", usage)
+	if st, done, _, err = openStore(ctx, fs, args); err != nil {
+		return nil, uuid.Nil, nil, err
+	}
+	if companyID, err = parseUUID("company", *company); err != nil {
+		done()
+		return nil, uuid.Nil, nil, err
+	}
+	return st, companyID, done, nil
+}
+
 // parseUUID reads the UUID of a flag.
 func parseUUID(flagName, v string) (uuid.UUID, error) {
 	id, err := uuid.Parse(v)
@@ -58,20 +73,15 @@ func parseUUID(flagName, v string) (uuid.UUID, error) {
 
 func tokenCreate(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := newFlagSet("token create", stderr)
-	company := fs.String("company", "", "company the token acts for (UUID, required)")
 	user := fs.String("user", "", "user recorded as created_by of flows made with the token (UUID, required)")
 	name := fs.String("name", "", "a label for the token")
 	scope := fs.String("scope", string(auth.ScopeAdmin), "read (every GET), trigger (read + triggers, events, cancel, retry) or admin (everything)")
 	expires := fs.String("expires", "", "lifetime, e.g. 90d or 12h; empty for a token that never expires")
-	st, done, _, err := openStore(ctx, fs, args)
+	st, companyID, done, err := openCompanyStore(ctx, fs, args, "company the token acts for (UUID, required)")
 	if err != nil {
 		return err
 	}
 	defer done()
-	companyID, err := parseUUID("company", *company)
-	if err != nil {
-		return err
-	}
 	userID, err := parseUUID("user", *user)
 	if err != nil {
 		return err
@@ -100,17 +110,11 @@ func tokenCreate(ctx context.Context, args []string, stdout, stderr io.Writer) e
 }
 
 func tokenList(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := newFlagSet("token list", stderr)
-	company := fs.String("company", "", "company whose tokens to list (UUID, required)")
-	st, done, _, err := openStore(ctx, fs, args)
+	st, companyID, done, err := openCompanyStore(ctx, newFlagSet("token list", stderr), args, "company whose tokens to list (UUID, required)")
 	if err != nil {
 		return err
 	}
 	defer done()
-	companyID, err := parseUUID("company", *company)
-	if err != nil {
-		return err
-	}
 	list, err := st.TokenList(ctx, companyID)
 	if err != nil {
 		return err
