@@ -7,12 +7,10 @@ import (
 	"flag"
 	"fmt"
 	"net/http"
-	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"regexp"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -31,52 +29,39 @@ func TestMain(m *testing.M) { testdb.Main(m) }
 type testBundle struct {
 	env    *flowdtest.Env
 	tenant *flowdtest.Tenant
-	target *httptest.Server
+	target *flowdtest.Target
 }
 
 // setup returns the package's flowd, a fresh company, and a target server:
-// /ok answers 200, /fail 500, /flaky/KEY 500 the first time for each KEY
-// and 200 after, /slow 200 after 300ms, /hang 200 after 20s.
+// /ok answers 200, /fail 500, /flaky 500 the first time and 200 after,
+// /slow 200 after 300ms, /hang only at the test's end.
 func setup(t *testing.T) *testBundle {
 	t.Helper()
 	env := flowdtest.Shared(t)
-	var mu sync.Mutex
-	seen := map[string]bool{}
-	done := make(chan struct{})
-	target := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("Content-Type", "application/json")
-		switch {
-		case r.URL.Path == "/fail":
-			w.WriteHeader(http.StatusInternalServerError)
-			fmt.Fprint(w, `{"ok": false}`)
-		case strings.HasPrefix(r.URL.Path, "/flaky/"):
-			mu.Lock()
-			first := !seen[r.URL.Path]
-			seen[r.URL.Path] = true
-			mu.Unlock()
-			if first {
-				w.WriteHeader(http.StatusInternalServerError)
-				fmt.Fprint(w, `{"ok": false}`)
-				return
-			}
-			fmt.Fprint(w, `{"ok": true}`)
-		case r.URL.Path == "/hang":
-			select {
-			case <-r.Context().Done():
-			case <-done:
-			case <-time.After(20 * time.Second):
-			}
-			fmt.Fprint(w, `{"ok": true}`)
-		case r.URL.Path == "/slow":
-			time.Sleep(300 * time.Millisecond)
-			fmt.Fprint(w, `{"ok": true}`)
-		default:
-			fmt.Fprint(w, `{"ok": true}`)
+	target := flowdtest.NewTarget(t)
+	target.Handle("/fail", func(w http.ResponseWriter, r *http.Request, n int) {
+		answerJSON(w, http.StatusInternalServerError, `{"ok": false}`)
+	})
+	target.Handle("/flaky", func(w http.ResponseWriter, r *http.Request, n int) {
+		if n == 1 {
+			answerJSON(w, http.StatusInternalServerError, `{"ok": false}`)
+			return
 		}
-	}))
-	t.Cleanup(target.Close)
-	t.Cleanup(func() { close(done) }) // runs first: frees /hang requests
+		answerJSON(w, http.StatusOK, `{"ok": true}`)
+	})
+	target.Handle("/slow", func(w http.ResponseWriter, r *http.Request, n int) {
+		time.Sleep(300 * time.Millisecond)
+		answerJSON(w, http.StatusOK, `{"ok": true}`)
+	})
+	target.Gate(t, "/hang")
 	return &testBundle{env: env, tenant: env.NewTenant(t), target: target}
+}
+
+// answerJSON answers a target's request with code and a JSON body.
+func answerJSON(w http.ResponseWriter, code int, body string) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(code)
+	fmt.Fprint(w, body)
 }
 
 // result is what one CLI run printed and returned.
@@ -367,7 +352,7 @@ func TestTriggerIdempotencyKey(t *testing.T) {
 func TestWatchPlainLines(t *testing.T) {
 	t.Parallel()
 	b := setup(t)
-	id := b.apply(t, twoStepFlow("watched", b.target.URL+"/flaky/"+uuid.NewString(), b.target.URL+"/slow"))
+	id := b.apply(t, twoStepFlow("watched", b.target.URL+"/flaky", b.target.URL+"/slow"))
 	x := strings.TrimSpace(b.mustCLI(t, 0, "trigger", id).stdout)
 	r := b.mustCLI(t, 0, "executions", "watch", x, "--interval", "20ms")
 
@@ -399,7 +384,7 @@ func TestWatchPlainLines(t *testing.T) {
 func TestExecutionsShowGolden(t *testing.T) {
 	t.Parallel()
 	b := setup(t)
-	id := b.apply(t, twoStepFlow("golden", b.target.URL+"/flaky/"+uuid.NewString(), b.target.URL+"/ok"))
+	id := b.apply(t, twoStepFlow("golden", b.target.URL+"/flaky", b.target.URL+"/ok"))
 	r := b.mustCLI(t, 0, "trigger", id, "--wait", "--interval", "20ms")
 	x := strings.TrimPrefix(strings.TrimSuffix(lastLine(r.stdout), ": success"), "execution ")
 	r = b.mustCLI(t, 0, "executions", "show", x)
