@@ -19,6 +19,22 @@ import (
 // replace it.
 var stdin io.Reader = os.Stdin
 
+// readInput reads a file, or standard input for "-".
+func readInput(name string) ([]byte, error) {
+	if name == "-" {
+		b, err := io.ReadAll(stdin)
+		if err != nil {
+			return nil, fmt.Errorf("read standard input: %w", err)
+		}
+		return b, nil
+	}
+	b, err := os.ReadFile(name)
+	if err != nil {
+		return nil, fmt.Errorf("read %s: %w", name, err)
+	}
+	return b, nil
+}
+
 // Exit codes of the operator commands, beyond 0 (done) and 2 (usage).
 const (
 	exitFailed      = 1   // the API answered an error, or the execution failed

@@ -7,7 +7,6 @@ import (
 	"io"
 	"net/http"
 	"net/url"
-	"os"
 	"strconv"
 	"strings"
 
@@ -130,22 +129,6 @@ func printFlow(w io.Writer, f *flow.Flow) error {
 		fmt.Fprintf(tw, "%s\t%s\t%d\t%s\t%s\t%s\n", x.ID, x.Status, x.AttemptNumber, timeText(&x.CreatedAt), timeText(x.FinishedAt), cell(strPtr(x.ErrorMessage), 60))
 	}
 	return tw.Flush()
-}
-
-// readInput reads a file, or standard input for "-".
-func readInput(name string) ([]byte, error) {
-	if name == "-" {
-		b, err := io.ReadAll(stdin)
-		if err != nil {
-			return nil, fmt.Errorf("read standard input: %w", err)
-		}
-		return b, nil
-	}
-	b, err := os.ReadFile(name)
-	if err != nil {
-		return nil, fmt.Errorf("read %s: %w", name, err)
-	}
-	return b, nil
 }
 
 func flowsApply(ctx context.Context, args []string, stdout, stderr io.Writer) error {
