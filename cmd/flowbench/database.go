@@ -162,14 +162,10 @@ func (h *harness) statements(ctx context.Context, top int) (int64, []Statement, 
 	if err != nil {
 		return 0, nil, fmt.Errorf("read pg_stat_statements: %w", err)
 	}
-	defer rows.Close()
 	var total int64
 	var list []Statement
-	for rows.Next() {
-		var s Statement
-		if err := rows.Scan(&s.Query, &s.Calls, &s.MeanMS); err != nil {
-			return 0, nil, err
-		}
+	var s Statement
+	_, err = pgx.ForEachRow(rows, []any{&s.Query, &s.Calls, &s.MeanMS}, func() error {
 		s.ExecMSPerStep = s.MeanMS // total for now; per step set by the caller
 		if s.Calls > 0 {
 			s.MeanMS = round(s.MeanMS/float64(s.Calls), 3)
@@ -179,8 +175,9 @@ func (h *harness) statements(ctx context.Context, top int) (int64, []Statement, 
 			s.Query = shortQuery(s.Query)
 			list = append(list, s)
 		}
-	}
-	return total, list, rows.Err()
+		return nil
+	})
+	return total, list, err
 }
 
 var spaces = regexp.MustCompile(`\s+`)
@@ -200,21 +197,18 @@ func (h *harness) backends(ctx context.Context) (map[int]string, error) {
 	if err != nil {
 		return nil, err
 	}
-	defer rows.Close()
 	out := map[int]string{}
-	for rows.Next() {
-		var pid int
-		var db, typ string
-		if err := rows.Scan(&pid, &db, &typ); err != nil {
-			return nil, err
-		}
+	var pid int
+	var db, typ string
+	_, err = pgx.ForEachRow(rows, []any{&pid, &db, &typ}, func() error {
 		if typ == "client backend" {
 			out[pid] = "db:" + db
 		} else {
 			out[pid] = typ
 		}
-	}
-	return out, rows.Err()
+		return nil
+	})
+	return out, err
 }
 
 // dbNow returns the server's clock.
@@ -288,16 +282,11 @@ func (h *harness) executions(ctx context.Context, since time.Time) ([]execRow, e
 	if err != nil {
 		return nil, fmt.Errorf("read executions: %w", err)
 	}
-	defer rows.Close()
-	var out []execRow
-	for rows.Next() {
+	return pgx.CollectRows(rows, func(row pgx.CollectableRow) (execRow, error) {
 		var r execRow
-		if err := rows.Scan(&r.id, &r.status, &r.errMsg, &r.created, &r.finished, &r.fetched, &r.sent); err != nil {
-			return nil, err
-		}
-		out = append(out, r)
-	}
-	return out, rows.Err()
+		err := row.Scan(&r.id, &r.status, &r.errMsg, &r.created, &r.finished, &r.fetched, &r.sent)
+		return r, err
+	})
 }
 
 // insertHistory writes n old, finished executions of a flow (3 steps each),
