@@ -137,32 +137,35 @@ type subcommand struct {
 	run     func(ctx context.Context, args []string, stdout, stderr io.Writer) error
 }
 
-// dispatch runs the subcommand named by args[0], or prints the group's
+// group returns the command of a group of verbs (flowd flows, executions,
+// events, token): it runs the verb args[0] names, or prints the group's
 // usage.
-func dispatch(ctx context.Context, group string, subs []subcommand, args []string, stdout, stderr io.Writer) error {
+func group(name string, subs []subcommand) func(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	usage := func(w io.Writer) {
-		fmt.Fprintf(w, "Usage: flowd %s COMMAND [flags] [arguments]\n\nCommands:\n", group)
+		fmt.Fprintf(w, "Usage: flowd %s COMMAND [flags] [arguments]\n\nCommands:\n", name)
 		for _, s := range subs {
 			fmt.Fprintf(w, "  %-8s %s\n", s.name, s.summary)
 		}
-		fmt.Fprintf(w, "\nRun 'flowd %s COMMAND -h' for a command's flags, environment variables\nand exit codes.\n", group)
+		fmt.Fprintf(w, "\nRun 'flowd %s COMMAND -h' for a command's flags, environment variables\nand exit codes.\n", name)
 	}
-	if len(args) == 0 {
+	return func(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+		if len(args) == 0 {
+			usage(stderr)
+			return errUsage
+		}
+		if args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
+			usage(stdout)
+			return nil
+		}
+		for _, s := range subs {
+			if s.name == args[0] {
+				return s.run(ctx, args[1:], stdout, stderr)
+			}
+		}
+		fmt.Fprintf(stderr, "flowd %s: unknown command %q\n\n", name, args[0])
 		usage(stderr)
 		return errUsage
 	}
-	if args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
-		usage(stdout)
-		return nil
-	}
-	for _, s := range subs {
-		if s.name == args[0] {
-			return s.run(ctx, args[1:], stdout, stderr)
-		}
-	}
-	fmt.Fprintf(stderr, "flowd %s: unknown command %q\n\n", group, args[0])
-	usage(stderr)
-	return errUsage
 }
 
 // newTable returns a tabwriter for aligned columns; call Flush.

@@ -13,13 +13,11 @@ import (
 	"github.com/flowd/flowd/flow"
 )
 
-// runEvents handles `flowd events ...`.
-func runEvents(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	return dispatch(ctx, "events", []subcommand{
-		{"send", "publish an event: every subscribed flow starts; --wait follows them all", eventsSend},
-		{"list", "list the company's events, newest first", eventsList},
-		{"show", "show one event and the executions it started", eventsShow},
-	}, args, stdout, stderr)
+// eventsCommands are the verbs of `flowd events`.
+var eventsCommands = []subcommand{
+	{"send", "publish an event: every subscribed flow starts; --wait follows them all", eventsSend},
+	{"list", "list the company's events, newest first", eventsList},
+	{"show", "show one event and the executions it started", eventsShow},
 }
 
 // eventsWaitExitCodes is the exit code paragraph of `events send`.

@@ -12,15 +12,13 @@ import (
 	"github.com/flowd/flowd/flow"
 )
 
-// runExecutions handles `flowd executions ...`.
-func runExecutions(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	return dispatch(ctx, "executions", []subcommand{
-		{"list", "list a flow's executions, newest first", executionsList},
-		{"show", "show one execution: its steps and every HTTP attempt", executionsShow},
-		{"watch", "follow an execution's steps until it ends", executionsWatch},
-		{"cancel", "cancel an execution: no further steps are sent", executionsChange("cancel")},
-		{"retry", "re-run a failed or cancelled execution from its failed step", executionsChange("retry")},
-	}, args, stdout, stderr)
+// executionsCommands are the verbs of `flowd executions`.
+var executionsCommands = []subcommand{
+	{"list", "list a flow's executions, newest first", executionsList},
+	{"show", "show one execution: its steps and every HTTP attempt", executionsShow},
+	{"watch", "follow an execution's steps until it ends", executionsWatch},
+	{"cancel", "cancel an execution: no further steps are sent", executionsChange("cancel")},
+	{"retry", "re-run a failed or cancelled execution from its failed step", executionsChange("retry")},
 }
 
 func executionsList(ctx context.Context, args []string, stdout, stderr io.Writer) error {

@@ -13,16 +13,14 @@ import (
 	"github.com/flowd/flowd/flow"
 )
 
-// runFlows handles `flowd flows ...`.
-func runFlows(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	return dispatch(ctx, "flows", []subcommand{
-		{"list", "list the company's flows of a workspace", flowsList},
-		{"get", "show one flow: its settings, steps and recent executions", flowsGet},
-		{"apply", "create a flow from a JSON file, or replace it when the file's id exists", flowsApply},
-		{"stop", "stop a flow: no new executions (in-flight ones finish)", flowsAction("stop")},
-		{"resume", "resume a stopped flow", flowsAction("resume")},
-		{"delete", "soft-delete a flow (its history is kept)", flowsAction("delete")},
-	}, args, stdout, stderr)
+// flowsCommands are the verbs of `flowd flows`.
+var flowsCommands = []subcommand{
+	{"list", "list the company's flows of a workspace", flowsList},
+	{"get", "show one flow: its settings, steps and recent executions", flowsGet},
+	{"apply", "create a flow from a JSON file, or replace it when the file's id exists", flowsApply},
+	{"stop", "stop a flow: no new executions (in-flight ones finish)", flowsAction("stop")},
+	{"resume", "resume a stopped flow", flowsAction("resume")},
+	{"delete", "soft-delete a flow (its history is kept)", flowsAction("delete")},
 }
 
 func flowsList(ctx context.Context, args []string, stdout, stderr io.Writer) error {

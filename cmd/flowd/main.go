@@ -32,12 +32,12 @@ func commands() []subcommand {
 		{"migrate", "apply River's and flowd's database migrations", runMigrate},
 		{"prune", "delete what is past the retention now; --dry-run counts it", runPrune},
 		{"keys", "encryption keys of stored secrets: keys generate [--file PATH], keys rotate", runKeys},
-		{"token", "manage API tokens: token create, list, revoke", runToken},
-		{"flows", "list, get, apply (create/replace), stop, resume, delete flows", runFlows},
+		{"token", "manage API tokens: token create, list, revoke", group("token", tokenCommands)},
+		{"flows", "list, get, apply (create/replace), stop, resume, delete flows", group("flows", flowsCommands)},
 		{"trigger", "start an execution of a flow; --wait follows it to the end", runTrigger},
-		{"executions", "list, show, watch, cancel, retry executions", runExecutions},
+		{"executions", "list, show, watch, cancel, retry executions", group("executions", executionsCommands)},
 		{"audit", "list the audit trail: who changed what, newest first", runAudit},
-		{"events", "send (publish), list, show events", runEvents},
+		{"events", "send (publish), list, show events", group("events", eventsCommands)},
 	}
 }
 

@@ -19,15 +19,13 @@ func newFlagSet(name string, stderr io.Writer) *flag.FlagSet {
 	return fs
 }
 
-// runToken handles `flowd token create|list|revoke`: the operator's token
+// tokenCommands are the verbs of `flowd token`: the operator's token
 // commands, straight on the database (no token needed to make the first
 // one). The API's /v1/tokens does the same with an admin token.
-func runToken(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	return dispatch(ctx, "token", []subcommand{
-		{"create", "issue a token: --company UUID --user UUID [--scope S] [--expires 90d] [--name NAME]", tokenCreate},
-		{"list", "list a company's tokens: --company UUID", tokenList},
-		{"revoke", "revoke a token by id: every process refuses it within 10 s", tokenRevoke},
-	}, args, stdout, stderr)
+var tokenCommands = []subcommand{
+	{"create", "issue a token: --company UUID --user UUID [--scope S] [--expires 90d] [--name NAME]", tokenCreate},
+	{"list", "list a company's tokens: --company UUID", tokenList},
+	{"revoke", "revoke a token by id: every process refuses it within 10 s", tokenRevoke},
 }
 
 // openStore parses a token subcommand's flags (fs, to which it adds
