@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -123,15 +122,8 @@ func waitEvent(ctx context.Context, c *client, ev *flow.Event, wo *watchOptions,
 			one.timeout = max(time.Until(deadline), time.Millisecond)
 		}
 		x, raw, err := watchExecution(ctx, c, started.ID.String(), &one, nil)
-		switch {
-		case errors.Is(err, errWatchTimeout):
-			fmt.Fprintf(stderr, "flowd: gave up waiting after %s: execution %s is not finished\n", wo.timeout, started.ID)
-			return exitCodeError{exitTimeout}
-		case err != nil && ctx.Err() != nil:
-			fmt.Fprintf(stderr, "flowd: interrupted; the event's executions go on\n")
-			return exitCodeError{exitInterrupted}
-		case err != nil:
-			return err
+		if err != nil {
+			return watchStopped(ctx, err, wo, stderr, "execution "+started.ID.String()+" is not finished", "the event's executions go on")
 		}
 		finals = append(finals, raw)
 		if !asJSON {

@@ -81,19 +81,12 @@ func watchAndExit(ctx context.Context, c *client, id string, wo *watchOptions, a
 		view = &ttyView{w: stdout, start: time.Now()}
 	}
 	x, raw, err := watchExecution(ctx, c, id, wo, view)
-	switch {
-	case errors.Is(err, errWatchTimeout):
+	if err != nil {
 		status := "not known yet"
 		if x != nil {
 			status = x.Status
 		}
-		fmt.Fprintf(stderr, "flowd: gave up waiting after %s: execution %s is %s\n", wo.timeout, id, status)
-		return exitCodeError{exitTimeout}
-	case err != nil && ctx.Err() != nil:
-		fmt.Fprintf(stderr, "flowd: interrupted; execution %s goes on\n", id)
-		return exitCodeError{exitInterrupted}
-	case err != nil:
-		return err
+		return watchStopped(ctx, err, wo, stderr, "execution "+id+" is "+status, "execution "+id+" goes on")
 	}
 	if asJSON {
 		if err := printJSON(stdout, raw); err != nil {
@@ -110,6 +103,22 @@ func watchAndExit(ctx context.Context, c *client, id string, wo *watchOptions, a
 }
 
 var errWatchTimeout = errors.New("watch timed out")
+
+// watchStopped turns the error that stopped watchExecution into the
+// command's exit code. A timeout or an interruption is said on stderr:
+// state is what was still awaited ("execution ID is running"), goesOn what
+// goes on without the command.
+func watchStopped(ctx context.Context, err error, wo *watchOptions, stderr io.Writer, state, goesOn string) error {
+	switch {
+	case errors.Is(err, errWatchTimeout):
+		fmt.Fprintf(stderr, "flowd: gave up waiting after %s: %s\n", wo.timeout, state)
+		return exitCodeError{exitTimeout}
+	case ctx.Err() != nil:
+		fmt.Fprintf(stderr, "flowd: interrupted; %s\n", goesOn)
+		return exitCodeError{exitInterrupted}
+	}
+	return err
+}
 
 // watchExecution polls an execution every wo.interval, showing each state
 // on view (which may be nil), until it ends. It returns the final
