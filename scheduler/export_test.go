@@ -45,3 +45,6 @@ func (s *Scheduler) WriteTriggerBatch(ctx context.Context, reqs []TriggerRequest
 	}
 	return out, nil
 }
+
+// ReindexSchedule is River's reindexer schedule for a job retention.
+var ReindexSchedule = reindexSchedule

@@ -24,3 +24,10 @@ const EventSubscribersQuery = eventSubscribersQuery
 func (s *Store) FlowSigningSecrets(ctx context.Context, flowID uuid.UUID) (flow.SigningSecrets, error) {
 	return s.readSigningSecrets(ctx, `SELECT `+signingColumns+` FROM flows WHERE id = $1`, flowID)
 }
+
+// Setting reads a run-time parameter of the Store's connection (a
+// PruneSession's own), for the test of its VACUUM settings.
+func (s *Store) Setting(ctx context.Context, name string) (string, error) {
+	var v string
+	return v, s.db.QueryRow(ctx, `SELECT current_setting($1)`, name).Scan(&v)
+}

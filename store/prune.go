@@ -280,6 +280,19 @@ const (
 	vacuumScaleFactor = 0.02
 )
 
+// throttleVacuum gives the session's VACUUM autovacuum's cost-based delay
+// (autovacuum_vacuum_cost_delay and autovacuum_vacuum_cost_limit, or
+// vacuum_cost_delay and vacuum_cost_limit where those are -1). A VACUUM
+// typed by hand is unthrottled by default: run every cycle on a busy
+// server it took CPU and I/O from the workers in bursts; throttled, it
+// reads and dirties pages at the pace PostgreSQL gives its own background
+// vacuum.
+const throttleVacuum = `SELECT
+	set_config('vacuum_cost_delay', CASE current_setting('autovacuum_vacuum_cost_delay')
+		WHEN '-1' THEN current_setting('vacuum_cost_delay') ELSE current_setting('autovacuum_vacuum_cost_delay') END, false),
+	set_config('vacuum_cost_limit', CASE current_setting('autovacuum_vacuum_cost_limit')
+		WHEN '-1' THEN current_setting('vacuum_cost_limit') ELSE current_setting('autovacuum_vacuum_cost_limit') END, false)`
+
 // PruneVacuum runs VACUUM (SKIP_LOCKED) on each of tables whose dead rows
 // (the statistics' n_dead_tup, or deleted[table] when that is more: the
 // statistics lag a moment behind) pass autovacuum's threshold with a 2%
@@ -288,7 +301,8 @@ const (
 // off or behind, the space the pruner freed would otherwise never be
 // reused and the tables would grow for ever. VACUUM does not block reads
 // or writes; a table another VACUUM holds is skipped. The session's
-// statement timeout is lifted for it (a VACUUM of a large table is long).
+// statement timeout is lifted for it (a VACUUM of a large table is long),
+// and it is throttled like autovacuum (throttleVacuum).
 func (s *Store) PruneVacuum(ctx context.Context, tables []string, deleted Pruned) ([]string, error) {
 	rows, err := s.db.Query(ctx, `SELECT c.relname, coalesce(st.n_dead_tup, 0), greatest(c.reltuples, 0)::bigint
 		FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
@@ -316,6 +330,9 @@ func (s *Store) PruneVacuum(ctx context.Context, tables []string, deleted Pruned
 		if len(done) == 0 {
 			if _, err := s.db.Exec(ctx, `SET statement_timeout = 0`); err != nil {
 				return nil, fmt.Errorf("lift the statement timeout for VACUUM: %w", err)
+			}
+			if _, err := s.db.Exec(ctx, throttleVacuum); err != nil {
+				return nil, fmt.Errorf("throttle VACUUM: %w", err)
 			}
 		}
 		if _, err := s.db.Exec(ctx, `VACUUM (SKIP_LOCKED) `+pgx.Identifier{st.table}.Sanitize()); err != nil {

@@ -15,6 +15,7 @@ import (
 
 	"github.com/flowd/flowd/api"
 	"github.com/flowd/flowd/engine"
+	"github.com/flowd/flowd/internal/gctune"
 	"github.com/flowd/flowd/keyring"
 	"github.com/flowd/flowd/netguard"
 	"github.com/flowd/flowd/scheduler"
@@ -106,6 +107,7 @@ var benchKeys = sync.OnceValues(func() (*keyring.Ring, error) { return keyring.P
 
 // startFlowd starts store, worker, scheduler and API server on dbURL.
 func startFlowd(ctx context.Context, dbURL string, cfg stackConfig) (*flowdStack, error) {
+	gctune.Apply() // as flowd serve does: the stack runs in this process
 	pool, qc, err := newCountedPool(ctx, dbURL, cfg.DBMaxConns)
 	if err != nil {
 		return nil, err

@@ -18,6 +18,7 @@ import (
 	"github.com/flowd/flowd/api"
 	"github.com/flowd/flowd/auth"
 	"github.com/flowd/flowd/engine"
+	"github.com/flowd/flowd/internal/gctune"
 	"github.com/flowd/flowd/metrics"
 	"github.com/flowd/flowd/netguard"
 	"github.com/flowd/flowd/retention"
@@ -72,7 +73,8 @@ func runProcess(ctx context.Context, name string, args []string, stderr io.Write
 		return err
 	}
 	log := newLogger(stderr, cfg.LogFormat, cfg.LogLevel)
-	log.Info("flowd starting", append([]any{"command", name}, cfg.logAttrs()...)...)
+	gogc, gogcSource := gctune.Apply()
+	log.Info("flowd starting", append([]any{"command", name, "gogc", gogc, "gogc_source", gogcSource}, cfg.logAttrs()...)...)
 	keys, keySource, err := loadKeys()
 	if err != nil {
 		return err
