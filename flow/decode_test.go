@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"os"
 	"strconv"
 	"strings"
 	"testing"
@@ -20,14 +19,7 @@ func ptr[T any](v T) *T { return &v }
 func TestDecodeFlowSeed(t *testing.T) {
 	t.Parallel()
 
-	body, err := os.ReadFile("testdata/seed_flow.json")
-	if err != nil {
-		t.Fatal(err)
-	}
-	got, err := DecodeFlow(body)
-	if err != nil {
-		t.Fatalf("DecodeFlow(seed_flow.json): %v", err)
-	}
+	got := seedInput(t)
 	want := &FlowInput{
 		WorkspaceID:    "default",
 		Name:           "VTIGER BRING CONTACTS",
