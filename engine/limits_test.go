@@ -23,11 +23,10 @@ import (
 func TestResponseAndStoredLimits(t *testing.T) {
 	t.Parallel()
 	const read, stored = 4096, 1024
-	env := flowdtest.New(t, &flowdtest.Options{OwnDatabase: true, Worker: func(c *engine.WorkerConfig) {
+	b := setupRunWith(t, &flowdtest.Options{OwnDatabase: true, Worker: func(c *engine.WorkerConfig) {
 		c.MaxResponseBytes = read
 		c.MaxStoredBytes = stored
 	}})
-	b := &runBundle{env: env, tenant: env.NewTenant(t)}
 	tg := flowdtest.NewTarget(t)
 	for _, tc := range []struct {
 		name       string
@@ -141,10 +140,9 @@ func TestStoredRequestHeaderBounded(t *testing.T) {
 // once, and every step still runs.
 func TestMaxConcurrentRequests(t *testing.T) {
 	t.Parallel()
-	env := flowdtest.New(t, &flowdtest.Options{OwnDatabase: true, Worker: func(c *engine.WorkerConfig) {
+	b := setupRunWith(t, &flowdtest.Options{OwnDatabase: true, Worker: func(c *engine.WorkerConfig) {
 		c.MaxConcurrentRequests = 2
 	}})
-	b := &runBundle{env: env, tenant: env.NewTenant(t)}
 	tg := flowdtest.NewTarget(t)
 	var inFlight, peak atomic.Int64
 	reached := make(chan struct{}) // closed when 2 requests are in flight

@@ -25,9 +25,18 @@ type runBundle struct {
 	tenant *flowdtest.Tenant
 }
 
+// setupRun returns a new tenant of the package's shared flowd.
 func setupRun(t *testing.T) *runBundle {
 	t.Helper()
 	env := flowdtest.Shared(t)
+	return &runBundle{env: env, tenant: env.NewTenant(t)}
+}
+
+// setupRunWith returns a new tenant of a flowd of the test's own, made
+// with opts.
+func setupRunWith(t *testing.T, opts *flowdtest.Options) *runBundle {
+	t.Helper()
+	env := flowdtest.New(t, opts)
 	return &runBundle{env: env, tenant: env.NewTenant(t)}
 }
 

@@ -19,8 +19,7 @@ func setupGuarded(t *testing.T, allow ...string) *runBundle {
 	for _, a := range allow {
 		prefixes = append(prefixes, netip.MustParsePrefix(a))
 	}
-	env := flowdtest.New(t, &flowdtest.Options{Allow: prefixes, OwnDatabase: true})
-	return &runBundle{env: env, tenant: env.NewTenant(t)}
+	return setupRunWith(t, &flowdtest.Options{Allow: prefixes, OwnDatabase: true})
 }
 
 // TestSSRFGuardByDefault runs steps aimed at loopback, private, link-local
