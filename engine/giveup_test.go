@@ -20,8 +20,7 @@ import (
 func TestExecutionAbandonedAfterMaxRuns(t *testing.T) {
 	t.Parallel()
 	b := setupRunWith(t, &flowdtest.Options{OwnDatabase: true, NoWorker: true})
-	tg := flowdtest.NewTarget(t)
-	id := b.createFlow(t, flowDef("crashy", []any{step(1, "GET", tg.URL+"/x", nil)}, nil))
+	id := b.createFlow(t, flowDef("crashy", []any{step(1, "GET", b.tg.URL+"/x", nil)}, nil))
 	e := b.trigger(t, id, nil)
 
 	w := engine.NewWorker(b.env.Store, &engine.WorkerConfig{HTTPClient: http.DefaultClient, MaxRuns: 3})
@@ -40,7 +39,7 @@ func TestExecutionAbandonedAfterMaxRuns(t *testing.T) {
 	if got.ErrorMessage == nil || !strings.Contains(*got.ErrorMessage, "abandoned after 3 runs") || got.FinishedAt == nil {
 		t.Errorf("want failed with a message naming the 3 runs, got %+v %v", got.ExecutionSummary, got.ErrorMessage)
 	}
-	if n := len(tg.Requests("/x")); n != 0 {
+	if n := len(b.tg.Requests("/x")); n != 0 {
 		t.Errorf("an abandoned execution sent %d requests", n)
 	}
 	if got.Steps[1].Status != "failed" {

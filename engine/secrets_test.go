@@ -52,7 +52,6 @@ func checkNoSecrets(t *testing.T, texts, secrets map[string]string) {
 func TestSecretsNeverStoredOrLogged(t *testing.T) {
 	t.Parallel()
 	b, logs := setupLogged(t, &flowdtest.Options{OwnDatabase: true})
-	tg := flowdtest.NewTarget(t)
 	secrets := map[string]string{
 		"api_token":       "tok-predefined-0001",
 		"db_password":     "pw-predefined-0002",
@@ -65,20 +64,20 @@ func TestSecretsNeverStoredOrLogged(t *testing.T) {
 		"response token":  "resp-access-token-0009",
 		"response secret": "resp-secret-header-0010",
 	}
-	tg.Handle("/login", func(w http.ResponseWriter, r *http.Request, n int) {
+	b.tg.Handle("/login", func(w http.ResponseWriter, r *http.Request, n int) {
 		w.Header().Set("Set-Cookie", "sid="+secrets["set-cookie"]+"; HttpOnly")
 		w.Header().Set("X-Session-Secret", secrets["response secret"])
 		w.Header().Set("Content-Type", "application/json")
 		fmt.Fprintf(w, `{"access_token": %q, "user": "ann"}`, secrets["response token"])
 	})
-	tg.Handle("/use", func(w http.ResponseWriter, r *http.Request, n int) {
+	b.tg.Handle("/use", func(w http.ResponseWriter, r *http.Request, n int) {
 		w.Header().Set("Content-Type", "application/json")
 		// An error message echoing what it got, secrets included.
 		w.WriteHeader(http.StatusBadRequest)
 		fmt.Fprintf(w, `{"error": "bad token %s"}`, r.Header.Get("X-Forward"))
 	})
 	def := flowDef("secrets", []any{
-		step(1, "POST", tg.URL+"/login?api_key={{partner_key}}", map[string]any{
+		step(1, "POST", b.tg.URL+"/login?api_key={{partner_key}}", map[string]any{
 			"webhook_headers": map[string]any{
 				"Authorization": "Bearer " + secrets["literal header"],
 				"Cookie":        "session=" + secrets["literal cookie"],
@@ -88,7 +87,7 @@ func TestSecretsNeverStoredOrLogged(t *testing.T) {
 			"webhook_url_params": map[string]any{"secret": "{{client_secret}}", "plain": "visible"},
 			"webhook_body":       map[string]any{"user": "ann", "password": "{{db_password}}", "note": "pw is {{db_password}}"},
 		}),
-		step(2, "POST", tg.URL+"/use", map[string]any{
+		step(2, "POST", b.tg.URL+"/use", map[string]any{
 			"depends_on_step":   1,
 			"webhook_headers":   map[string]any{"X-Forward": "{{auth_token}}", "Authorization": "Bearer {{auth_token}}"},
 			"webhook_body":      map[string]any{"t": "{{auth_token}}", "k": "{{partner_key}}"},
@@ -113,8 +112,8 @@ func TestSecretsNeverStoredOrLogged(t *testing.T) {
 	}
 
 	// The requests actually sent carry every secret.
-	login := tg.Requests("/login")
-	use := tg.Requests("/use")
+	login := b.tg.Requests("/login")
+	use := b.tg.Requests("/use")
 	if len(login) != 1 || len(use) != 1 {
 		t.Fatalf("target saw %d and %d requests", len(login), len(use))
 	}
@@ -181,15 +180,14 @@ func TestSecretsNeverStoredOrLogged(t *testing.T) {
 func TestSecretVariablesMaskedByValue(t *testing.T) {
 	t.Parallel()
 	b, logs := setupLogged(t, &flowdtest.Options{})
-	tg := flowdtest.NewTarget(t)
 	secrets := map[string]string{"account": "acct-7Q2-SECRET-query", "region": "rgn-9Z4-SECRET-header", "note": "nte-3K8-SECRET-body",
 		"trigger account": "acct-5T1-SECRET-trigger"}
-	tg.Handle("/crm", func(w http.ResponseWriter, r *http.Request, n int) {
+	b.tg.Handle("/crm", func(w http.ResponseWriter, r *http.Request, n int) {
 		w.Header().Set("Content-Type", "application/json")
 		fmt.Fprintf(w, `{"error": "no account %s"}`, r.URL.Query().Get("account"))
 	})
 	def := flowDef("secret variables", []any{
-		step(1, "POST", tg.URL+"/crm", map[string]any{
+		step(1, "POST", b.tg.URL+"/crm", map[string]any{
 			"webhook_url_params": map[string]any{"account": "{{account}}"},
 			"webhook_headers":    map[string]any{"X-Region": "{{region}}"},
 			"webhook_body":       map[string]any{"text": "see {{note}} for details"},
@@ -211,7 +209,7 @@ func TestSecretVariablesMaskedByValue(t *testing.T) {
 		t.Fatalf("execution %s with %d attempts, want failed (the condition) after 1", done.Status, len(done.Attempts))
 	}
 
-	sent := tg.Requests("/crm")
+	sent := b.tg.Requests("/crm")
 	if len(sent) != 1 || sent[0].Header.Get("X-Region") != secrets["region"] ||
 		!strings.Contains(sent[0].Query, secrets["trigger account"]) || !strings.Contains(sent[0].Body, "see "+secrets["note"]+" for details") {
 		t.Fatalf("the target did not get the real values: %+v", sent)

@@ -21,13 +21,12 @@ import (
 type stopBundle struct {
 	*runBundle
 	w    *engine.Worker
-	tg   *flowdtest.Target
 	hold *flowdtest.Gate
 }
 
 func setupStop(t *testing.T) *stopBundle {
 	t.Helper()
-	b := &stopBundle{runBundle: setupRunWith(t, &flowdtest.Options{OwnDatabase: true, NoWorker: true}), tg: flowdtest.NewTarget(t)}
+	b := &stopBundle{runBundle: setupRunWith(t, &flowdtest.Options{OwnDatabase: true, NoWorker: true})}
 	b.hold = b.tg.Gate(t, "/hold")
 	b.w = engine.NewWorker(b.env.Store, &engine.WorkerConfig{HTTPClient: http.DefaultClient, Logger: flowdtest.Logger()})
 	if err := b.w.Start(context.Background()); err != nil {
