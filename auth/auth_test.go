@@ -64,6 +64,35 @@ func (b *testBundle) advance(d time.Duration) {
 	b.now.Store(&t)
 }
 
+// issue makes a token of a new company with the scope and expiry.
+func (b *testBundle) issue(t *testing.T, scope auth.Scope, expires *time.Time) (string, *store.Token) {
+	t.Helper()
+	token, row, err := auth.Issue(context.Background(), b.store, nil,
+		&auth.NewTokenRequest{CompanyID: uuid.New(), UserID: uuid.New(), Scope: scope, ExpiresAt: expires})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return token, row
+}
+
+// revoke marks the token id revoked.
+func (b *testBundle) revoke(t *testing.T, id uuid.UUID) {
+	t.Helper()
+	if _, err := b.pool.Exec(context.Background(), `UPDATE api_tokens SET revoked_at = now() WHERE id = $1`, id); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// use authenticates token n times; each must succeed.
+func (b *testBundle) use(t *testing.T, token string, n int) {
+	t.Helper()
+	for range n {
+		if _, err := b.auth.Authenticate(context.Background(), token); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
 func TestCreateAndAuthenticate(t *testing.T) {
 	t.Parallel()
 	b := setup(t)
@@ -106,13 +135,8 @@ func TestAuthenticateRefuses(t *testing.T) {
 	t.Parallel()
 	b := setup(t)
 	ctx := context.Background()
-	revoked, p, err := auth.CreateToken(ctx, b.store, uuid.New(), uuid.New(), "")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := b.pool.Exec(ctx, `UPDATE api_tokens SET revoked_at = now() WHERE id = $1`, p.TokenID); err != nil {
-		t.Fatal(err)
-	}
+	revoked, row := b.issue(t, auth.ScopeAdmin, nil)
+	b.revoke(t, row.ID)
 	// A token of the zero company can only be written by hand; it never
 	// acts for anyone.
 	zero, hash := auth.NewToken()
@@ -141,21 +165,12 @@ func TestAuthenticateCache(t *testing.T) {
 	t.Parallel()
 	b := setup(t)
 	ctx := context.Background()
-	token, p, err := auth.CreateToken(ctx, b.store, uuid.New(), uuid.New(), "")
-	if err != nil {
-		t.Fatal(err)
-	}
-	for range 3 {
-		if _, err := b.auth.Authenticate(ctx, token); err != nil {
-			t.Fatal(err)
-		}
-	}
+	token, row := b.issue(t, auth.ScopeAdmin, nil)
+	b.use(t, token, 3)
 	if n := b.lookup.lookups.Load(); n != 1 {
 		t.Errorf("%d lookups for 3 requests within the TTL, want 1", n)
 	}
-	if _, err := b.pool.Exec(ctx, `UPDATE api_tokens SET revoked_at = now() WHERE id = $1`, p.TokenID); err != nil {
-		t.Fatal(err)
-	}
+	b.revoke(t, row.ID)
 	b.advance(auth.CacheTTL - time.Second)
 	if _, err := b.auth.Authenticate(ctx, token); err != nil {
 		t.Errorf("within the TTL a revoked token is still remembered: %v", err)
@@ -171,17 +186,6 @@ func TestAuthenticateCache(t *testing.T) {
 	if n := b.lookup.lookups.Load() - before; n != 2 {
 		t.Errorf("%d lookups for 2 refused requests, want 2 (refusals are not remembered)", n)
 	}
-}
-
-// issue makes a token of a new company with the scope and expiry.
-func (b *testBundle) issue(t *testing.T, scope auth.Scope, expires *time.Time) (string, *store.Token) {
-	t.Helper()
-	token, row, err := auth.Issue(context.Background(), b.store, nil,
-		&auth.NewTokenRequest{CompanyID: uuid.New(), UserID: uuid.New(), Scope: scope, ExpiresAt: expires})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return token, row
 }
 
 // TestAuthenticateExpiry: a token is refused from its expiry on, also when
@@ -215,11 +219,7 @@ func TestLastUsedOncePerInterval(t *testing.T) {
 	b := setup(t)
 	ctx := context.Background()
 	token, row := b.issue(t, auth.ScopeRead, nil)
-	for range 5 {
-		if _, err := b.auth.Authenticate(ctx, token); err != nil {
-			t.Fatal(err)
-		}
-	}
+	b.use(t, token, 5)
 	// The write is in the background: wait for it.
 	flowdtest.WaitFor(t, 10*time.Second, "last_used_at written", func() bool {
 		var used *time.Time
@@ -229,9 +229,7 @@ func TestLastUsedOncePerInterval(t *testing.T) {
 		return used != nil
 	})
 	b.advance(auth.TouchInterval)
-	if _, err := b.auth.Authenticate(ctx, token); err != nil {
-		t.Fatal(err)
-	}
+	b.use(t, token, 1)
 	flowdtest.WaitFor(t, 10*time.Second, "the write after TouchInterval", func() bool { return b.lookup.touches.Load() >= 2 })
 	if n := b.lookup.touches.Load(); n != 2 {
 		t.Errorf("%d last-use writes for 5 uses within TouchInterval and one after, want 2", n)

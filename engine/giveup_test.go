@@ -19,13 +19,11 @@ import (
 // of River discarding the job and leaving the execution in progress.
 func TestExecutionAbandonedAfterMaxRuns(t *testing.T) {
 	t.Parallel()
-	env := flowdtest.New(t, &flowdtest.Options{OwnDatabase: true, NoWorker: true})
-	b := &runBundle{env: env, tenant: env.NewTenant(t)}
-	tg := flowdtest.NewTarget(t)
-	id := b.createFlow(t, flowDef("crashy", []any{step(1, "GET", tg.URL+"/x", nil)}, nil))
+	b := setupRunWith(t, &flowdtest.Options{OwnDatabase: true, NoWorker: true})
+	id := b.createFlow(t, flowDef("crashy", []any{step(1, "GET", b.tg.URL+"/x", nil)}, nil))
 	e := b.trigger(t, id, nil)
 
-	w := engine.NewWorker(env.Store, &engine.WorkerConfig{HTTPClient: http.DefaultClient, MaxRuns: 3})
+	w := engine.NewWorker(b.env.Store, &engine.WorkerConfig{HTTPClient: http.DefaultClient, MaxRuns: 3})
 	if err := w.Start(context.Background()); err != nil {
 		t.Fatal(err)
 	}
@@ -37,11 +35,11 @@ func TestExecutionAbandonedAfterMaxRuns(t *testing.T) {
 	if err := w.Work(context.Background(), job); err != nil {
 		t.Fatalf("Work: %v", err)
 	}
-	got := env.WaitExecution(t, b.tenant, e.ID, 5*time.Second, "failed")
+	got := b.env.WaitExecution(t, b.tenant, e.ID, 5*time.Second, "failed")
 	if got.ErrorMessage == nil || !strings.Contains(*got.ErrorMessage, "abandoned after 3 runs") || got.FinishedAt == nil {
 		t.Errorf("want failed with a message naming the 3 runs, got %+v %v", got.ExecutionSummary, got.ErrorMessage)
 	}
-	if n := len(tg.Requests("/x")); n != 0 {
+	if n := len(b.tg.Requests("/x")); n != 0 {
 		t.Errorf("an abandoned execution sent %d requests", n)
 	}
 	if got.Steps[1].Status != "failed" {

@@ -23,12 +23,10 @@ import (
 func TestResponseAndStoredLimits(t *testing.T) {
 	t.Parallel()
 	const read, stored = 4096, 1024
-	env := flowdtest.New(t, &flowdtest.Options{OwnDatabase: true, Worker: func(c *engine.WorkerConfig) {
+	b := setupRunWith(t, &flowdtest.Options{OwnDatabase: true, Worker: func(c *engine.WorkerConfig) {
 		c.MaxResponseBytes = read
 		c.MaxStoredBytes = stored
 	}})
-	b := &runBundle{env: env, tenant: env.NewTenant(t)}
-	tg := flowdtest.NewTarget(t)
 	for _, tc := range []struct {
 		name       string
 		size       int // bytes the target sends
@@ -47,11 +45,11 @@ func TestResponseAndStoredLimits(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
 			path := fmt.Sprintf("/size/%d", tc.size)
-			tg.Handle(path, func(w http.ResponseWriter, r *http.Request, n int) {
+			b.tg.Handle(path, func(w http.ResponseWriter, r *http.Request, n int) {
 				w.Header().Set("Content-Type", "text/plain")
 				_, _ = w.Write([]byte(strings.Repeat("a", tc.size)))
 			})
-			def := flowDef(tc.name, []any{step(1, "POST", tg.URL+path, map[string]any{
+			def := flowDef(tc.name, []any{step(1, "POST", b.tg.URL+path, map[string]any{
 				"webhook_body":      map[string]any{"pad": strings.Repeat("p", tc.requestLen-10)},
 				"success_condition": map[string]any{"expression": fmt.Sprintf("status == 200 && len(body) == %d", tc.seen)},
 			})}, nil)
@@ -67,7 +65,7 @@ func TestResponseAndStoredLimits(t *testing.T) {
 			if len(a.RequestBody) != wantReq {
 				t.Errorf("stored request body: %d bytes, want %d", len(a.RequestBody), wantReq)
 			}
-			if got := tg.Requests(path); len(got) != 1 || len(got[0].Body) != tc.requestLen {
+			if got := b.tg.Requests(path); len(got) != 1 || len(got[0].Body) != tc.requestLen {
 				t.Errorf("the target got %d requests, want 1 with the whole %d-byte body", len(got), tc.requestLen)
 			}
 		})
@@ -80,7 +78,6 @@ func TestResponseAndStoredLimits(t *testing.T) {
 func TestResponseHeaderLimit(t *testing.T) {
 	t.Parallel()
 	b := setupRun(t)
-	tg := flowdtest.NewTarget(t)
 	for _, tc := range []struct {
 		name   string
 		size   int
@@ -92,11 +89,11 @@ func TestResponseHeaderLimit(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
 			path := fmt.Sprintf("/headers/%d", tc.size)
-			tg.Handle(path, func(w http.ResponseWriter, r *http.Request, n int) {
+			b.tg.Handle(path, func(w http.ResponseWriter, r *http.Request, n int) {
 				w.Header().Set("X-Big", strings.Repeat("h", tc.size))
 				fmt.Fprint(w, `{}`)
 			})
-			e := b.run(t, flowDef(tc.name, []any{step(1, "GET", tg.URL+path, nil)}, nil))
+			e := b.run(t, flowDef(tc.name, []any{step(1, "GET", b.tg.URL+path, nil)}, nil))
 			if e.Status != tc.status {
 				t.Fatalf("execution %s (%v), want %s", e.Status, e.ErrorMessage, tc.status)
 			}
@@ -116,17 +113,16 @@ func TestResponseHeaderLimit(t *testing.T) {
 func TestStoredRequestHeaderBounded(t *testing.T) {
 	t.Parallel()
 	b := setupRun(t)
-	tg := flowdtest.NewTarget(t)
 	big := strings.Repeat("v", 3*engine.StoredHeaderValueBytes)
-	tg.JSON("/big", `{"big": "`+big+`"}`)
+	b.tg.JSON("/big", `{"big": "`+big+`"}`)
 	e := b.run(t, flowDef("big header", []any{
-		step(1, "GET", tg.URL+"/big", nil),
-		step(2, "GET", tg.URL+"/echo", map[string]any{"depends_on_step": 1, "webhook_headers": map[string]any{"X-Big": "{{big}}"}}),
+		step(1, "GET", b.tg.URL+"/big", nil),
+		step(2, "GET", b.tg.URL+"/echo", map[string]any{"depends_on_step": 1, "webhook_headers": map[string]any{"X-Big": "{{big}}"}}),
 	}, map[string]any{"variables": []any{map[string]any{"name": "big", "location": "big", "stepId": 1, "type": "body", "dataType": "string"}}}))
 	if e.Status != "success" {
 		t.Fatalf("execution %s (%v)", e.Status, e.ErrorMessage)
 	}
-	if got := tg.Requests("/echo"); len(got) != 1 || got[0].Header.Get("X-Big") != big {
+	if got := b.tg.Requests("/echo"); len(got) != 1 || got[0].Header.Get("X-Big") != big {
 		t.Fatalf("the target did not get the whole header")
 	}
 	for _, a := range e.Attempts {
@@ -141,15 +137,13 @@ func TestStoredRequestHeaderBounded(t *testing.T) {
 // once, and every step still runs.
 func TestMaxConcurrentRequests(t *testing.T) {
 	t.Parallel()
-	env := flowdtest.New(t, &flowdtest.Options{OwnDatabase: true, Worker: func(c *engine.WorkerConfig) {
+	b := setupRunWith(t, &flowdtest.Options{OwnDatabase: true, Worker: func(c *engine.WorkerConfig) {
 		c.MaxConcurrentRequests = 2
 	}})
-	b := &runBundle{env: env, tenant: env.NewTenant(t)}
-	tg := flowdtest.NewTarget(t)
 	var inFlight, peak atomic.Int64
 	reached := make(chan struct{}) // closed when 2 requests are in flight
 	var once sync.Once
-	tg.Handle("/slow", func(w http.ResponseWriter, r *http.Request, n int) {
+	b.tg.Handle("/slow", func(w http.ResponseWriter, r *http.Request, n int) {
 		now := inFlight.Add(1)
 		for {
 			p := peak.Load()
@@ -172,7 +166,7 @@ func TestMaxConcurrentRequests(t *testing.T) {
 	})
 	var steps []any
 	for i := 1; i <= 6; i++ {
-		steps = append(steps, step(i, "GET", tg.URL+"/slow", nil))
+		steps = append(steps, step(i, "GET", b.tg.URL+"/slow", nil))
 	}
 	id := b.createFlow(t, flowDef("six at once", steps, nil))
 	var wg sync.WaitGroup
@@ -188,7 +182,7 @@ func TestMaxConcurrentRequests(t *testing.T) {
 		}()
 	}
 	wg.Wait()
-	if n := len(tg.Requests("/slow")); n != 12 {
+	if n := len(b.tg.Requests("/slow")); n != 12 {
 		t.Errorf("the target saw %d requests, want 12", n)
 	}
 	if p := peak.Load(); p != 2 {

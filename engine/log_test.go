@@ -3,7 +3,6 @@ package engine_test
 import (
 	"encoding/json"
 	"fmt"
-	"log/slog"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -15,7 +14,6 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/flowd/flowd/internal/flowdtest"
-	"github.com/flowd/flowd/redact"
 )
 
 // TestStepAttemptLogLines runs a flow whose steps carry secrets (an
@@ -28,11 +26,8 @@ import (
 // could run the execution and log it elsewhere.
 func TestStepAttemptLogLines(t *testing.T) {
 	t.Parallel()
-	var logs flowdtest.LogBuffer
-	// The handler of cmd/flowd's newLogger, at the most verbose level.
-	log := slog.New(slog.NewJSONHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug, ReplaceAttr: redact.ReplaceAttr}))
-	env := flowdtest.New(t, &flowdtest.Options{Logger: log, OwnDatabase: true})
-	tn := env.NewTenant(t)
+	b, logs := setupLogged(t, &flowdtest.Options{OwnDatabase: true})
+	env, tn := b.env, b.tenant
 
 	target := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
@@ -65,11 +60,7 @@ func TestStepAttemptLogLines(t *testing.T) {
 	env.WaitExecution(t, tn, e.ID, 30*time.Second, "failed")
 
 	text := logs.String()
-	for _, secret := range []string{headerSecret, keySecret} {
-		if strings.Contains(text, secret) {
-			t.Errorf("the log shows secret %q:\n%s", secret, text)
-		}
-	}
+	checkNoSecrets(t, map[string]string{"the log lines": text}, map[string]string{"header": headerSecret, "key": keySecret})
 	type line struct {
 		Msg        string `json:"msg"`
 		Execution  string `json:"execution_id"`

@@ -23,12 +23,26 @@ import (
 type runBundle struct {
 	env    *flowdtest.Env
 	tenant *flowdtest.Tenant
+	// tg is the target the test's steps call.
+	tg *flowdtest.Target
 }
 
+// setupRun returns a new tenant of the package's shared flowd.
 func setupRun(t *testing.T) *runBundle {
 	t.Helper()
-	env := flowdtest.Shared(t)
-	return &runBundle{env: env, tenant: env.NewTenant(t)}
+	return newRunBundle(t, flowdtest.Shared(t))
+}
+
+// setupRunWith returns a new tenant of a flowd of the test's own, made
+// with opts.
+func setupRunWith(t *testing.T, opts *flowdtest.Options) *runBundle {
+	t.Helper()
+	return newRunBundle(t, flowdtest.New(t, opts))
+}
+
+func newRunBundle(t *testing.T, env *flowdtest.Env) *runBundle {
+	t.Helper()
+	return &runBundle{env: env, tenant: env.NewTenant(t), tg: flowdtest.NewTarget(t)}
 }
 
 func (b *runBundle) createFlow(t *testing.T, def map[string]any) uuid.UUID {
@@ -106,17 +120,16 @@ func attemptsOf(e *flow.Execution, stepNumber int) []flow.StepAttempt {
 func TestChainPassesVariables(t *testing.T) {
 	t.Parallel()
 	b := setupRun(t)
-	tg := flowdtest.NewTarget(t)
-	tg.JSON("/login", `{"session": {"token": "tok-123"}}`)
-	tg.JSON("/contacts", `{"total": 42, "items": [{"id": 1}]}`)
+	b.tg.JSON("/login", `{"session": {"token": "tok-123"}}`)
+	b.tg.JSON("/contacts", `{"total": 42, "items": [{"id": 1}]}`)
 	def := flowDef("chain", []any{
-		step(1, "POST", tg.URL+"/login", map[string]any{"webhook_body": map[string]any{"user": "{{user}}"}}),
-		step(2, "GET", tg.URL+"/contacts", map[string]any{
+		step(1, "POST", b.tg.URL+"/login", map[string]any{"webhook_body": map[string]any{"user": "{{user}}"}}),
+		step(2, "GET", b.tg.URL+"/contacts", map[string]any{
 			"depends_on_step":    1,
 			"webhook_headers":    map[string]any{"Authorization": "Bearer {{token}}"},
 			"webhook_url_params": map[string]any{"page": "{{page}}"},
 		}),
-		step(3, "POST", tg.URL+"/push", map[string]any{
+		step(3, "POST", b.tg.URL+"/push", map[string]any{
 			"depends_on_step": 2,
 			"webhook_body":    map[string]any{"count": "{{total}}", "label": "total={{total}}", "first": "{{items}}"},
 		}),
@@ -132,10 +145,10 @@ func TestChainPassesVariables(t *testing.T) {
 	if e.Status != "success" {
 		t.Fatalf("execution %s: %v", e.Status, e.ErrorMessage)
 	}
-	if got := tg.Requests("/contacts"); len(got) != 1 || got[0].Header.Get("Authorization") != "Bearer tok-123" || got[0].Query != "page=2" {
+	if got := b.tg.Requests("/contacts"); len(got) != 1 || got[0].Header.Get("Authorization") != "Bearer tok-123" || got[0].Query != "page=2" {
 		t.Fatalf("step 2 request: %+v", got)
 	}
-	push := tg.Requests("/push")
+	push := b.tg.Requests("/push")
 	if len(push) != 1 {
 		t.Fatalf("step 3 sent %d times", len(push))
 	}
@@ -169,7 +182,6 @@ func TestChainPassesVariables(t *testing.T) {
 func TestParallelBranchesJoin(t *testing.T) {
 	t.Parallel()
 	b := setupRun(t)
-	tg := flowdtest.NewTarget(t)
 	var arrived sync.WaitGroup
 	arrived.Add(2)
 	both := make(chan struct{})
@@ -186,12 +198,12 @@ func TestParallelBranchesJoin(t *testing.T) {
 			fmt.Fprint(w, body)
 		}
 	}
-	tg.Handle("/a", branch(`{"a": "from-a"}`))
-	tg.Handle("/b", branch(`{"b": "from-b"}`))
+	b.tg.Handle("/a", branch(`{"a": "from-a"}`))
+	b.tg.Handle("/b", branch(`{"b": "from-b"}`))
 	def := flowDef("diamond", []any{
-		step(1, "GET", tg.URL+"/a", nil),
-		step(2, "GET", tg.URL+"/b", nil),
-		step(3, "POST", tg.URL+"/join", map[string]any{"depends_on_step": 1, "webhook_body": map[string]any{"a": "{{a}}", "b": "{{b}}"}}),
+		step(1, "GET", b.tg.URL+"/a", nil),
+		step(2, "GET", b.tg.URL+"/b", nil),
+		step(3, "POST", b.tg.URL+"/join", map[string]any{"depends_on_step": 1, "webhook_body": map[string]any{"a": "{{a}}", "b": "{{b}}"}}),
 	}, map[string]any{"variables": []any{
 		map[string]any{"name": "a", "location": "a", "stepId": 1, "type": "body"},
 		map[string]any{"name": "b", "location": "b", "stepId": 2, "type": "body"},
@@ -200,7 +212,7 @@ func TestParallelBranchesJoin(t *testing.T) {
 	if e.Status != "success" {
 		t.Fatalf("execution %s: %v", e.Status, *e.ErrorMessage)
 	}
-	join := tg.Requests("/join")
+	join := b.tg.Requests("/join")
 	if len(join) != 1 || join[0].Body != `{"a":"from-a","b":"from-b"}` {
 		t.Errorf("join body: %+v", join)
 	}
@@ -209,8 +221,7 @@ func TestParallelBranchesJoin(t *testing.T) {
 func TestSuccessConditions(t *testing.T) {
 	t.Parallel()
 	b := setupRun(t)
-	tg := flowdtest.NewTarget(t)
-	tg.Handle("/r", func(w http.ResponseWriter, r *http.Request, n int) {
+	b.tg.Handle("/r", func(w http.ResponseWriter, r *http.Request, n int) {
 		w.Header().Set("X-Result", "fine")
 		w.WriteHeader(201)
 		fmt.Fprint(w, `{"data": {"state": "ok", "n": 3}}`)
@@ -239,7 +250,7 @@ func TestSuccessConditions(t *testing.T) {
 			if tc.cond != nil {
 				extra["success_condition"] = tc.cond
 			}
-			e := b.run(t, flowDef("cond "+tc.name, []any{step(1, "GET", tg.URL+"/r", extra)}, nil))
+			e := b.run(t, flowDef("cond "+tc.name, []any{step(1, "GET", b.tg.URL+"/r", extra)}, nil))
 			want := map[bool]string{true: "success", false: "failed"}[tc.ok]
 			if e.Status != want {
 				t.Errorf("status %s, want %s (error %v)", e.Status, want, e.ErrorMessage)
@@ -254,8 +265,7 @@ func TestSuccessConditions(t *testing.T) {
 func TestDataTypes(t *testing.T) {
 	t.Parallel()
 	b := setupRun(t)
-	tg := flowdtest.NewTarget(t)
-	tg.Handle("/v", func(w http.ResponseWriter, r *http.Request, n int) {
+	b.tg.Handle("/v", func(w http.ResponseWriter, r *http.Request, n int) {
 		w.Header().Set("X-Count", "17")
 		fmt.Fprint(w, `{"s": "abc", "i": 12, "f": 1.5, "b": true, "bs": "false", "o": {"k": 1}, "a": [1, 2], "ns": "7"}`)
 	})
@@ -290,14 +300,14 @@ func TestDataTypes(t *testing.T) {
 				v["customValue"] = tc.custom
 			}
 			e := b.run(t, flowDef("types "+tc.name, []any{
-				step(1, "GET", tg.URL+"/v", nil),
-				step(2, "POST", tg.URL+path, map[string]any{"depends_on_step": 1, "webhook_body": map[string]any{"v": "{{v}}"}}),
+				step(1, "GET", b.tg.URL+"/v", nil),
+				step(2, "POST", b.tg.URL+path, map[string]any{"depends_on_step": 1, "webhook_body": map[string]any{"v": "{{v}}"}}),
 			}, map[string]any{"variables": []any{v}}))
 			if tc.want == "" {
 				if e.Status != "failed" || e.ErrorMessage == nil || !strings.Contains(*e.ErrorMessage, `"v"`) || !strings.Contains(*e.ErrorMessage, tc.errPart) {
 					t.Fatalf("want failure naming variable v and %q, got %s %v", tc.errPart, e.Status, e.ErrorMessage)
 				}
-				if n := len(tg.Requests(path)); n != 0 {
+				if n := len(b.tg.Requests(path)); n != 0 {
 					t.Errorf("dependent step sent %d times after a failed extraction", n)
 				}
 				return
@@ -305,7 +315,7 @@ func TestDataTypes(t *testing.T) {
 			if e.Status != "success" {
 				t.Fatalf("status %s: %v", e.Status, *e.ErrorMessage)
 			}
-			got := tg.Requests(path)
+			got := b.tg.Requests(path)
 			if len(got) != 1 || got[0].Body != `{"v":`+tc.want+`}` {
 				t.Errorf("step 2 body: want {\"v\":%s}, got %+v", tc.want, got)
 			}
@@ -316,19 +326,18 @@ func TestDataTypes(t *testing.T) {
 func TestStepRetriesKeepIdempotencyKey(t *testing.T) {
 	t.Parallel()
 	b := setupRun(t)
-	tg := flowdtest.NewTarget(t)
-	tg.Handle("/flaky", func(w http.ResponseWriter, r *http.Request, n int) {
+	b.tg.Handle("/flaky", func(w http.ResponseWriter, r *http.Request, n int) {
 		if n <= 2 {
 			http.Error(w, `{"error":"try again"}`, 500)
 			return
 		}
 		fmt.Fprint(w, `{"ok":true}`)
 	})
-	e := b.run(t, flowDef("flaky", []any{step(1, "POST", tg.URL+"/flaky", map[string]any{"retry_limit": 2, "timeout": 60})}, nil))
+	e := b.run(t, flowDef("flaky", []any{step(1, "POST", b.tg.URL+"/flaky", map[string]any{"retry_limit": 2, "timeout": 60})}, nil))
 	if e.Status != "success" {
 		t.Fatalf("status %s: %v", e.Status, e.ErrorMessage)
 	}
-	reqs := tg.Requests("/flaky")
+	reqs := b.tg.Requests("/flaky")
 	if len(reqs) != 3 {
 		t.Fatalf("want 3 deliveries, got %d", len(reqs))
 	}
@@ -354,9 +363,8 @@ func TestStepRetriesKeepIdempotencyKey(t *testing.T) {
 func TestExecutionRetryRerunsOnlyFailedStep(t *testing.T) {
 	t.Parallel()
 	b := setupRun(t)
-	tg := flowdtest.NewTarget(t)
-	tg.JSON("/first", `{"id": 5}`)
-	tg.Handle("/second", func(w http.ResponseWriter, r *http.Request, n int) {
+	b.tg.JSON("/first", `{"id": 5}`)
+	b.tg.Handle("/second", func(w http.ResponseWriter, r *http.Request, n int) {
 		if n == 1 {
 			http.Error(w, "down", 503)
 			return
@@ -364,16 +372,16 @@ func TestExecutionRetryRerunsOnlyFailedStep(t *testing.T) {
 		fmt.Fprint(w, `{}`)
 	})
 	e := b.run(t, flowDef("exec retry", []any{
-		step(1, "GET", tg.URL+"/first", nil),
-		step(2, "POST", tg.URL+"/second", map[string]any{"depends_on_step": 1, "webhook_body": map[string]any{"id": "{{id}}"}}),
+		step(1, "GET", b.tg.URL+"/first", nil),
+		step(2, "POST", b.tg.URL+"/second", map[string]any{"depends_on_step": 1, "webhook_body": map[string]any{"id": "{{id}}"}}),
 	}, map[string]any{"max_retries": 1, "variables": []any{map[string]any{"name": "id", "location": "id", "stepId": 1, "type": "body", "dataType": "integer"}}}))
 	if e.Status != "success" || e.AttemptNumber != 2 {
 		t.Fatalf("want success on attempt 2, got %s attempt %d: %v", e.Status, e.AttemptNumber, e.ErrorMessage)
 	}
-	if n := len(tg.Requests("/first")); n != 1 {
+	if n := len(b.tg.Requests("/first")); n != 1 {
 		t.Errorf("succeeded step 1 sent %d times, want 1", n)
 	}
-	second := tg.Requests("/second")
+	second := b.tg.Requests("/second")
 	if len(second) != 2 || second[1].Body != `{"id":5}` {
 		t.Errorf("step 2 deliveries: %+v", second)
 	}
@@ -382,17 +390,16 @@ func TestExecutionRetryRerunsOnlyFailedStep(t *testing.T) {
 func TestExecutionFailsAfterMaxRetries(t *testing.T) {
 	t.Parallel()
 	b := setupRun(t)
-	tg := flowdtest.NewTarget(t)
-	tg.Handle("/down", func(w http.ResponseWriter, r *http.Request, n int) { http.Error(w, "down", 500) })
+	b.tg.Handle("/down", func(w http.ResponseWriter, r *http.Request, n int) { http.Error(w, "down", 500) })
 	e := b.run(t, flowDef("always down", []any{
-		step(1, "GET", tg.URL+"/down", nil),
-		step(2, "GET", tg.URL+"/never", map[string]any{"depends_on_step": 1}),
+		step(1, "GET", b.tg.URL+"/down", nil),
+		step(2, "GET", b.tg.URL+"/never", map[string]any{"depends_on_step": 1}),
 	}, map[string]any{"max_retries": 1}))
 	if e.Status != "failed" || e.AttemptNumber != 2 || e.FinishedAt == nil || e.ErrorMessage == nil ||
 		!strings.Contains(*e.ErrorMessage, "step 1") || !strings.Contains(*e.ErrorMessage, "500") {
 		t.Fatalf("want failed after 2 attempts naming step 1 and the status: %+v %v", e.ExecutionSummary, e.ErrorMessage)
 	}
-	if n := len(tg.Requests("/never")); n != 0 {
+	if n := len(b.tg.Requests("/never")); n != 0 {
 		t.Errorf("dependent of a failed step sent %d times", n)
 	}
 	if e.Steps[2].Status != "skipped" {
@@ -403,11 +410,10 @@ func TestExecutionFailsAfterMaxRetries(t *testing.T) {
 func TestWebhookTimeout(t *testing.T) {
 	t.Parallel()
 	b := setupRun(t)
-	tg := flowdtest.NewTarget(t)
 	// The target never answers (the gate stays closed): without the 1 s
 	// timeout the execution would not end.
-	tg.Gate(t, "/slow")
-	e := b.run(t, flowDef("slow", []any{step(1, "GET", tg.URL+"/slow", map[string]any{"webhook_timeout": 1})}, nil))
+	b.tg.Gate(t, "/slow")
+	e := b.run(t, flowDef("slow", []any{step(1, "GET", b.tg.URL+"/slow", map[string]any{"webhook_timeout": 1})}, nil))
 	if e.Status != "failed" || !strings.Contains(*e.ErrorMessage, "timed out") {
 		t.Fatalf("want a timeout failure, got %s %v", e.Status, e.ErrorMessage)
 	}
@@ -416,13 +422,12 @@ func TestWebhookTimeout(t *testing.T) {
 func TestWholeStepTimeout(t *testing.T) {
 	t.Parallel()
 	b := setupRun(t)
-	tg := flowdtest.NewTarget(t)
-	tg.Gate(t, "/slow") // never opened
-	e := b.run(t, flowDef("step timeout", []any{step(1, "GET", tg.URL+"/slow", map[string]any{"webhook_timeout": 1, "timeout": 2, "retry_limit": 10})}, nil))
+	b.tg.Gate(t, "/slow") // never opened
+	e := b.run(t, flowDef("step timeout", []any{step(1, "GET", b.tg.URL+"/slow", map[string]any{"webhook_timeout": 1, "timeout": 2, "retry_limit": 10})}, nil))
 	if e.Status != "failed" || !strings.Contains(*e.ErrorMessage, "timeout") {
 		t.Fatalf("want a step timeout failure, got %s %v", e.Status, e.ErrorMessage)
 	}
-	if n := len(tg.Requests("/slow")); n > 2 {
+	if n := len(b.tg.Requests("/slow")); n > 2 {
 		t.Errorf("%d attempts within a 2s step timeout", n)
 	}
 }
@@ -430,8 +435,7 @@ func TestWholeStepTimeout(t *testing.T) {
 func TestRetryAfterHonoured(t *testing.T) {
 	t.Parallel()
 	b := setupRun(t)
-	tg := flowdtest.NewTarget(t)
-	tg.Handle("/busy", func(w http.ResponseWriter, r *http.Request, n int) {
+	b.tg.Handle("/busy", func(w http.ResponseWriter, r *http.Request, n int) {
 		if n == 1 {
 			w.Header().Set("Retry-After", "2")
 			w.WriteHeader(429)
@@ -439,11 +443,11 @@ func TestRetryAfterHonoured(t *testing.T) {
 		}
 		fmt.Fprint(w, `{}`)
 	})
-	e := b.run(t, flowDef("busy", []any{step(1, "GET", tg.URL+"/busy", map[string]any{"retry_limit": 1})}, map[string]any{"retry_delay": 0}))
+	e := b.run(t, flowDef("busy", []any{step(1, "GET", b.tg.URL+"/busy", map[string]any{"retry_limit": 1})}, map[string]any{"retry_delay": 0}))
 	if e.Status != "success" {
 		t.Fatalf("status %s: %v", e.Status, e.ErrorMessage)
 	}
-	reqs := tg.Requests("/busy")
+	reqs := b.tg.Requests("/busy")
 	if len(reqs) != 2 || reqs[1].At.Sub(reqs[0].At) < 1900*time.Millisecond {
 		t.Fatalf("want the retry >= 2s after a 429 with Retry-After: 2, got %d requests", len(reqs))
 	}
@@ -452,10 +456,9 @@ func TestRetryAfterHonoured(t *testing.T) {
 func TestCancelMidFlight(t *testing.T) {
 	t.Parallel()
 	b := setupRun(t)
-	tg := flowdtest.NewTarget(t)
 	inFlight := make(chan struct{}, 1)
 	aborted := make(chan struct{}, 1)
-	tg.Handle("/hold", func(w http.ResponseWriter, r *http.Request, n int) {
+	b.tg.Handle("/hold", func(w http.ResponseWriter, r *http.Request, n int) {
 		inFlight <- struct{}{}
 		select {
 		case <-r.Context().Done():
@@ -464,8 +467,8 @@ func TestCancelMidFlight(t *testing.T) {
 		}
 	})
 	id := b.createFlow(t, flowDef("cancel me", []any{
-		step(1, "GET", tg.URL+"/hold", map[string]any{"webhook_timeout": 30}),
-		step(2, "GET", tg.URL+"/after", map[string]any{"depends_on_step": 1}),
+		step(1, "GET", b.tg.URL+"/hold", map[string]any{"webhook_timeout": 30}),
+		step(2, "GET", b.tg.URL+"/after", map[string]any{"depends_on_step": 1}),
 	}, nil))
 	e := b.trigger(t, id, nil)
 	select {
@@ -486,7 +489,7 @@ func TestCancelMidFlight(t *testing.T) {
 	// Once the job is no longer running, its worker has let go: whatever it
 	// would have sent, it has sent.
 	waitJobLetGo(t, b.env, e.ID)
-	if n := len(tg.Requests("/after")); n != 0 {
+	if n := len(b.tg.Requests("/after")); n != 0 {
 		t.Errorf("step 2 sent after cancel")
 	}
 	if got.FinishedAt == nil {
@@ -496,7 +499,7 @@ func TestCancelMidFlight(t *testing.T) {
 		t.Errorf("second cancel: want 409, got %d", r.Code)
 	}
 	// A cancelled execution can be retried from its unfinished steps.
-	tg.JSON("/hold", `{}`)
+	b.tg.JSON("/hold", `{}`)
 	// Until the worker has let go of the cancelled job, retry answers 409.
 	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(50 * time.Millisecond) {
 		r := b.env.Do(t, b.tenant, "POST", "/v1/executions/"+e.ID.String()+"/retry", nil)
@@ -508,16 +511,15 @@ func TestCancelMidFlight(t *testing.T) {
 		}
 	}
 	done := b.env.WaitExecution(t, b.tenant, e.ID, 20*time.Second, "success", "failed")
-	if done.Status != "success" || len(tg.Requests("/after")) != 1 {
-		t.Errorf("retried execution: %s, step 2 sent %d times", done.Status, len(tg.Requests("/after")))
+	if done.Status != "success" || len(b.tg.Requests("/after")) != 1 {
+		t.Errorf("retried execution: %s, step 2 sent %d times", done.Status, len(b.tg.Requests("/after")))
 	}
 }
 
 func TestIdempotentTrigger(t *testing.T) {
 	t.Parallel()
 	b := setupRun(t)
-	tg := flowdtest.NewTarget(t)
-	id := b.createFlow(t, flowDef("idem", []any{step(1, "GET", tg.URL+"/x", nil)}, nil))
+	id := b.createFlow(t, flowDef("idem", []any{step(1, "GET", b.tg.URL+"/x", nil)}, nil))
 	first := b.trigger(t, id, nil, "Idempotency-Key", "order-77")
 	r := b.env.Do(t, b.tenant, "POST", "/v1/webhooks/"+id.String()+"/trigger", nil, "Idempotency-Key", "order-77")
 	var second flow.Execution
@@ -533,43 +535,42 @@ func TestIdempotentTrigger(t *testing.T) {
 	b.env.WaitExecution(t, b.tenant, other.ID, 20*time.Second, "success")
 	var list []flow.Execution
 	b.env.Do(t, b.tenant, "GET", "/v1/webhooks/"+id.String()+"/executions", nil).Decode(t, &list)
-	if len(list) != 2 || len(tg.Requests("/x")) != 2 {
-		t.Errorf("want 2 executions and 2 deliveries, got %d and %d", len(list), len(tg.Requests("/x")))
+	if len(list) != 2 || len(b.tg.Requests("/x")) != 2 {
+		t.Errorf("want 2 executions and 2 deliveries, got %d and %d", len(list), len(b.tg.Requests("/x")))
 	}
 }
 
 func TestEditDuringRunKeepsDefinition(t *testing.T) {
 	t.Parallel()
 	b := setupRun(t)
-	tg := flowdtest.NewTarget(t)
 	release := make(chan struct{})
-	tg.Handle("/hold", func(w http.ResponseWriter, r *http.Request, n int) {
+	b.tg.Handle("/hold", func(w http.ResponseWriter, r *http.Request, n int) {
 		<-release
 		fmt.Fprint(w, `{}`)
 	})
 	def := flowDef("editable", []any{
-		step(1, "GET", tg.URL+"/hold", nil),
-		step(2, "GET", tg.URL+"/old", map[string]any{"depends_on_step": 1}),
+		step(1, "GET", b.tg.URL+"/hold", nil),
+		step(2, "GET", b.tg.URL+"/old", map[string]any{"depends_on_step": 1}),
 	}, nil)
 	id := b.createFlow(t, def)
 	e := b.trigger(t, id, nil)
 	deadline := time.Now().Add(10 * time.Second)
-	for len(tg.Requests("/hold")) == 0 && time.Now().Before(deadline) {
+	for len(b.tg.Requests("/hold")) == 0 && time.Now().Before(deadline) {
 		time.Sleep(20 * time.Millisecond)
 	}
-	def["steps"] = []any{step(1, "GET", tg.URL+"/hold", nil), step(2, "GET", tg.URL+"/new", map[string]any{"depends_on_step": 1})}
+	def["steps"] = []any{step(1, "GET", b.tg.URL+"/hold", nil), step(2, "GET", b.tg.URL+"/new", map[string]any{"depends_on_step": 1})}
 	if r := b.env.Do(t, b.tenant, "PUT", "/v1/webhooks/"+id.String(), def); r.Code != 200 {
 		t.Fatalf("edit: %d %s", r.Code, r.Raw)
 	}
 	close(release)
 	got := b.env.WaitExecution(t, b.tenant, e.ID, 20*time.Second, "success", "failed")
-	if got.Status != "success" || len(tg.Requests("/old")) != 1 || len(tg.Requests("/new")) != 0 || got.FlowVersion != 1 {
+	if got.Status != "success" || len(b.tg.Requests("/old")) != 1 || len(b.tg.Requests("/new")) != 0 || got.FlowVersion != 1 {
 		t.Errorf("running execution should keep version 1: status %s old=%d new=%d version=%d",
-			got.Status, len(tg.Requests("/old")), len(tg.Requests("/new")), got.FlowVersion)
+			got.Status, len(b.tg.Requests("/old")), len(b.tg.Requests("/new")), got.FlowVersion)
 	}
 	e2 := b.trigger(t, id, nil)
 	b.env.WaitExecution(t, b.tenant, e2.ID, 20*time.Second, "success")
-	if len(tg.Requests("/new")) != 1 {
+	if len(b.tg.Requests("/new")) != 1 {
 		t.Errorf("a new execution should use version 2")
 	}
 }
@@ -577,9 +578,8 @@ func TestEditDuringRunKeepsDefinition(t *testing.T) {
 func TestUnknownVariableAtRunTime(t *testing.T) {
 	t.Parallel()
 	b := setupRun(t)
-	tg := flowdtest.NewTarget(t)
 	id := b.createFlow(t, flowDef("mapping", []any{
-		step(1, "POST", tg.URL+"/x", map[string]any{"webhook_body": map[string]any{"email": "{{email}}"}}),
+		step(1, "POST", b.tg.URL+"/x", map[string]any{"webhook_body": map[string]any{"email": "{{email}}"}}),
 	}, map[string]any{"flow_mapping": map[string]any{"email": "contact.email"}, "max_retries": 3}))
 	ok := b.trigger(t, id, map[string]any{"payload": map[string]any{"contact": map[string]any{"email": "a@b.io"}}})
 	bad := b.trigger(t, id, map[string]any{"payload": map[string]any{"contact": map[string]any{}}})
@@ -590,14 +590,47 @@ func TestUnknownVariableAtRunTime(t *testing.T) {
 	if got.Status != "failed" || !strings.Contains(*got.ErrorMessage, `"email"`) || got.AttemptNumber != 1 {
 		t.Errorf("want a failure naming the variable without retries, got %s attempt %d %v", got.Status, got.AttemptNumber, got.ErrorMessage)
 	}
-	if n := len(tg.Requests("/x")); n != 1 {
+	if n := len(b.tg.Requests("/x")); n != 1 {
 		t.Errorf("want only the mapped execution sent, got %d requests", n)
 	}
 	// trigger variables win over flow_mapping
 	tv := b.trigger(t, id, map[string]any{"variables": map[string]any{"email": "over@ride.io"}, "payload": map[string]any{"contact": map[string]any{"email": "a@b.io"}}})
 	b.env.WaitExecution(t, b.tenant, tv.ID, 20*time.Second, "success")
-	reqs := tg.Requests("/x")
+	reqs := b.tg.Requests("/x")
 	if last := reqs[len(reqs)-1].Body; last != `{"email":"over@ride.io"}` {
 		t.Errorf("trigger variable should override the mapping: %s", last)
+	}
+}
+
+// TestBinaryResponseRecorded: a target that answers bytes PostgreSQL's
+// text and jsonb refuse (a NUL, invalid UTF-8, an escaped NUL in JSON that
+// a variable extracts) must not keep its execution from being recorded.
+// It used to fail every group commit it was in, so the execution stayed
+// in progress and its step was sent again and again.
+func TestBinaryResponseRecorded(t *testing.T) {
+	t.Parallel()
+	b := setupRun(t)
+	b.tg.JSON("/json", `{"v": "a\u0000b"}`)
+	b.tg.Handle("/bin", func(w http.ResponseWriter, r *http.Request, n int) {
+		w.Header().Set("Content-Type", "application/octet-stream")
+		_, _ = w.Write([]byte("a\x00b\xff\xfec"))
+	})
+	got := b.run(t, map[string]any{
+		"name":      "binary",
+		"variables": []any{map[string]any{"name": "v", "location": "v", "stepId": 2, "type": "body", "dataType": "string"}},
+		"steps": []any{
+			map[string]any{"step_number": 1, "webhook_method": "GET", "webhook_url": b.tg.URL + "/bin"},
+			map[string]any{"step_number": 2, "webhook_method": "GET", "webhook_url": b.tg.URL + "/json", "depends_on_step": 1},
+		},
+	})
+	if got.Status != flow.ExecutionStatusSuccess || len(got.Attempts) != 2 {
+		t.Fatalf("execution %s with %d attempts, want success with 2", got.Status, len(got.Attempts))
+	}
+	if body := got.Attempts[0].ResponseBody; body != "a\uFFFDb\uFFFD\uFFFDc" {
+		t.Errorf("recorded body %q, want the bytes with U+FFFD for what text cannot hold", body)
+	}
+	var vars map[string]string
+	if err := json.Unmarshal(got.Steps[2].Vars, &vars); err != nil || vars["v"] != "a\uFFFDb" {
+		t.Errorf("extracted variables %s (%v), want v with U+FFFD for the NUL", got.Steps[2].Vars, err)
 	}
 }

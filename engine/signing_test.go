@@ -38,8 +38,7 @@ func newReceiver(t *testing.T, name, secret string) receiver {
 func TestSignaturesVerifyWithStandardWebhooks(t *testing.T) {
 	t.Parallel()
 	b := setupRun(t)
-	tg := flowdtest.NewTarget(t)
-	def := flowDef("signed", []any{step(1, "POST", tg.URL+"/s", map[string]any{"webhook_body": map[string]any{"a": 1}})},
+	def := flowDef("signed", []any{step(1, "POST", b.tg.URL+"/s", map[string]any{"webhook_body": map[string]any{"a": 1}})},
 		map[string]any{"generate_signing_secret": true})
 	r := b.env.Do(t, b.tenant, "POST", "/v1/webhooks", def)
 	var created struct {
@@ -56,7 +55,7 @@ func TestSignaturesVerifyWithStandardWebhooks(t *testing.T) {
 		t.Helper()
 		e := b.trigger(t, id, nil)
 		b.env.WaitExecution(t, b.tenant, e.ID, 30*time.Second, "success")
-		for _, req := range tg.Requests("/s") {
+		for _, req := range b.tg.Requests("/s") {
 			if req.Header.Get("webhook-id") == fmt.Sprintf("%s:1", e.ID) {
 				return req
 			}
@@ -109,15 +108,14 @@ func TestSignaturesVerifyWithStandardWebhooks(t *testing.T) {
 func TestLegacySigningSecretKeepsVerifying(t *testing.T) {
 	t.Parallel()
 	b := setupRun(t)
-	tg := flowdtest.NewTarget(t)
-	id := b.createFlow(t, flowDef("legacy", []any{step(1, "POST", tg.URL+"/s", nil)}, nil))
+	id := b.createFlow(t, flowDef("legacy", []any{step(1, "POST", b.tg.URL+"/s", nil)}, nil))
 	const legacy = "a-raw-secret-stored-before-010"
 	if _, err := b.env.Store.FlowRotateSigningSecret(context.Background(), b.tenant.CompanyID, id, legacy, time.Now()); err != nil {
 		t.Fatal(err)
 	}
 	e := b.trigger(t, id, nil)
 	b.env.WaitExecution(t, b.tenant, e.ID, 30*time.Second, "success")
-	req := tg.Requests("/s")[0]
+	req := b.tg.Requests("/s")[0]
 	wh, err := standardwebhooks.NewWebhookRaw([]byte(legacy))
 	if err != nil {
 		t.Fatal(err)

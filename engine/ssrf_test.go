@@ -19,8 +19,7 @@ func setupGuarded(t *testing.T, allow ...string) *runBundle {
 	for _, a := range allow {
 		prefixes = append(prefixes, netip.MustParsePrefix(a))
 	}
-	env := flowdtest.New(t, &flowdtest.Options{Allow: prefixes, OwnDatabase: true})
-	return &runBundle{env: env, tenant: env.NewTenant(t)}
+	return setupRunWith(t, &flowdtest.Options{Allow: prefixes, OwnDatabase: true})
 }
 
 // TestSSRFGuardByDefault runs steps aimed at loopback, private, link-local
@@ -31,8 +30,7 @@ func setupGuarded(t *testing.T, allow ...string) *runBundle {
 func TestSSRFGuardByDefault(t *testing.T) {
 	t.Parallel()
 	b := setupGuarded(t)
-	tg := flowdtest.NewTarget(t)
-	port := tg.Listener.Addr().(interface{ String() string }).String()
+	port := b.tg.Listener.Addr().(interface{ String() string }).String()
 	port = port[strings.LastIndex(port, ":")+1:]
 	for _, tc := range []struct {
 		name, url, want string
@@ -67,7 +65,7 @@ func TestSSRFGuardByDefault(t *testing.T) {
 		})
 	}
 	t.Cleanup(func() {
-		if n := len(tg.Requests("/x")); n != 0 {
+		if n := len(b.tg.Requests("/x")); n != 0 {
 			t.Errorf("the target was reached %d times", n)
 		}
 	})
@@ -80,25 +78,24 @@ func TestSSRFGuardByDefault(t *testing.T) {
 func TestSSRFGuardRedirects(t *testing.T) {
 	t.Parallel()
 	b := setupGuarded(t, "127.0.0.1/32")
-	tg := flowdtest.NewTarget(t)
-	u, _ := url.Parse(tg.URL)
+	u, _ := url.Parse(b.tg.URL)
 	redirect := func(to string) func(http.ResponseWriter, *http.Request, int) {
 		return func(w http.ResponseWriter, r *http.Request, n int) { http.Redirect(w, r, to, http.StatusFound) }
 	}
-	tg.Handle("/to-private", redirect("http://10.0.0.1/admin"))
-	tg.Handle("/to-metadata", redirect("http://169.254.169.254/latest/meta-data/"))
-	tg.Handle("/to-loopback", redirect("http://127.0.0.2:"+u.Port()+"/x"))
-	tg.Handle("/to-localhost-v6", redirect("http://[::1]:"+u.Port()+"/x"))
-	tg.Handle("/hop1", redirect("/hop2"))
-	tg.Handle("/hop2", redirect("/to-private"))
+	b.tg.Handle("/to-private", redirect("http://10.0.0.1/admin"))
+	b.tg.Handle("/to-metadata", redirect("http://169.254.169.254/latest/meta-data/"))
+	b.tg.Handle("/to-loopback", redirect("http://127.0.0.2:"+u.Port()+"/x"))
+	b.tg.Handle("/to-localhost-v6", redirect("http://[::1]:"+u.Port()+"/x"))
+	b.tg.Handle("/hop1", redirect("/hop2"))
+	b.tg.Handle("/hop2", redirect("/to-private"))
 	for i := 1; i <= 6; i++ { // /chain/1 -> /chain/2 -> ... -> /chain/6 -> /ok
 		next := fmt.Sprintf("/chain/%d", i+1)
 		if i == 6 {
 			next = "/ok"
 		}
-		tg.Handle(fmt.Sprintf("/chain/%d", i), redirect(next))
+		b.tg.Handle(fmt.Sprintf("/chain/%d", i), redirect(next))
 	}
-	tg.JSON("/ok", `{"ok": true}`)
+	b.tg.JSON("/ok", `{"ok": true}`)
 
 	for _, tc := range []struct {
 		name, path, want string
@@ -118,7 +115,7 @@ func TestSSRFGuardRedirects(t *testing.T) {
 			if !tc.success && !strings.Contains(tc.want, "blocked") {
 				retries = 0 // not permanent: would be retried
 			}
-			def := flowDef(tc.name, []any{step(1, "GET", tg.URL+tc.path, map[string]any{"retry_limit": retries})},
+			def := flowDef(tc.name, []any{step(1, "GET", b.tg.URL+tc.path, map[string]any{"retry_limit": retries})},
 				map[string]any{"max_retries": retries})
 			e := b.run(t, def)
 			if tc.success {

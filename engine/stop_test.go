@@ -21,16 +21,14 @@ import (
 type stopBundle struct {
 	*runBundle
 	w    *engine.Worker
-	tg   *flowdtest.Target
 	hold *flowdtest.Gate
 }
 
 func setupStop(t *testing.T) *stopBundle {
 	t.Helper()
-	env := flowdtest.New(t, &flowdtest.Options{OwnDatabase: true, NoWorker: true})
-	b := &stopBundle{runBundle: &runBundle{env: env, tenant: env.NewTenant(t)}, tg: flowdtest.NewTarget(t)}
+	b := &stopBundle{runBundle: setupRunWith(t, &flowdtest.Options{OwnDatabase: true, NoWorker: true})}
 	b.hold = b.tg.Gate(t, "/hold")
-	b.w = engine.NewWorker(env.Store, &engine.WorkerConfig{HTTPClient: http.DefaultClient, Logger: flowdtest.Logger()})
+	b.w = engine.NewWorker(b.env.Store, &engine.WorkerConfig{HTTPClient: http.DefaultClient, Logger: flowdtest.Logger()})
 	if err := b.w.Start(context.Background()); err != nil {
 		t.Fatal(err)
 	}

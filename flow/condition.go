@@ -88,12 +88,8 @@ type conditionVars struct {
 // conditionEnv is the environment a condition runs in: conditionVars and
 // the evaluation's cost budget (see sandbox.go).
 type conditionEnv struct {
-	Status     int               `expr:"status"`
-	Headers    map[string]string `expr:"headers"`
-	Body       any               `expr:"body"`
-	DurationMS int               `expr:"duration_ms"`
-	Vars       map[string]any    `expr:"vars"`
-	Budget     *exprBudget       `expr:"_flowd_budget"`
+	conditionVars
+	Budget *exprBudget `expr:"_flowd_budget"`
 }
 
 // CompileCondition compiles a step's success_condition. The fields of the
@@ -115,6 +111,26 @@ func CompileCondition(raw json.RawMessage) (*Condition, []FieldError) {
 	}
 	var errs []FieldError
 	add := func(field, msg string) { errs = append(errs, FieldError{Field: field, Message: msg}) }
+	// text reads the text field key: ok when it is a string neither blank
+	// nor longer than maxLen bytes. null is no text; blank is an error only
+	// if required.
+	text := func(key string, val any, maxLen int, required bool) (s string, ok bool) {
+		s, isString := val.(string)
+		switch {
+		case val == nil:
+		case !isString:
+			add(key, "must be a string")
+		case strings.TrimSpace(s) == "":
+			if required {
+				add(key, "must not be empty")
+			}
+		case len(s) > maxLen:
+			add(key, fmt.Sprintf("must be at most %d characters", maxLen))
+		default:
+			return s, true
+		}
+		return "", false
+	}
 
 	keys := make([]string, 0, len(obj))
 	for k := range obj {
@@ -132,41 +148,22 @@ func CompileCondition(raw json.RawMessage) (*Condition, []FieldError) {
 			errs = append(errs, fes...)
 			c.statusCodes = codes
 		case "response_key":
-			if val == nil {
-				continue
-			}
-			s, ok := val.(string)
-			switch {
-			case !ok:
-				add(key, "must be a string")
-			case strings.TrimSpace(s) == "":
-				add(key, "must not be empty")
-			case len(s) > maxResponseKeyLen:
-				add(key, fmt.Sprintf("must be at most %d characters", maxResponseKeyLen))
-			default:
+			if s, ok := text(key, val, maxResponseKeyLen, true); ok {
 				c.responseKey, c.hasResponseKey = s, true
 			}
 		case "expected_value":
 			c.expected, c.hasExpected = val, true
 		case "expression":
-			if val == nil {
+			s, ok := text(key, val, maxExpressionLen, false)
+			if !ok {
 				continue
 			}
-			s, ok := val.(string)
-			switch {
-			case !ok:
-				add(key, "must be a string")
-			case strings.TrimSpace(s) == "":
-			case len(s) > maxExpressionLen:
-				add(key, fmt.Sprintf("must be at most %d characters", maxExpressionLen))
-			default:
-				program, err := compileExpression(s)
-				if err != nil {
-					add(key, err.Error())
-					continue
-				}
-				c.expression, c.program = s, program
+			program, err := compileExpression(s)
+			if err != nil {
+				add(key, err.Error())
+				continue
 			}
+			c.expression, c.program = s, program
 		default:
 			add(key, "unknown field")
 		}
@@ -327,12 +324,14 @@ func (c *Condition) Evaluate(r *Response, vars map[string]any) (ok bool, reason 
 	}
 	if c.program != nil {
 		env := conditionEnv{
-			Status:     r.Status,
-			Headers:    r.Headers,
-			Body:       exprBody(r.Body),
-			DurationMS: int(r.DurationMS),
-			Vars:       exprVars(vars),
-			Budget:     newExprBudget(),
+			conditionVars: conditionVars{
+				Status:     r.Status,
+				Headers:    r.Headers,
+				Body:       exprBody(r.Body),
+				DurationMS: int(r.DurationMS),
+				Vars:       exprVars(vars),
+			},
+			Budget: newExprBudget(),
 		}
 		if env.Headers == nil {
 			env.Headers = map[string]string{}

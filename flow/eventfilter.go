@@ -36,7 +36,7 @@ type eventFilterVars struct {
 // eventFilterEnv is the environment a filter runs in: eventFilterVars and
 // the evaluation's cost budget.
 type eventFilterEnv struct {
-	Event  eventFields `expr:"event"`
+	eventFilterVars
 	Budget *exprBudget `expr:"_flowd_budget"`
 }
 
@@ -84,7 +84,7 @@ func (f *EventFilter) Match(ev *eventVars) (bool, error) {
 	if f.err != nil {
 		return false, f.err
 	}
-	ok, err := runSandboxed(f.program, eventFilterEnv{Event: ev.fields, Budget: newExprBudget()})
+	ok, err := runSandboxed(f.program, eventFilterEnv{eventFilterVars: eventFilterVars{Event: ev.fields}, Budget: newExprBudget()})
 	if err != nil {
 		return false, fmt.Errorf("event_filter: %w", err)
 	}

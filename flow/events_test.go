@@ -14,13 +14,7 @@ import (
 
 func TestCheckEventType(t *testing.T) {
 	t.Parallel()
-	check := func(s string) string {
-		if err := CheckEventType(s); err != nil {
-			return err.Error()
-		}
-		return ""
-	}
-	tabletest.Func(t, "CheckEventType", check, []tabletest.Case[string, string]{
+	tabletest.Func(t, "CheckEventType", messageOf(CheckEventType), []tabletest.Case[string, string]{
 		{In: "call.ended"},
 		{In: "call"},
 		{In: "lead_2.created-x.A9"},
@@ -85,13 +79,7 @@ func TestEventPatternsFor(t *testing.T) {
 func TestCheckEventPattern(t *testing.T) {
 	t.Parallel()
 	const bad = "must be an event type (call.ended), a prefix pattern (call.*) or *"
-	check := func(s string) string {
-		if err := CheckEventPattern(s); err != nil {
-			return err.Error()
-		}
-		return ""
-	}
-	tabletest.Func(t, "CheckEventPattern", check, []tabletest.Case[string, string]{
+	tabletest.Func(t, "CheckEventPattern", messageOf(CheckEventPattern), []tabletest.Case[string, string]{
 		{In: "*"},
 		{In: "call.*"},
 		{In: "call.ended"},

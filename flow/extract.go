@@ -149,10 +149,9 @@ func Convert(v any, dataType string) (any, error) {
 			return float64(x), nil
 		case int64:
 			return float64(x), nil
-		case json.Number:
-			return parseNumber(string(x), fail)
-		case string:
-			return parseNumber(strings.TrimSpace(x), fail)
+		}
+		if s, ok := numberText(v); ok {
+			return parseNumber(s, fail)
 		}
 		return fail()
 	case DataTypeInteger:
@@ -163,10 +162,9 @@ func Convert(v any, dataType string) (any, error) {
 			return x, nil
 		case float64:
 			return floatToInt(x, fail)
-		case json.Number:
-			return parseInteger(string(x), fail)
-		case string:
-			return parseInteger(strings.TrimSpace(x), fail)
+		}
+		if s, ok := numberText(v); ok {
+			return parseInteger(s, fail)
 		}
 		return fail()
 	case DataTypeBoolean:
@@ -183,31 +181,45 @@ func Convert(v any, dataType string) (any, error) {
 		}
 		return fail()
 	case DataTypeObject:
-		switch x := v.(type) {
-		case map[string]any:
-			return x, nil
-		case string:
-			if d, err := decodeJSON([]byte(x)); err == nil {
-				if m, ok := d.(map[string]any); ok {
-					return m, nil
-				}
-			}
+		if m, ok := jsonAs[map[string]any](v); ok {
+			return m, nil
 		}
 		return fail()
 	case DataTypeArray:
-		switch x := v.(type) {
-		case []any:
-			return x, nil
-		case string:
-			if d, err := decodeJSON([]byte(x)); err == nil {
-				if a, ok := d.([]any); ok {
-					return a, nil
-				}
-			}
+		if a, ok := jsonAs[[]any](v); ok {
+			return a, nil
 		}
 		return fail()
 	}
 	return nil, fmt.Errorf("unknown data type %q", dataType)
+}
+
+// numberText returns the text of a number written as text: a json.Number
+// as it is, a string without surrounding white space.
+func numberText(v any) (string, bool) {
+	switch x := v.(type) {
+	case json.Number:
+		return string(x), true
+	case string:
+		return strings.TrimSpace(x), true
+	}
+	return "", false
+}
+
+// jsonAs returns v as a T (a JSON object or array), also when v is a string
+// holding the JSON of one.
+func jsonAs[T map[string]any | []any](v any) (T, bool) {
+	if x, ok := v.(T); ok {
+		return x, true
+	}
+	if s, ok := v.(string); ok {
+		if d, err := decodeJSON([]byte(s)); err == nil {
+			x, ok := d.(T)
+			return x, ok
+		}
+	}
+	var zero T
+	return zero, false
 }
 
 // parseNumber parses a decimal number, refusing NaN and infinities.

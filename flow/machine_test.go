@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+
+	"github.com/flowd/flowd/internal/tabletest"
 )
 
 // The state machine's tests: every transition of SPEC.md "Executions,
@@ -82,56 +84,37 @@ func running(attempt int, first *time.Time) *StepState {
 
 func TestPickUp(t *testing.T) {
 	t.Parallel()
-	for _, tc := range []struct {
-		name string
-		e    ExecutionSummary
-		want Decision
-	}{
-		{"new", ExecutionSummary{Status: ExecutionStatusScheduled}, Decision{Kind: Run}},
-		{"in progress (rescued or snoozed)", ExecutionSummary{Status: ExecutionStatusInProgress}, Decision{Kind: Run}},
-		{"execution retry not due", ExecutionSummary{Status: ExecutionStatusScheduled, NextRetryAt: at(5 * time.Second)},
-			Decision{Kind: WaitUntil, At: *at(5 * time.Second)}},
-		{"execution retry due", ExecutionSummary{Status: ExecutionStatusScheduled, NextRetryAt: at(0)}, Decision{Kind: Run}},
-		{"succeeded", ExecutionSummary{Status: ExecutionStatusSuccess}, Decision{Kind: Ended}},
-		{"failed", ExecutionSummary{Status: ExecutionStatusFailed}, Decision{Kind: Ended}},
-		{"cancelled", ExecutionSummary{Status: ExecutionStatusCancelled, NextRetryAt: at(time.Hour)}, Decision{Kind: Ended}},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			t.Parallel()
-			if d := cmp.Diff(tc.want, PickUp(&tc.e, t0)); d != "" {
-				t.Errorf("PickUp (-want +got):\n%s", d)
-			}
-		})
-	}
+	pickUp := func(e ExecutionSummary) Decision { return PickUp(&e, t0) }
+	tabletest.Func(t, "PickUp", pickUp, []tabletest.Case[ExecutionSummary, Decision]{
+		{Name: "new", In: ExecutionSummary{Status: ExecutionStatusScheduled}, Want: Decision{Kind: Run}},
+		{Name: "in progress (rescued or snoozed)", In: ExecutionSummary{Status: ExecutionStatusInProgress}, Want: Decision{Kind: Run}},
+		{Name: "execution retry not due", In: ExecutionSummary{Status: ExecutionStatusScheduled, NextRetryAt: at(5 * time.Second)},
+			Want: Decision{Kind: WaitUntil, At: *at(5 * time.Second)}},
+		{Name: "execution retry due", In: ExecutionSummary{Status: ExecutionStatusScheduled, NextRetryAt: at(0)}, Want: Decision{Kind: Run}},
+		{Name: "succeeded", In: ExecutionSummary{Status: ExecutionStatusSuccess}, Want: Decision{Kind: Ended}},
+		{Name: "failed", In: ExecutionSummary{Status: ExecutionStatusFailed}, Want: Decision{Kind: Ended}},
+		{Name: "cancelled", In: ExecutionSummary{Status: ExecutionStatusCancelled, NextRetryAt: at(time.Hour)}, Want: Decision{Kind: Ended}},
+	})
 }
 
 func TestBegin(t *testing.T) {
 	t.Parallel()
 	done := map[int]*StepState{1: {Status: StepSuccess}}
-	for _, tc := range []struct {
-		name     string
-		in, want State
-	}{
-		{"first run",
-			State{Status: ExecutionStatusScheduled, AttemptNumber: 1},
-			State{Status: ExecutionStatusInProgress, AttemptNumber: 1, ExecutedAt: at(0)}},
-		{"execution retry: the next attempt",
-			State{Status: ExecutionStatusScheduled, AttemptNumber: 1, ExecutedAt: at(-time.Minute), NextRetryAt: at(0), Steps: done},
-			State{Status: ExecutionStatusInProgress, AttemptNumber: 2, ExecutedAt: at(-time.Minute), Steps: done}},
-		{"operator retry (attempt already counted)",
-			State{Status: ExecutionStatusScheduled, AttemptNumber: 3, ExecutedAt: at(-time.Hour)},
-			State{Status: ExecutionStatusInProgress, AttemptNumber: 3, ExecutedAt: at(-time.Hour)}},
-		{"continued after a snooze",
-			State{Status: ExecutionStatusInProgress, AttemptNumber: 2, ExecutedAt: at(-time.Minute)},
-			State{Status: ExecutionStatusInProgress, AttemptNumber: 2, ExecutedAt: at(-time.Minute)}},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			t.Parallel()
-			if d := cmp.Diff(tc.want, Begin(tc.in, t0)); d != "" {
-				t.Errorf("Begin (-want +got):\n%s", d)
-			}
-		})
-	}
+	begin := func(in State) State { return Begin(in, t0) }
+	tabletest.Func(t, "Begin", begin, []tabletest.Case[State, State]{
+		{Name: "first run",
+			In:   State{Status: ExecutionStatusScheduled, AttemptNumber: 1},
+			Want: State{Status: ExecutionStatusInProgress, AttemptNumber: 1, ExecutedAt: at(0)}},
+		{Name: "execution retry: the next attempt",
+			In:   State{Status: ExecutionStatusScheduled, AttemptNumber: 1, ExecutedAt: at(-time.Minute), NextRetryAt: at(0), Steps: done},
+			Want: State{Status: ExecutionStatusInProgress, AttemptNumber: 2, ExecutedAt: at(-time.Minute), Steps: done}},
+		{Name: "operator retry (attempt already counted)",
+			In:   State{Status: ExecutionStatusScheduled, AttemptNumber: 3, ExecutedAt: at(-time.Hour)},
+			Want: State{Status: ExecutionStatusInProgress, AttemptNumber: 3, ExecutedAt: at(-time.Hour)}},
+		{Name: "continued after a snooze",
+			In:   State{Status: ExecutionStatusInProgress, AttemptNumber: 2, ExecutedAt: at(-time.Minute)},
+			Want: State{Status: ExecutionStatusInProgress, AttemptNumber: 2, ExecutedAt: at(-time.Minute)}},
+	})
 }
 
 func TestNext(t *testing.T) {

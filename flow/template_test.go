@@ -56,21 +56,44 @@ func TestTemplateNamesJSON(t *testing.T) {
 	})
 }
 
-func TestRenderText(t *testing.T) {
+// TestRenderString runs the functions that render a string with testVars.
+func TestRenderString(t *testing.T) {
 	t.Parallel()
 
-	render := func(in string) (string, error) { return RenderText(in, testVars()) }
-	tabletest.FuncErr(t, "RenderText", render, []tabletest.Case[string, string]{
-		{In: "plain", Want: "plain"},
-		{In: "Hello {{ name }}!", Want: "Hello Ada Lovelace!"},
-		{In: "{{id}}/{{big}}/{{price}}/{{huge}}/{{ok}}", Want: "42/12345678901234567890/19.5/1000000000000000000000/true"},
-		{In: "{{obj}} {{list}}", Want: `{"a":"<x>","b":1} ["x",2]`},
-		{In: "{{raw}}|{{rawstr}}", Want: `{"k":[1,2]}|hello`},
-		{In: "{{$execution_id}}:{{$attempt}}", Want: "0190c3cc-0d44-4b50-8888-8dd25736052a:2"},
-		{In: "{{missing}}", Err: `variable "missing" is not set`},
-		{In: "{{nothing}}", Err: `variable "nothing" is not set`},
-		{In: "{{ not a placeholder }}", Want: "{{ not a placeholder }}"},
-	})
+	for _, tc := range []struct {
+		name   string
+		render func(string, map[string]any) (string, error)
+		cases  []tabletest.Case[string, string]
+	}{
+		{"RenderText", RenderText, []tabletest.Case[string, string]{
+			{In: "plain", Want: "plain"},
+			{In: "Hello {{ name }}!", Want: "Hello Ada Lovelace!"},
+			{In: "{{id}}/{{big}}/{{price}}/{{huge}}/{{ok}}", Want: "42/12345678901234567890/19.5/1000000000000000000000/true"},
+			{In: "{{obj}} {{list}}", Want: `{"a":"<x>","b":1} ["x",2]`},
+			{In: "{{raw}}|{{rawstr}}", Want: `{"k":[1,2]}|hello`},
+			{In: "{{$execution_id}}:{{$attempt}}", Want: "0190c3cc-0d44-4b50-8888-8dd25736052a:2"},
+			{In: "{{missing}}", Err: `variable "missing" is not set`},
+			{In: "{{nothing}}", Err: `variable "nothing" is not set`},
+			{In: "{{ not a placeholder }}", Want: "{{ not a placeholder }}"},
+		}},
+		{"RenderURL", RenderURL, []tabletest.Case[string, string]{
+			{In: "https://example.com/users/{{path}}?q={{name}}&p={{path}}", Want: "https://example.com/users/a%2Fb%20c?q=Ada+Lovelace&p=a%2Fb+c"},
+			{In: "https://example.com/{{id}}", Want: "https://example.com/42"},
+			{In: "{{base_url}}/contacts?since={{id}}", Want: "https://api.example.com/v1/contacts?since=42"},
+			{In: "{{name}}/x", Err: `rendered URL "Ada Lovelace/x": not an absolute http or https URL`},
+			{In: "{{name}}:x", Err: `rendered URL "Ada Lovelace:x": not a valid URL`},
+			{In: "{{path}}", Err: `rendered URL "a/b c": not an absolute http or https URL`},
+			{In: "ftp://example.com/{{id}}", Err: `rendered URL "ftp://example.com/42": not an absolute http or https URL`},
+			{In: "https:///{{id}}", Err: `rendered URL "https:///42": URL has no host`},
+			{In: "https://example.com/{{missing}}", Err: `variable "missing" is not set`},
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			render := func(in string) (string, error) { return tc.render(in, testVars()) }
+			tabletest.FuncErr(t, tc.name, render, tc.cases)
+		})
+	}
 }
 
 func TestRenderTextUnknownVariableError(t *testing.T) {
@@ -81,23 +104,6 @@ func TestRenderTextUnknownVariableError(t *testing.T) {
 	if !errors.As(err, &uv) || uv.Name != "nope" {
 		t.Fatalf("RenderText error = %v, want *UnknownVariableError for nope", err)
 	}
-}
-
-func TestRenderURL(t *testing.T) {
-	t.Parallel()
-
-	render := func(in string) (string, error) { return RenderURL(in, testVars()) }
-	tabletest.FuncErr(t, "RenderURL", render, []tabletest.Case[string, string]{
-		{In: "https://example.com/users/{{path}}?q={{name}}&p={{path}}", Want: "https://example.com/users/a%2Fb%20c?q=Ada+Lovelace&p=a%2Fb+c"},
-		{In: "https://example.com/{{id}}", Want: "https://example.com/42"},
-		{In: "{{base_url}}/contacts?since={{id}}", Want: "https://api.example.com/v1/contacts?since=42"},
-		{In: "{{name}}/x", Err: `rendered URL "Ada Lovelace/x": not an absolute http or https URL`},
-		{In: "{{name}}:x", Err: `rendered URL "Ada Lovelace:x": not a valid URL`},
-		{In: "{{path}}", Err: `rendered URL "a/b c": not an absolute http or https URL`},
-		{In: "ftp://example.com/{{id}}", Err: `rendered URL "ftp://example.com/42": not an absolute http or https URL`},
-		{In: "https:///{{id}}", Err: `rendered URL "https:///42": URL has no host`},
-		{In: "https://example.com/{{missing}}", Err: `variable "missing" is not set`},
-	})
 }
 
 func TestRenderParams(t *testing.T) {
@@ -155,15 +161,25 @@ func TestRenderJSON(t *testing.T) {
 	})
 }
 
+// errMessage is err's message, "" for no error.
+func errMessage(err error) string {
+	if err == nil {
+		return ""
+	}
+	return err.Error()
+}
+
+// messageOf turns check into a function a table test compares: the message
+// of its error, "" for none.
+func messageOf(check func(string) error) func(string) string {
+	return func(s string) string { return errMessage(check(s)) }
+}
+
 // checkErr fails the test unless err's message is want ("" meaning no
 // error).
 func checkErr(t *testing.T, err error, want string) {
 	t.Helper()
-	got := ""
-	if err != nil {
-		got = err.Error()
-	}
-	if got != want {
+	if got := errMessage(err); got != want {
 		t.Fatalf("error = %q, want %q", got, want)
 	}
 }

@@ -378,21 +378,32 @@ func (d *decoder) enum(field, s string, values []string, list string) (string, b
 	return s, true
 }
 
+// objects reads the array key of top, of at most max elements (named
+// noun in the error), element by element as objects: nil for one that is
+// not an object (an error too).
+func (d *decoder) objects(top *object, key string, max int, noun string) []*object {
+	elems, ok := top.array(key)
+	if !ok {
+		return nil
+	}
+	if len(elems) > max {
+		d.addf(key, "must have at most %d %s", max, noun)
+	}
+	objs := make([]*object, len(elems))
+	for i, raw := range elems {
+		if o, ok := d.object(fmt.Sprintf("%s[%d]", key, i), raw); ok {
+			objs[i] = o
+		}
+	}
+	return objs
+}
+
 // predefinedVariables reads predefinedVariables.
 func (d *decoder) predefinedVariables(top *object) []PredefinedVariable {
 	out := []PredefinedVariable{}
-	elems, ok := top.array("predefinedVariables")
-	if !ok {
-		return out
-	}
-	if len(elems) > MaxPredefinedVariables {
-		d.addf("predefinedVariables", "must have at most %d variables", MaxPredefinedVariables)
-	}
 	seen := map[string]bool{}
-	for i, raw := range elems {
-		path := fmt.Sprintf("predefinedVariables[%d]", i)
-		o, ok := d.object(path, raw)
-		if !ok {
+	for _, o := range d.objects(top, "predefinedVariables", MaxPredefinedVariables, "variables") {
+		if o == nil {
 			continue
 		}
 		o.checkKeys(predefinedKeys, nil)
@@ -447,19 +458,10 @@ func (d *decoder) requiredName(o *object, seen map[string]bool) (string, bool) {
 // variables reads variables (stepId references are checked later).
 func (d *decoder) variables(top *object) []Variable {
 	out := []Variable{}
-	elems, ok := top.array("variables")
-	if !ok {
-		return out
-	}
-	if len(elems) > MaxVariables {
-		d.addf("variables", "must have at most %d variables", MaxVariables)
-	}
 	seen := map[string]bool{}
 	d.badStepID = map[int]bool{}
-	for i, raw := range elems {
-		path := fmt.Sprintf("variables[%d]", i)
-		o, ok := d.object(path, raw)
-		if !ok {
+	for i, o := range d.objects(top, "variables", MaxVariables, "variables") {
+		if o == nil {
 			d.badStepID[len(out)] = true
 			out = append(out, Variable{})
 			continue

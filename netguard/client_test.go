@@ -107,88 +107,100 @@ func blocked(ip, host, reason string) string {
 	return "blocked: " + err.Error()
 }
 
-func TestClientLoopbackServer(t *testing.T) {
-	t.Parallel()
+// clientCase is a GET through a Guard to the server of setup.
+type clientCase struct {
+	name string
+	// host is the URL's host; "" means 127.0.0.1.
+	host string
+	// answers, if any, are what every name resolves to.
+	answers      []string
+	allow        string
+	maxRedirects int
+	// path follows the port in the URL ("" means "/"); %s in it is
+	// replaced by the server's port.
+	path string
+	// want is get's outcome, the server's port written as PORT.
+	want         string
+	wantRequests int64
+}
 
-	tests := []struct {
-		name  string
-		host  string
-		allow string
-		want  string
-	}{
-		{name: "RefusedByDefault", host: "127.0.0.1", want: blocked("127.0.0.1", "", "loopback address")},
-		{name: "Allowed", host: "127.0.0.1", allow: "127.0.0.0/8", want: "200 ok"},
-		{name: "AllowedSingleAddress", host: "127.0.0.1", allow: "127.0.0.1", want: "200 ok"},
-		{name: "OtherNetworkAllowed", host: "127.0.0.1", allow: "10.0.0.0/8", want: blocked("127.0.0.1", "", "loopback address")},
-		{name: "LocalhostRefused", host: "localhost", want: blocked("127.0.0.1", "localhost", "loopback address")},
-		{name: "LocalhostAllowed", host: "localhost", allow: "127.0.0.0/8", want: "200 ok"},
-		{name: "MappedRefused", host: "[::ffff:127.0.0.1]", want: blocked("127.0.0.1", "", "loopback address")},
-		{name: "MappedAllowed", host: "[::ffff:127.0.0.1]", allow: "127.0.0.0/8", want: "200 ok"},
-		{name: "IPv6LoopbackRefused", host: "[::1]", allow: "127.0.0.0/8", want: blocked("::1", "", "loopback address")},
-	}
+// testClient runs each case in a parallel subtest with its own server.
+func testClient(t *testing.T, tests []clientCase) {
+	t.Helper()
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
 
 			bundle := setup(t)
-			g := newGuard(t, tt.allow, Config{})
-			got := get(t, g, "http://"+tt.host+":"+bundle.port+"/")
+			cfg := Config{MaxRedirects: tt.maxRedirects}
+			if tt.answers != nil {
+				var answers []netip.Addr
+				for _, a := range tt.answers {
+					answers = append(answers, netip.MustParseAddr(a))
+				}
+				cfg.Resolver = startDNS(t, answers...)
+			}
+			g := newGuard(t, tt.allow, cfg)
+			host, path := tt.host, strings.ReplaceAll(tt.path, "%s", bundle.port)
+			if host == "" {
+				host = "127.0.0.1"
+			}
+			if path == "" {
+				path = "/"
+			}
+			got := get(t, g, "http://"+host+":"+bundle.port+path)
+			got = strings.ReplaceAll(got, bundle.port, "PORT")
 			if diff := cmp.Diff(tt.want, got); diff != "" {
-				t.Errorf("GET via %s mismatch (-want +got):\n%s", tt.host, diff)
+				t.Errorf("GET %s%s resolving to %v mismatch (-want +got):\n%s", host, path, tt.answers, diff)
+			}
+			if diff := cmp.Diff(tt.wantRequests, bundle.requests.Load()); diff != "" {
+				t.Errorf("requests served mismatch (-want +got):\n%s", diff)
 			}
 		})
 	}
+}
+
+func TestClientLoopbackServer(t *testing.T) {
+	t.Parallel()
+
+	testClient(t, []clientCase{
+		{name: "RefusedByDefault", host: "127.0.0.1", want: blocked("127.0.0.1", "", "loopback address")},
+		{name: "Allowed", host: "127.0.0.1", allow: "127.0.0.0/8", want: "200 ok", wantRequests: 1},
+		{name: "AllowedSingleAddress", host: "127.0.0.1", allow: "127.0.0.1", want: "200 ok", wantRequests: 1},
+		{name: "OtherNetworkAllowed", host: "127.0.0.1", allow: "10.0.0.0/8", want: blocked("127.0.0.1", "", "loopback address")},
+		{name: "LocalhostRefused", host: "localhost", want: blocked("127.0.0.1", "localhost", "loopback address")},
+		{name: "LocalhostAllowed", host: "localhost", allow: "127.0.0.0/8", want: "200 ok", wantRequests: 1},
+		{name: "MappedRefused", host: "[::ffff:127.0.0.1]", want: blocked("127.0.0.1", "", "loopback address")},
+		{name: "MappedAllowed", host: "[::ffff:127.0.0.1]", allow: "127.0.0.0/8", want: "200 ok", wantRequests: 1},
+		{name: "IPv6LoopbackRefused", host: "[::1]", allow: "127.0.0.0/8", want: blocked("::1", "", "loopback address")},
+	})
 }
 
 func TestClientResolver(t *testing.T) {
 	t.Parallel()
 
 	const host = "app.flowd.test"
-	tests := []struct {
-		name    string
-		answers []string
-		allow   string
-		want    string
-	}{
-		{name: "Private", answers: []string{"10.0.0.5"}, want: blocked("10.0.0.5", host, "private address (RFC 1918)")},
-		{name: "Metadata", answers: []string{"169.254.169.254"}, allow: "10.0.0.0/8", want: blocked("169.254.169.254", host, "cloud metadata address")},
-		{name: "LoopbackRefused", answers: []string{"127.0.0.1"}, want: blocked("127.0.0.1", host, "loopback address")},
-		{name: "LoopbackAllowed", answers: []string{"127.0.0.1"}, allow: "127.0.0.0/8", want: "200 ok"},
+	testClient(t, []clientCase{
+		{name: "Private", host: host, answers: []string{"10.0.0.5"}, want: blocked("10.0.0.5", host, "private address (RFC 1918)")},
+		{name: "Metadata", host: host, answers: []string{"169.254.169.254"}, allow: "10.0.0.0/8", want: blocked("169.254.169.254", host, "cloud metadata address")},
+		{name: "LoopbackRefused", host: host, answers: []string{"127.0.0.1"}, want: blocked("127.0.0.1", host, "loopback address")},
+		{name: "LoopbackAllowed", host: host, answers: []string{"127.0.0.1"}, allow: "127.0.0.0/8", want: "200 ok", wantRequests: 1},
 		// Only the allowed address is dialled; 10.0.0.5 never sees a packet.
-		{name: "MixedDialsOnlyAllowed", answers: []string{"10.0.0.5", "127.0.0.1"}, allow: "127.0.0.0/8", want: "200 ok"},
-		{name: "AllBlocked", answers: []string{"10.0.0.5", "192.168.0.5"}, want: blocked("10.0.0.5", host, "private address (RFC 1918)")},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			t.Parallel()
-
-			var answers []netip.Addr
-			for _, a := range tt.answers {
-				answers = append(answers, netip.MustParseAddr(a))
-			}
-			bundle := setup(t)
-			g := newGuard(t, tt.allow, Config{Resolver: startDNS(t, answers...)})
-			got := get(t, g, "http://"+host+":"+bundle.port+"/")
-			if diff := cmp.Diff(tt.want, got); diff != "" {
-				t.Errorf("GET via %s resolving to %v mismatch (-want +got):\n%s", host, tt.answers, diff)
-			}
-		})
-	}
+		{name: "MixedDialsOnlyAllowed", host: host, answers: []string{"10.0.0.5", "127.0.0.1"}, allow: "127.0.0.0/8", want: "200 ok", wantRequests: 1},
+		{name: "AllBlocked", host: host, answers: []string{"10.0.0.5", "192.168.0.5"}, want: blocked("10.0.0.5", host, "private address (RFC 1918)")},
+	})
 }
 
+// TestClientRedirects follows redirects from 127.0.0.1, where any other
+// name resolves to 10.0.0.5.
 func TestClientRedirects(t *testing.T) {
 	t.Parallel()
 
-	tests := []struct {
-		name         string
-		allow        string
-		maxRedirects int
-		path         string // %s is replaced by the server's port
-		want         string
-		wantRequests int64
-	}{
+	private := []string{"10.0.0.5"}
+	testClient(t, []clientCase{
 		{
 			name:         "ToAllowedHost",
+			answers:      private,
 			allow:        "127.0.0.1/32",
 			path:         "/redirect?to=http://127.0.0.1:%s/",
 			want:         "200 ok",
@@ -196,6 +208,7 @@ func TestClientRedirects(t *testing.T) {
 		},
 		{
 			name:         "ToOtherLoopbackAddress",
+			answers:      private,
 			allow:        "127.0.0.1/32",
 			path:         "/redirect?to=http://127.0.0.2:%s/",
 			want:         blocked("127.0.0.2", "", "loopback address"),
@@ -203,6 +216,7 @@ func TestClientRedirects(t *testing.T) {
 		},
 		{
 			name:         "ToIPv6Loopback",
+			answers:      private,
 			allow:        "127.0.0.1/32",
 			path:         "/redirect?to=http://[::1]:%s/",
 			want:         blocked("::1", "", "loopback address"),
@@ -211,6 +225,7 @@ func TestClientRedirects(t *testing.T) {
 		{
 			// Checked when dialled: the name resolves to 10.0.0.5.
 			name:         "ToHostResolvingPrivate",
+			answers:      private,
 			allow:        "127.0.0.1/32",
 			path:         "/redirect?to=http://internal.flowd.test:%s/",
 			want:         blocked("10.0.0.5", "internal.flowd.test", "private address (RFC 1918)"),
@@ -218,6 +233,7 @@ func TestClientRedirects(t *testing.T) {
 		},
 		{
 			name:         "ToMetadata",
+			answers:      private,
 			allow:        "127.0.0.1/32",
 			path:         "/redirect?to=http://169.254.169.254/latest/meta-data/",
 			want:         blocked("169.254.169.254", "", "cloud metadata address"),
@@ -225,6 +241,7 @@ func TestClientRedirects(t *testing.T) {
 		},
 		{
 			name:         "ToOtherScheme",
+			answers:      private,
 			allow:        "127.0.0.1/32",
 			path:         "/redirect?to=ftp://127.0.0.1:%s/",
 			want:         `error: Get "ftp://127.0.0.1:PORT/": refuse redirect to "ftp://127.0.0.1:PORT/": scheme "ftp" is not http or https`,
@@ -232,6 +249,7 @@ func TestClientRedirects(t *testing.T) {
 		},
 		{
 			name:         "DefaultLimitReached",
+			answers:      private,
 			allow:        "127.0.0.1/32",
 			path:         "/hops/5",
 			want:         "200 ok",
@@ -239,6 +257,7 @@ func TestClientRedirects(t *testing.T) {
 		},
 		{
 			name:         "DefaultLimitExceeded",
+			answers:      private,
 			allow:        "127.0.0.1/32",
 			path:         "/hops/6",
 			want:         `error: Get "/hops/0": stopped after 5 redirects`,
@@ -246,6 +265,7 @@ func TestClientRedirects(t *testing.T) {
 		},
 		{
 			name:         "CustomLimitExceeded",
+			answers:      private,
 			allow:        "127.0.0.1/32",
 			maxRedirects: 2,
 			path:         "/hops/100",
@@ -254,33 +274,14 @@ func TestClientRedirects(t *testing.T) {
 		},
 		{
 			name:         "FollowNone",
+			answers:      private,
 			allow:        "127.0.0.1/32",
 			maxRedirects: -1,
 			path:         "/hops/3",
 			want:         "302 <a href=\"/hops/2\">Found</a>.\n\n",
 			wantRequests: 1,
 		},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			t.Parallel()
-
-			bundle := setup(t)
-			g := newGuard(t, tt.allow, Config{
-				MaxRedirects: tt.maxRedirects,
-				Resolver:     startDNS(t, netip.MustParseAddr("10.0.0.5")),
-			})
-			path := strings.ReplaceAll(tt.path, "%s", bundle.port)
-			got := get(t, g, "http://127.0.0.1:"+bundle.port+path)
-			got = strings.ReplaceAll(got, bundle.port, "PORT")
-			if diff := cmp.Diff(tt.want, got); diff != "" {
-				t.Errorf("GET %s mismatch (-want +got):\n%s", path, diff)
-			}
-			if diff := cmp.Diff(tt.wantRequests, bundle.requests.Load()); diff != "" {
-				t.Errorf("requests served mismatch (-want +got):\n%s", diff)
-			}
-		})
-	}
+	})
 }
 
 func TestDialContextErrors(t *testing.T) {

@@ -1,5 +1,8 @@
 package engine_test
 
+// Secrets in flows: whatever their name or value, they reach the target
+// and nothing flowd keeps (records, answers, logs, the database).
+
 import (
 	"context"
 	"encoding/json"
@@ -8,10 +11,35 @@ import (
 	"net/http"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/flowd/flowd/internal/flowdtest"
+	"github.com/flowd/flowd/internal/testdb"
 	"github.com/flowd/flowd/redact"
 )
+
+// setupLogged is setupRunWith for a flowd that logs JSON at debug level
+// through the production ReplaceAttr, as `flowd serve` does; it returns
+// the log too.
+func setupLogged(t *testing.T, opts *flowdtest.Options) (*runBundle, *flowdtest.LogBuffer) {
+	t.Helper()
+	logs := &flowdtest.LogBuffer{}
+	opts.Logger = slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug, ReplaceAttr: redact.ReplaceAttr}))
+	return setupRunWith(t, opts), logs
+}
+
+// checkNoSecrets reports every secret (by name) that one of texts (by what
+// it is) contains.
+func checkNoSecrets(t *testing.T, texts, secrets map[string]string) {
+	t.Helper()
+	for what, text := range texts {
+		for name, secret := range secrets {
+			if strings.Contains(text, secret) {
+				t.Errorf("%s contain the %s secret %q", what, name, secret)
+			}
+		}
+	}
+}
 
 // TestSecretsNeverStoredOrLogged runs a two-step flow full of secrets:
 // Authorization, Cookie and X-Api-Key headers, variables named
@@ -23,11 +51,7 @@ import (
 // production ReplaceAttr) contain none of them.
 func TestSecretsNeverStoredOrLogged(t *testing.T) {
 	t.Parallel()
-	logs := &flowdtest.LogBuffer{}
-	logger := slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug, ReplaceAttr: redact.ReplaceAttr}))
-	env := flowdtest.New(t, &flowdtest.Options{OwnDatabase: true, Logger: logger})
-	b := &runBundle{env: env, tenant: env.NewTenant(t)}
-	tg := flowdtest.NewTarget(t)
+	b, logs := setupLogged(t, &flowdtest.Options{OwnDatabase: true})
 	secrets := map[string]string{
 		"api_token":       "tok-predefined-0001",
 		"db_password":     "pw-predefined-0002",
@@ -40,20 +64,20 @@ func TestSecretsNeverStoredOrLogged(t *testing.T) {
 		"response token":  "resp-access-token-0009",
 		"response secret": "resp-secret-header-0010",
 	}
-	tg.Handle("/login", func(w http.ResponseWriter, r *http.Request, n int) {
+	b.tg.Handle("/login", func(w http.ResponseWriter, r *http.Request, n int) {
 		w.Header().Set("Set-Cookie", "sid="+secrets["set-cookie"]+"; HttpOnly")
 		w.Header().Set("X-Session-Secret", secrets["response secret"])
 		w.Header().Set("Content-Type", "application/json")
 		fmt.Fprintf(w, `{"access_token": %q, "user": "ann"}`, secrets["response token"])
 	})
-	tg.Handle("/use", func(w http.ResponseWriter, r *http.Request, n int) {
+	b.tg.Handle("/use", func(w http.ResponseWriter, r *http.Request, n int) {
 		w.Header().Set("Content-Type", "application/json")
 		// An error message echoing what it got, secrets included.
 		w.WriteHeader(http.StatusBadRequest)
 		fmt.Fprintf(w, `{"error": "bad token %s"}`, r.Header.Get("X-Forward"))
 	})
 	def := flowDef("secrets", []any{
-		step(1, "POST", tg.URL+"/login?api_key={{partner_key}}", map[string]any{
+		step(1, "POST", b.tg.URL+"/login?api_key={{partner_key}}", map[string]any{
 			"webhook_headers": map[string]any{
 				"Authorization": "Bearer " + secrets["literal header"],
 				"Cookie":        "session=" + secrets["literal cookie"],
@@ -63,7 +87,7 @@ func TestSecretsNeverStoredOrLogged(t *testing.T) {
 			"webhook_url_params": map[string]any{"secret": "{{client_secret}}", "plain": "visible"},
 			"webhook_body":       map[string]any{"user": "ann", "password": "{{db_password}}", "note": "pw is {{db_password}}"},
 		}),
-		step(2, "POST", tg.URL+"/use", map[string]any{
+		step(2, "POST", b.tg.URL+"/use", map[string]any{
 			"depends_on_step":   1,
 			"webhook_headers":   map[string]any{"X-Forward": "{{auth_token}}", "Authorization": "Bearer {{auth_token}}"},
 			"webhook_body":      map[string]any{"t": "{{auth_token}}", "k": "{{partner_key}}"},
@@ -88,8 +112,8 @@ func TestSecretsNeverStoredOrLogged(t *testing.T) {
 	}
 
 	// The requests actually sent carry every secret.
-	login := tg.Requests("/login")
-	use := tg.Requests("/use")
+	login := b.tg.Requests("/login")
+	use := b.tg.Requests("/use")
 	if len(login) != 1 || len(use) != 1 {
 		t.Fatalf("target saw %d and %d requests", len(login), len(use))
 	}
@@ -119,16 +143,10 @@ func TestSecretsNeverStoredOrLogged(t *testing.T) {
 	// The execution as the API shows it (attempts, variables, step state).
 	view := b.env.Do(t, b.tenant, "GET", "/v1/executions/"+e.ID.String(), nil)
 	list := b.env.Do(t, b.tenant, "GET", "/v1/webhooks/"+id.String()+"/executions", nil)
-	for what, text := range map[string]string{
+	checkNoSecrets(t, map[string]string{
 		"stored attempts": stored, "GET /v1/executions/{id}": string(view.Raw),
 		"GET /v1/webhooks/{id}/executions": string(list.Raw), "logs": logs.String(),
-	} {
-		for name, secret := range secrets {
-			if strings.Contains(text, secret) {
-				t.Errorf("%s contain the %s secret %q: %s", what, name, secret, text)
-			}
-		}
-	}
+	}, secrets)
 	if !strings.Contains(stored, redact.Mask) || !strings.Contains(stored, "visible") || !strings.Contains(stored, `\"user\":\"ann\"`) {
 		t.Errorf("stored attempts: want masks and the harmless values kept:\n%s", stored)
 	}
@@ -150,4 +168,80 @@ func TestSecretsNeverStoredOrLogged(t *testing.T) {
 	if !strings.Contains(attempts[1].Error, "success_condition not met") {
 		t.Errorf("step 2 error %q, want the condition named", attempts[1].Error)
 	}
+}
+
+// TestSecretVariablesMaskedByValue runs a flow whose secret variables have
+// harmless names (so masking by name cannot help): one, overridden at
+// trigger time, is sent in the query string, one in a header, one inside a
+// longer body string, and the target echoes one into the response that the
+// error text quotes. The target gets
+// every real value; the records, the execution as answered, the error
+// message, the logs and every text column of the database hold none.
+func TestSecretVariablesMaskedByValue(t *testing.T) {
+	t.Parallel()
+	b, logs := setupLogged(t, &flowdtest.Options{})
+	secrets := map[string]string{"account": "acct-7Q2-SECRET-query", "region": "rgn-9Z4-SECRET-header", "note": "nte-3K8-SECRET-body",
+		"trigger account": "acct-5T1-SECRET-trigger"}
+	b.tg.Handle("/crm", func(w http.ResponseWriter, r *http.Request, n int) {
+		w.Header().Set("Content-Type", "application/json")
+		fmt.Fprintf(w, `{"error": "no account %s"}`, r.URL.Query().Get("account"))
+	})
+	def := flowDef("secret variables", []any{
+		step(1, "POST", b.tg.URL+"/crm", map[string]any{
+			"webhook_url_params": map[string]any{"account": "{{account}}"},
+			"webhook_headers":    map[string]any{"X-Region": "{{region}}"},
+			"webhook_body":       map[string]any{"text": "see {{note}} for details"},
+			"success_condition":  map[string]any{"response_key": "error", "expected_value": "none"},
+		}),
+	}, map[string]any{"predefinedVariables": []any{
+		map[string]any{"name": "account", "value": secrets["account"], "secret": true},
+		map[string]any{"name": "region", "value": secrets["region"], "secret": true},
+		map[string]any{"name": "note", "value": secrets["note"], "secret": true},
+	}})
+	id := b.createFlow(t, def)
+	// A value given at trigger time for a secret is a secret too.
+	e := b.trigger(t, id, map[string]any{"variables": map[string]any{"account": secrets["trigger account"]}})
+	if string(e.Variables) != `{"account":{"value":null,"secret":true}}` {
+		t.Errorf("trigger answer variables %s, want the secret hidden", e.Variables)
+	}
+	done := b.env.WaitExecution(t, b.tenant, e.ID, 30*time.Second, "success", "failed")
+	if done.Status != "failed" || len(done.Attempts) != 1 {
+		t.Fatalf("execution %s with %d attempts, want failed (the condition) after 1", done.Status, len(done.Attempts))
+	}
+
+	sent := b.tg.Requests("/crm")
+	if len(sent) != 1 || sent[0].Header.Get("X-Region") != secrets["region"] ||
+		!strings.Contains(sent[0].Query, secrets["trigger account"]) || !strings.Contains(sent[0].Body, "see "+secrets["note"]+" for details") {
+		t.Fatalf("the target did not get the real values: %+v", sent)
+	}
+	a := done.Attempts[0]
+	for what, got := range map[string]string{
+		"request_url": a.RequestURL, "X-Region header": a.RequestHeaders["X-Region"],
+		"request_body": a.RequestBody, "error": a.Error, "error_message": *done.ErrorMessage,
+	} {
+		if !strings.Contains(got, redact.Mask) {
+			t.Errorf("%s = %q, want the secret masked as %s", what, got, redact.Mask)
+		}
+	}
+	view := b.env.Do(t, b.tenant, "GET", "/v1/executions/"+e.ID.String(), nil)
+	flowAnswer := b.env.Do(t, b.tenant, "GET", "/v1/webhooks/"+id.String(), nil)
+	dump := testdb.TextDump(t, b.env.Pool)
+	checkNoSecrets(t, map[string]string{
+		"GET /v1/executions/{id}": string(view.Raw), "GET /v1/webhooks/{id}": string(flowAnswer.Raw),
+		"logs": logs.String(), "database": dump,
+	}, secrets)
+	var shown struct {
+		PredefinedVariables []map[string]json.RawMessage `json:"predefinedVariables"`
+	}
+	flowAnswer.Decode(t, &shown)
+	for _, pv := range shown.PredefinedVariables {
+		if string(pv["value"]) != "null" || string(pv["secret"]) != "true" {
+			t.Errorf("answered predefined variable %s, want value null and secret true", mustJSON(pv))
+		}
+	}
+}
+
+func mustJSON(v any) string {
+	b, _ := json.Marshal(v)
+	return string(b)
 }
