@@ -290,23 +290,19 @@ const (
 // or writes; a table another VACUUM holds is skipped. The session's
 // statement timeout is lifted for it (a VACUUM of a large table is long).
 func (s *Store) PruneVacuum(ctx context.Context, tables []string, deleted Pruned) ([]string, error) {
-	rows, err := s.db.Query(ctx, `SELECT c.relname, coalesce(st.n_dead_tup, 0), greatest(c.reltuples, 0)::bigint
-		FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
-		LEFT JOIN pg_stat_user_tables st ON st.relid = c.oid
-		WHERE n.nspname = current_schema() AND c.relname = ANY($1)`, tables)
-	if err != nil {
-		return nil, fmt.Errorf("read dead rows: %w", err)
-	}
 	type stat struct {
 		table      string
 		dead, live int64
 	}
-	stats, err := collect(rows, func(r pgx.Row) (stat, error) {
-		var st stat
+	scan := func(r pgx.Row) (st stat, err error) {
 		return st, r.Scan(&st.table, &st.dead, &st.live)
-	})
+	}
+	stats, err := queryAll(ctx, s.db, "read dead rows", scan, `SELECT c.relname, coalesce(st.n_dead_tup, 0), greatest(c.reltuples, 0)::bigint
+		FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+		LEFT JOIN pg_stat_user_tables st ON st.relid = c.oid
+		WHERE n.nspname = current_schema() AND c.relname = ANY($1)`, tables)
 	if err != nil {
-		return nil, fmt.Errorf("read dead rows: %w", err)
+		return nil, err
 	}
 	var done []string
 	for _, st := range stats {
