@@ -139,6 +139,20 @@ func NewDatabase(tb testing.TB) string {
 	return url
 }
 
+// NewPool creates another freshly migrated database (NewDatabase) and
+// returns a pool on it, closed at the test's cleanup: for a test whose
+// rows must be the only ones (a plan read after ANALYZE, a walk over
+// every company's rows).
+func NewPool(tb testing.TB) *pgxpool.Pool {
+	tb.Helper()
+	p, err := pgxpool.New(context.Background(), NewDatabase(tb))
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(p.Close)
+	return p
+}
+
 // Main runs the package's tests, then the cleanups, and then drops its test
 // database. Use it from TestMain:
 // `func TestMain(m *testing.M) { testdb.Main(m) }`.
