@@ -27,6 +27,15 @@ func setup(tb testing.TB) *testBundle {
 	return &testBundle{pool: pool, store: store.New(pool, testdb.Keys()), company: uuid.New()}
 }
 
+// setupExecution is setup with a flow of n chained steps
+// (createFlow) and one scheduled execution of it (createExecution).
+func setupExecution(tb testing.TB, n int) (*testBundle, *flow.Flow, *flow.Execution) {
+	tb.Helper()
+	b := setup(tb)
+	f := b.createFlow(tb, n)
+	return b, f, b.createExecution(tb, f)
+}
+
 // createFlow stores a valid flow of n chained steps for b.company.
 func (b *testBundle) createFlow(tb testing.TB, n int) *flow.Flow {
 	tb.Helper()
