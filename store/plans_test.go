@@ -25,11 +25,10 @@ import (
 // that ANALYZE sees only these rows.
 func TestEventSubscribersIndexed(t *testing.T) {
 	t.Parallel()
+	b := setupOn(testdb.NewPool(t))
 	ctx := context.Background()
-	pool := testdb.NewPool(t)
-	b := &testBundle{pool: pool, store: store.New(pool, testdb.Keys()), company: uuid.New()}
 	// 5,000 flows subscribed to lead.created, written in bulk.
-	_, err := pool.Exec(ctx, `WITH f AS (
+	_, err := b.pool.Exec(ctx, `WITH f AS (
 			INSERT INTO flows (id, company_id, created_by, workspace_id, name, retry_delay, retry_delay_unit,
 				max_retries, status, flow_direction, hook_secret, events)
 			SELECT gen_random_uuid(), $1, $1, 'default', 'bulk ' || n, 1, 'seconds', 0, 'running', 'outbound', 'x', '{lead.created}'
@@ -52,7 +51,7 @@ func TestEventSubscribersIndexed(t *testing.T) {
 		}
 		want = append(want, f.ID)
 	}
-	if _, err := pool.Exec(ctx, `ANALYZE flows, flow_event_subscriptions`); err != nil {
+	if _, err := b.pool.Exec(ctx, `ANALYZE flows, flow_event_subscriptions`); err != nil {
 		t.Fatal(err)
 	}
 	subs, err := b.store.EventSubscribers(ctx, b.company, "default", "call.ended")
@@ -65,7 +64,7 @@ func TestEventSubscribersIndexed(t *testing.T) {
 		}
 	}
 
-	plan := explain(t, pool, store.EventSubscribersQuery, b.company, "default", flow.EventPatternsFor("call.ended"))
+	plan := explain(t, b.pool, store.EventSubscribersQuery, b.company, "default", flow.EventPatternsFor("call.ended"))
 	var shape []string
 	subsIndexed := false
 	for _, p := range plan.find(func(p *planNode) bool { return p.RelationName != "" || p.IndexName != "" }) {

@@ -2,6 +2,7 @@ package store_test
 
 import (
 	"context"
+	"slices"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
@@ -50,18 +51,14 @@ func TestScheduleActiveIsTheTriggerRule(t *testing.T) {
 		ids = append(ids, id)
 	}
 	rows, _ := tx.Query(ctx, `SELECT id FROM flows WHERE id = ANY($1) AND `+store.ScheduleActive, ids)
-	active, err := pgx.CollectRows(rows, pgx.RowTo[uuid.UUID])
+	selected, err := pgx.CollectRows(rows, pgx.RowTo[uuid.UUID])
 	if err != nil {
 		t.Fatal(err)
-	}
-	selected := map[uuid.UUID]bool{}
-	for _, id := range active {
-		selected[id] = true
 	}
 	wantNames, gotNames := map[string]bool{}, map[string]bool{}
 	for id, ok := range want {
 		wantNames[names[id]] = ok
-		gotNames[names[id]] = selected[id]
+		gotNames[names[id]] = slices.Contains(selected, id)
 	}
 	if d := cmp.Diff(wantNames, gotNames); d != "" {
 		t.Errorf("flows the schedule loop runs (-flow.CheckTrigger +SQL):\n%s", d)

@@ -23,7 +23,11 @@ type testBundle struct {
 // the test's own.
 func setup(tb testing.TB) *testBundle {
 	tb.Helper()
-	pool := testdb.Pool(tb)
+	return setupOn(testdb.Pool(tb))
+}
+
+// setupOn is setup on pool (a database of the test's own, testdb.NewPool).
+func setupOn(pool *pgxpool.Pool) *testBundle {
 	return &testBundle{pool: pool, store: store.New(pool, testdb.Keys()), company: uuid.New()}
 }
 
