@@ -34,11 +34,7 @@ const (
 
 func newFixture(t *testing.T) *fixture {
 	t.Helper()
-	pool, err := pgxpool.New(context.Background(), testdb.NewDatabase(t))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(pool.Close)
+	pool := testdb.NewPool(t)
 	return &fixture{t: t, pool: pool, st: store.New(pool, nil), company: uuid.New(),
 		cutoff: time.Now().Add(-30 * 24 * time.Hour).Truncate(time.Second)}
 }

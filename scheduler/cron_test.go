@@ -5,11 +5,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"net/http"
-	"net/http/httptest"
 	"sort"
-	"sync"
 	"testing"
 	"time"
 
@@ -22,53 +19,30 @@ import (
 	"github.com/flowd/flowd/store"
 )
 
-// slotTarget is a receiver that records the "slot" value of every request
-// body it gets.
-type slotTarget struct {
-	*httptest.Server
-	mu    sync.Mutex
-	slots map[string]int
-}
-
-func newSlotTarget(t *testing.T) *slotTarget {
-	t.Helper()
-	st := &slotTarget{slots: map[string]int{}}
-	st.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		raw, _ := io.ReadAll(r.Body)
-		var body struct {
-			Slot string `json:"slot"`
-		}
-		_ = json.Unmarshal(raw, &body)
-		st.mu.Lock()
-		st.slots[body.Slot]++
-		st.mu.Unlock()
-		w.Header().Set("Content-Type", "application/json")
-		_, _ = io.WriteString(w, `{"ok": true}`)
-	}))
-	t.Cleanup(st.Close)
-	return st
-}
-
-func (st *slotTarget) received() map[string]int {
-	st.mu.Lock()
-	defer st.mu.Unlock()
-	out := make(map[string]int, len(st.slots))
-	for k, v := range st.slots {
-		out[k] = v
-	}
-	return out
-}
-
 type testBundle struct {
 	env    *flowdtest.Env
 	tenant *flowdtest.Tenant
-	target *slotTarget
+	target *flowdtest.Target // the step of scheduledFlow posts its slot here
 }
 
 func setup(t *testing.T) *testBundle {
 	t.Helper()
 	env := flowdtest.Shared(t)
-	return &testBundle{env: env, tenant: env.NewTenant(t), target: newSlotTarget(t)}
+	return &testBundle{env: env, tenant: env.NewTenant(t), target: flowdtest.NewTarget(t)}
+}
+
+// received counts the requests b.target received by the slot their body
+// names.
+func (b *testBundle) received() map[string]int {
+	out := map[string]int{}
+	for _, r := range b.target.Requests("") {
+		var body struct {
+			Slot string `json:"slot"`
+		}
+		_ = json.Unmarshal([]byte(r.Body), &body)
+		out[body.Slot]++
+	}
+	return out
 }
 
 // scheduledFlow is a one-step flow on schedule whose step posts the slot
@@ -158,7 +132,7 @@ func (b *testBundle) checkNoMoreRuns(t *testing.T, flowID uuid.UUID, what string
 	t.Helper()
 	since := time.Now()
 	before := len(b.executions(t, flowID))
-	witness := b.create(t, scheduledFlow("witness", "@every 1s", newSlotTarget(t).URL))
+	witness := b.create(t, scheduledFlow("witness", "@every 1s", flowdtest.NewTarget(t).URL))
 	t.Cleanup(func() { b.env.Do(t, b.tenant, "POST", "/v1/integrations/"+witness.ID.String()+"/stop", nil) })
 	flowdtest.WaitFor(t, 30*time.Second, "two slots of the witness flow", func() bool {
 		after := 0
@@ -232,7 +206,7 @@ func TestScheduleOncePerSlotAcrossProcesses(t *testing.T) {
 		t.Errorf("want at least 3 consecutive slots one second apart, got %v", slots)
 	}
 	// The target saw each slot exactly once: no execution ran twice.
-	if d := cmp.Diff(perSlot, b.target.received()); d != "" {
+	if d := cmp.Diff(perSlot, b.received()); d != "" {
 		t.Errorf("requests received per slot (-want +got):\n%s", d)
 	}
 }
@@ -312,7 +286,7 @@ func TestScheduleCatchUpRunsLatestMissedSlotOnce(t *testing.T) {
 	if done[0].Status != flow.ExecutionStatusSuccess {
 		t.Errorf("catch-up execution: %s %v", done[0].Status, done[0].ErrorMessage)
 	}
-	if d := cmp.Diff(map[string]int{got.Format(time.RFC3339): 1}, b.target.received()); d != "" {
+	if d := cmp.Diff(map[string]int{got.Format(time.RFC3339): 1}, b.received()); d != "" {
 		t.Errorf("requests received per slot (-want +got):\n%s", d)
 	}
 }

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
 
 	"github.com/flowd/flowd/flow"
 	"github.com/flowd/flowd/internal/flowdtest"
@@ -27,17 +28,13 @@ func oneStepFlow(name, url string) map[string]any {
 // stored returns the ids among ids that have a committed execution row.
 func (b *testBundle) stored(t *testing.T, ids []uuid.UUID) map[uuid.UUID]bool {
 	t.Helper()
-	rows, err := b.env.Pool.Query(context.Background(), `SELECT id FROM executions WHERE id = ANY($1) AND job_id IS NOT NULL`, ids)
+	rows, _ := b.env.Pool.Query(context.Background(), `SELECT id FROM executions WHERE id = ANY($1) AND job_id IS NOT NULL`, ids)
+	list, err := pgx.CollectRows(rows, pgx.RowTo[uuid.UUID])
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer rows.Close()
 	out := map[uuid.UUID]bool{}
-	for rows.Next() {
-		var id uuid.UUID
-		if err := rows.Scan(&id); err != nil {
-			t.Fatal(err)
-		}
+	for _, id := range list {
 		out[id] = true
 	}
 	return out
@@ -66,6 +63,27 @@ func (b *testBundle) waitSucceeded(t *testing.T, ids []uuid.UUID) {
 			ids, flow.ExecutionStatusSuccess).Scan(&n)
 		return err == nil && n == len(ids)
 	})
+}
+
+// writeTriggerBatch writes one batch of the trigger group: five triggers
+// of a new one-step flow (oneStepFlow named name, on a target of its own),
+// changed by edit when it is not nil.
+func (b *testBundle) writeTriggerBatch(t *testing.T, name string, edit func([]scheduler.TriggerRequest)) *scheduler.TriggerBatch {
+	t.Helper()
+	target := flowdtest.NewTarget(t)
+	f := b.create(t, oneStepFlow(name, target.URL))
+	reqs := make([]scheduler.TriggerRequest, 5)
+	for i := range reqs {
+		reqs[i] = scheduler.TriggerRequest{CompanyID: f.CompanyID, FlowID: f.ID}
+	}
+	if edit != nil {
+		edit(reqs)
+	}
+	got, err := b.env.Sched.WriteTriggerBatch(context.Background(), reqs, make([]*store.FlowRunInfo, len(reqs)), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return got
 }
 
 // TestConcurrentTriggersCommittedAndRun: triggers arriving together through
@@ -127,16 +145,7 @@ func TestConcurrentTriggersCommittedAndRun(t *testing.T) {
 func TestTriggerBatchOneTransaction(t *testing.T) {
 	t.Parallel()
 	b := setup(t)
-	target := flowdtest.NewTarget(t)
-	f := b.create(t, oneStepFlow("batch", target.URL))
-	reqs := make([]scheduler.TriggerRequest, 5)
-	for i := range reqs {
-		reqs[i] = scheduler.TriggerRequest{CompanyID: f.CompanyID, FlowID: f.ID}
-	}
-	got, err := b.env.Sched.WriteTriggerBatch(context.Background(), reqs, make([]*store.FlowRunInfo, len(reqs)), nil)
-	if err != nil {
-		t.Fatal(err)
-	}
+	got := b.writeTriggerBatch(t, "batch", nil)
 	var ids []uuid.UUID
 	for i, e := range got.Execs {
 		if !got.Created[i] || got.Errs[i] != nil {
@@ -160,18 +169,10 @@ func TestTriggerBatchOneTransaction(t *testing.T) {
 func TestTriggerBatchFailureKeepsTheOthers(t *testing.T) {
 	t.Parallel()
 	b := setup(t)
-	target := flowdtest.NewTarget(t)
-	f := b.create(t, oneStepFlow("mixed", target.URL))
-	reqs := make([]scheduler.TriggerRequest, 5)
-	for i := range reqs {
-		reqs[i] = scheduler.TriggerRequest{CompanyID: f.CompanyID, FlowID: f.ID}
-	}
 	const bad = 2
-	reqs[bad].Payload = json.RawMessage(`{"nul": "\u0000"}`) // valid JSON, refused by jsonb
-	got, err := b.env.Sched.WriteTriggerBatch(context.Background(), reqs, make([]*store.FlowRunInfo, len(reqs)), nil)
-	if err != nil {
-		t.Fatal(err)
-	}
+	got := b.writeTriggerBatch(t, "mixed", func(reqs []scheduler.TriggerRequest) {
+		reqs[bad].Payload = json.RawMessage(`{"nul": "\u0000"}`) // valid JSON, refused by jsonb
+	})
 	var good, all []uuid.UUID
 	for i, e := range got.Execs {
 		all = append(all, e.ID)

@@ -84,31 +84,20 @@ func (s *Store) AuditList(ctx context.Context, companyID, targetID uuid.UUID, li
 	if err := requireCompany("list audit entries", companyID); err != nil {
 		return nil, nil, err
 	}
-	var afterTime *time.Time
-	var afterID *uuid.UUID
-	if after != nil {
-		afterTime, afterID = &after.CreatedAt, &after.ID
-	}
 	var target *uuid.UUID
 	if targetID != uuid.Nil {
 		target = &targetID
 	}
-	rows, err := s.db.Query(ctx, `SELECT `+auditColumns+` FROM audit_log
+	afterTime, afterID := after.args()
+	list, err := queryAll(ctx, s.db, "list audit entries", scanAudit, `SELECT `+auditColumns+` FROM audit_log
 		WHERE company_id = $1 AND ($2::uuid IS NULL OR target_id = $2)
 		  AND ($3::timestamptz IS NULL OR (at, id) < ($3, $4))
 		ORDER BY at DESC, id DESC LIMIT $5`, companyID, target, afterTime, afterID, limit+1)
 	if err != nil {
-		return nil, nil, fmt.Errorf("list audit entries: %w", err)
+		return nil, nil, err
 	}
-	list, err := collect(rows, scanAudit)
-	if err != nil {
-		return nil, nil, fmt.Errorf("list audit entries: %w", err)
-	}
-	var next *ExecutionCursor
-	if len(list) > limit {
-		list = list[:limit]
-		last := list[len(list)-1]
-		next = &ExecutionCursor{CreatedAt: last.At, ID: last.ID}
-	}
+	list, next := nextPage(list, limit, func(e *AuditEntry) ExecutionCursor {
+		return ExecutionCursor{CreatedAt: e.At, ID: e.ID}
+	})
 	return list, next, nil
 }

@@ -10,6 +10,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/flowd/flowd/flow"
+	"github.com/flowd/flowd/store"
 )
 
 // TestExecutionCommit writes a group of attempts and states and reads them
@@ -61,7 +62,7 @@ func TestExecutionCommit(t *testing.T) {
 	}
 	want := attempt
 	want.CreatedAt = got[0].CreatedAt
-	if diff := cmp.Diff(want, got[0], cmp.Comparer(sameJSON), cmp.Comparer(time.Time.Equal)); diff != "" {
+	if diff := cmp.Diff(want, got[0], cmp.Comparer(store.SameJSON), cmp.Comparer(time.Time.Equal)); diff != "" {
 		t.Errorf("stored attempt (-want +got):\n%s", diff)
 	}
 
@@ -69,10 +70,10 @@ func TestExecutionCommit(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if e.Status != flow.ExecutionStatusFailed || e.ErrorMessage == nil || *e.ErrorMessage != msg || !sameJSON(e.Records, json.RawMessage(`[{"id": 1}]`)) {
+	if e.Status != flow.ExecutionStatusFailed || e.ErrorMessage == nil || *e.ErrorMessage != msg || !store.SameJSON(e.Records, json.RawMessage(`[{"id": 1}]`)) {
 		t.Errorf("execution: status %s error %v records %s", e.Status, e.ErrorMessage, e.Records)
 	}
-	if diff := cmp.Diff(steps, e.Steps, cmp.Comparer(sameJSON), cmp.Comparer(time.Time.Equal)); diff != "" {
+	if diff := cmp.Diff(steps, e.Steps, cmp.Comparer(store.SameJSON), cmp.Comparer(time.Time.Equal)); diff != "" {
 		t.Errorf("stored steps (-want +got):\n%s", diff)
 	}
 	c, err := b.store.ExecutionGet(ctx, b.company, cancelled.ID)
@@ -123,28 +124,20 @@ func TestExecutionCommitStoresAnyBytes(t *testing.T) {
 	}
 	a := got[0]
 	if a.ResponseBody != "a\uFFFDb\uFFFD\uFFFDc" || a.Error != "e\uFFFD" || a.ResponseHeaders["x-odd"] != "a\uFFFDb" ||
-		!sameJSON(a.Extracted, json.RawMessage(`{"v": "x\ufffdy", "w": "\ufffd"}`)) {
+		!store.SameJSON(a.Extracted, json.RawMessage(`{"v": "x\ufffdy", "w": "\ufffd"}`)) {
 		t.Errorf("stored attempt: body %q error %q header %q extracted %s", a.ResponseBody, a.Error, a.ResponseHeaders["x-odd"], a.Extracted)
 	}
 	e, err := b.store.ExecutionGet(ctx, b.company, dirty.ID)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if e.Status != flow.ExecutionStatusSuccess || e.Steps[1].Error != "\uFFFD" || !sameJSON(e.Steps[1].Vars, json.RawMessage(`{"v": "x\ufffdy"}`)) ||
-		!sameJSON(e.Records, json.RawMessage(`[{"r": "\ufffd"}]`)) {
+	if e.Status != flow.ExecutionStatusSuccess || e.Steps[1].Error != "\uFFFD" || !store.SameJSON(e.Steps[1].Vars, json.RawMessage(`{"v": "x\ufffdy"}`)) ||
+		!store.SameJSON(e.Records, json.RawMessage(`[{"r": "\ufffd"}]`)) {
 		t.Errorf("stored execution: %s steps %+v records %s", e.Status, e.Steps[1], e.Records)
 	}
 	if c, err := b.store.ExecutionGet(ctx, b.company, clean.ID); err != nil || c.Status != flow.ExecutionStatusSuccess {
 		t.Errorf("the other execution of the group: %v, %v", c, err)
 	}
-}
-
-func sameJSON(a, b json.RawMessage) bool {
-	var x, y any
-	if json.Unmarshal(a, &x) != nil || json.Unmarshal(b, &y) != nil {
-		return string(a) == string(b)
-	}
-	return cmp.Equal(x, y)
 }
 
 // TestExecutionCommitIsAtomic: the group commit is one transaction though
@@ -153,9 +146,8 @@ func sameJSON(a, b json.RawMessage) bool {
 // are gone too.
 func TestExecutionCommitIsAtomic(t *testing.T) {
 	t.Parallel()
-	b := setup(t)
+	b, _, e := setupExecution(t, 1)
 	ctx := context.Background()
-	e := b.createExecution(t, b.createFlow(t, 1))
 	attempt := flow.StepAttempt{
 		ID: uuid.New(), ExecutionID: e.ID, StepNumber: 1, Attempt: 1, ExecutionAttempt: 1, Outcome: "success",
 		RequestMethod: "POST", RequestURL: "https://example.com/1", DurationMS: 1, StartedAt: time.Now(),
@@ -171,5 +163,58 @@ func TestExecutionCommitIsAtomic(t *testing.T) {
 	after, err := b.store.ExecutionGet(ctx, b.company, e.ID)
 	if err != nil || after.Status != flow.ExecutionStatusScheduled {
 		t.Errorf("the failed group changed the execution: %+v %v", after, err)
+	}
+}
+
+// TestExecutionCheckpointsAreHOT: the checkpoints of a running execution
+// that keep its status (every step's but the first and the last) change
+// no indexed column, and executions' fillfactor leaves room on the page:
+// they are HOT updates, which write no index entry. Counted by
+// pg_stat_xact_user_tables, which shows this backend's counts not yet
+// flushed to the shared statistics.
+func TestExecutionCheckpointsAreHOT(t *testing.T) {
+	t.Parallel()
+	b, _, e := setupExecution(t, 3)
+	ctx := context.Background()
+	now := time.Now().UTC()
+	state := func(status string, done int) flow.ExecutionUpdate {
+		steps := map[int]*flow.StepState{}
+		for n := 1; n <= done; n++ {
+			steps[n] = &flow.StepState{Status: flow.StepSuccess, Attempts: 1, FirstStartedAt: &now, FinishedAt: &now}
+		}
+		return flow.ExecutionUpdate{ID: e.ID, Status: status, AttemptNumber: 1, Steps: steps, ExecutedAt: &now}
+	}
+	err := b.store.InTx(ctx, func(tx *store.Store) error {
+		// This backend's counts not yet flushed, which include earlier
+		// transactions': the test takes the difference.
+		counts := func() (upd, hot int, err error) {
+			err = tx.Tx().QueryRow(ctx, `SELECT n_tup_upd, n_tup_hot_upd FROM pg_stat_xact_user_tables
+				WHERE relid = 'executions'::regclass`).Scan(&upd, &hot)
+			return upd, hot, err
+		}
+		upd0, hot0, err := counts()
+		if err != nil {
+			return err
+		}
+		// The first checkpoint changes the status (an indexed column).
+		if err := tx.ExecutionCommit(ctx, nil, []flow.ExecutionUpdate{state(flow.ExecutionStatusInProgress, 0)}); err != nil {
+			return err
+		}
+		for done := 1; done <= 3; done++ {
+			if err := tx.ExecutionCommit(ctx, nil, []flow.ExecutionUpdate{state(flow.ExecutionStatusInProgress, done)}); err != nil {
+				return err
+			}
+		}
+		upd, hot, err := counts()
+		if err != nil {
+			return err
+		}
+		if upd, hot = upd-upd0, hot-hot0; upd != 4 || hot != 3 {
+			t.Errorf("want 4 updates of which the 3 that kept the status HOT, got %d updates, %d HOT", upd, hot)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
 	}
 }

@@ -53,13 +53,7 @@ func TestStepsDocumentCompatible(t *testing.T) {
 			Error: "status 503", Permanent: true},
 		3: {Status: "pending"},
 	}
-	got, err := decodeSteps([]byte(goldenSteps))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if diff := cmp.Diff(want, got, cmp.Comparer(sameJSON)); diff != "" {
-		t.Errorf("decode stored steps (-want +got):\n%s", diff)
-	}
+	decodesTo(t, goldenSteps, decodeSteps, want)
 	sameDocument(t, goldenSteps, encodeSteps(want))
 }
 
@@ -77,26 +71,14 @@ func TestDefinitionDocumentCompatible(t *testing.T) {
 			SuccessCondition: json.RawMessage(`{"status_code": 200}`)}},
 		PropagateTrace: true, // stored before the field: the default
 	}
-	got, err := decodeDefinition([]byte(goldenDefinition))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if diff := cmp.Diff(want, got, cmp.Comparer(sameJSON)); diff != "" {
-		t.Errorf("decode stored definition (-want +got):\n%s", diff)
-	}
+	decodesTo(t, goldenDefinition, decodeDefinition, want)
 	sameDocument(t, goldenDefinition, encodeDefinition(want))
 
 	// Definitions stored before migration 010 held the flow's signing
 	// secret; one that still does (a database migrated down and up again
 	// by hand) reads the same, the secret ignored.
 	legacy := strings.TrimSuffix(goldenDefinition, "}") + `, "signing_secret": "whsec_abc"}`
-	got, err = decodeDefinition([]byte(legacy))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if diff := cmp.Diff(want, got, cmp.Comparer(sameJSON)); diff != "" {
-		t.Errorf("decode a definition holding a signing secret (-want +got):\n%s", diff)
-	}
+	decodesTo(t, legacy, decodeDefinition, want)
 
 	want.PropagateTrace = false
 	off, err := decodeDefinition(encodeDefinition(want))
@@ -177,6 +159,18 @@ func TestStorableJSON(t *testing.T) {
 				t.Errorf("storableJSON(%q) = %s (-want +got):\n%s", tc.in, out, diff)
 			}
 		})
+	}
+}
+
+// decodesTo fails unless the stored document doc decodes to want.
+func decodesTo[T any](t *testing.T, doc string, decode func([]byte) (T, error), want T) {
+	t.Helper()
+	got, err := decode([]byte(doc))
+	if err != nil {
+		t.Fatalf("decode stored document: %v", err)
+	}
+	if diff := cmp.Diff(want, got, cmp.Comparer(sameJSON)); diff != "" {
+		t.Errorf("decode stored document (-want +got):\n%s", diff)
 	}
 }
 

@@ -72,17 +72,13 @@ func (s *Store) EventSubscribers(ctx context.Context, companyID uuid.UUID, works
 	if err := requireCompany("find event subscribers", companyID); err != nil {
 		return nil, err
 	}
-	rows, err := s.db.Query(ctx, eventSubscribersQuery, companyID, workspaceID, flow.EventPatternsFor(typ))
-	if err != nil {
-		return nil, fmt.Errorf("find event subscribers: %w", err)
-	}
-	subs, err := collect(rows, func(row pgx.Row) (sub flow.Subscriber, err error) {
-		return sub, row.Scan(&sub.FlowID, &sub.Version, &sub.EventFilter)
-	})
-	if err != nil {
-		return nil, fmt.Errorf("find event subscribers: %w", err)
-	}
-	return subs, nil
+	return queryAll(ctx, s.db, "find event subscribers", scanSubscriber,
+		eventSubscribersQuery, companyID, workspaceID, flow.EventPatternsFor(typ))
+}
+
+// scanSubscriber scans a row of eventSubscribersQuery.
+func scanSubscriber(row pgx.Row) (sub flow.Subscriber, err error) {
+	return sub, row.Scan(&sub.FlowID, &sub.Version, &sub.EventFilter)
 }
 
 // EventInsert stores a published event with its filter errors. When the
@@ -182,28 +178,17 @@ func (s *Store) EventList(ctx context.Context, companyID uuid.UUID, typ string, 
 	if err := requireCompany("list events", companyID); err != nil {
 		return nil, nil, err
 	}
-	var afterTime *time.Time
-	var afterID *uuid.UUID
-	if after != nil {
-		afterTime, afterID = &after.CreatedAt, &after.ID
-	}
-	rows, err := s.db.Query(ctx, `SELECT `+eventColumns+` FROM events ev
+	afterTime, afterID := after.args()
+	list, err := queryAll(ctx, s.db, "list events", scanEvent, `SELECT `+eventColumns+` FROM events ev
 		WHERE ev.company_id = $1 AND ($2 = '' OR ev.type = $2)
 		  AND ($3::timestamptz IS NULL OR (ev.created_at, ev.id) < ($3, $4))
 		ORDER BY ev.created_at DESC, ev.id DESC LIMIT $5`, companyID, typ, afterTime, afterID, limit+1)
 	if err != nil {
-		return nil, nil, fmt.Errorf("list events: %w", err)
+		return nil, nil, err
 	}
-	list, err := collect(rows, scanEvent)
-	if err != nil {
-		return nil, nil, fmt.Errorf("list events: %w", err)
-	}
-	var next *ExecutionCursor
-	if len(list) > limit {
-		list = list[:limit]
-		last := list[len(list)-1]
-		next = &ExecutionCursor{CreatedAt: last.CreatedAt, ID: last.ID}
-	}
+	list, next := nextPage(list, limit, func(ev *flow.Event) ExecutionCursor {
+		return ExecutionCursor{CreatedAt: ev.CreatedAt, ID: ev.ID}
+	})
 	if err := s.fillEvents(ctx, companyID, list); err != nil {
 		return nil, nil, err
 	}
@@ -216,26 +201,18 @@ func (s *Store) fillEvents(ctx context.Context, companyID uuid.UUID, events []*f
 	if len(events) == 0 {
 		return nil
 	}
-	ids := make([]uuid.UUID, len(events))
-	byID := make(map[uuid.UUID]*flow.Event, len(events))
-	for i, ev := range events {
-		ids[i] = ev.ID
-		byID[ev.ID] = ev
-	}
-	rows, err := s.db.Query(ctx, `SELECT e.event_id, e.id, e.flow_id, e.status FROM executions e
-		WHERE e.event_id = ANY($1) AND e.company_id = $2 ORDER BY e.event_id, e.created_at, e.id`, ids, companyID)
-	if err != nil {
-		return fmt.Errorf("list event executions: %w", err)
-	}
+	ids, byID := indexByID(events, func(ev *flow.Event) uuid.UUID { return ev.ID })
 	type started struct {
 		eventID uuid.UUID
 		exec    flow.EventExecution
 	}
-	list, err := collect(rows, func(row pgx.Row) (st started, err error) {
+	scan := func(row pgx.Row) (st started, err error) {
 		return st, row.Scan(&st.eventID, &st.exec.ID, &st.exec.FlowID, &st.exec.Status)
-	})
+	}
+	list, err := queryAll(ctx, s.db, "list event executions", scan, `SELECT e.event_id, e.id, e.flow_id, e.status FROM executions e
+		WHERE e.event_id = ANY($1) AND e.company_id = $2 ORDER BY e.event_id, e.created_at, e.id`, ids, companyID)
 	if err != nil {
-		return fmt.Errorf("list event executions: %w", err)
+		return err
 	}
 	for _, st := range list {
 		byID[st.eventID].Executions = append(byID[st.eventID].Executions, st.exec)

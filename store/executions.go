@@ -211,6 +211,28 @@ func DecodeExecutionCursor(s string) (*ExecutionCursor, error) {
 	return &ExecutionCursor{CreatedAt: t, ID: u}, nil
 }
 
+// args returns the cursor as the (time, id) arguments of a page query
+// ("AND ($3::timestamptz IS NULL OR (created_at, id) < ($3, $4))"): both
+// nil for the first page.
+func (c *ExecutionCursor) args() (*time.Time, *uuid.UUID) {
+	if c == nil {
+		return nil, nil
+	}
+	return &c.CreatedAt, &c.ID
+}
+
+// nextPage cuts list, read with a LIMIT of limit+1 rows, to its first limit
+// rows, and returns the cursor of the page after them: nil when the extra
+// row was not there (the last page). key is an element's (time, id).
+func nextPage[T any](list []T, limit int, key func(T) ExecutionCursor) ([]T, *ExecutionCursor) {
+	if len(list) <= limit {
+		return list, nil
+	}
+	list = list[:limit]
+	next := key(list[len(list)-1])
+	return list, &next
+}
+
 // ExecutionListByFlow lists the executions of a flow of the company newest
 // first, after cursor when given, optionally only those with status. It
 // returns the cursor of the next page, or nil at the end.
@@ -218,28 +240,17 @@ func (s *Store) ExecutionListByFlow(ctx context.Context, companyID, flowID uuid.
 	if err := requireCompany("list executions", companyID); err != nil {
 		return nil, nil, err
 	}
-	var afterTime *time.Time
-	var afterID *uuid.UUID
-	if after != nil {
-		afterTime, afterID = &after.CreatedAt, &after.ID
-	}
-	rows, err := s.db.Query(ctx, `SELECT `+executionColumns+` FROM executions e
+	afterTime, afterID := after.args()
+	list, err := queryAll(ctx, s.db, "list executions", scanExecution, `SELECT `+executionColumns+` FROM executions e
 		WHERE e.flow_id = $1 AND e.company_id = $6 AND ($2 = '' OR e.status = $2)
 		  AND ($3::timestamptz IS NULL OR (e.created_at, e.id) < ($3, $4))
 		ORDER BY e.created_at DESC, e.id DESC LIMIT $5`, flowID, status, afterTime, afterID, limit+1, companyID)
 	if err != nil {
-		return nil, nil, fmt.Errorf("list executions: %w", err)
+		return nil, nil, err
 	}
-	list, err := collect(rows, scanExecution)
-	if err != nil {
-		return nil, nil, fmt.Errorf("list executions: %w", err)
-	}
-	var next *ExecutionCursor
-	if len(list) > limit {
-		list = list[:limit]
-		last := list[len(list)-1]
-		next = &ExecutionCursor{CreatedAt: last.CreatedAt, ID: last.ID}
-	}
+	list, next := nextPage(list, limit, func(e *flow.Execution) ExecutionCursor {
+		return ExecutionCursor{CreatedAt: e.CreatedAt, ID: e.ID}
+	})
 	return list, next, nil
 }
 

@@ -19,6 +19,9 @@ const ExecutionHoursQuery = executionHoursQuery
 // that reads its plan.
 const EventSubscribersQuery = eventSubscribersQuery
 
+// SameJSON compares raw JSON values by meaning (cmp.Comparer(SameJSON)).
+var SameJSON = sameJSON
+
 // FlowSigningSecrets reads the signing secrets of a flow as the worker's
 // ExecutionGetForRun does, for tests of flows that have no execution.
 func (s *Store) FlowSigningSecrets(ctx context.Context, flowID uuid.UUID) (flow.SigningSecrets, error) {

@@ -136,16 +136,7 @@ func (s *Store) FlowCreate(ctx context.Context, companyID, userID uuid.UUID, in 
 		if err != nil {
 			return fmt.Errorf("insert flow: %w", err)
 		}
-		if err := tx.setSigningSecret(ctx, companyID, id, in); err != nil {
-			return err
-		}
-		if err := tx.upsertSteps(ctx, id, in.Steps); err != nil {
-			return err
-		}
-		if err := tx.setSubscriptions(ctx, companyID, id, in); err != nil {
-			return err
-		}
-		return tx.insertVersion(ctx, in.Definition(id, 1))
+		return tx.writeDefinition(ctx, companyID, id, 1, in)
 	})
 	if err != nil {
 		return nil, interpretError(err)
@@ -206,21 +197,29 @@ func (s *Store) FlowReplace(ctx context.Context, companyID, id uuid.UUID, in *fl
 		if err != nil {
 			return fmt.Errorf("update flow: %w", err)
 		}
-		if err := tx.setSigningSecret(ctx, companyID, id, in); err != nil {
-			return err
-		}
-		if err := tx.upsertSteps(ctx, id, in.Steps); err != nil {
-			return err
-		}
-		if err := tx.setSubscriptions(ctx, companyID, id, in); err != nil {
-			return err
-		}
-		return tx.insertVersion(ctx, in.Definition(id, version))
+		return tx.writeDefinition(ctx, companyID, id, version, in)
 	})
 	if err != nil {
 		return nil, interpretError(err)
 	}
 	return s.FlowGet(ctx, companyID, id)
+}
+
+// writeDefinition writes what a create or a replace of flow id writes
+// besides its row: its signing secret, its steps, its event subscriptions
+// and its definition version. Call it in the transaction that wrote the
+// row.
+func (s *Store) writeDefinition(ctx context.Context, companyID, id uuid.UUID, version int, in *flow.FlowInput) error {
+	if err := s.setSigningSecret(ctx, companyID, id, in); err != nil {
+		return err
+	}
+	if err := s.upsertSteps(ctx, id, in.Steps); err != nil {
+		return err
+	}
+	if err := s.setSubscriptions(ctx, companyID, id, in); err != nil {
+		return err
+	}
+	return s.insertVersion(ctx, in.Definition(id, version))
 }
 
 // FlowDelete soft-deletes a flow of the company: status deleted,
@@ -294,15 +293,11 @@ func (s *Store) FlowList(ctx context.Context, companyID uuid.UUID, workspaceID s
 	if err := requireCompany("list flows", companyID); err != nil {
 		return nil, err
 	}
-	rows, err := s.db.Query(ctx, `SELECT `+flowColumns+` FROM flows f
+	flows, err := queryAll(ctx, s.db, "list flows", s.scanFlow, `SELECT `+flowColumns+` FROM flows f
 		WHERE f.company_id = $1 AND f.workspace_id = $2 AND f.deleted_at IS NULL
 		ORDER BY f.created_at, f.id`, companyID, workspaceID)
 	if err != nil {
-		return nil, fmt.Errorf("list flows: %w", err)
-	}
-	flows, err := collect(rows, s.scanFlow)
-	if err != nil {
-		return nil, fmt.Errorf("list flows: %w", err)
+		return nil, err
 	}
 	if err := s.fillFlows(ctx, flows); err != nil {
 		return nil, err
@@ -316,52 +311,33 @@ func (s *Store) fillFlows(ctx context.Context, flows []*flow.Flow) error {
 	if len(flows) == 0 {
 		return nil
 	}
-	ids := make([]uuid.UUID, len(flows))
-	byID := make(map[uuid.UUID]*flow.Flow, len(flows))
-	for i, f := range flows {
-		ids[i] = f.ID
-		byID[f.ID] = f
-	}
+	ids, byID := indexByID(flows, func(f *flow.Flow) uuid.UUID { return f.ID })
 
-	rows, err := s.db.Query(ctx, `SELECT `+stepColumns+` FROM flow_steps s
+	steps, err := queryAll(ctx, s.db, "list steps", scanStep, `SELECT `+stepColumns+` FROM flow_steps s
 		WHERE s.flow_id = ANY($1) AND s.deleted_at IS NULL ORDER BY s.flow_id, s.step_number`, ids)
 	if err != nil {
-		return fmt.Errorf("list steps: %w", err)
-	}
-	steps, err := collect(rows, scanStep)
-	if err != nil {
-		return fmt.Errorf("list steps: %w", err)
+		return err
 	}
 	for _, st := range steps {
 		byID[st.FlowID].Steps = append(byID[st.FlowID].Steps, st.step())
 	}
 
-	rows, err = s.db.Query(ctx, `SELECT `+executionSummaryColumns+`
+	recent, err := queryAll(ctx, s.db, "list recent executions", scanExecutionSummary, `SELECT `+executionSummaryColumns+`
 		FROM unnest($1::uuid[]) AS ids(id)
 		CROSS JOIN LATERAL (SELECT * FROM executions x WHERE x.flow_id = ids.id
 			ORDER BY x.created_at DESC, x.id DESC LIMIT $2) e
 		ORDER BY e.flow_id, e.created_at DESC, e.id DESC`, ids, RecentExecutionsPerFlow)
 	if err != nil {
-		return fmt.Errorf("list recent executions: %w", err)
-	}
-	recent, err := collect(rows, scanExecutionSummary)
-	if err != nil {
-		return fmt.Errorf("list recent executions: %w", err)
+		return err
 	}
 	for _, e := range recent {
 		byID[e.FlowID].Executions = append(byID[e.FlowID].Executions, e.summary())
 	}
 
-	rows, err = s.db.Query(ctx, `SELECT DISTINCT flow_id FROM executions
+	busy, err := queryAll(ctx, s.db, "list in-flight flows", scanID, `SELECT DISTINCT flow_id FROM executions
 		WHERE flow_id = ANY($1) AND status IN ('scheduled', 'in_progress')`, ids)
 	if err != nil {
-		return fmt.Errorf("list in-flight flows: %w", err)
-	}
-	busy, err := collect(rows, func(row pgx.Row) (id uuid.UUID, err error) {
-		return id, row.Scan(&id)
-	})
-	if err != nil {
-		return fmt.Errorf("list in-flight flows: %w", err)
+		return err
 	}
 	inFlight := make(map[uuid.UUID]bool, len(busy))
 	for _, id := range busy {

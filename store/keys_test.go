@@ -1,7 +1,6 @@
 package store_test
 
 import (
-	"context"
 	"encoding/json"
 	"errors"
 	"strings"
@@ -39,11 +38,7 @@ type keysBundle struct {
 // hook secret sealed under keys, replaced once (two definition versions).
 func setupKeys(t *testing.T, keys *keyring.Ring) *keysBundle {
 	t.Helper()
-	pool, err := pgxpool.New(context.Background(), testdb.NewDatabase(t))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(pool.Close)
+	pool := testdb.NewPool(t)
 	b := &keysBundle{pool: pool, company: uuid.New()}
 	st := store.New(pool, keys)
 	def := `{"name": "keys", "signing_secret": "` + signingSecret + `",

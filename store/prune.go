@@ -74,105 +74,100 @@ func PruneSteps() []PruneStep {
 // the end of the statement, when both are gone). Executions locked by
 // someone else (an operator's retry, another pruner) are skipped, and the
 // lock re-checks the status, so an execution retried meanwhile stays.
-var pruneExecutions = PruneStep{
-	Name:    "executions",
-	Tables:  []string{"executions", "step_attempts"},
-	Divisor: 1,
-	delete: `WITH doomed AS (
-			SELECT e.id FROM executions e WHERE ` + prunableExecution + `
-			ORDER BY e.finished_at LIMIT $2
-			FOR UPDATE OF e SKIP LOCKED
-		), attempts AS (
-			DELETE FROM step_attempts a USING doomed d WHERE a.execution_id = d.id RETURNING 1
-		), gone AS (
-			DELETE FROM executions e USING doomed d WHERE e.id = d.id RETURNING 1
-		)
-		SELECT 'executions', count(*) FROM gone
-		UNION ALL SELECT 'step_attempts', count(*) FROM attempts`,
-	count: `WITH doomed AS (SELECT e.id FROM executions e WHERE ` + prunableExecution + `)
-		SELECT 'executions', count(*) FROM doomed
-		UNION ALL SELECT 'step_attempts', count(*) FROM step_attempts a JOIN doomed d ON a.execution_id = d.id`,
-}
+var pruneExecutions = newPruneStep(pruneSpec{
+	table: "executions", alias: "e", order: "e.finished_at", divisor: 1,
+	where:      prunableExecution,
+	countWhere: prunableExecution,
+	dependents: []dependent{{table: "step_attempts", fk: "execution_id"}},
+})
 
 // pruneEvents deletes events published before the cutoff none of whose
 // executions remain (executions.event_id refers to them, so they go after
 // the executions step). An event that started nothing goes once past the
-// cutoff too.
-var pruneEvents = PruneStep{
-	Name:    "events",
-	Tables:  []string{"events"},
-	Divisor: 1,
-	delete: `WITH gone AS (
-			DELETE FROM events WHERE id IN (
-				SELECT v.id FROM events v
-				WHERE v.created_at < $1 AND NOT EXISTS (SELECT 1 FROM executions e WHERE e.event_id = v.id)
-				ORDER BY v.created_at LIMIT $2 FOR UPDATE OF v SKIP LOCKED)
-			RETURNING 1
-		)
-		SELECT 'events', count(*) FROM gone`,
-	// A dry run counts the events whose executions would all be pruned in
-	// the same cycle, as the flows step does.
-	count: `SELECT 'events', count(*) FROM events v
-		WHERE v.created_at < $1 AND NOT EXISTS (
-			SELECT 1 FROM executions e WHERE e.event_id = v.id AND NOT (` + prunableExecution + `))`,
-}
+// cutoff too. A dry run counts the events whose executions would all be
+// pruned in the same cycle, as the flows step does.
+var pruneEvents = newPruneStep(pruneSpec{
+	table: "events", alias: "v", order: "v.created_at", divisor: 1,
+	where: `v.created_at < $1 AND NOT EXISTS (SELECT 1 FROM executions e WHERE e.event_id = v.id)`,
+	countWhere: `v.created_at < $1 AND NOT EXISTS (
+		SELECT 1 FROM executions e WHERE e.event_id = v.id AND NOT (` + prunableExecution + `))`,
+})
 
 // pruneFlows removes for good the flows deleted before the cutoff that
 // have no execution left, with their steps and definition versions (a
 // flow's schedule state is columns of its row). Only deleted flows go, and
 // only when no execution, living or kept, refers to any of their versions.
-var pruneFlows = PruneStep{
-	Name:    "flows",
-	Tables:  []string{"flows", "flow_steps", "flow_versions"},
-	Divisor: 10,
-	delete: `WITH doomed AS (
-			SELECT f.id FROM flows f
-			WHERE f.deleted_at < $1 AND NOT EXISTS (SELECT 1 FROM executions e WHERE e.flow_id = f.id)
-			ORDER BY f.deleted_at LIMIT $2
-			FOR UPDATE OF f SKIP LOCKED
-		), steps AS (
-			DELETE FROM flow_steps s USING doomed d WHERE s.flow_id = d.id RETURNING 1
-		), versions AS (
-			DELETE FROM flow_versions v USING doomed d WHERE v.flow_id = d.id RETURNING 1
-		), gone AS (
-			DELETE FROM flows f USING doomed d WHERE f.id = d.id RETURNING 1
-		)
-		SELECT 'flows', count(*) FROM gone
-		UNION ALL SELECT 'flow_steps', count(*) FROM steps
-		UNION ALL SELECT 'flow_versions', count(*) FROM versions`,
-	// A dry run counts the flows whose executions would all be pruned in
-	// the same cycle (the executions step runs first).
-	count: `WITH doomed AS (
-			SELECT f.id FROM flows f
-			WHERE f.deleted_at < $1 AND NOT EXISTS (
-				SELECT 1 FROM executions e WHERE e.flow_id = f.id AND NOT (` + prunableExecution + `))
-		)
-		SELECT 'flows', count(*) FROM doomed
-		UNION ALL SELECT 'flow_steps', count(*) FROM flow_steps s JOIN doomed d ON s.flow_id = d.id
-		UNION ALL SELECT 'flow_versions', count(*) FROM flow_versions v JOIN doomed d ON v.flow_id = d.id`,
-}
+// A dry run counts the flows whose executions would all be pruned in the
+// same cycle (the executions step runs first).
+var pruneFlows = newPruneStep(pruneSpec{
+	table: "flows", alias: "f", order: "f.deleted_at", divisor: 10,
+	where: `f.deleted_at < $1 AND NOT EXISTS (SELECT 1 FROM executions e WHERE e.flow_id = f.id)`,
+	countWhere: `f.deleted_at < $1 AND NOT EXISTS (
+		SELECT 1 FROM executions e WHERE e.flow_id = f.id AND NOT (` + prunableExecution + `))`,
+	dependents: []dependent{{table: "flow_steps", fk: "flow_id"}, {table: "flow_versions", fk: "flow_id"}},
+})
 
 // pruneTokens deletes tokens revoked or expired before the cutoff (they
 // never authenticate again; the row only served the audit of recent
-// changes, whose entries keep the token id).
-var pruneTokens = PruneStep{
-	Name:    "api_tokens",
-	Tables:  []string{"api_tokens"},
-	Divisor: 1,
-	delete: `WITH gone AS (
-			DELETE FROM api_tokens WHERE id IN (
-				SELECT id FROM api_tokens WHERE ` + prunableToken + `
-				LIMIT $2 FOR UPDATE SKIP LOCKED)
-			RETURNING 1
-		)
-		SELECT 'api_tokens', count(*) FROM gone`,
-	count: `SELECT 'api_tokens', count(*) FROM api_tokens WHERE ` + prunableToken,
-}
+// changes, whose entries keep the token id), in no particular order.
+var pruneTokens = newPruneStep(pruneSpec{
+	table: "api_tokens", alias: "t", divisor: 1,
+	where:      prunableToken,
+	countWhere: prunableToken,
+})
 
 // prunableToken is true of a token revoked or expired before the cutoff
 // ($1); each half is read through its partial index (migrations 004 and
 // 011).
 const prunableToken = `(revoked_at < $1 OR expires_at < $1)`
+
+// pruneSpec describes a prune step: its main table, which of its rows go,
+// and the tables whose rows go with a main row.
+type pruneSpec struct {
+	table, alias string // the main table, and its alias in where and order
+	// where selects the main rows a batch deletes ($1 is the cutoff);
+	// countWhere those a dry run counts.
+	where, countWhere string
+	order             string // the batch's order, oldest first; empty for any
+	divisor           int    // PruneStep.Divisor
+	dependents        []dependent
+}
+
+// dependent is a table whose rows go with the main row their column fk
+// names.
+type dependent struct{ table, fk string }
+
+// newPruneStep returns the PruneStep of c. Its batch is one statement:
+// lock at most $2 main rows (skipping rows someone else holds; the lock
+// re-checks where), delete their dependent rows and then them, and count
+// each.
+func newPruneStep(c pruneSpec) PruneStep {
+	step := PruneStep{Name: c.table, Tables: []string{c.table}, Divisor: c.divisor}
+	var deletes, deleted, counted string
+	for i, d := range c.dependents {
+		step.Tables = append(step.Tables, d.table)
+		deletes += fmt.Sprintf(`, dep%d AS (
+			DELETE FROM %s x USING doomed d WHERE x.%s = d.id RETURNING 1
+		)`, i, d.table, d.fk)
+		deleted += fmt.Sprintf("\n\t\tUNION ALL SELECT '%s', count(*) FROM dep%d", d.table, i)
+		counted += fmt.Sprintf("\n\t\tUNION ALL SELECT '%s', count(*) FROM %s x JOIN doomed d ON x.%s = d.id", d.table, d.table, d.fk)
+	}
+	order := ""
+	if c.order != "" {
+		order = "ORDER BY " + c.order + " "
+	}
+	step.delete = fmt.Sprintf(`WITH doomed AS (
+			SELECT %[2]s.id FROM %[1]s %[2]s WHERE %[3]s
+			%[4]sLIMIT $2
+			FOR UPDATE OF %[2]s SKIP LOCKED
+		)%[5]s, gone AS (
+			DELETE FROM %[1]s x USING doomed d WHERE x.id = d.id RETURNING 1
+		)
+		SELECT '%[1]s', count(*) FROM gone%[6]s`, c.table, c.alias, c.where, order, deletes, deleted)
+	step.count = fmt.Sprintf(`WITH doomed AS (SELECT %[2]s.id FROM %[1]s %[2]s WHERE %[3]s)
+		SELECT '%[1]s', count(*) FROM doomed%[4]s`, c.table, c.alias, c.countWhere, counted)
+	return step
+}
 
 // Limit is the most rows of the step's main table one batch deletes, for
 // a batch size given in executions.
@@ -304,23 +299,19 @@ const throttleVacuum = `SELECT
 // statement timeout is lifted for it (a VACUUM of a large table is long),
 // and it is throttled like autovacuum (throttleVacuum).
 func (s *Store) PruneVacuum(ctx context.Context, tables []string, deleted Pruned) ([]string, error) {
-	rows, err := s.db.Query(ctx, `SELECT c.relname, coalesce(st.n_dead_tup, 0), greatest(c.reltuples, 0)::bigint
-		FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
-		LEFT JOIN pg_stat_user_tables st ON st.relid = c.oid
-		WHERE n.nspname = current_schema() AND c.relname = ANY($1)`, tables)
-	if err != nil {
-		return nil, fmt.Errorf("read dead rows: %w", err)
-	}
 	type stat struct {
 		table      string
 		dead, live int64
 	}
-	stats, err := collect(rows, func(r pgx.Row) (stat, error) {
-		var st stat
+	scan := func(r pgx.Row) (st stat, err error) {
 		return st, r.Scan(&st.table, &st.dead, &st.live)
-	})
+	}
+	stats, err := queryAll(ctx, s.db, "read dead rows", scan, `SELECT c.relname, coalesce(st.n_dead_tup, 0), greatest(c.reltuples, 0)::bigint
+		FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+		LEFT JOIN pg_stat_user_tables st ON st.relid = c.oid
+		WHERE n.nspname = current_schema() AND c.relname = ANY($1)`, tables)
 	if err != nil {
-		return nil, fmt.Errorf("read dead rows: %w", err)
+		return nil, err
 	}
 	var done []string
 	for _, st := range stats {

@@ -2,10 +2,12 @@ package store_test
 
 import (
 	"context"
+	"slices"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
 
 	"github.com/flowd/flowd/flow"
 	"github.com/flowd/flowd/internal/testdb"
@@ -48,26 +50,15 @@ func TestScheduleActiveIsTheTriggerRule(t *testing.T) {
 	for id := range want {
 		ids = append(ids, id)
 	}
-	rows, err := tx.Query(ctx, `SELECT id FROM flows WHERE id = ANY($1) AND `+store.ScheduleActive, ids)
+	rows, _ := tx.Query(ctx, `SELECT id FROM flows WHERE id = ANY($1) AND `+store.ScheduleActive, ids)
+	selected, err := pgx.CollectRows(rows, pgx.RowTo[uuid.UUID])
 	if err != nil {
-		t.Fatal(err)
-	}
-	defer rows.Close()
-	selected := map[uuid.UUID]bool{}
-	for rows.Next() {
-		var id uuid.UUID
-		if err := rows.Scan(&id); err != nil {
-			t.Fatal(err)
-		}
-		selected[id] = true
-	}
-	if err := rows.Err(); err != nil {
 		t.Fatal(err)
 	}
 	wantNames, gotNames := map[string]bool{}, map[string]bool{}
 	for id, ok := range want {
 		wantNames[names[id]] = ok
-		gotNames[names[id]] = selected[id]
+		gotNames[names[id]] = slices.Contains(selected, id)
 	}
 	if d := cmp.Diff(wantNames, gotNames); d != "" {
 		t.Errorf("flows the schedule loop runs (-flow.CheckTrigger +SQL):\n%s", d)

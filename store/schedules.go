@@ -30,21 +30,13 @@ type ScheduleUnarmed struct {
 // ScheduleListUnarmed returns up to limit active scheduled flows that have
 // no next slot yet.
 func (s *Store) ScheduleListUnarmed(ctx context.Context, limit int) ([]ScheduleUnarmed, error) {
-	rows, err := s.db.Query(ctx, `SELECT id, schedule, schedule_armed_at FROM flows
+	return queryAll(ctx, s.db, "list unarmed schedules", scanScheduleUnarmed, `SELECT id, schedule, schedule_armed_at FROM flows
 		WHERE `+scheduleActive+` AND schedule_next_at IS NULL
 		ORDER BY schedule_armed_at LIMIT $1`, limit)
-	if err != nil {
-		return nil, fmt.Errorf("list unarmed schedules: %w", err)
-	}
-	out, err := collect(rows, func(row pgx.Row) (ScheduleUnarmed, error) {
-		var u ScheduleUnarmed
-		err := row.Scan(&u.FlowID, &u.Schedule, &u.ArmedAt)
-		return u, err
-	})
-	if err != nil {
-		return nil, fmt.Errorf("list unarmed schedules: %w", err)
-	}
-	return out, nil
+}
+
+func scanScheduleUnarmed(row pgx.Row) (u ScheduleUnarmed, err error) {
+	return u, row.Scan(&u.FlowID, &u.Schedule, &u.ArmedAt)
 }
 
 // ScheduleArm sets the next slot of a flow found by ScheduleListUnarmed,
@@ -87,22 +79,18 @@ func (s *Store) ScheduleLockDue(ctx context.Context, limit int) ([]ScheduleDue, 
 	if err := s.db.QueryRow(ctx, `SELECT now()`).Scan(&now); err != nil {
 		return nil, time.Time{}, fmt.Errorf("read database clock: %w", err)
 	}
-	rows, err := s.db.Query(ctx, `SELECT id, company_id, version, schedule, schedule_next_at FROM flows
+	out, err := queryAll(ctx, s.db, "lock due schedules", scanScheduleDue, `SELECT id, company_id, version, schedule, schedule_next_at FROM flows
 		WHERE `+scheduleActive+` AND schedule_next_at <= $1
 		ORDER BY schedule_next_at LIMIT $2
 		FOR UPDATE SKIP LOCKED`, now, limit)
 	if err != nil {
-		return nil, time.Time{}, fmt.Errorf("lock due schedules: %w", err)
-	}
-	out, err := collect(rows, func(row pgx.Row) (ScheduleDue, error) {
-		var d ScheduleDue
-		err := row.Scan(&d.FlowID, &d.CompanyID, &d.Version, &d.Schedule, &d.NextAt)
-		return d, err
-	})
-	if err != nil {
-		return nil, time.Time{}, fmt.Errorf("lock due schedules: %w", err)
+		return nil, time.Time{}, err
 	}
 	return out, now, nil
+}
+
+func scanScheduleDue(row pgx.Row) (d ScheduleDue, err error) {
+	return d, row.Scan(&d.FlowID, &d.CompanyID, &d.Version, &d.Schedule, &d.NextAt)
 }
 
 // ScheduleAdvance records the next slot of flows locked by

@@ -2,7 +2,6 @@ package store
 
 import (
 	"context"
-	"fmt"
 	"time"
 
 	"github.com/google/uuid"
@@ -57,15 +56,7 @@ func (s *Store) ExecutionHoursByFlow(ctx context.Context, companyID uuid.UUID, f
 	if len(flowIDs) == 0 {
 		return nil, nil
 	}
-	rows, err := s.db.Query(ctx, executionHoursQuery, companyID, flowIDs, since)
-	if err != nil {
-		return nil, fmt.Errorf("count executions by hour: %w", err)
-	}
-	hours, err := collect(rows, scanExecutionHour)
-	if err != nil {
-		return nil, fmt.Errorf("count executions by hour: %w", err)
-	}
-	return hours, nil
+	return queryAll(ctx, s.db, "count executions by hour", scanExecutionHour, executionHoursQuery, companyID, flowIDs, since)
 }
 
 func scanExecutionHour(row pgx.Row) (ExecutionHour, error) {

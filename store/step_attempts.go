@@ -3,7 +3,6 @@ package store
 import (
 	"context"
 	"encoding/json"
-	"fmt"
 	"time"
 
 	"github.com/google/uuid"
@@ -58,20 +57,13 @@ func (s *Store) StepAttemptListByExecution(ctx context.Context, companyID, execu
 	if err := requireCompany("list attempts", companyID); err != nil {
 		return nil, err
 	}
-	rows, err := s.db.Query(ctx, `SELECT `+attemptColumns+` FROM step_attempts
+	list, err := queryAll(ctx, s.db, "list attempts", scanAttempt, `SELECT `+attemptColumns+` FROM step_attempts
 		WHERE execution_id = $1 AND EXISTS (SELECT 1 FROM executions e WHERE e.id = $1 AND e.company_id = $2)
 		ORDER BY started_at, step_number, attempt`, executionID, companyID)
 	if err != nil {
-		return nil, fmt.Errorf("list attempts: %w", err)
+		return nil, err
 	}
-	list, err := collect(rows, scanAttempt)
-	if err != nil {
-		return nil, fmt.Errorf("list attempts: %w", err)
-	}
-	if list == nil {
-		list = []flow.StepAttempt{}
-	}
-	return list, nil
+	return nonNil(list), nil
 }
 
 // attemptRowOf is the row that stores a.

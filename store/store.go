@@ -128,3 +128,35 @@ func collect[T any](rows pgx.Rows, scan func(pgx.Row) (T, error)) ([]T, error) {
 	}
 	return out, rows.Err()
 }
+
+// queryAll runs a query on db and scans every row it returns with scan;
+// its errors say what was being done (doing).
+func queryAll[T any](ctx context.Context, db dbtx, doing string, scan func(pgx.Row) (T, error), sql string, args ...any) ([]T, error) {
+	rows, err := db.Query(ctx, sql, args...)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", doing, err)
+	}
+	list, err := collect(rows, scan)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", doing, err)
+	}
+	return list, nil
+}
+
+// scanID scans a row of one id.
+func scanID(row pgx.Row) (id uuid.UUID, err error) {
+	return id, row.Scan(&id)
+}
+
+// indexByID returns the ids of list, in order, and its elements by id: a
+// fill function queries the ids and attaches what it reads to the
+// elements.
+func indexByID[T any](list []T, id func(T) uuid.UUID) ([]uuid.UUID, map[uuid.UUID]T) {
+	ids := make([]uuid.UUID, len(list))
+	byID := make(map[uuid.UUID]T, len(list))
+	for i, v := range list {
+		ids[i] = id(v)
+		byID[ids[i]] = v
+	}
+	return ids, byID
+}

@@ -23,8 +23,21 @@ type testBundle struct {
 // the test's own.
 func setup(tb testing.TB) *testBundle {
 	tb.Helper()
-	pool := testdb.Pool(tb)
+	return setupOn(testdb.Pool(tb))
+}
+
+// setupOn is setup on pool (a database of the test's own, testdb.NewPool).
+func setupOn(pool *pgxpool.Pool) *testBundle {
 	return &testBundle{pool: pool, store: store.New(pool, testdb.Keys()), company: uuid.New()}
+}
+
+// setupExecution is setup with a flow of n chained steps
+// (createFlow) and one scheduled execution of it (createExecution).
+func setupExecution(tb testing.TB, n int) (*testBundle, *flow.Flow, *flow.Execution) {
+	tb.Helper()
+	b := setup(tb)
+	f := b.createFlow(tb, n)
+	return b, f, b.createExecution(tb, f)
 }
 
 // createFlow stores a valid flow of n chained steps for b.company.

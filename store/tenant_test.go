@@ -52,10 +52,8 @@ var acrossCompanies = map[string]string{
 // changes nothing.
 func TestZeroCompanyRefused(t *testing.T) {
 	t.Parallel()
-	b := setup(t)
+	b, f, e := setupExecution(t, 2)
 	ctx := context.Background()
-	f := b.createFlow(t, 2)
-	e := b.createExecution(t, f)
 	in, err := flow.DecodeFlow([]byte(`{"name": "replaced", "steps": [{"step_number": 1, "webhook_method": "GET", "webhook_url": "https://example.com"}]}`))
 	if err != nil {
 		t.Fatal(err)
@@ -202,10 +200,8 @@ func TestZeroCompanyRefused(t *testing.T) {
 // do.
 func TestReadsForOneCompany(t *testing.T) {
 	t.Parallel()
-	b := setup(t)
+	b, f, e := setupExecution(t, 1)
 	ctx := context.Background()
-	f := b.createFlow(t, 1)
-	e := b.createExecution(t, f)
 	other := uuid.New()
 	for name, call := range map[string]func() error{
 		"FlowGet":        func() error { _, err := b.store.FlowGet(ctx, other, f.ID); return err },
@@ -244,10 +240,8 @@ func TestReadsForOneCompany(t *testing.T) {
 // them refuse to run on the pool.
 func TestLocksNeedTransaction(t *testing.T) {
 	t.Parallel()
-	b := setup(t)
+	b, _, e := setupExecution(t, 1)
 	ctx := context.Background()
-	f := b.createFlow(t, 1)
-	e := b.createExecution(t, f)
 	for name, call := range map[string]func() error{
 		"ExecutionLock":   func() error { _, err := b.store.ExecutionLock(ctx, b.company, e.ID); return err },
 		"ExecutionCancel": func() error { _, err := b.store.ExecutionCancel(ctx, b.company, e.ID); return err },

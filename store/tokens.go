@@ -76,16 +76,8 @@ func (s *Store) TokenList(ctx context.Context, companyID uuid.UUID) ([]*Token, e
 	if err := requireCompany("list tokens", companyID); err != nil {
 		return nil, err
 	}
-	rows, err := s.db.Query(ctx, `SELECT `+tokenColumns+` FROM api_tokens
+	return queryAll(ctx, s.db, "list tokens", scanToken, `SELECT `+tokenColumns+` FROM api_tokens
 		WHERE company_id = $1 ORDER BY created_at DESC, id DESC`, companyID)
-	if err != nil {
-		return nil, fmt.Errorf("list tokens: %w", err)
-	}
-	list, err := collect(rows, scanToken)
-	if err != nil {
-		return nil, fmt.Errorf("list tokens: %w", err)
-	}
-	return list, nil
 }
 
 // TokenRevoke revokes a token of the company and returns it; revoking a

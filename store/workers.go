@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
 )
 
 // WorkerHeartbeat records that the worker process clientID (its River
@@ -81,7 +82,7 @@ func (s *Store) JobRescueOrphans(ctx context.Context, p RescueParams) ([]Rescued
 	if running == nil {
 		running = []int64{}
 	}
-	rows, err := s.db.Query(ctx, `UPDATE river_job j SET
+	return queryAll(ctx, s.db, "rescue jobs of dead workers", scanRescuedJob, `UPDATE river_job j SET
 			state = 'available',
 			scheduled_at = now(),
 			errors = array_append(j.errors, jsonb_build_object(
@@ -111,22 +112,15 @@ func (s *Store) JobRescueOrphans(ctx context.Context, p RescueParams) ([]Rescued
 		WHERE j.id = o.id AND j.state = 'running'
 		RETURNING j.id, coalesce(j.args->>'execution_id', ''), o.worker`,
 		p.Queue, p.After.Seconds(), p.Self, running)
-	if err != nil {
-		return nil, fmt.Errorf("rescue jobs of dead workers: %w", err)
+}
+
+// scanRescuedJob scans a row JobRescueOrphans returns; a job whose args
+// hold no execution id has uuid.Nil.
+func scanRescuedJob(row pgx.Row) (j RescuedJob, err error) {
+	var execID string
+	if err := row.Scan(&j.ID, &execID, &j.Worker); err != nil {
+		return j, err
 	}
-	defer rows.Close()
-	var out []RescuedJob
-	for rows.Next() {
-		var j RescuedJob
-		var execID string
-		if err := rows.Scan(&j.ID, &execID, &j.Worker); err != nil {
-			return nil, fmt.Errorf("rescue jobs of dead workers: %w", err)
-		}
-		j.ExecutionID, _ = uuid.Parse(execID)
-		out = append(out, j)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("rescue jobs of dead workers: %w", err)
-	}
-	return out, nil
+	j.ExecutionID, _ = uuid.Parse(execID)
+	return j, nil
 }

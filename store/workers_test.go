@@ -8,22 +8,19 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/google/uuid"
-	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/jackc/pgx/v5"
 
-	"github.com/flowd/flowd/internal/testdb"
 	"github.com/flowd/flowd/store"
 )
 
 type workersBundle struct {
-	pool  *pgxpool.Pool
-	store *store.Store
+	*testBundle
 	queue string // a queue of the test's own, so parallel tests do not see each other's jobs
 }
 
 func setupWorkers(t *testing.T) *workersBundle {
 	t.Helper()
-	pool := testdb.Pool(t)
-	return &workersBundle{pool: pool, store: store.New(pool, testdb.Keys()), queue: "q_" + uuid.NewString()[:8]}
+	return &workersBundle{testBundle: setup(t), queue: "q_" + uuid.NewString()[:8]}
 }
 
 // runningJob inserts a running job of b.queue last attempted by worker,
@@ -177,15 +174,10 @@ func TestWorkerDeleteDead(t *testing.T) {
 	if _, err := b.store.WorkerDeleteDead(ctx, time.Hour); err != nil {
 		t.Fatal(err)
 	}
-	rows, err := b.pool.Query(ctx, `SELECT client_id FROM flowd_workers WHERE client_id = ANY($1) ORDER BY client_id`, []string{gone, holding, alive})
+	rows, _ := b.pool.Query(ctx, `SELECT client_id FROM flowd_workers WHERE client_id = ANY($1) ORDER BY client_id`, []string{gone, holding, alive})
+	left, err := pgx.CollectRows(rows, pgx.RowTo[string])
 	if err != nil {
 		t.Fatal(err)
-	}
-	var left []string
-	for rows.Next() {
-		var s string
-		_ = rows.Scan(&s)
-		left = append(left, s)
 	}
 	want := []string{holding, alive}
 	if want[0] > want[1] {

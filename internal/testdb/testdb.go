@@ -64,34 +64,53 @@ func create() error {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
-	conn, err := pgx.Connect(ctx, admin)
-	if err != nil {
-		return fmt.Errorf("connect %s: %w", redactURL(admin), err)
-	}
-	defer conn.Close(ctx)
-
 	wd, _ := os.Getwd()
 	pkg := regexp.MustCompile(`[^a-z0-9]+`).ReplaceAllString(strings.ToLower(filepath.Base(wd)), "_")
 	dbName = fmt.Sprintf("flowd_test_%s_%d_%04d", pkg, os.Getpid(), rand.IntN(10000))
-	if _, err := conn.Exec(ctx, "CREATE DATABASE "+pgx.Identifier{dbName}.Sanitize()); err != nil {
-		return fmt.Errorf("create database %s: %w", dbName, err)
-	}
-	cfg, err := pgx.ParseConfig(admin)
-	if err != nil {
+	if dbURL, err = createDatabase(ctx, admin, dbName); err != nil {
 		return err
 	}
-	cfg.Database = dbName
-	dbURL = store.ConnStringWithDatabase(admin, dbName)
 	pcfg, err := pgxpool.ParseConfig(dbURL)
 	if err != nil {
 		return fmt.Errorf("parse %s: %w", redactURL(dbURL), err)
 	}
 	pcfg.MaxConns = 20
 	pool, err = pgxpool.NewWithConfig(ctx, pcfg)
+	return err
+}
+
+// createDatabase creates the database name on the server of admin,
+// migrates it, and returns its connection string.
+func createDatabase(ctx context.Context, admin, name string) (string, error) {
+	conn, err := pgx.Connect(ctx, admin)
 	if err != nil {
-		return err
+		return "", fmt.Errorf("connect %s: %w", redactURL(admin), err)
 	}
-	return store.Migrate(ctx, pool, nil)
+	defer conn.Close(ctx)
+	if _, err := conn.Exec(ctx, "CREATE DATABASE "+pgx.Identifier{name}.Sanitize()); err != nil {
+		return "", fmt.Errorf("create database %s: %w", name, err)
+	}
+	url := store.ConnStringWithDatabase(admin, name)
+	p, err := pgxpool.New(ctx, url)
+	if err != nil {
+		return "", fmt.Errorf("connect %s: %w", name, err)
+	}
+	defer p.Close()
+	if err := store.Migrate(ctx, p, nil); err != nil {
+		return "", fmt.Errorf("migrate %s: %w", name, err)
+	}
+	return url, nil
+}
+
+// dropDatabase drops the database name on the server of admin, whoever
+// is still connected to it.
+func dropDatabase(admin, name string) {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if conn, err := pgx.Connect(ctx, admin); err == nil {
+		_, _ = conn.Exec(ctx, "DROP DATABASE IF EXISTS "+pgx.Identifier{name}.Sanitize()+" WITH (FORCE)")
+		conn.Close(ctx)
+	}
 }
 
 func redactURL(s string) string {
@@ -110,33 +129,27 @@ func NewDatabase(tb testing.TB) string {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
-	conn, err := pgx.Connect(ctx, admin)
-	if err != nil {
-		tb.Fatalf("connect %s: %v", redactURL(admin), err)
-	}
-	defer conn.Close(ctx)
 	name := fmt.Sprintf("flowd_test_x_%d_%06d", os.Getpid(), rand.IntN(1000000))
-	if _, err := conn.Exec(ctx, "CREATE DATABASE "+pgx.Identifier{name}.Sanitize()); err != nil {
-		tb.Fatalf("create database %s: %v", name, err)
-	}
-	tb.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-		defer cancel()
-		if conn, err := pgx.Connect(ctx, admin); err == nil {
-			_, _ = conn.Exec(ctx, "DROP DATABASE IF EXISTS "+pgx.Identifier{name}.Sanitize()+" WITH (FORCE)")
-			conn.Close(ctx)
-		}
-	})
-	url := store.ConnStringWithDatabase(admin, name)
-	p, err := pgxpool.New(ctx, url)
+	tb.Cleanup(func() { dropDatabase(admin, name) })
+	url, err := createDatabase(ctx, admin, name)
 	if err != nil {
-		tb.Fatalf("connect %s: %v", name, err)
-	}
-	defer p.Close()
-	if err := store.Migrate(ctx, p, nil); err != nil {
-		tb.Fatalf("migrate %s: %v", name, err)
+		tb.Fatal(err)
 	}
 	return url
+}
+
+// NewPool creates another freshly migrated database (NewDatabase) and
+// returns a pool on it, closed at the test's cleanup: for a test whose
+// rows must be the only ones (a plan read after ANALYZE, a walk over
+// every company's rows).
+func NewPool(tb testing.TB) *pgxpool.Pool {
+	tb.Helper()
+	p, err := pgxpool.New(context.Background(), NewDatabase(tb))
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(p.Close)
+	return p
 }
 
 // Main runs the package's tests, then the cleanups, and then drops its test
@@ -149,14 +162,9 @@ func Main(m *testing.M, cleanups ...func()) {
 	}
 	if pool != nil {
 		pool.Close()
-		if admin, err := AdminURL(); err == nil {
-			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-			if conn, err := pgx.Connect(ctx, admin); err == nil {
-				_, _ = conn.Exec(ctx, "DROP DATABASE IF EXISTS "+pgx.Identifier{dbName}.Sanitize()+" WITH (FORCE)")
-				conn.Close(ctx)
-			}
-			cancel()
-		}
+	}
+	if admin, err := AdminURL(); err == nil && dbName != "" {
+		dropDatabase(admin, dbName)
 	}
 	os.Exit(code)
 }

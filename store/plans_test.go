@@ -1,0 +1,207 @@
+package store_test
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/flowd/flowd/flow"
+	"github.com/flowd/flowd/internal/testdb"
+	"github.com/flowd/flowd/store"
+)
+
+// The tests of this file read the plans of the queries that must read
+// through an index whatever the size of the tables.
+
+// TestEventSubscribersIndexed: the subscribers of an event are found
+// through the primary key of flow_event_subscriptions, reading only the
+// matching rows, while the company has 5,000 other subscribed flows — the
+// publisher never scans the company's flows. On a database of its own, so
+// that ANALYZE sees only these rows.
+func TestEventSubscribersIndexed(t *testing.T) {
+	t.Parallel()
+	b := setupOn(testdb.NewPool(t))
+	ctx := context.Background()
+	// 5,000 flows subscribed to lead.created, written in bulk.
+	_, err := b.pool.Exec(ctx, `WITH f AS (
+			INSERT INTO flows (id, company_id, created_by, workspace_id, name, retry_delay, retry_delay_unit,
+				max_retries, status, flow_direction, hook_secret, events)
+			SELECT gen_random_uuid(), $1, $1, 'default', 'bulk ' || n, 1, 'seconds', 0, 'running', 'outbound', 'x', '{lead.created}'
+			FROM generate_series(1, 5000) n RETURNING id)
+		INSERT INTO flow_event_subscriptions (company_id, workspace_id, pattern, flow_id)
+		SELECT $1, 'default', 'lead.created', id FROM f`, b.company)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var want []uuid.UUID
+	for _, patterns := range []string{`["call.ended"]`, `["call.*"]`, `["*", "call.ended"]`} {
+		in, err := flow.DecodeFlow([]byte(`{"name": "sub", "events": ` + patterns + `,
+			"steps": [{"step_number": 1, "webhook_method": "POST", "webhook_url": "https://example.com"}]}`))
+		if err != nil {
+			t.Fatal(err)
+		}
+		f, err := b.store.FlowCreate(ctx, b.company, uuid.New(), in, "whsec_x")
+		if err != nil {
+			t.Fatal(err)
+		}
+		want = append(want, f.ID)
+	}
+	if _, err := b.pool.Exec(ctx, `ANALYZE flows, flow_event_subscriptions`); err != nil {
+		t.Fatal(err)
+	}
+	subs, err := b.store.EventSubscribers(ctx, b.company, "default", "call.ended")
+	if err != nil || len(subs) != len(want) {
+		t.Fatalf("EventSubscribers: %d flows (%v); want %d, each once", len(subs), err, len(want))
+	}
+	for i, s := range subs {
+		if s.FlowID != want[i] || s.Version != 1 || s.EventFilter != nil {
+			t.Errorf("subscriber %d: %+v, want flow %s version 1", i, s, want[i])
+		}
+	}
+
+	plan := explain(t, b.pool, store.EventSubscribersQuery, b.company, "default", flow.EventPatternsFor("call.ended"))
+	var shape []string
+	subsIndexed := false
+	for _, p := range plan.find(func(p *planNode) bool { return p.RelationName != "" || p.IndexName != "" }) {
+		shape = append(shape, p.String())
+		if p.NodeType == "Seq Scan" {
+			t.Errorf("the lookup scans %s", p.RelationName)
+		}
+		if p.IndexName == "flow_event_subscriptions_pkey" {
+			subsIndexed = true
+			if p.ActualRows > 4 { // call.ended twice (one flow), call.*, *
+				t.Errorf("the subscription index read %d rows; want only the matching ones", p.ActualRows)
+			}
+		}
+	}
+	if !subsIndexed {
+		t.Errorf("flow_event_subscriptions_pkey does not serve the lookup")
+	}
+	t.Logf("plan: %v", shape)
+}
+
+// TestExecutionHoursPlan seeds 100,000 executions of one flow over 30
+// days and 100,000 of another in the last 24 hours, and reads the plan of
+// the hourly query. With a long history it must range-scan
+// executions_flow_created_idx and read only the window's rows, never the
+// history. When the window holds most of the table (the second flow's
+// 100,000 rows are a large part of this test database), a sequential scan
+// is the planner's right choice and only the plan is logged. The timings it
+// logs (go test -run TestExecutionHoursPlan -v ./store/) are the README's
+// measurement; nothing here asserts a duration.
+func TestExecutionHoursPlan(t *testing.T) {
+	t.Parallel()
+	if testing.Short() {
+		t.Skip("seeds 200,000 executions")
+	}
+	b := setup(t)
+	ctx := context.Background()
+	now := time.Now().UTC()
+	since := now.Truncate(time.Hour).Add(-23 * time.Hour)
+	for _, tc := range []struct {
+		name string
+		span time.Duration // the executions are spread evenly over span before now
+		// indexed: the plan must read the window through the index.
+		indexed bool
+	}{
+		{"100k over 30 days", 30 * 24 * time.Hour, true},
+		{"100k in the last 24 hours", 23 * time.Hour, false},
+	} {
+		flowID := b.createFlow(t, 1).ID
+		const n = 100_000
+		_, err := b.pool.Exec(ctx, `INSERT INTO executions
+			(id, flow_id, company_id, flow_version, status, trigger, created_at, executed_at, finished_at)
+			SELECT gen_random_uuid(), $1, $2, 1,
+				CASE WHEN i % 20 = 0 THEN 'failed' WHEN i % 97 = 0 THEN 'cancelled' ELSE 'success' END,
+				'manual', t, t, t + (100 + i % 900) * interval '1 millisecond'
+			FROM generate_series(1, $3::int) AS i,
+				LATERAL (SELECT $4::timestamptz - i * ($5::float8 / $3) * interval '1 second') AS x(t)`,
+			flowID, b.company, n, now, tc.span.Seconds())
+		if err != nil {
+			t.Fatalf("seed: %v", err)
+		}
+		if _, err := b.pool.Exec(ctx, `ANALYZE executions`); err != nil {
+			t.Fatal(err)
+		}
+		var inWindow int
+		if err := b.pool.QueryRow(ctx, `SELECT count(*) FROM executions WHERE flow_id = $1 AND created_at >= $2`,
+			flowID, since).Scan(&inWindow); err != nil {
+			t.Fatal(err)
+		}
+		plan := explain(t, b.pool, store.ExecutionHoursQuery, b.company, []uuid.UUID{flowID}, since)
+		scans := plan.find(func(p *planNode) bool { return p.RelationName == "executions" || p.IndexName != "" })
+		var shape []string
+		indexed, rowsRead := false, 0
+		for _, p := range scans {
+			shape = append(shape, p.String())
+			switch p.NodeType {
+			case "Index Scan", "Index Only Scan", "Bitmap Index Scan":
+				indexed = indexed || p.IndexName == "executions_flow_created_idx"
+				rowsRead = max(rowsRead, p.ActualRows)
+			}
+		}
+		if tc.indexed && !indexed {
+			t.Errorf("%s: executions_flow_created_idx does not serve the query: %v", tc.name, shape)
+		}
+		if tc.indexed && rowsRead != inWindow {
+			t.Errorf("%s: the index scan read %d rows, the window holds %d", tc.name, rowsRead, inWindow)
+		}
+		t.Logf("%s: %d executions in the window, plan %v, execution time %.1f ms",
+			tc.name, inWindow, shape, plan.ExecutionTime)
+	}
+}
+
+// plan is the output of EXPLAIN (ANALYZE, BUFFERS, FORMAT JSON) of one
+// statement.
+type plan struct {
+	planNode
+	ExecutionTime float64 // milliseconds
+}
+
+// explain runs query with args under EXPLAIN ANALYZE and returns its plan.
+func explain(t *testing.T, pool *pgxpool.Pool, query string, args ...any) *plan {
+	t.Helper()
+	var raw []byte
+	if err := pool.QueryRow(context.Background(), `EXPLAIN (ANALYZE, BUFFERS, FORMAT JSON) `+query, args...).Scan(&raw); err != nil {
+		t.Fatalf("explain: %v", err)
+	}
+	var plans []struct {
+		Plan          planNode `json:"Plan"`
+		ExecutionTime float64  `json:"Execution Time"`
+	}
+	if err := json.Unmarshal(raw, &plans); err != nil || len(plans) != 1 {
+		t.Fatalf("explain output: %v: %s", err, raw)
+	}
+	return &plan{planNode: plans[0].Plan, ExecutionTime: plans[0].ExecutionTime}
+}
+
+// planNode is a node of EXPLAIN (FORMAT JSON).
+type planNode struct {
+	NodeType     string     `json:"Node Type"`
+	RelationName string     `json:"Relation Name"`
+	IndexName    string     `json:"Index Name"`
+	ActualRows   int        `json:"Actual Rows"`
+	Plans        []planNode `json:"Plans"`
+}
+
+// String is the node as the tests log it.
+func (p *planNode) String() string {
+	return fmt.Sprintf("%s %s %s rows=%d", p.NodeType, p.RelationName, p.IndexName, p.ActualRows)
+}
+
+// find returns the nodes of the tree for which match is true, depth first.
+func (p *planNode) find(match func(*planNode) bool) []*planNode {
+	var out []*planNode
+	if match(p) {
+		out = append(out, p)
+	}
+	for i := range p.Plans {
+		out = append(out, p.Plans[i].find(match)...)
+	}
+	return out
+}
