@@ -45,6 +45,3 @@ func (s *Scheduler) WriteTriggerBatch(ctx context.Context, reqs []TriggerRequest
 	}
 	return out, nil
 }
-
-// ReindexSchedule is River's reindexer schedule for a job retention.
-var ReindexSchedule = reindexSchedule
