@@ -69,8 +69,8 @@ func (s *Server) eventPublish(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	key := r.Header.Get("Idempotency-Key")
-	if err := checkIdempotencyKey(key); err != nil {
+	key, err := idempotencyKey(r)
+	if err != nil {
 		return err
 	}
 	req, err := decodePublish(body)

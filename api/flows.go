@@ -41,6 +41,16 @@ func readBody(r *http.Request) ([]byte, error) {
 	return b, nil
 }
 
+// readStrict reads the body and decodes it into v with decodeStrict; it
+// returns the body too, for the checks v cannot make (refuseNull).
+func readStrict(r *http.Request, v any) ([]byte, error) {
+	body, err := readBody(r)
+	if err != nil {
+		return nil, err
+	}
+	return body, decodeStrict(body, v)
+}
+
 // createdFlow is a flow as returned by create, with its inbound hook
 // secret and, when flowd generated it, its outbound signing secret (both
 // shown this once).
@@ -114,14 +124,10 @@ func (s *Server) flowGet(w http.ResponseWriter, r *http.Request) error {
 
 // PUT /v1/webhooks/{id}
 func (s *Server) flowReplace(w http.ResponseWriter, r *http.Request) error {
-	id, err := pathID(r)
-	if err != nil {
-		return err
-	}
-	p := principalFrom(r.Context())
 	// The flow must exist for this company before the body is judged, so
 	// another company's id answers 404 whatever the body.
-	if _, err := s.store.FlowRunInfo(r.Context(), p.CompanyID, id); err != nil {
+	id, p, _, err := s.pathFlow(r)
+	if err != nil {
 		return err
 	}
 	body, err := readBody(r)
@@ -279,12 +285,9 @@ func (s *Server) flowClone(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	body, err := readBody(r)
-	if err != nil {
-		return err
-	}
 	var req cloneRequest
-	if err := decodeStrict(body, &req); err != nil {
+	body, err := readStrict(r, &req)
+	if err != nil {
 		return err
 	}
 	if err := refuseNull(body, cloneNullMessages); err != nil {

@@ -64,12 +64,8 @@ func (s *Server) tokenList(w http.ResponseWriter, r *http.Request) error {
 // POST /v1/tokens
 func (s *Server) tokenCreate(w http.ResponseWriter, r *http.Request) error {
 	p := principalFrom(r.Context())
-	body, err := readBody(r)
-	if err != nil {
-		return err
-	}
 	var in tokenRequest
-	if err := decodeStrict(body, &in); err != nil {
+	if _, err := readStrict(r, &in); err != nil {
 		return err
 	}
 	req, err := newTokenRequest(p, &in, time.Now())
