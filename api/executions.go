@@ -105,12 +105,8 @@ func (s *Server) flowTrigger(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	msg := "execution scheduled"
-	if !created {
-		msg = "execution already exists for this Idempotency-Key"
-	}
 	redactExecution(exec)
-	writeOK(w, http.StatusAccepted, msg, exec)
+	writeAccepted(w, created, "execution scheduled", "execution already exists for this Idempotency-Key", exec)
 	return nil
 }
 
