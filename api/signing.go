@@ -6,36 +6,9 @@ import (
 
 	"github.com/google/uuid"
 
-	"github.com/flowd/flowd/auth"
 	"github.com/flowd/flowd/flow"
 	"github.com/flowd/flowd/store"
 )
-
-// pathFlow returns the {id} of a request about a flow of the caller's
-// company, the caller and the flow's run info: another company's or an
-// unknown flow is a 404.
-func (s *Server) pathFlow(r *http.Request) (uuid.UUID, *auth.Principal, *store.FlowRunInfo, error) {
-	id, err := pathID(r)
-	if err != nil {
-		return uuid.Nil, nil, nil, err
-	}
-	p := principalFrom(r.Context())
-	info, err := s.store.FlowRunInfo(r.Context(), p.CompanyID, id)
-	if err != nil {
-		return uuid.Nil, nil, nil, err
-	}
-	return id, p, info, nil
-}
-
-// editableFlow is pathFlow for a request acting on a flow that may still
-// change: a deleted one is a 409.
-func (s *Server) editableFlow(r *http.Request) (uuid.UUID, *auth.Principal, error) {
-	id, p, info, err := s.pathFlow(r)
-	if err != nil {
-		return uuid.Nil, nil, err
-	}
-	return id, p, flow.CheckEdit(info.Status)
-}
 
 // signingSecret is the answer of the signing secret rotation (the secret
 // is shown this once).
