@@ -387,7 +387,7 @@ func TestHookRateLimitPerFlow(t *testing.T) {
 		c.HookRateBurst = 2
 	}})
 	target := flowdtest.NewTarget(t)
-	b := &testBundle{env: env, tenant: env.NewTenant(t), target: target.Server}
+	b := &testBundle{env: env, tenant: env.NewTenant(t), target: target}
 	f := b.createHooked(t, b.tenant, simpleFlow("limited", target.URL))
 	g := b.createHooked(t, b.tenant, simpleFlow("neighbour", target.URL))
 	b.hook(t, hookPath(f.ID, f.HookSecret), `{}`, http.StatusAccepted)
