@@ -35,6 +35,16 @@ func writeOK(w http.ResponseWriter, code int, message string, data any) {
 	writeJSON(w, code, envelope{Status: "ok", Message: message, Data: data})
 }
 
+// writeAccepted answers 202 for a request that starts work once per
+// idempotency key: msg when it was created now, again when an earlier
+// request with the key had already created it.
+func writeAccepted(w http.ResponseWriter, created bool, msg, again string, data any) {
+	if !created {
+		msg = again
+	}
+	writeOK(w, http.StatusAccepted, msg, data)
+}
+
 // requestError is a 400 for a bad query parameter, header or path value.
 type requestError struct {
 	field string

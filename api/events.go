@@ -69,8 +69,8 @@ func (s *Server) eventPublish(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	key := r.Header.Get("Idempotency-Key")
-	if err := checkIdempotencyKey(key); err != nil {
+	key, err := idempotencyKey(r)
+	if err != nil {
 		return err
 	}
 	req, err := decodePublish(body)
@@ -83,11 +83,8 @@ func (s *Server) eventPublish(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	msg := fmt.Sprintf("event published; %d executions started", len(ev.Executions))
-	if !created {
-		msg = "event already published with this Idempotency-Key; nothing started"
-	}
-	writeOK(w, http.StatusAccepted, msg, ev)
+	writeAccepted(w, created, fmt.Sprintf("event published; %d executions started", len(ev.Executions)),
+		"event already published with this Idempotency-Key; nothing started", ev)
 	return nil
 }
 

@@ -61,16 +61,18 @@ func decodeTrigger(body []byte) (*triggerRequest, error) {
 	return &req, nil
 }
 
-// checkIdempotencyKey refuses an Idempotency-Key that cannot be stored and
-// shown as text: too long, not UTF-8, or holding control characters.
-func checkIdempotencyKey(key string) error {
+// idempotencyKey returns the request's Idempotency-Key header ("" when
+// absent) and refuses one that cannot be stored and shown as text: too
+// long, not UTF-8, or holding control characters.
+func idempotencyKey(r *http.Request) (string, error) {
+	key := r.Header.Get("Idempotency-Key")
 	if len(key) > MaxIdempotencyKeyLen {
-		return badRequest("Idempotency-Key", "at most %d characters", MaxIdempotencyKeyLen)
+		return "", badRequest("Idempotency-Key", "at most %d characters", MaxIdempotencyKeyLen)
 	}
 	if !utf8.ValidString(key) || strings.ContainsFunc(key, unicode.IsControl) {
-		return badRequest("Idempotency-Key", "must be printable UTF-8 text")
+		return "", badRequest("Idempotency-Key", "must be printable UTF-8 text")
 	}
-	return nil
+	return key, nil
 }
 
 // POST /v1/webhooks/{id}/trigger
@@ -88,8 +90,8 @@ func (s *Server) flowTrigger(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	key := r.Header.Get("Idempotency-Key")
-	if err := checkIdempotencyKey(key); err != nil {
+	key, err := idempotencyKey(r)
+	if err != nil {
 		return err
 	}
 	exec, created, err := s.sched.Trigger(r.Context(), scheduler.TriggerRequest{
@@ -103,23 +105,15 @@ func (s *Server) flowTrigger(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	msg := "execution scheduled"
-	if !created {
-		msg = "execution already exists for this Idempotency-Key"
-	}
 	redactExecution(exec)
-	writeOK(w, http.StatusAccepted, msg, exec)
+	writeAccepted(w, created, "execution scheduled", "execution already exists for this Idempotency-Key", exec)
 	return nil
 }
 
 // GET /v1/webhooks/{id}/executions?limit=&cursor=&status=
 func (s *Server) executionList(w http.ResponseWriter, r *http.Request) error {
-	id, err := pathID(r)
+	id, p, _, err := s.pathFlow(r)
 	if err != nil {
-		return err
-	}
-	p := principalFrom(r.Context())
-	if _, err := s.store.FlowRunInfo(r.Context(), p.CompanyID, id); err != nil {
 		return err
 	}
 	q := r.URL.Query()
@@ -186,22 +180,18 @@ func writePage(w http.ResponseWriter, msg string, list any, next *store.Executio
 
 // GET /v1/executions/{id}
 func (s *Server) executionGet(w http.ResponseWriter, r *http.Request) error {
-	id, err := pathID(r)
-	if err != nil {
-		return err
-	}
-	p := principalFrom(r.Context())
-	e, err := s.store.ExecutionGet(r.Context(), p.CompanyID, id)
-	if err != nil {
-		return err
-	}
-	e.Attempts, err = s.store.StepAttemptListByExecution(r.Context(), p.CompanyID, e.ID)
-	if err != nil {
-		return err
-	}
-	redactExecution(e)
-	writeOK(w, http.StatusOK, "execution", e)
-	return nil
+	return onID(w, r, http.StatusOK, "execution", func(ctx context.Context, companyID, id uuid.UUID) (*flow.Execution, error) {
+		e, err := s.store.ExecutionGet(ctx, companyID, id)
+		if err != nil {
+			return nil, err
+		}
+		e.Attempts, err = s.store.StepAttemptListByExecution(ctx, companyID, e.ID)
+		if err != nil {
+			return nil, err
+		}
+		redactExecution(e)
+		return e, nil
+	})
 }
 
 // POST /v1/executions/{id}/cancel

@@ -19,6 +19,7 @@ import (
 
 	"github.com/google/uuid"
 
+	"github.com/flowd/flowd/auth"
 	"github.com/flowd/flowd/flow"
 	"github.com/flowd/flowd/store"
 )
@@ -33,12 +34,48 @@ func pathID(r *http.Request) (uuid.UUID, error) {
 	return id, nil
 }
 
+// pathFlow returns the {id} of a request about a flow of the caller's
+// company, the caller and the flow's run info: another company's or an
+// unknown flow is a 404.
+func (s *Server) pathFlow(r *http.Request) (uuid.UUID, *auth.Principal, *store.FlowRunInfo, error) {
+	id, err := pathID(r)
+	if err != nil {
+		return uuid.Nil, nil, nil, err
+	}
+	p := principalFrom(r.Context())
+	info, err := s.store.FlowRunInfo(r.Context(), p.CompanyID, id)
+	if err != nil {
+		return uuid.Nil, nil, nil, err
+	}
+	return id, p, info, nil
+}
+
+// editableFlow is pathFlow for a request acting on a flow that may still
+// change: a deleted one is a 409.
+func (s *Server) editableFlow(r *http.Request) (uuid.UUID, *auth.Principal, error) {
+	id, p, info, err := s.pathFlow(r)
+	if err != nil {
+		return uuid.Nil, nil, err
+	}
+	return id, p, flow.CheckEdit(info.Status)
+}
+
 func readBody(r *http.Request) ([]byte, error) {
 	b, err := io.ReadAll(r.Body)
 	if err != nil {
 		return nil, err
 	}
 	return b, nil
+}
+
+// readStrict reads the body and decodes it into v with decodeStrict; it
+// returns the body too, for the checks v cannot make (refuseNull).
+func readStrict(r *http.Request, v any) ([]byte, error) {
+	body, err := readBody(r)
+	if err != nil {
+		return nil, err
+	}
+	return body, decodeStrict(body, v)
 }
 
 // createdFlow is a flow as returned by create, with its inbound hook
@@ -114,14 +151,10 @@ func (s *Server) flowGet(w http.ResponseWriter, r *http.Request) error {
 
 // PUT /v1/webhooks/{id}
 func (s *Server) flowReplace(w http.ResponseWriter, r *http.Request) error {
-	id, err := pathID(r)
-	if err != nil {
-		return err
-	}
-	p := principalFrom(r.Context())
 	// The flow must exist for this company before the body is judged, so
 	// another company's id answers 404 whatever the body.
-	if _, err := s.store.FlowRunInfo(r.Context(), p.CompanyID, id); err != nil {
+	id, p, _, err := s.pathFlow(r)
+	if err != nil {
 		return err
 	}
 	body, err := readBody(r)
@@ -279,12 +312,9 @@ func (s *Server) flowClone(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	body, err := readBody(r)
-	if err != nil {
-		return err
-	}
 	var req cloneRequest
-	if err := decodeStrict(body, &req); err != nil {
+	body, err := readStrict(r, &req)
+	if err != nil {
 		return err
 	}
 	if err := refuseNull(body, cloneNullMessages); err != nil {

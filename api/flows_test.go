@@ -6,7 +6,6 @@ import (
 	"flag"
 	"fmt"
 	"net/http"
-	"net/http/httptest"
 	"net/url"
 	"os"
 	"regexp"
@@ -32,27 +31,19 @@ var update = flag.Bool("update", false, "rewrite golden files")
 type testBundle struct {
 	env    *flowdtest.Env
 	tenant *flowdtest.Tenant
-	target *httptest.Server
+	target *flowdtest.Target
 }
 
-// setup returns the package's flowd, a fresh company, and a target server
+// setup returns the package's flowd, a fresh company, and a target
 // answering the seed flow's two steps (/step/1, /step/2) and anything else
 // with {"ok": true, ...}.
 func setup(t *testing.T) *testBundle {
 	t.Helper()
 	env := flowdtest.Shared(t)
-	target := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("Content-Type", "application/json")
-		switch r.URL.Path {
-		case "/step/1":
-			fmt.Fprint(w, `{"success": true, "result": {"id": "19x1"}}`)
-		case "/step/2":
-			fmt.Fprint(w, `{"success": true, "result": [{"id": "12x5", "firstname": "Ann", "lastname": "Lee", "email": "ann@x.io", "mobile": "555"}]}`)
-		default:
-			fmt.Fprint(w, `{"ok": true, "token": "t-1", "id": 7}`)
-		}
-	}))
-	t.Cleanup(target.Close)
+	target := flowdtest.NewTarget(t)
+	target.JSON("/step/1", `{"success": true, "result": {"id": "19x1"}}`)
+	target.JSON("/step/2", `{"success": true, "result": [{"id": "12x5", "firstname": "Ann", "lastname": "Lee", "email": "ann@x.io", "mobile": "555"}]}`)
+	target.JSON("", `{"ok": true, "token": "t-1", "id": 7}`)
 	return &testBundle{env: env, tenant: env.NewTenant(t), target: target}
 }
 

@@ -207,11 +207,7 @@ func (s *Server) hookReceive(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	msg := "execution scheduled"
-	if !created {
-		msg = "delivery already received; execution of the first delivery"
-	}
-	writeOK(w, http.StatusAccepted, msg, hookAccepted{
+	writeAccepted(w, created, "execution scheduled", "delivery already received; execution of the first delivery", hookAccepted{
 		ExecutionID: exec.ID, FlowID: flowID, Status: exec.Status, Duplicate: !created,
 	})
 	return nil

@@ -3,13 +3,10 @@ package api_test
 import (
 	"encoding/json"
 	"fmt"
-	"io"
 	"net/http"
-	"net/http/httptest"
 	"net/url"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -21,40 +18,22 @@ import (
 	"github.com/flowd/flowd/internal/flowdtest"
 )
 
-// recorder is a target that keeps every request it gets and answers with
-// a fixed JSON body.
-type recorder struct {
-	*httptest.Server
-	mu   sync.Mutex
-	reqs []recorded
-}
-
+// recorded is a request a flowdtest.Target received, with its JSON body
+// decoded.
 type recorded struct {
 	Query string
 	Body  map[string]any
 }
 
-func newRecorder(t *testing.T, answer string) *recorder {
-	t.Helper()
-	rec := &recorder{}
-	rec.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		raw, _ := io.ReadAll(r.Body)
+// received returns the requests tg received, in order.
+func received(tg *flowdtest.Target) []recorded {
+	var out []recorded
+	for _, r := range tg.Requests("") {
 		var body map[string]any
-		_ = json.Unmarshal(raw, &body)
-		rec.mu.Lock()
-		rec.reqs = append(rec.reqs, recorded{Query: r.URL.RawQuery, Body: body})
-		rec.mu.Unlock()
-		w.Header().Set("Content-Type", "application/json")
-		_, _ = io.WriteString(w, answer)
-	}))
-	t.Cleanup(rec.Close)
-	return rec
-}
-
-func (rec *recorder) received() []recorded {
-	rec.mu.Lock()
-	defer rec.mu.Unlock()
-	return append([]recorded(nil), rec.reqs...)
+		_ = json.Unmarshal([]byte(r.Body), &body)
+		out = append(out, recorded{Query: r.Query, Body: body})
+	}
+	return out
 }
 
 // hookedFlow is a flow as created, with its hook secret.
@@ -147,7 +126,7 @@ func (b *testBundle) executionCount(t *testing.T, tn *flowdtest.Tenant, flowID u
 func TestHookTokenMapsPayloadIntoVariables(t *testing.T) {
 	t.Parallel()
 	b := setup(t)
-	rec := newRecorder(t, `{"ok": true}`)
+	rec := flowdtest.NewTarget(t)
 	f := b.createHooked(t, b.tenant, mappedFlow(rec.URL))
 	body := `{"contact": {"email": "ann@x.io"}, "count": 3, "tags": ["a", "b"], "ignored": true}`
 	a := b.hook(t, hookPath(f.ID, f.HookSecret), body, http.StatusAccepted)
@@ -164,7 +143,7 @@ func TestHookTokenMapsPayloadIntoVariables(t *testing.T) {
 		t.Errorf("execution payload: %s", done.Payload)
 	}
 	want := []recorded{{Body: map[string]any{"email": "ann@x.io", "count": 3.0, "tags": []any{"a", "b"}, "text": "n=3"}}}
-	if d := cmp.Diff(want, rec.received()); d != "" {
+	if d := cmp.Diff(want, received(rec)); d != "" {
 		t.Errorf("target received (-want +got):\n%s", d)
 	}
 
@@ -184,7 +163,7 @@ func TestHookTokenMapsPayloadIntoVariables(t *testing.T) {
 func TestHookSignature(t *testing.T) {
 	t.Parallel()
 	b := setup(t)
-	rec := newRecorder(t, `{"ok": true}`)
+	rec := flowdtest.NewTarget(t)
 	f := b.createHooked(t, b.tenant, mappedFlow(rec.URL))
 	path := hookPath(f.ID, "")
 	body := `{"contact": {"email": "sig@x.io"}, "count": 1, "tags": []}`
@@ -195,7 +174,7 @@ func TestHookSignature(t *testing.T) {
 	if done.Status != "success" {
 		t.Fatalf("signed hook execution: %s %v", done.Status, done.ErrorMessage)
 	}
-	if got := rec.received(); len(got) != 1 || got[0].Body["email"] != "sig@x.io" {
+	if got := received(rec); len(got) != 1 || got[0].Body["email"] != "sig@x.io" {
 		t.Errorf("target received %+v", got)
 	}
 
@@ -407,8 +386,7 @@ func TestHookRateLimitPerFlow(t *testing.T) {
 		c.HookRateLimit = 0.001
 		c.HookRateBurst = 2
 	}})
-	target := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {}))
-	t.Cleanup(target.Close)
+	target := flowdtest.NewTarget(t)
 	b := &testBundle{env: env, tenant: env.NewTenant(t), target: target}
 	f := b.createHooked(t, b.tenant, simpleFlow("limited", target.URL))
 	g := b.createHooked(t, b.tenant, simpleFlow("neighbour", target.URL))
@@ -439,7 +417,8 @@ func TestHookInboundRecords(t *testing.T) {
 		items = append(items, fmt.Sprintf(`{"id": %d, "contact": {"email": "c%d@x.io"}}`, i, i))
 	}
 	items[1] = `{"id": 1}` // no contact: its mapped field is null
-	rec := newRecorder(t, `{"data": {"items": [`+strings.Join(items, ",")+`]}}`)
+	rec := flowdtest.NewTarget(t)
+	rec.JSON("/contacts", `{"data": {"items": [`+strings.Join(items, ",")+`]}}`)
 	inbound := func(name string, fields map[string]any) map[string]any {
 		records := map[string]any{"step": 1, "path": "data.items"}
 		if fields != nil {
@@ -462,7 +441,7 @@ func TestHookInboundRecords(t *testing.T) {
 	if e.Status != "success" {
 		t.Fatalf("inbound execution: %s %v", e.Status, e.ErrorMessage)
 	}
-	if got := rec.received(); len(got) != 1 || got[0].Query != "since=2026-01-01" {
+	if got := received(rec); len(got) != 1 || got[0].Query != "since=2026-01-01" {
 		t.Errorf("target received %+v, want one call with since=2026-01-01", got)
 	}
 	var records []map[string]any
@@ -497,7 +476,7 @@ func TestHookInboundRecords(t *testing.T) {
 func TestHookRefusesUnstorableJSON(t *testing.T) {
 	t.Parallel()
 	b := setup(t)
-	rec := newRecorder(t, `{}`)
+	rec := flowdtest.NewTarget(t)
 	f := b.createHooked(t, b.tenant, mappedFlow(rec.URL))
 	for _, body := range []string{
 		`{"email": "a\u0000b"}`,

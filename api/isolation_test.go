@@ -3,9 +3,7 @@ package api_test
 import (
 	"context"
 	"fmt"
-	"io"
 	"net/http"
-	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
@@ -15,6 +13,7 @@ import (
 
 	"github.com/flowd/flowd/api"
 	"github.com/flowd/flowd/flow"
+	"github.com/flowd/flowd/internal/flowdtest"
 )
 
 // TestTenantIsolation walks every route that takes an id, as company B,
@@ -26,22 +25,12 @@ func TestTenantIsolation(t *testing.T) {
 	t.Parallel()
 	b := setup(t)
 	a, other := b.env.NewTenant(t), b.env.NewTenant(t)
-	release := make(chan struct{})
-	t.Cleanup(func() { close(release) })
-	target := http.NewServeMux()
-	target.HandleFunc("/hold", func(w http.ResponseWriter, r *http.Request) {
-		_, _ = io.Copy(io.Discard, r.Body) // so that a closed connection ends r.Context()
-		select {
-		case <-release:
-		case <-r.Context().Done():
-		}
-		fmt.Fprint(w, `{"ok": true}`)
-	})
-	target.HandleFunc("/fail", func(w http.ResponseWriter, r *http.Request) { http.Error(w, "down", 500) })
-	srv := newServer(t, target)
+	tg := flowdtest.NewTarget(t)
+	tg.Gate(t, "/hold")
+	tg.Handle("/fail", func(w http.ResponseWriter, r *http.Request, _ int) { http.Error(w, "down", 500) })
 
-	running := b.create(t, a, simpleFlow("A running", srv+"/hold"))
-	failing := b.create(t, a, simpleFlow("A failing", srv+"/fail"))
+	running := b.create(t, a, simpleFlow("A running", tg.URL+"/hold"))
+	failing := b.create(t, a, simpleFlow("A failing", tg.URL+"/fail"))
 	trigger := func(f *flow.Flow) uuid.UUID { return b.env.Trigger(t, a, f.ID, nil).ID }
 	inProgress := trigger(running)
 	failed := trigger(failing)
@@ -73,7 +62,7 @@ func TestTenantIsolation(t *testing.T) {
 	rowsBefore := countRows()
 
 	bodies := map[string]any{
-		"PUT /v1/webhooks/{id}":            simpleFlow("stolen", srv),
+		"PUT /v1/webhooks/{id}":            simpleFlow("stolen", tg.URL),
 		"POST /v1/webhooks/{id}/trigger":   map[string]any{"variables": map[string]any{"x": 1}},
 		"POST /v1/integrations/{id}/clone": map[string]any{"flow_name": "stolen"},
 	}
@@ -118,12 +107,4 @@ func TestTenantIsolation(t *testing.T) {
 	if r := b.env.Do(t, a, "POST", "/v1/executions/"+failed.String()+"/retry", nil); r.Code != http.StatusAccepted {
 		t.Errorf("company A retries its execution: %d %s", r.Code, r.Raw)
 	}
-}
-
-// newServer starts an httptest server for h and returns its URL.
-func newServer(t *testing.T, h http.Handler) string {
-	t.Helper()
-	s := httptest.NewServer(h)
-	t.Cleanup(s.Close)
-	return s.URL
 }

@@ -5,7 +5,6 @@ import (
 	"regexp"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/google/uuid"
 
@@ -14,18 +13,9 @@ import (
 	"github.com/flowd/flowd/internal/flowdtest"
 )
 
-// tokenAnswer is the data of POST /v1/tokens.
-type tokenAnswer struct {
-	ID         uuid.UUID  `json:"id"`
-	Name       string     `json:"name"`
-	Scope      string     `json:"scope"`
-	UserID     uuid.UUID  `json:"user_id"`
-	CreatedAt  time.Time  `json:"created_at"`
-	ExpiresAt  *time.Time `json:"expires_at"`
-	LastUsedAt *time.Time `json:"last_used_at"`
-	RevokedAt  *time.Time `json:"revoked_at"`
-	Token      string     `json:"token"`
-}
+// tokenAnswer is the data of POST /v1/tokens; the other token routes
+// answer it without the secret.
+type tokenAnswer = api.TokenForTest
 
 // newToken makes, as admin, a token of admin's company from body (POST
 // /v1/tokens), and returns it and a tenant using it.

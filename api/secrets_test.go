@@ -54,6 +54,22 @@ func checkSecretHidden(t *testing.T, what string, data json.RawMessage) {
 	}
 }
 
+// createHidden sends body to path, wants 201 with the secret hidden (what
+// names the request), and returns the new flow's id.
+func (b *testBundle) createHidden(t *testing.T, what, path string, body any) uuid.UUID {
+	t.Helper()
+	r := b.env.Do(t, b.tenant, "POST", path, body)
+	if r.Code != http.StatusCreated {
+		t.Fatalf("%s: %d %s", what, r.Code, r.Raw)
+	}
+	checkSecretHidden(t, what, r.Data)
+	var f struct {
+		ID uuid.UUID `json:"id"`
+	}
+	r.Decode(t, &f)
+	return f.ID
+}
+
 // sentSecret triggers flow id and returns the X-Crm header the target got.
 func (b *testBundle) sentSecret(t *testing.T, tg *flowdtest.Target, id uuid.UUID) string {
 	t.Helper()
@@ -75,16 +91,8 @@ func TestSecretVariablesWriteOnly(t *testing.T) {
 	tg := flowdtest.NewTarget(t)
 	values := []string{"crm-A1-SECRET-first", "crm-B2-SECRET-second", "crm-C3-SECRET-clone"}
 
-	created := b.env.Do(t, b.tenant, "POST", "/v1/webhooks", secretFlow(tg.URL+"/crm", values[0]))
-	if created.Code != http.StatusCreated {
-		t.Fatalf("create: %d %s", created.Code, created.Raw)
-	}
-	checkSecretHidden(t, "POST /v1/webhooks", created.Data)
-	var f struct {
-		ID uuid.UUID `json:"id"`
-	}
-	created.Decode(t, &f)
-	path := "/v1/webhooks/" + f.ID.String()
+	id := b.createHidden(t, "POST /v1/webhooks", "/v1/webhooks", secretFlow(tg.URL+"/crm", values[0]))
+	path := "/v1/webhooks/" + id.String()
 	got := b.env.Do(t, b.tenant, "GET", path, nil)
 	checkSecretHidden(t, "GET /v1/webhooks/{id}", got.Data)
 	checkSecretHidden(t, "GET /v1/webhooks", b.env.Do(t, b.tenant, "GET", "/v1/webhooks", nil).Data)
@@ -95,14 +103,14 @@ func TestSecretVariablesWriteOnly(t *testing.T) {
 		t.Fatalf("PUT the answer back: %d %s", replaced.Code, replaced.Raw)
 	}
 	checkSecretHidden(t, "PUT /v1/webhooks/{id}", replaced.Data)
-	if sent := b.sentSecret(t, tg, f.ID); sent != values[0] {
+	if sent := b.sentSecret(t, tg, id); sent != values[0] {
 		t.Errorf("after a PUT without the value the step sent %q, want the stored %q", sent, values[0])
 	}
 	// A new value replaces it.
 	if r := b.env.Do(t, b.tenant, "PUT", path, secretFlow(tg.URL+"/crm", values[1])); r.Code != http.StatusOK {
 		t.Fatalf("PUT a new value: %d %s", r.Code, r.Raw)
 	}
-	if sent := b.sentSecret(t, tg, f.ID); sent != values[1] {
+	if sent := b.sentSecret(t, tg, id); sent != values[1] {
 		t.Errorf("after a PUT with a new value the step sent %q, want %q", sent, values[1])
 	}
 
@@ -114,16 +122,8 @@ func TestSecretVariablesWriteOnly(t *testing.T) {
 		{map[string]any{"flow_name": "copy"}, values[1]},
 		{map[string]any{"flow_name": "override", "dynamicVariables": map[string]any{"crm": values[2]}}, values[2]},
 	} {
-		cloned := b.env.Do(t, b.tenant, "POST", "/v1/integrations/"+f.ID.String()+"/clone", tc.body)
-		if cloned.Code != http.StatusCreated {
-			t.Fatalf("clone: %d %s", cloned.Code, cloned.Raw)
-		}
-		checkSecretHidden(t, "POST /v1/integrations/{id}/clone", cloned.Data)
-		var c struct {
-			ID uuid.UUID `json:"id"`
-		}
-		cloned.Decode(t, &c)
-		if sent := b.sentSecret(t, tg, c.ID); sent != tc.want {
+		clone := b.createHidden(t, "POST /v1/integrations/{id}/clone", "/v1/integrations/"+id.String()+"/clone", tc.body)
+		if sent := b.sentSecret(t, tg, clone); sent != tc.want {
 			t.Errorf("clone %v sent %q, want %q", tc.body, sent, tc.want)
 		}
 	}

@@ -6,26 +6,9 @@ import (
 
 	"github.com/google/uuid"
 
-	"github.com/flowd/flowd/auth"
 	"github.com/flowd/flowd/flow"
 	"github.com/flowd/flowd/store"
 )
-
-// editableFlow returns the {id} of a request acting on a flow of the
-// caller's company that may still change: another company's or an unknown
-// flow is a 404, a deleted one a 409.
-func (s *Server) editableFlow(r *http.Request) (uuid.UUID, *auth.Principal, error) {
-	id, err := pathID(r)
-	if err != nil {
-		return uuid.Nil, nil, err
-	}
-	p := principalFrom(r.Context())
-	info, err := s.store.FlowRunInfo(r.Context(), p.CompanyID, id)
-	if err != nil {
-		return uuid.Nil, nil, err
-	}
-	return id, p, flow.CheckEdit(info.Status)
-}
 
 // signingSecret is the answer of the signing secret rotation (the secret
 // is shown this once).

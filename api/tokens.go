@@ -1,6 +1,7 @@
 package api
 
 import (
+	"context"
 	"fmt"
 	"net/http"
 	"time"
@@ -64,12 +65,8 @@ func (s *Server) tokenList(w http.ResponseWriter, r *http.Request) error {
 // POST /v1/tokens
 func (s *Server) tokenCreate(w http.ResponseWriter, r *http.Request) error {
 	p := principalFrom(r.Context())
-	body, err := readBody(r)
-	if err != nil {
-		return err
-	}
 	var in tokenRequest
-	if err := decodeStrict(body, &in); err != nil {
+	if _, err := readStrict(r, &in); err != nil {
 		return err
 	}
 	req, err := newTokenRequest(p, &in, time.Now())
@@ -128,16 +125,13 @@ func newTokenRequest(p *auth.Principal, in *tokenRequest, now time.Time) (*auth.
 
 // DELETE /v1/tokens/{id}
 func (s *Server) tokenRevoke(w http.ResponseWriter, r *http.Request) error {
-	id, err := pathID(r)
-	if err != nil {
-		return err
-	}
-	p := principalFrom(r.Context())
-	t, err := auth.Revoke(r.Context(), s.store, p, p.CompanyID, id)
-	if err != nil {
-		return err
-	}
-	s.auth.Forget(t.ID)
-	writeOK(w, http.StatusOK, fmt.Sprintf("token revoked; other processes refuse it within %s", auth.CacheTTL), viewToken(t))
-	return nil
+	msg := fmt.Sprintf("token revoked; other processes refuse it within %s", auth.CacheTTL)
+	return onID(w, r, http.StatusOK, msg, func(ctx context.Context, companyID, id uuid.UUID) (tokenView, error) {
+		t, err := auth.Revoke(ctx, s.store, principalFrom(ctx), companyID, id)
+		if err != nil {
+			return tokenView{}, err
+		}
+		s.auth.Forget(t.ID)
+		return viewToken(t), nil
+	})
 }

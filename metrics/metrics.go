@@ -6,6 +6,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promauto"
 
 	"github.com/flowd/flowd/engine"
 	"github.com/flowd/flowd/flow"
@@ -51,78 +52,45 @@ var (
 // New returns Metrics registered on a new registry, together with the Go
 // runtime and process collectors.
 func New() *Metrics {
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	m := &Metrics{
-		reg: prometheus.NewRegistry(),
-		executionsStarted: prometheus.NewCounter(prometheus.CounterOpts{
-			Name: "flowd_executions_started_total",
-			Help: "Executions that started running (their first step attempt was about to be sent); an execution retry does not count again.",
-		}),
-		executionsFinished: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "flowd_executions_finished_total",
-			Help: "Executions that ended, by final status (success, failed, cancelled).",
-		}, []string{"status"}),
-		stepAttempts: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "flowd_step_attempts_total",
-			Help: "HTTP attempts of steps, by outcome (success, failed, interrupted) and response status class (2xx, 3xx, 4xx, 5xx, or none when no response came back).",
-		}, []string{"outcome", "status_class"}),
-		stepDuration: prometheus.NewHistogram(prometheus.HistogramOpts{
-			Name:    "flowd_step_duration_seconds",
-			Help:    "Duration of step attempts, from rendering the request to the last byte of the response read.",
-			Buckets: stepBuckets,
-		}),
-		queueLag: prometheus.NewHistogram(prometheus.HistogramOpts{
-			Name:    "flowd_queue_lag_seconds",
-			Help:    "Time from an execution job becoming ready (its scheduled time) to a worker starting it, first job attempt only.",
-			Buckets: queueLagBuckets,
-		}),
-		retriesScheduled: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "flowd_retries_scheduled_total",
-			Help: "Retries scheduled, by kind: step (a failed step attempt will be sent again) or execution (a failed execution goes back to scheduled).",
-		}, []string{"kind"}),
-		stepsInFlight: prometheus.NewGauge(prometheus.GaugeOpts{
-			Name: "flowd_steps_in_flight",
-			Help: "Step HTTP requests being sent by this process right now.",
-		}),
-		httpRequests: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "flowd_http_requests_total",
-			Help: "Requests answered by the API listener, by route pattern and status class.",
-		}, []string{"route", "status_class"}),
-		httpDuration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+		reg: reg,
+		executionsStarted: newCounter(reg, "flowd_executions_started_total",
+			"Executions that started running (their first step attempt was about to be sent); an execution retry does not count again."),
+		executionsFinished: newCounterVec(reg, "flowd_executions_finished_total",
+			"Executions that ended, by final status (success, failed, cancelled).", "status"),
+		stepAttempts: newCounterVec(reg, "flowd_step_attempts_total",
+			"HTTP attempts of steps, by outcome (success, failed, interrupted) and response status class (2xx, 3xx, 4xx, 5xx, or none when no response came back).",
+			"outcome", "status_class"),
+		stepDuration: newHistogram(reg, "flowd_step_duration_seconds",
+			"Duration of step attempts, from rendering the request to the last byte of the response read.", stepBuckets),
+		queueLag: newHistogram(reg, "flowd_queue_lag_seconds",
+			"Time from an execution job becoming ready (its scheduled time) to a worker starting it, first job attempt only.", queueLagBuckets),
+		retriesScheduled: newCounterVec(reg, "flowd_retries_scheduled_total",
+			"Retries scheduled, by kind: step (a failed step attempt will be sent again) or execution (a failed execution goes back to scheduled).", "kind"),
+		stepsInFlight: newGauge(reg, "flowd_steps_in_flight",
+			"Step HTTP requests being sent by this process right now."),
+		httpRequests: newCounterVec(reg, "flowd_http_requests_total",
+			"Requests answered by the API listener, by route pattern and status class.", "route", "status_class"),
+		httpDuration: promauto.With(reg).NewHistogramVec(prometheus.HistogramOpts{
 			Name:    "flowd_http_request_duration_seconds",
 			Help:    "Time to answer API listener requests, by route pattern.",
 			Buckets: prometheus.DefBuckets,
 		}, []string{"route"}),
 		// No type label: event types are chosen by the publisher, without
 		// bound.
-		eventsPublished: prometheus.NewCounter(prometheus.CounterOpts{
-			Name: "flowd_events_published_total",
-			Help: "Events published (POST /v1/events) by this process; a repeated Idempotency-Key does not count again.",
-		}),
-		eventExecutions: prometheus.NewCounter(prometheus.CounterOpts{
-			Name: "flowd_event_executions_started_total",
-			Help: "Executions created by the events this process published (one per subscribed flow that matched).",
-		}),
-		prunedRows: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "flowd_pruned_rows_total",
-			Help: "Rows deleted by this process's pruner once past FLOWD_RETENTION, by table.",
-		}, []string{"table"}),
-		pruneLastSuccess: prometheus.NewGauge(prometheus.GaugeOpts{
-			Name: "flowd_prune_last_success_timestamp_seconds",
-			Help: "Unix time of the end of this process's last prune cycle without error (0: none yet; one process at a time prunes, so take the max over processes).",
-		}),
-		pruneErrors: prometheus.NewCounter(prometheus.CounterOpts{
-			Name: "flowd_prune_errors_total",
-			Help: "Prune cycles of this process that ended with an error (a statement or lock timeout, the database unreachable).",
-		}),
+		eventsPublished: newCounter(reg, "flowd_events_published_total",
+			"Events published (POST /v1/events) by this process; a repeated Idempotency-Key does not count again."),
+		eventExecutions: newCounter(reg, "flowd_event_executions_started_total",
+			"Executions created by the events this process published (one per subscribed flow that matched)."),
+		prunedRows: newCounterVec(reg, "flowd_pruned_rows_total",
+			"Rows deleted by this process's pruner once past FLOWD_RETENTION, by table.", "table"),
+		pruneLastSuccess: newGauge(reg, "flowd_prune_last_success_timestamp_seconds",
+			"Unix time of the end of this process's last prune cycle without error (0: none yet; one process at a time prunes, so take the max over processes)."),
+		pruneErrors: newCounter(reg, "flowd_prune_errors_total",
+			"Prune cycles of this process that ended with an error (a statement or lock timeout, the database unreachable)."),
 	}
-	m.reg.MustRegister(
-		collectors.NewGoCollector(),
-		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
-		m.executionsStarted, m.executionsFinished, m.stepAttempts, m.stepDuration,
-		m.queueLag, m.retriesScheduled, m.stepsInFlight, m.httpRequests, m.httpDuration,
-		m.eventsPublished, m.eventExecutions,
-		m.prunedRows, m.pruneLastSuccess, m.pruneErrors,
-	)
 	// Known label values start at zero, so rates and alerts work before the
 	// first event of each kind.
 	for _, s := range []string{flow.ExecutionStatusSuccess, flow.ExecutionStatusFailed, flow.ExecutionStatusCancelled} {
@@ -135,6 +103,25 @@ func New() *Metrics {
 		m.prunedRows.WithLabelValues(t)
 	}
 	return m
+}
+
+// newCounter, newCounterVec, newGauge and newHistogram make a collector
+// and register it on reg (the one place New's collectors are registered,
+// so that none is left out).
+func newCounter(reg prometheus.Registerer, name, help string) prometheus.Counter {
+	return promauto.With(reg).NewCounter(prometheus.CounterOpts{Name: name, Help: help})
+}
+
+func newCounterVec(reg prometheus.Registerer, name, help string, labels ...string) *prometheus.CounterVec {
+	return promauto.With(reg).NewCounterVec(prometheus.CounterOpts{Name: name, Help: help}, labels)
+}
+
+func newGauge(reg prometheus.Registerer, name, help string) prometheus.Gauge {
+	return promauto.With(reg).NewGauge(prometheus.GaugeOpts{Name: name, Help: help})
+}
+
+func newHistogram(reg prometheus.Registerer, name, help string, buckets []float64) prometheus.Histogram {
+	return promauto.With(reg).NewHistogram(prometheus.HistogramOpts{Name: name, Help: help, Buckets: buckets})
 }
 
 // Registry returns the registry the metrics are registered on.

@@ -2,7 +2,6 @@ package metrics_test
 
 import (
 	"context"
-	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -26,7 +25,7 @@ type testBundle struct {
 	env    *flowdtest.Env
 	tenant *flowdtest.Tenant
 	m      *metrics.Metrics
-	target *httptest.Server
+	target *flowdtest.Target
 }
 
 // setup starts a flowd of the test's own whose worker and API report to a
@@ -40,15 +39,10 @@ func setup(t *testing.T) *testBundle {
 		Mounts:    map[string]http.Handler{"GET /metrics": m.Handler("")},
 		APIConfig: func(c *api.Config) { c.Wrap = m.Instrument },
 	})
-	target := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.URL.Path == "/fail" {
-			http.Error(w, `{"error": "down"}`, http.StatusInternalServerError)
-			return
-		}
-		w.Header().Set("Content-Type", "application/json")
-		fmt.Fprint(w, `{"ok": true}`)
-	}))
-	t.Cleanup(target.Close)
+	target := flowdtest.NewTarget(t)
+	target.Handle("/fail", func(w http.ResponseWriter, r *http.Request, _ int) {
+		http.Error(w, `{"error": "down"}`, http.StatusInternalServerError)
+	})
 	return &testBundle{env: env, tenant: env.NewTenant(t), m: m, target: target}
 }
 

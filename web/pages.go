@@ -2,6 +2,7 @@ package web
 
 import (
 	"cmp"
+	"context"
 	"fmt"
 	"html/template"
 	"net/http"
@@ -124,9 +125,9 @@ type stepSummary struct {
 
 // flow shows one flow of the company and a page of its executions.
 func (h *Handler) flow(r *http.Request, p *auth.Principal) (*view, error) {
-	id, err := uuid.Parse(r.PathValue("id"))
+	id, err := pathID(r, "a flow")
 	if err != nil {
-		return nil, badRequest("%q is not a flow id (a UUID)", r.PathValue("id"))
+		return nil, err
 	}
 	q := r.URL.Query()
 	status := q.Get("status")
@@ -226,11 +227,7 @@ type stepView struct {
 // execution shows one execution of the company: its steps in dependency
 // order, each with its state and every attempt as recorded.
 func (h *Handler) execution(r *http.Request, p *auth.Principal) (*view, error) {
-	id, err := uuid.Parse(r.PathValue("id"))
-	if err != nil {
-		return nil, badRequest("%q is not an execution id (a UUID)", r.PathValue("id"))
-	}
-	e, err := h.store.ExecutionGet(r.Context(), p.CompanyID, id)
+	e, err := byPathID(r, p, "an execution", h.store.ExecutionGet)
 	if err != nil {
 		return nil, err
 	}
@@ -318,11 +315,7 @@ type eventData struct {
 // started with their current status, and the filters that failed. It
 // refreshes while an execution runs.
 func (h *Handler) event(r *http.Request, p *auth.Principal) (*view, error) {
-	id, err := uuid.Parse(r.PathValue("id"))
-	if err != nil {
-		return nil, badRequest("%q is not an event id (a UUID)", r.PathValue("id"))
-	}
-	ev, err := h.store.EventGet(r.Context(), p.CompanyID, id)
+	ev, err := byPathID(r, p, "an event", h.store.EventGet)
 	if err != nil {
 		return nil, err
 	}
@@ -331,4 +324,26 @@ func (h *Handler) event(r *http.Request, p *auth.Principal) (*view, error) {
 		d.Finished = d.Finished && flow.ExecutionEnded(x.Status)
 	}
 	return &view{page: "event", title: "Event " + ev.Type, refresh: !d.Finished, data: d}, nil
+}
+
+// pathID reads the {id} of the request's path; what names the page's kind
+// of id ("an event") in the 400 answer when it is not a UUID.
+func pathID(r *http.Request, what string) (uuid.UUID, error) {
+	id, err := uuid.Parse(r.PathValue("id"))
+	if err != nil {
+		return uuid.Nil, badRequest("%q is not %s id (a UUID)", r.PathValue("id"), what)
+	}
+	return id, nil
+}
+
+// byPathID reads the {id} of the request's path, as pathID, and gets with
+// get what it names in the caller's company.
+func byPathID[T any](r *http.Request, p *auth.Principal, what string,
+	get func(ctx context.Context, companyID, id uuid.UUID) (T, error)) (T, error) {
+	id, err := pathID(r, what)
+	if err != nil {
+		var zero T
+		return zero, err
+	}
+	return get(r.Context(), p.CompanyID, id)
 }

@@ -22,7 +22,7 @@ type Request struct {
 
 // Target is an httptest server standing in for the systems that steps
 // call: it records every request and answers with the handler of its path
-// (Handle), or 200 {"ok": true}.
+// (Handle), or else with the handler of "", or 200 {"ok": true}.
 type Target struct {
 	*httptest.Server
 	mu       sync.Mutex
@@ -40,7 +40,10 @@ func NewTarget(t testing.TB) *Target {
 		tg.reqs = append(tg.reqs, Request{r.Method, r.URL.Path, r.URL.RawQuery, r.Header.Clone(), string(body), time.Now()})
 		tg.counts[r.URL.Path]++
 		n := tg.counts[r.URL.Path]
-		h := tg.handlers[r.URL.Path]
+		h, ok := tg.handlers[r.URL.Path]
+		if !ok {
+			h = tg.handlers[""]
+		}
 		tg.mu.Unlock()
 		if h == nil {
 			w.Header().Set("Content-Type", "application/json")
@@ -53,7 +56,8 @@ func NewTarget(t testing.TB) *Target {
 	return tg
 }
 
-// Handle answers the requests to path with h; n counts them from 1.
+// Handle answers the requests to path with h; n counts them from 1. Path
+// "" stands for every path without a handler of its own.
 func (tg *Target) Handle(path string, h func(w http.ResponseWriter, r *http.Request, n int)) {
 	tg.mu.Lock()
 	defer tg.mu.Unlock()
