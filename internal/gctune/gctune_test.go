@@ -14,8 +14,8 @@ func TestApply(t *testing.T) {
 
 	t.Setenv("GOGC", "")
 	debug.SetGCPercent(100)
-	if v, src := gctune.Apply(); v != "400" || src != "default" {
-		t.Errorf("Apply without GOGC: %q from %q, want \"400\" from \"default\"", v, src)
+	if v, src := gctune.Apply(); v != "200" || src != "default" {
+		t.Errorf("Apply without GOGC: %q from %q, want \"200\" from \"default\"", v, src)
 	}
 	if got := debug.SetGCPercent(100); got != gctune.PercentDefault {
 		t.Errorf("GC percent after Apply without GOGC: %d, want %d", got, gctune.PercentDefault)
