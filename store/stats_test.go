@@ -91,3 +91,74 @@ func TestExecutionHoursByFlow(t *testing.T) {
 		t.Errorf("no flows: %v, %v", got, err)
 	}
 }
+
+// TestExecutionHoursPlan seeds 100,000 executions of one flow over 30
+// days and 100,000 of another in the last 24 hours, and reads the plan of
+// the hourly query. With a long history it must range-scan
+// executions_flow_created_idx and read only the window's rows, never the
+// history. When the window holds most of the table (the second flow's
+// 100,000 rows are a large part of this test database), a sequential scan
+// is the planner's right choice and only the plan is logged. The timings it
+// logs (go test -run TestExecutionHoursPlan -v ./store/) are the README's
+// measurement; nothing here asserts a duration.
+func TestExecutionHoursPlan(t *testing.T) {
+	t.Parallel()
+	if testing.Short() {
+		t.Skip("seeds 200,000 executions")
+	}
+	b := setup(t)
+	ctx := context.Background()
+	now := time.Now().UTC()
+	since := now.Truncate(time.Hour).Add(-23 * time.Hour)
+	for _, tc := range []struct {
+		name string
+		span time.Duration // the executions are spread evenly over span before now
+		// indexed: the plan must read the window through the index.
+		indexed bool
+	}{
+		{"100k over 30 days", 30 * 24 * time.Hour, true},
+		{"100k in the last 24 hours", 23 * time.Hour, false},
+	} {
+		flowID := b.createFlow(t, 1).ID
+		const n = 100_000
+		_, err := b.pool.Exec(ctx, `INSERT INTO executions
+			(id, flow_id, company_id, flow_version, status, trigger, created_at, executed_at, finished_at)
+			SELECT gen_random_uuid(), $1, $2, 1,
+				CASE WHEN i % 20 = 0 THEN 'failed' WHEN i % 97 = 0 THEN 'cancelled' ELSE 'success' END,
+				'manual', t, t, t + (100 + i % 900) * interval '1 millisecond'
+			FROM generate_series(1, $3::int) AS i,
+				LATERAL (SELECT $4::timestamptz - i * ($5::float8 / $3) * interval '1 second') AS x(t)`,
+			flowID, b.company, n, now, tc.span.Seconds())
+		if err != nil {
+			t.Fatalf("seed: %v", err)
+		}
+		if _, err := b.pool.Exec(ctx, `ANALYZE executions`); err != nil {
+			t.Fatal(err)
+		}
+		var inWindow int
+		if err := b.pool.QueryRow(ctx, `SELECT count(*) FROM executions WHERE flow_id = $1 AND created_at >= $2`,
+			flowID, since).Scan(&inWindow); err != nil {
+			t.Fatal(err)
+		}
+		plan := explain(t, b.pool, store.ExecutionHoursQuery, b.company, []uuid.UUID{flowID}, since)
+		scans := plan.find(func(p *planNode) bool { return p.RelationName == "executions" || p.IndexName != "" })
+		var shape []string
+		indexed, rowsRead := false, 0
+		for _, p := range scans {
+			shape = append(shape, p.String())
+			switch p.NodeType {
+			case "Index Scan", "Index Only Scan", "Bitmap Index Scan":
+				indexed = indexed || p.IndexName == "executions_flow_created_idx"
+				rowsRead = max(rowsRead, p.ActualRows)
+			}
+		}
+		if tc.indexed && !indexed {
+			t.Errorf("%s: executions_flow_created_idx does not serve the query: %v", tc.name, shape)
+		}
+		if tc.indexed && rowsRead != inWindow {
+			t.Errorf("%s: the index scan read %d rows, the window holds %d", tc.name, rowsRead, inWindow)
+		}
+		t.Logf("%s: %d executions in the window, plan %v, execution time %.1f ms",
+			tc.name, inWindow, shape, plan.ExecutionTime)
+	}
+}

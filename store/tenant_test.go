@@ -22,6 +22,7 @@ var acrossCompanies = map[string]string{
 	"ExecutionGetForRun":    "the worker: a River job names its execution (and so its flow's signing secrets) by id only",
 	"FlowDefinitionForRun":  "the worker: the definition of the execution it runs",
 	"FlowSigningSecrets":    "tests only (export_test.go): what ExecutionGetForRun reads, for a flow without executions",
+	"Setting":               "tests only (export_test.go): a run-time parameter of the connection",
 	"ExecutionCommit":       "the worker's group commit, by execution id",
 	"FlowHookSecretForHook": "the public hook endpoint learns the flow's company here",
 	"TokenGetByHash":        "authentication learns the token's company here",
