@@ -195,15 +195,7 @@ secret is printed once on stderr (with --json it is in the data).`,
 
 // printApplied prints the id of the flow an answer holds, or its data.
 func printApplied(w io.Writer, a *answer, asJSON bool) error {
-	if asJSON {
-		return printJSON(w, a.Data)
-	}
-	var f flow.Flow
-	if err := a.decode(&f); err != nil {
-		return err
-	}
-	_, err := fmt.Fprintln(w, f.ID)
-	return err
+	return printAnswer(w, a, asJSON, func(f *flow.Flow) string { return f.ID.String() })
 }
 
 // flowsAction returns the `flows stop|resume|delete` command.
@@ -228,15 +220,9 @@ func flowsAction(verb string) func(ctx context.Context, args []string, stdout, s
 		if err != nil {
 			return err
 		}
-		if o.json {
-			return printJSON(stdout, a.Data)
-		}
-		var f flow.Flow
-		if err := a.decode(&f); err != nil {
-			return err
-		}
-		_, err = fmt.Fprintf(stdout, "flow %s %s (status %s)\n", f.ID, done, f.Status)
-		return err
+		return printAnswer(stdout, a, o.json, func(f *flow.Flow) string {
+			return fmt.Sprintf("flow %s %s (status %s)", f.ID, done, f.Status)
+		})
 	}
 }
 
