@@ -7,6 +7,7 @@ import (
 	"sort"
 	"time"
 
+	"github.com/flowd/flowd/internal/ctxtime"
 	"github.com/flowd/flowd/store"
 )
 
@@ -151,7 +152,7 @@ func (p *Pruner) run(ctx context.Context, st *store.Store, c *Cycle) error {
 			if got[step.Name] < int64(step.Limit(p.cfg.BatchSize)) {
 				break
 			}
-			if err := sleep(ctx, p.pause(c.Started, time.Since(began))); err != nil {
+			if err := ctxtime.Sleep(ctx, p.pause(c.Started, time.Since(began))); err != nil {
 				return err
 			}
 		}
@@ -226,7 +227,7 @@ func (p *Pruner) Start(ctx context.Context) {
 		defer close(p.done)
 		for {
 			p.cycle(ctx)
-			if sleep(ctx, p.cfg.Interval) != nil {
+			if ctxtime.Sleep(ctx, p.cfg.Interval) != nil {
 				return
 			}
 		}
@@ -273,16 +274,4 @@ func (c Cycle) attrs() []any {
 		out = append(out, t, c.Pruned[t])
 	}
 	return out
-}
-
-// sleep waits d or until ctx ends.
-func sleep(ctx context.Context, d time.Duration) error {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-t.C:
-		return nil
-	}
 }

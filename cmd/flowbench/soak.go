@@ -13,6 +13,7 @@ import (
 
 	"github.com/google/uuid"
 
+	"github.com/flowd/flowd/internal/ctxtime"
 	"github.com/flowd/flowd/retention"
 	"github.com/flowd/flowd/scheduler"
 )
@@ -157,7 +158,7 @@ func (b *bench) soak(ctx context.Context) error {
 // records each.
 func (b *bench) soakPrune(ctx context.Context, fs *flowdStack, st *soakState, res *SoakResult) {
 	p := retention.New(fs.store, &retention.Config{Logger: b.log})
-	for sleep(ctx, b.o.SoakPruneInterval) == nil {
+	for ctxtime.Sleep(ctx, b.o.SoakPruneInterval) == nil {
 		c, err := p.Prune(ctx, retention.Cutoff(b.o.SoakRetention))
 		if !c.Ran {
 			continue
@@ -178,7 +179,7 @@ func (b *bench) soakPrune(ctx context.Context, fs *flowdStack, st *soakState, re
 // minute (and at the end).
 func (b *bench) soakSample(ctx context.Context, st *soakState, res *SoakResult) {
 	for m := 1; ; m++ {
-		err := sleep(ctx, time.Until(st.start.Add(time.Duration(m)*time.Minute)))
+		err := ctxtime.Sleep(ctx, time.Until(st.start.Add(time.Duration(m)*time.Minute)))
 		flowd, river, serr := b.h.sizes(context.WithoutCancel(ctx))
 		if serr != nil {
 			fmt.Fprintf(b.o.Progress, "flowbench soak: table sizes: %v\n", serr)
@@ -285,16 +286,4 @@ func printSoak(w io.Writer, s *SoakResult) {
 	fmt.Fprintf(w, "size at the end vs minute 3: %+.1f%%\n", s.SizeChangePct)
 	fmt.Fprintf(w, "steps/s during prune cycles %.0f, between %.0f; trigger→done p99 during %.0f ms (%d executions), between %.0f ms (%d)\n\n",
 		s.StepsPerSecPruning, s.StepsPerSecBetween, s.P99PruningMs, s.SamplesPruning, s.P99BetweenMs, s.SamplesBetween)
-}
-
-// sleep waits d or until ctx ends.
-func sleep(ctx context.Context, d time.Duration) error {
-	t := time.NewTimer(max(d, 0))
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-t.C:
-		return nil
-	}
 }

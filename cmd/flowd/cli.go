@@ -222,6 +222,20 @@ func showOne[T any](ctx context.Context, cmd *cliCommand, args []string, stdout,
 	return print(stdout, &v)
 }
 
+// printAnswer prints what a command got back: the answer's data with
+// --json, else the one line that line makes of the object it decodes.
+func printAnswer[T any](w io.Writer, a *answer, asJSON bool, line func(*T) string) error {
+	if asJSON {
+		return printJSON(w, a.Data)
+	}
+	var v T
+	if err := a.decode(&v); err != nil {
+		return err
+	}
+	_, err := fmt.Fprintln(w, line(&v))
+	return err
+}
+
 // listing describes a `list` command: the collection it reads, the flags
 // that filter it, and the table it prints.
 type listing[T any] struct {

@@ -185,18 +185,7 @@ func executionChange(ctx context.Context, action string, args []string, stdout, 
 	if wait != nil && *wait {
 		return watchAndExit(ctx, c, pos[0], wo, o.json, stdout, stderr)
 	}
-	return printExecutionChange(stdout, a, o.json)
-}
-
-// printExecutionChange prints the execution a cancel or retry answered.
-func printExecutionChange(w io.Writer, a *answer, asJSON bool) error {
-	if asJSON {
-		return printJSON(w, a.Data)
-	}
-	var x flow.Execution
-	if err := a.decode(&x); err != nil {
-		return err
-	}
-	_, err := fmt.Fprintf(w, "execution %s: %s (%s)\n", x.ID, x.Status, a.Message)
-	return err
+	return printAnswer(stdout, a, o.json, func(x *flow.Execution) string {
+		return fmt.Sprintf("execution %s: %s (%s)", x.ID, x.Status, a.Message)
+	})
 }

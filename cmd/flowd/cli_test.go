@@ -152,6 +152,15 @@ func (b *testBundle) apply(t *testing.T, def map[string]any) string {
 	return id
 }
 
+// start applies a two-step flow calling the target's path1 then path2,
+// starts an execution of it with `flowd trigger` and returns the
+// execution's id.
+func (b *testBundle) start(t *testing.T, name, path1, path2 string) string {
+	t.Helper()
+	id := b.apply(t, twoStepFlow(name, b.target.URL+path1, b.target.URL+path2))
+	return strings.TrimSpace(b.mustCLI(t, 0, "trigger", id).stdout)
+}
+
 func TestFlowsApplyCreateThenUpdate(t *testing.T) {
 	t.Parallel()
 	b := setup(t)
@@ -162,9 +171,7 @@ func TestFlowsApplyCreateThenUpdate(t *testing.T) {
 	if _, err := uuid.Parse(id); err != nil {
 		t.Fatalf("create printed %q, want a flow id", r.stdout)
 	}
-	if !strings.Contains(r.stderr, "hook secret (shown once): whsec_") || !strings.Contains(r.stderr, "signing secret (shown once): whsec_") {
-		t.Errorf("create should show the hook and signing secrets once on stderr, got %q", r.stderr)
-	}
+	mustContain(t, "create's stderr (the hook and signing secrets, shown once)", r.stderr, "hook secret (shown once): whsec_", "signing secret (shown once): whsec_")
 
 	delete(def, "generate_signing_secret") // create only
 	def["id"] = id
@@ -186,20 +193,14 @@ func TestFlowsApplyCreateThenUpdate(t *testing.T) {
 	if got := strings.TrimSpace(r.stdout); got == id || got == def["id"] {
 		t.Errorf("unknown id: printed %q, want a new flow's id", got)
 	}
-	if !strings.Contains(r.stderr, "not found: creating a new flow") {
-		t.Errorf("unknown id: stderr %q does not say a new flow was created", r.stderr)
-	}
+	mustContain(t, "unknown id: stderr", r.stderr, "not found: creating a new flow")
 }
 
 func TestFlowsApplyInvalid(t *testing.T) {
 	t.Parallel()
 	b := setup(t)
 	r := b.cliInvalid(t, 1, "flows", "apply", writeFlow(t, map[string]any{"name": "no steps", "steps": []any{}}))
-	for _, want := range []string{"422", "validation failed", "steps:"} {
-		if !strings.Contains(r.stderr, want) {
-			t.Errorf("stderr %q does not contain %q", r.stderr, want)
-		}
-	}
+	mustContain(t, "stderr", r.stderr, "422", "validation failed", "steps:")
 }
 
 func TestFlowsListAndGet(t *testing.T) {
@@ -228,11 +229,7 @@ func TestFlowsListAndGet(t *testing.T) {
 	}
 
 	r = b.mustCLI(t, 0, "flows", "get", id)
-	for _, want := range []string{"Name       listed flow", "Version    1", "STEP  METHOD", "EXECUTION", "success"} {
-		if !strings.Contains(r.stdout, want) {
-			t.Errorf("flows get output does not contain %q:\n%s", want, r.stdout)
-		}
-	}
+	mustContain(t, "flows get output", r.stdout, "Name       listed flow", "Version    1", "STEP  METHOD", "EXECUTION", "success")
 }
 
 func TestJSONOutputDecodes(t *testing.T) {
@@ -297,21 +294,16 @@ func TestTriggerWaitExitCodes(t *testing.T) {
 	if !regexp.MustCompile(`^execution [0-9a-f-]{36}: failed: .*step 1`).MatchString(last) {
 		t.Errorf("failure: last line %q", last)
 	}
-	if !strings.Contains(r.stdout, "step 2: skipped") {
-		t.Errorf("failure: step 2 should be reported skipped:\n%s", r.stdout)
-	}
+	mustContain(t, "failure: stdout", r.stdout, "step 2: skipped")
 }
 
 func TestWatchTimeoutAndCancel(t *testing.T) {
 	t.Parallel()
 	b := setup(t)
-	id := b.apply(t, twoStepFlow("hangs", b.target.URL+"/hang", b.target.URL+"/ok"))
-	x := strings.TrimSpace(b.mustCLI(t, 0, "trigger", id).stdout)
+	x := b.start(t, "hangs", "/hang", "/ok")
 
 	r := b.mustCLI(t, exitTimeout, "executions", "watch", x, "--timeout", "300ms", "--interval", "20ms")
-	if !strings.Contains(r.stderr, "gave up waiting after 300ms") {
-		t.Errorf("timeout: stderr %q", r.stderr)
-	}
+	mustContain(t, "timeout: stderr", r.stderr, "gave up waiting after 300ms")
 	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
 	defer cancel()
 	var stdout, stderr bytes.Buffer
@@ -330,9 +322,7 @@ func TestWatchTimeoutAndCancel(t *testing.T) {
 	}
 	// A second cancel answers 409 with the API's message.
 	r = b.mustCLI(t, 1, "executions", "cancel", x)
-	if !strings.Contains(r.stderr, "409") || !strings.Contains(r.stderr, "cancelled") {
-		t.Errorf("second cancel: stderr %q, want the 409 message", r.stderr)
-	}
+	mustContain(t, "second cancel: stderr (the 409 message)", r.stderr, "409", "cancelled")
 }
 
 func TestTriggerIdempotencyKey(t *testing.T) {
@@ -344,16 +334,13 @@ func TestTriggerIdempotencyKey(t *testing.T) {
 	if first.stdout != again.stdout {
 		t.Errorf("a repeated key started another execution: %q then %q", first.stdout, again.stdout)
 	}
-	if !strings.Contains(again.stderr, "already exists") {
-		t.Errorf("a repeated key should say so on stderr, got %q", again.stderr)
-	}
+	mustContain(t, "a repeated key: stderr", again.stderr, "already exists")
 }
 
 func TestWatchPlainLines(t *testing.T) {
 	t.Parallel()
 	b := setup(t)
-	id := b.apply(t, twoStepFlow("watched", b.target.URL+"/flaky", b.target.URL+"/slow"))
-	x := strings.TrimSpace(b.mustCLI(t, 0, "trigger", id).stdout)
+	x := b.start(t, "watched", "/flaky", "/slow")
 	r := b.mustCLI(t, 0, "executions", "watch", x, "--interval", "20ms")
 
 	lines := strings.Split(strings.TrimSpace(r.stdout), "\n")
@@ -432,6 +419,17 @@ func lastLine(s string) string {
 	return lines[len(lines)-1]
 }
 
+// mustContain fails the test unless out, the output what names, contains
+// each of wants.
+func mustContain(t *testing.T, what, out string, wants ...string) {
+	t.Helper()
+	for _, want := range wants {
+		if !strings.Contains(out, want) {
+			t.Errorf("%s does not contain %q:\n%s", what, want, out)
+		}
+	}
+}
+
 func TestBadTokenAndUsageErrors(t *testing.T) {
 	t.Parallel()
 	b := setup(t)
@@ -466,11 +464,7 @@ func TestHelpIsComplete(t *testing.T) {
 	if code := run(context.Background(), []string{"--help"}, &out, &out); code != 0 {
 		t.Fatalf("flowd --help: exit %d", code)
 	}
-	for _, want := range []string{"flows", "trigger", "executions", "FLOWD_SERVER", "FLOWD_TOKEN", "DATABASE_URL", "130"} {
-		if !strings.Contains(out.String(), want) {
-			t.Errorf("flowd --help does not mention %q", want)
-		}
-	}
+	mustContain(t, "flowd --help", out.String(), "flows", "trigger", "executions", "FLOWD_SERVER", "FLOWD_TOKEN", "DATABASE_URL", "130")
 	for _, args := range [][]string{
 		{"flows", "list", "-h"}, {"flows", "get", "-h"}, {"flows", "apply", "-h"}, {"trigger", "-h"},
 		{"executions", "list", "-h"}, {"executions", "show", "-h"}, {"executions", "watch", "-h"},
@@ -481,11 +475,7 @@ func TestHelpIsComplete(t *testing.T) {
 		if code := run(context.Background(), args, &out, &errOut); code != 0 || errOut.Len() > 0 {
 			t.Errorf("flowd %s: exit %d, stderr %q; want 0 and the help on stdout", strings.Join(args, " "), code, errOut.String())
 		}
-		for _, want := range []string{"Usage: flowd " + args[0], "--server", "FLOWD_SERVER", "--token", "FLOWD_TOKEN", "--json", "Exit codes:", "Examples:"} {
-			if !strings.Contains(out.String(), want) {
-				t.Errorf("flowd %s does not mention %q", strings.Join(args, " "), want)
-			}
-		}
+		mustContain(t, "flowd "+strings.Join(args, " "), out.String(), "Usage: flowd "+args[0], "--server", "FLOWD_SERVER", "--token", "FLOWD_TOKEN", "--json", "Exit codes:", "Examples:")
 	}
 }
 
@@ -532,10 +522,6 @@ func TestEventsSendListShow(t *testing.T) {
 		t.Errorf("events list --type call.ended:\n%s", r.stdout)
 	}
 	r = b.mustCLI(t, 0, "events", "show", eventID)
-	for _, want := range []string{"Type       call.ended", okFlow, okToo, "success"} {
-		if !strings.Contains(r.stdout, want) {
-			t.Errorf("events show does not print %q:\n%s", want, r.stdout)
-		}
-	}
+	mustContain(t, "events show output", r.stdout, "Type       call.ended", okFlow, okToo, "success")
 	b.cliInvalid(t, 1, "events", "send", "call..ended")
 }
