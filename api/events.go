@@ -65,15 +65,7 @@ func checkWorkspaceID(ws string) *requestError {
 
 // POST /v1/events
 func (s *Server) eventPublish(w http.ResponseWriter, r *http.Request) error {
-	body, err := readBody(r)
-	if err != nil {
-		return err
-	}
-	key, err := idempotencyKey(r)
-	if err != nil {
-		return err
-	}
-	req, err := decodePublish(body)
+	req, key, err := readIdempotent(r, decodePublish)
 	if err != nil {
 		return err
 	}

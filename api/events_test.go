@@ -167,9 +167,7 @@ func TestEventFilter(t *testing.T) {
 			t.Errorf("GET filter_errors (-published +read):\n%s", d)
 		}
 	}
-	if n := b.executionCount(t, tn, failing); n != 0 {
-		t.Errorf("the flow whose filter failed has %d executions", n)
-	}
+	b.wantExecutions(t, tn, failing, 0, "the flow whose filter failed")
 }
 
 // TestEventScoping: only the publishing company's flows in the event's
@@ -231,9 +229,7 @@ func TestEventIdempotencyKey(t *testing.T) {
 	if again.ID != first.ID || len(again.Executions) != 1 || again.Executions[0].ID != first.Executions[0].ID {
 		t.Errorf("repeat answered %+v; want the first event %+v", again, first)
 	}
-	if n := b.executionCount(t, b.tenant, f.ID); n != 1 {
-		t.Errorf("two publishes with one key started %d executions", n)
-	}
+	b.wantExecutions(t, b.tenant, f.ID, 1, "two publishes with one key")
 	if other := publish(t, b.env, b.tenant, body, "Idempotency-Key", "call-8-ended"); other.ID == first.ID {
 		t.Errorf("another key answered the first event")
 	}

@@ -75,6 +75,25 @@ func idempotencyKey(r *http.Request) (string, error) {
 	return key, nil
 }
 
+// readIdempotent reads the body of a POST that starts executions (trigger,
+// publish), checks it with decode, and returns it with the request's
+// Idempotency-Key.
+func readIdempotent[T any](r *http.Request, decode func([]byte) (*T, error)) (*T, string, error) {
+	body, err := readBody(r)
+	if err != nil {
+		return nil, "", err
+	}
+	req, err := decode(body)
+	if err != nil {
+		return nil, "", err
+	}
+	key, err := idempotencyKey(r)
+	if err != nil {
+		return nil, "", err
+	}
+	return req, key, nil
+}
+
 // POST /v1/webhooks/{id}/trigger
 func (s *Server) flowTrigger(w http.ResponseWriter, r *http.Request) error {
 	id, err := pathID(r)
@@ -82,15 +101,7 @@ func (s *Server) flowTrigger(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	p := principalFrom(r.Context())
-	body, err := readBody(r)
-	if err != nil {
-		return err
-	}
-	req, err := decodeTrigger(body)
-	if err != nil {
-		return err
-	}
-	key, err := idempotencyKey(r)
+	req, key, err := readIdempotent(r, decodeTrigger)
 	if err != nil {
 		return err
 	}

@@ -123,6 +123,15 @@ func (b *testBundle) executionCount(t *testing.T, tn *flowdtest.Tenant, flowID u
 	return len(list)
 }
 
+// wantExecutions fails t unless flowID has want executions; what says
+// which calls they come from.
+func (b *testBundle) wantExecutions(t *testing.T, tn *flowdtest.Tenant, flowID uuid.UUID, want int, what string) {
+	t.Helper()
+	if n := b.executionCount(t, tn, flowID); n != want {
+		t.Errorf("%s: %d executions, want %d", what, n, want)
+	}
+}
+
 func TestHookTokenMapsPayloadIntoVariables(t *testing.T) {
 	t.Parallel()
 	b := setup(t)
@@ -208,9 +217,7 @@ func TestHookSignature(t *testing.T) {
 	h := signed(f.HookSecret, "msg_10", now, body)
 	h[5] = "v1,AAAA " + h[5]
 	b.hook(t, path, body, http.StatusAccepted, h...)
-	if n := b.executionCount(t, b.tenant, f.ID); n != 2 {
-		t.Errorf("want 2 executions (the two valid calls), got %d", n)
-	}
+	b.wantExecutions(t, b.tenant, f.ID, 2, "the two valid calls")
 }
 
 func TestHookRefusesWrongOrMissingSecret(t *testing.T) {
@@ -248,9 +255,7 @@ func TestHookRefusesWrongOrMissingSecret(t *testing.T) {
 	if r.Code != http.StatusUnauthorized {
 		t.Errorf("hook with only a Bearer token: want 401, got %d %s", r.Code, r.Raw)
 	}
-	if n := b.executionCount(t, b.tenant, f.ID); n != 0 {
-		t.Errorf("refused hook calls started %d executions", n)
-	}
+	b.wantExecutions(t, b.tenant, f.ID, 0, "refused hook calls")
 }
 
 func TestHookDuplicateDelivery(t *testing.T) {
@@ -279,9 +284,7 @@ func TestHookDuplicateDelivery(t *testing.T) {
 		t.Errorf("manual trigger with a hook's key: want a new execution, got %d %s", r.Code, r.Raw)
 	}
 	b.hookInvalid(t, hookPath(f.ID, f.HookSecret), body, http.StatusBadRequest, "Idempotency-Key", strings.Repeat("k", api.MaxIdempotencyKeyLen+1))
-	if n := b.executionCount(t, b.tenant, f.ID); n != 3 {
-		t.Errorf("want 3 executions (two deliveries, one manual), got %d", n)
-	}
+	b.wantExecutions(t, b.tenant, f.ID, 3, "two deliveries, one manual")
 }
 
 func TestHookRefusesTemplatesStoppedAndDeleted(t *testing.T) {
@@ -310,9 +313,7 @@ func TestHookRefusesTemplatesStoppedAndDeleted(t *testing.T) {
 		if r := b.env.Do(t, nil, "POST", hookPath(tc.f.ID, "whsec_wrong"), `{}`); r.Code != http.StatusUnauthorized {
 			t.Errorf("hook a %s flow with a wrong secret: want 401, got %d", tc.word, r.Code)
 		}
-		if n := b.executionCount(t, b.tenant, tc.f.ID); n != 0 {
-			t.Errorf("%s flow got %d executions", tc.word, n)
-		}
+		b.wantExecutions(t, b.tenant, tc.f.ID, 0, tc.word+" flow")
 	}
 	if r := b.env.Do(t, b.tenant, "POST", "/v1/webhooks/"+tpl.ID.String()+"/trigger", nil); r.Code != http.StatusConflict {
 		t.Errorf("trigger a template: want 409, got %d %s", r.Code, r.Raw)
@@ -370,9 +371,7 @@ func TestHookBodyLimitsAndJSON(t *testing.T) {
 	b.hookInvalid(t, hookPath(f.ID, f.HookSecret), `name=value`, http.StatusBadRequest)
 	// Authentication comes before the body is judged.
 	b.hookInvalid(t, hookPath(f.ID, "whsec_wrong"), `{"unfinished": `, http.StatusUnauthorized)
-	if n := b.executionCount(t, b.tenant, f.ID); n != 0 {
-		t.Errorf("refused bodies started %d executions", n)
-	}
+	b.wantExecutions(t, b.tenant, f.ID, 0, "refused bodies")
 	// An empty body is a null payload; any JSON value is a payload.
 	for _, body := range []string{"", `[1, 2]`, `"text"`} {
 		a := b.hook(t, hookPath(f.ID, f.HookSecret), body, http.StatusAccepted)
@@ -401,9 +400,7 @@ func TestHookRateLimitPerFlow(t *testing.T) {
 	b.hook(t, hookPath(g.ID, "whsec_wrong"), `{}`, http.StatusUnauthorized)
 	b.hook(t, hookPath(g.ID, g.HookSecret), `{}`, http.StatusAccepted)
 	b.hook(t, hookPath(g.ID, g.HookSecret), `{}`, http.StatusAccepted)
-	if n := b.executionCount(t, b.tenant, f.ID); n != 2 {
-		t.Errorf("rate-limited flow: want 2 executions, got %d", n)
-	}
+	b.wantExecutions(t, b.tenant, f.ID, 2, "rate-limited flow")
 }
 
 // TestHookInboundRecords: an inbound flow started by a hook pulls records

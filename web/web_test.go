@@ -3,7 +3,6 @@ package web_test
 import (
 	"fmt"
 	"net/http"
-	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
@@ -21,14 +20,14 @@ const operatorToken = "operator-token-for-tests"
 type testBundle struct {
 	env    *flowdtest.Env
 	tenant *flowdtest.Tenant
-	target *httptest.Server
-	// release unblocks the target's /slow requests.
-	release chan struct{}
+	target *flowdtest.Target
+	// slow holds the target's /slow requests until it is opened.
+	slow *flowdtest.Gate
 }
 
 // setup starts a flowd of the test's own with the execution view at /ui/
 // and River's UI at /riverui/, and a target: every path answers JSON, /fail
-// with status 500, /slow once release is closed.
+// with status 500, /slow once slow is opened.
 func setup(t *testing.T) *testBundle {
 	t.Helper()
 	return setupWith(t, nil)
@@ -54,29 +53,15 @@ func setupWith(t *testing.T, tweak func(*flowdtest.Options)) *testBundle {
 		tweak(opts)
 	}
 	env := flowdtest.New(t, opts)
-	b := &testBundle{env: env, tenant: env.NewTenant(t), release: make(chan struct{})}
-	b.target = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.URL.Path == "/slow" {
-			select {
-			case <-b.release:
-			case <-r.Context().Done():
-				return
-			}
-		}
+	b := &testBundle{env: env, tenant: env.NewTenant(t), target: flowdtest.NewTarget(t)}
+	b.target.Handle("", func(w http.ResponseWriter, r *http.Request, _ int) {
 		w.Header().Set("Content-Type", "application/json")
 		if r.URL.Path == "/fail" {
 			w.WriteHeader(http.StatusInternalServerError)
 		}
 		fmt.Fprintf(w, `{"path": %q, "token": "tok-1"}`, r.URL.Path)
-	}))
-	t.Cleanup(b.target.Close)
-	t.Cleanup(func() {
-		select {
-		case <-b.release:
-		default:
-			close(b.release)
-		}
 	})
+	b.slow = b.target.Gate(t, "/slow")
 	return b
 }
 
@@ -219,7 +204,7 @@ func TestRunningExecutionRefreshes(t *testing.T) {
 	if !strings.Contains(page, `<meta http-equiv="refresh" content="2">`) || !strings.Contains(page, `status-in_progress`) {
 		t.Errorf("running execution page does not refresh:\n%s", page)
 	}
-	close(b.release)
+	b.slow.Open()
 	b.env.WaitExecution(t, b.tenant, e.ID, 30*time.Second, "success")
 	if _, _, page = b.get(t, "/ui/executions/"+e.ID.String(), b.tenant.Token); strings.Contains(page, `http-equiv="refresh"`) {
 		t.Errorf("finished execution page still refreshes")
