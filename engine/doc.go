@@ -6,7 +6,7 @@
 // It decides nothing about flows itself: which steps are ready, what a
 // failed attempt leads to and when an execution retries or ends are the
 // pure functions of flow/machine.go (tested in flow/machine_test.go);
-// the run (worker.go) asks them, sends what they say, checkpoints every new state and
-// returns River's result (nil, JobSnooze or JobCancel). SQL lives only in
-// package store.
+// the run (worker.go) asks them, sends what they say, checkpoints every
+// new state and returns River's result (nil, JobSnooze or JobCancel). SQL
+// lives only in package store.
 package engine
