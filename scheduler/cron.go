@@ -9,6 +9,7 @@ import (
 	"github.com/robfig/cron/v3"
 
 	"github.com/flowd/flowd/flow"
+	"github.com/flowd/flowd/internal/ctxtime"
 	"github.com/flowd/flowd/store"
 )
 
@@ -77,13 +78,8 @@ func (l *cronLoop) run(ctx context.Context) {
 	defer close(l.done)
 	l.s.log.Debug("schedule loop started", "tick", l.s.cfg.CronTick.String())
 	for {
-		wait := l.pass(ctx)
-		t := time.NewTimer(wait)
-		select {
-		case <-ctx.Done():
-			t.Stop()
+		if ctxtime.Sleep(ctx, l.pass(ctx)) != nil {
 			return
-		case <-t.C:
 		}
 	}
 }

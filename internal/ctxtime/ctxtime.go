@@ -7,8 +7,9 @@ import (
 	"time"
 )
 
-// Sleep waits d (none when d is zero or negative), or until ctx ends, and
-// then returns ctx's error.
+// Sleep waits d (none when d is zero or negative) or until ctx ends,
+// whichever comes first; it returns ctx's error when ctx ended first, nil
+// when the wait was served.
 func Sleep(ctx context.Context, d time.Duration) error {
 	t := time.NewTimer(max(d, 0))
 	defer t.Stop()
