@@ -247,3 +247,38 @@ func TestSecretKeptOnReplace(t *testing.T) {
 	}
 	b.checkDump(t)
 }
+
+// TestLookalikeTriggerValueIsNotASecret: a trigger value of an ordinary
+// variable that looks sealed (anyone who may trigger can send one) is
+// stored so that it reads back exactly as given, and neither the worker's
+// read nor the start-up check nor a rotation fails on it.
+func TestLookalikeTriggerValueIsNotASecret(t *testing.T) {
+	t.Parallel()
+	key := keyring.Generate()
+	b := setupKeys(t, ring(t, key))
+	st := store.New(b.pool, ring(t, key))
+	const lookalike = keyring.Prefix + "x"
+	vars, err := st.SealVariables(json.RawMessage(`{"note": "`+lookalike+`", "n": 1}`), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := &flow.Execution{ExecutionSummary: flow.ExecutionSummary{ID: uuid.New(), Status: flow.ExecutionStatusScheduled, AttemptNumber: 1},
+		FlowID: b.flowID, CompanyID: b.company, FlowVersion: 2, Trigger: flow.TriggerManual, Variables: vars}
+	if _, err := st.ExecutionsInsert(t.Context(), []*flow.Execution{e}, nil); err != nil {
+		t.Fatal(err)
+	}
+	got, _, err := st.ExecutionGetForRun(t.Context(), e.ID)
+	if err != nil {
+		t.Fatalf("the worker's read of the execution: %v", err)
+	}
+	var m map[string]any
+	if err := json.Unmarshal(got.Variables, &m); err != nil || m["note"] != lookalike || m["n"] != 1.0 {
+		t.Errorf("variables read back as %s (%v), want note %q and n 1 as given", got.Variables, err, lookalike)
+	}
+	if _, err := st.SecretsVerify(t.Context()); err != nil {
+		t.Errorf("start-up check: %v", err)
+	}
+	if _, err := st.SecretsRotate(t.Context(), 10); err != nil {
+		t.Errorf("rotation: %v", err)
+	}
+}

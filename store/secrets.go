@@ -18,8 +18,8 @@ import (
 // flows.hook_secret, and the trigger values of secret variables in
 // executions.variables.
 // A new column holding a secret seals with seal and opens with open; the
-// walk of keys.go (verify, seal plaintext, rotate) learns it from
-// secretColumns.
+// walk of keys.go (verify, seal plaintext, rotate) learns it from the
+// secretTable list of walkSecrets.
 
 // errNoKeys is returned when a secret is written or read through a Store
 // made without a key ring.
@@ -116,8 +116,16 @@ func (s *Store) sealDefinition(def *flow.Definition) (*flow.Definition, error) {
 // a secret is a secret too. Each is stored as a sealed JSON string of its
 // JSON text; ExecutionGetForRun opens them for the worker, and answers show
 // them as secrets.
+//
+// A value of any other variable that merely looks sealed (a string starting
+// with keyring.Prefix, which a caller can send) is sealed as well: the
+// readers open every such string, so stored as given it would fail to
+// decrypt and stop its execution, the start-up key check and `flowd keys
+// rotate`. Sealed, it comes back exactly as given (answers show it hidden,
+// as a secret).
 func (s *Store) SealVariables(vars json.RawMessage, names []string) (json.RawMessage, error) {
-	if len(names) == 0 || len(vars) == 0 || string(vars) == "null" {
+	lookalike := bytes.Contains(vars, []byte(keyring.Prefix))
+	if (len(names) == 0 && !lookalike) || len(vars) == 0 || string(vars) == "null" {
 		return vars, nil
 	}
 	var m map[string]json.RawMessage
@@ -125,9 +133,10 @@ func (s *Store) SealVariables(vars json.RawMessage, names []string) (json.RawMes
 		return nil, fmt.Errorf("seal trigger variables: %w", err)
 	}
 	sealedAny := false
-	for _, name := range names {
-		v, ok := m[name]
-		if !ok || string(v) == "null" {
+	for name, v := range m {
+		_, looksSealed := sealedJSON(v)
+		secret := slices.Contains(names, name) && string(v) != "null"
+		if !secret && !looksSealed {
 			continue
 		}
 		sealed, err := s.seal(string(v))
