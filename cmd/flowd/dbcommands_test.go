@@ -103,6 +103,21 @@ func TestTokenCommands(t *testing.T) {
 		}
 	}
 
+	// A mistyped flag is named before the database is opened (here it
+	// cannot be reached at all).
+	for _, bad := range [][]string{
+		{"token", "create", "--company", "nope", "--user", u},
+		{"token", "create", "--company", c, "--user", "nope"},
+		{"token", "create", "--company", c, "--user", u, "--scope", "owner"},
+		{"token", "list", "--company", "nope"},
+		{"token", "revoke", "nope"},
+	} {
+		_, stderr := runDBAt(t, "postgres://127.0.0.1:1/none?connect_timeout=2", 1, bad...)
+		if !strings.Contains(stderr, "nope") && !strings.Contains(stderr, "--scope") || strings.Contains(stderr, "127.0.0.1:1") {
+			t.Errorf("flowd %s with an unreachable database: %q, want the bad flag named and no connection attempt", strings.Join(bad, " "), stderr)
+		}
+	}
+
 	runDB(t, 0, "token", "revoke", id[1])
 	flowdtest.WaitFor(t, auth.CacheTTL+5*time.Second, "the revoked token refused", func() bool {
 		return b.env.DoInvalid(t, reader, "GET", "/v1/webhooks", nil).Code == http.StatusUnauthorized

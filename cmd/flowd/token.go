@@ -25,39 +25,30 @@ func newFlagSet(name string, stderr io.Writer) *flag.FlagSet {
 var tokenCommands = []subcommand{
 	{"create", "issue a token: --company UUID --user UUID [--scope S] [--expires 90d] [--name NAME]", tokenCreate},
 	{"list", "list a company's tokens: --company UUID", tokenList},
-	{"revoke", "revoke a token by id: every process refuses it within 10 s", tokenRevoke},
+	{"revoke", "revoke a token by id: every process refuses it within " + auth.CacheTTL.String(), tokenRevoke},
 }
 
-// openStore parses a token subcommand's flags (fs, to which it adds
-// --database-url; flags before or after the arguments) and opens the
-// migrated database; call done when finished. It returns the positional
-// arguments.
-func openStore(ctx context.Context, fs *flag.FlagSet, args []string) (st *store.Store, done func(), pos []string, err error) {
-	dbURL := databaseURLFlag(fs)
+// parseStoreFlags parses a token subcommand's flags (fs, to which it adds
+// --database-url; flags before or after the arguments) and returns the
+// database URL and the positional arguments. Each command checks its own
+// flags next and only then calls openStore, so a mistyped flag is named
+// before any database error (or a missing DATABASE_URL).
+func parseStoreFlags(fs *flag.FlagSet, args []string) (dbURL string, pos []string, err error) {
+	u := databaseURLFlag(fs)
 	if pos, err = newEnvFlags(fs).parse(args); err != nil {
-		return nil, nil, nil, err
+		return "", nil, err
 	}
-	pool, err := migratedPool(ctx, *dbURL, nil)
+	return *u, pos, nil
+}
+
+// openStore opens the migrated database at dbURL; call done when finished.
+func openStore(ctx context.Context, dbURL string) (st *store.Store, done func(), err error) {
+	pool, err := migratedPool(ctx, dbURL, nil)
 	if err != nil {
-		return nil, nil, nil, err
+		return nil, nil, err
 	}
 	// Tokens are hashed, not sealed: no encryption key is needed here.
-	return store.New(pool, nil), pool.Close, pos, nil
-}
-
-// openCompanyStore is openStore for a command about one company's tokens:
-// it declares --company (required, a UUID), described by usage, and
-// returns the company's id.
-func openCompanyStore(ctx context.Context, fs *flag.FlagSet, args []string, usage string) (st *store.Store, companyID uuid.UUID, done func(), err error) {
-	company := fs.String("company", "", usage)
-	if st, done, _, err = openStore(ctx, fs, args); err != nil {
-		return nil, uuid.Nil, nil, err
-	}
-	if companyID, err = parseUUID("company", *company); err != nil {
-		done()
-		return nil, uuid.Nil, nil, err
-	}
-	return st, companyID, done, nil
+	return store.New(pool, nil), pool.Close, nil
 }
 
 // parseUUID reads the UUID of a flag.
@@ -71,15 +62,19 @@ func parseUUID(flagName, v string) (uuid.UUID, error) {
 
 func tokenCreate(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := newFlagSet("token create", stderr)
+	company := fs.String("company", "", "company the token acts for (UUID, required)")
 	user := fs.String("user", "", "user recorded as created_by of flows made with the token (UUID, required)")
 	name := fs.String("name", "", "a label for the token")
 	scope := fs.String("scope", string(auth.ScopeAdmin), "read (every GET), trigger (read + triggers, events, cancel, retry) or admin (everything)")
 	expires := fs.String("expires", "", "lifetime, e.g. 90d or 12h; empty for a token that never expires")
-	st, companyID, done, err := openCompanyStore(ctx, fs, args, "company the token acts for (UUID, required)")
+	dbURL, _, err := parseStoreFlags(fs, args)
 	if err != nil {
 		return err
 	}
-	defer done()
+	companyID, err := parseUUID("company", *company)
+	if err != nil {
+		return err
+	}
 	userID, err := parseUUID("user", *user)
 	if err != nil {
 		return err
@@ -97,6 +92,11 @@ func tokenCreate(ctx context.Context, args []string, stdout, stderr io.Writer) e
 		at := time.Now().Add(d)
 		req.ExpiresAt = &at
 	}
+	st, done, err := openStore(ctx, dbURL)
+	if err != nil {
+		return err
+	}
+	defer done()
 	// The store refuses the zero company (store.ErrNoCompany).
 	token, t, err := auth.Issue(ctx, st, nil, req)
 	if err != nil {
@@ -108,7 +108,17 @@ func tokenCreate(ctx context.Context, args []string, stdout, stderr io.Writer) e
 }
 
 func tokenList(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	st, companyID, done, err := openCompanyStore(ctx, newFlagSet("token list", stderr), args, "company whose tokens to list (UUID, required)")
+	fs := newFlagSet("token list", stderr)
+	company := fs.String("company", "", "company whose tokens to list (UUID, required)")
+	dbURL, _, err := parseStoreFlags(fs, args)
+	if err != nil {
+		return err
+	}
+	companyID, err := parseUUID("company", *company)
+	if err != nil {
+		return err
+	}
+	st, done, err := openStore(ctx, dbURL)
 	if err != nil {
 		return err
 	}
@@ -129,11 +139,10 @@ func tokenList(ctx context.Context, args []string, stdout, stderr io.Writer) err
 func tokenRevoke(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := newFlagSet("token revoke", stderr)
 	company := fs.String("company", "", "(optional) the token's company; looked up by id when left out")
-	st, done, pos, err := openStore(ctx, fs, args)
+	dbURL, pos, err := parseStoreFlags(fs, args)
 	if err != nil {
 		return err
 	}
-	defer done()
 	if len(pos) != 1 {
 		fmt.Fprintln(stderr, "usage: flowd token revoke [--company UUID] TOKEN_ID")
 		return errUsage
@@ -144,12 +153,19 @@ func tokenRevoke(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	}
 	var companyID uuid.UUID
 	if *company != "" {
-		companyID, err = parseUUID("company", *company)
-	} else {
-		companyID, err = st.TokenCompany(ctx, id)
+		if companyID, err = parseUUID("company", *company); err != nil {
+			return err
+		}
 	}
+	st, done, err := openStore(ctx, dbURL)
 	if err != nil {
-		return fmt.Errorf("token %s: %w", id, err)
+		return err
+	}
+	defer done()
+	if companyID == uuid.Nil {
+		if companyID, err = st.TokenCompany(ctx, id); err != nil {
+			return fmt.Errorf("token %s: %w", id, err)
+		}
 	}
 	t, err := auth.Revoke(ctx, st, nil, companyID, id)
 	if err != nil {
