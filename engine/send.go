@@ -39,7 +39,7 @@ type attemptResult struct {
 // bodyMethods are the methods whose requests carry the JSON body.
 var bodyMethods = map[string]bool{"POST": true, "PUT": true, "PATCH": true, "DELETE": true}
 
-// sendStep is send inside an HTTP client span (attemptSpan).
+// sendStep is send inside an HTTP client span (recordAttempt fills it).
 func (w *Worker) sendStep(ctx context.Context, ps *flow.PlannedStep, vars map[string]any, execID uuid.UUID,
 	attempt int, signingSecrets []string, propagateTrace bool, deadline time.Time, mask *redact.Masker) attemptResult {
 	ctx, span := w.tracer.Start(ctx, ps.Step.WebhookMethod, trace.WithSpanKind(trace.SpanKindClient))

@@ -263,8 +263,11 @@ func (w *Worker) Work(ctx context.Context, job *river.Job[ExecutionArgs]) (err e
 	defer w.runs.Done()
 	w.active.Store(job.ID, struct{}{})
 	defer w.active.Delete(job.ID)
-	ctx, span := w.tracer.Start(ctx, "flowd.execution.run", trace.WithAttributes(
-		attrExecutionID.String(job.Args.ExecutionID.String()), attribute.Int("flowd.run", job.Attempt)))
+	ctx, span := w.tracer.Start(ctx, "flowd.execution.run")
+	recording := span.IsRecording() // tracing off or not sampled: build no attributes
+	if recording {
+		span.SetAttributes(attrExecutionID.String(job.Args.ExecutionID.String()), attribute.Int("flowd.run", job.Attempt))
+	}
 	var r *run
 	defer func() { endRun(span, r, err) }()
 	if job.Attempt == 1 && !job.ScheduledAt.IsZero() {
@@ -285,8 +288,10 @@ func (w *Worker) Work(ctx context.Context, job *river.Job[ExecutionArgs]) (err e
 	if err != nil {
 		return err
 	}
-	span.SetAttributes(attrFlowID.String(exec.FlowID.String()), attribute.Int("flowd.flow_version", exec.FlowVersion),
-		attribute.Int("flowd.execution.attempt", exec.AttemptNumber))
+	if recording {
+		span.SetAttributes(attrFlowID.String(exec.FlowID.String()), attribute.Int("flowd.flow_version", exec.FlowVersion),
+			attribute.Int("flowd.execution.attempt", exec.AttemptNumber))
+	}
 	r = newRun(w, exec, plan, signing)
 	if job.Attempt > w.cfg.MaxRuns {
 		return r.giveUp(ctx, job.Attempt-1)
