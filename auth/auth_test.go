@@ -262,3 +262,20 @@ func TestScopes(t *testing.T) {
 		}
 	}
 }
+
+// TestIssueStoresTheParsedScope: a scope given in another case is stored
+// as the scope it names (stored as given it would rank as no scope and
+// allow nothing).
+func TestIssueStoresTheParsedScope(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	token, row := b.issue(t, "ADMIN", nil)
+	if row.Scope != string(auth.ScopeAdmin) {
+		t.Errorf("stored scope %q, want %q", row.Scope, auth.ScopeAdmin)
+	}
+	p, err := b.auth.Authenticate(context.Background(), token)
+	if err != nil || !p.Scope.Allows(auth.ScopeAdmin) {
+		t.Errorf("the token authenticates as %+v, %v; want an admin", p, err)
+	}
+}
+

@@ -26,13 +26,14 @@ type NewTokenRequest struct {
 // returns the plain token, shown once and never stored, and the stored
 // row.
 func Issue(ctx context.Context, st *store.Store, actor *Principal, req *NewTokenRequest) (string, *store.Token, error) {
-	if _, err := ParseScope(string(req.Scope)); err != nil {
+	scope, err := ParseScope(string(req.Scope))
+	if err != nil {
 		return "", nil, err
 	}
 	token, hash := NewToken()
 	t := &store.Token{ID: uuid.New(), CompanyID: req.CompanyID, UserID: req.UserID, Name: req.Name,
-		Hash: hash, Scope: string(req.Scope), ExpiresAt: req.ExpiresAt}
-	err := st.InTx(ctx, func(tx *store.Store) error {
+		Hash: hash, Scope: string(scope), ExpiresAt: req.ExpiresAt}
+	err = st.InTx(ctx, func(tx *store.Store) error {
 		if err := tx.TokenInsert(ctx, t); err != nil {
 			return err
 		}
