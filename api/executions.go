@@ -238,8 +238,11 @@ func (s *Server) executionAction(w http.ResponseWriter, r *http.Request, code in
 // attempts are masked when they are recorded.
 func redactExecution(e *flow.Execution) {
 	if len(e.Variables) > 0 {
-		// hideSealed after redact.JSON, which would mask the key "secret".
-		e.Variables = hideSealed(redact.JSON(e.Variables, nil))
+		// The sealed values are found before redact.JSON, which masks a
+		// sensitive name's value (api_key: a sealed value no longer); they
+		// are shown after it, which would mask the key "secret".
+		sealed := sealedNames(e.Variables)
+		e.Variables = showSecrets(redact.JSON(e.Variables, nil), sealed)
 	}
 	for _, st := range e.Steps {
 		if st != nil && len(st.Vars) > 0 {
@@ -251,21 +254,37 @@ func redactExecution(e *flow.Execution) {
 // secretShown is how an answer shows a secret's value.
 var secretShown = json.RawMessage(`{"value":null,"secret":true}`)
 
-// hideSealed replaces each sealed value of trigger variables by
-// secretShown.
-func hideSealed(vars json.RawMessage) json.RawMessage {
+// sealedNames returns the names of the trigger variables whose values
+// are sealed (secrets).
+func sealedNames(vars json.RawMessage) []string {
 	if !bytes.Contains(vars, []byte(keyring.Prefix)) {
+		return nil
+	}
+	var m map[string]json.RawMessage
+	if json.Unmarshal(vars, &m) != nil {
+		return nil
+	}
+	var names []string
+	for name, v := range m {
+		var s string
+		if json.Unmarshal(v, &s) == nil && keyring.IsSealed(s) {
+			names = append(names, name)
+		}
+	}
+	return names
+}
+
+// showSecrets replaces the values of names in vars by secretShown.
+func showSecrets(vars json.RawMessage, names []string) json.RawMessage {
+	if len(names) == 0 {
 		return vars
 	}
 	var m map[string]json.RawMessage
 	if json.Unmarshal(vars, &m) != nil {
 		return vars
 	}
-	for name, v := range m {
-		var s string
-		if json.Unmarshal(v, &s) == nil && keyring.IsSealed(s) {
-			m[name] = secretShown
-		}
+	for _, name := range names {
+		m[name] = secretShown
 	}
 	out, err := json.Marshal(m)
 	if err != nil {
