@@ -82,6 +82,11 @@ func changedFields(before, after *flow.Flow, in *flow.FlowInput) []string {
 	if in.SigningSecret != nil && *in.SigningSecret != "" && !slices.Contains(out, "has_signing_secret") {
 		out = append(out, "signing_secret")
 	}
+	// Answers hide secret values (null), so a changed secret shows only in
+	// the stored values, which FlowGet has opened on both sides.
+	if !slices.Contains(out, "predefinedVariables") && !slices.EqualFunc(before.PredefinedVariables, after.PredefinedVariables, samePredefined) {
+		out = append(out, "predefinedVariables")
+	}
 	bs, as := stepsByNumber(before), stepsByNumber(after)
 	numbers := slices.Sorted(maps.Keys(bs))
 	for n := range as {
@@ -102,6 +107,12 @@ func changedFields(before, after *flow.Flow, in *flow.FlowInput) []string {
 		}
 	}
 	return out
+}
+
+// samePredefined reports whether two predefined variables are equal,
+// values included (a secret's too).
+func samePredefined(a, b flow.PredefinedVariable) bool {
+	return a.Name == b.Name && a.Secret == b.Secret && bytes.Equal(a.Value, b.Value)
 }
 
 // stepsByNumber is the JSON of each step of a flow by step number, without

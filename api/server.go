@@ -113,8 +113,9 @@ type route struct {
 }
 
 // The scope column of the route table (README "Tokens and scopes"): every
-// GET is read, triggering and acting on executions (and publishing
-// events) is trigger, any other change is admin.
+// GET is read (except the token list: admin), triggering and acting on
+// executions (and publishing events) is trigger, any other change is
+// admin.
 const (
 	public  auth.Scope = "" // no token
 	read               = auth.ScopeRead

@@ -1,5 +1,7 @@
 package api
 
+// Tests of what answers and audit summaries show of secrets.
+
 import (
 	"encoding/json"
 	"testing"
@@ -26,5 +28,23 @@ func TestRedactExecutionShowsEverySecret(t *testing.T) {
 	_ = json.Unmarshal([]byte(`{"api_key":{"value":null,"secret":true},"crm":{"value":null,"secret":true},"password":"[redacted]","n":1}`), &want)
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("variables shown (-want +got):\n%s", diff)
+	}
+}
+
+// TestChangedFieldsSeesSecretValues: an update that changes only a secret
+// variable's value is summarised as changing predefinedVariables, though
+// both states answer the value as null; the summary never holds a value.
+func TestChangedFieldsSeesSecretValues(t *testing.T) {
+	t.Parallel()
+	state := func(value string) *flow.Flow {
+		return &flow.Flow{Name: "f", PredefinedVariables: []flow.PredefinedVariable{
+			{Name: "crm", Value: json.RawMessage(`"` + value + `"`), Secret: true}}}
+	}
+	before, after := state("old-SECRET-value"), state("new-SECRET-value")
+	if diff := cmp.Diff([]string{"predefinedVariables"}, changedFields(before, after, &flow.FlowInput{})); diff != "" {
+		t.Errorf("changed fields (-want +got):\n%s", diff)
+	}
+	if got := changedFields(before, state("old-SECRET-value"), &flow.FlowInput{}); len(got) != 0 {
+		t.Errorf("an unchanged secret: changed fields %v, want none", got)
 	}
 }
