@@ -133,6 +133,9 @@ func (g *Group[T]) loop(ch chan *request[T]) {
 				r.done <- err
 			}
 		}
-		clear(items) // drop the references until the next batch
+		// Drop the references (each request holds its item) until the
+		// next batch.
+		clear(items)
+		clear(reqs)
 	}
 }
