@@ -3,12 +3,11 @@ package scheduler
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
+	"slices"
 
 	"github.com/google/uuid"
 	"github.com/riverqueue/river"
-	"github.com/riverqueue/river/rivertype"
 	"go.opentelemetry.io/otel/trace"
 
 	"github.com/flowd/flowd/engine"
@@ -17,6 +16,9 @@ import (
 	"github.com/flowd/flowd/telemetry"
 )
 
+// jobDeleteMax is the most jobs River's JobDeleteManyTx deletes at once.
+const jobDeleteMax = 10_000
+
 // insertExecutions writes new executions and their River jobs in the
 // transaction tx is bound to, in two statements whatever their number:
 // the jobs first (one InsertManyTx), so that each execution row is
@@ -24,7 +26,7 @@ import (
 // executions (store.ExecutionsInsert, which explains seen). Each job
 // carries the trace of its entry in traces (nil, or an invalid entry: the
 // trace of ctx). An execution that is not inserted (a duplicate, or a flow
-// changed since seen) has its job deleted in the same transaction. It
+// changed since seen) has its job deleted in the same transaction (one more statement). It
 // returns the ids of the executions inserted.
 func (s *Scheduler) insertExecutions(ctx context.Context, tx *store.Store, execs []*flow.Execution, seen []*store.FlowRunInfo, traces []trace.SpanContext) (map[uuid.UUID]bool, error) {
 	params := make([]river.InsertManyParams, len(execs))
@@ -56,14 +58,20 @@ func (s *Scheduler) insertExecutions(ctx context.Context, tx *store.Store, execs
 	if err != nil {
 		return nil, err
 	}
+	var orphans []int64
 	for _, e := range execs {
-		if inserted[e.ID] {
-			continue
+		if !inserted[e.ID] && e.JobID != 0 {
+			orphans = append(orphans, e.JobID)
+			e.JobID = 0
 		}
-		if _, err := s.client.JobDeleteTx(ctx, tx.Tx(), e.JobID); err != nil && !errors.Is(err, rivertype.ErrNotFound) {
-			return nil, fmt.Errorf("delete job %d of an execution not inserted: %w", e.JobID, err)
+	}
+	// One statement for them all (a whole batch misses after a flow edit),
+	// in chunks of River's limit.
+	for ids := range slices.Chunk(orphans, jobDeleteMax) {
+		del := river.NewJobDeleteManyParams().IDs(ids...).First(len(ids))
+		if _, err := s.client.JobDeleteManyTx(ctx, tx.Tx(), del); err != nil {
+			return nil, fmt.Errorf("delete the jobs of %d executions not inserted: %w", len(ids), err)
 		}
-		e.JobID = 0
 	}
 	return inserted, nil
 }
