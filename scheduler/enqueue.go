@@ -25,9 +25,9 @@ const jobDeleteMax = 10_000
 // inserted with its job id and never written again here; then the
 // executions (store.ExecutionsInsert, which explains seen). Each job
 // carries the trace of its entry in traces (nil, or an invalid entry: the
-// trace of ctx). An execution that is not inserted (a duplicate, or a flow
-// changed since seen) has its job deleted in the same transaction (one more statement). It
-// returns the ids of the executions inserted.
+// trace of ctx). The executions not inserted (a duplicate, or a flow
+// changed since seen) have their jobs deleted in the same transaction, in
+// one more statement. It returns the ids of the executions inserted.
 func (s *Scheduler) insertExecutions(ctx context.Context, tx *store.Store, execs []*flow.Execution, seen []*store.FlowRunInfo, traces []trace.SpanContext) (map[uuid.UUID]bool, error) {
 	params := make([]river.InsertManyParams, len(execs))
 	byID := make(map[uuid.UUID]*flow.Execution, len(execs))
