@@ -1,7 +1,8 @@
 // Package retention deletes what flowd no longer has to keep (README "Data
 // lifecycle"): finished executions with their step attempts once past
-// FLOWD_RETENTION, soft-deleted flows once past it with no execution left,
-// and revoked tokens. River's finished jobs are left to River's own job
+// FLOWD_RETENTION, events once past it with none of their executions left,
+// soft-deleted flows once past it with no execution left, and tokens
+// revoked or expired before it. River's finished jobs are left to River's own job
 // cleaner, whose retention periods are capped by the same setting
 // (scheduler.Config.JobRetention).
 //

@@ -14,8 +14,9 @@ import (
 // signing_secret_previous and signing_secret_previous_until) are read and
 // written here only, as flow.SigningSecrets, so that how they are stored
 // (encrypted at rest: sealed by writeSigningSecrets, opened by
-// readSigningSecrets) is decided in one place. Elsewhere only
-// "signing_secret IS NOT NULL" is asked (has_signing_secret).
+// openSigningSecrets) is decided in one place; ExecutionGetForRun selects
+// signingColumns in its own statement and opens them the same way.
+// Elsewhere only "signing_secret IS NOT NULL" is asked (has_signing_secret).
 
 // signingColumns are the columns readSigningSecrets scans.
 const signingColumns = `signing_secret, signing_secret_previous, signing_secret_previous_until`
@@ -71,7 +72,7 @@ func (s *Store) writeSigningSecrets(ctx context.Context, id uuid.UUID, ss flow.S
 		return fmt.Errorf("store signing secret: %w", err)
 	}
 	_, err = s.db.Exec(ctx, `UPDATE flows SET signing_secret = $2, signing_secret_previous = $3,
-		signing_secret_previous_until = $4 WHERE id = $1`, id, current, previous, ss.PreviousUntil)
+		signing_secret_previous_until = $4, updated_at = now() WHERE id = $1`, id, current, previous, ss.PreviousUntil)
 	if err != nil {
 		return fmt.Errorf("store signing secret: %w", err)
 	}
@@ -113,10 +114,6 @@ func (s *Store) FlowRotateSigningSecret(ctx context.Context, companyID, id uuid.
 	err := s.InTx(ctx, func(tx *Store) error {
 		var err error
 		ss, err = tx.rotateSigningSecret(ctx, companyID, id, secret, now)
-		if err != nil {
-			return err
-		}
-		_, err = tx.db.Exec(ctx, `UPDATE flows SET updated_at = now() WHERE id = $1`, id)
 		return err
 	})
 	if err != nil {

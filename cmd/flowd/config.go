@@ -305,7 +305,7 @@ func configFlags(name string, withAPI bool) (c *Config, allow *string, e *envFla
 // retentionFlags declares --retention (FLOWD_RETENTION), shared by serve,
 // worker and prune.
 func retentionFlags(e *envFlags, p *time.Duration) {
-	e.dur(p, "retention", "FLOWD_RETENTION", retention.RetentionDefault, "how long finished executions (and deleted flows, revoked tokens) are kept; 0 keeps everything")
+	e.dur(p, "retention", "FLOWD_RETENTION", retention.RetentionDefault, "how long finished executions (and their events, deleted flows, revoked or expired tokens) are kept; 0 keeps everything")
 }
 
 // newLogger builds the process logger; secrets are masked by attribute name.
