@@ -8,6 +8,7 @@ import (
 
 	"github.com/google/uuid"
 	"github.com/riverqueue/river"
+	"github.com/riverqueue/river/rivertype"
 	"go.opentelemetry.io/otel/trace"
 
 	"github.com/flowd/flowd/engine"
@@ -15,6 +16,21 @@ import (
 	"github.com/flowd/flowd/store"
 	"github.com/flowd/flowd/telemetry"
 )
+
+// jobsByExecution maps the id of each job InsertManyTx inserted to the
+// execution its args name: the results are matched by args rather than
+// trusted to keep the order of the params.
+func jobsByExecution(res []*rivertype.JobInsertResult) (map[uuid.UUID]int64, error) {
+	jobs := make(map[uuid.UUID]int64, len(res))
+	for _, r := range res {
+		var args engine.ExecutionArgs
+		if err := json.Unmarshal(r.Job.EncodedArgs, &args); err != nil {
+			return nil, fmt.Errorf("read args of job %d: %w", r.Job.ID, err)
+		}
+		jobs[args.ExecutionID] = r.Job.ID
+	}
+	return jobs, nil
+}
 
 // jobDeleteMax is the most jobs River's JobDeleteManyTx deletes at once.
 const jobDeleteMax = 10_000
@@ -30,29 +46,23 @@ const jobDeleteMax = 10_000
 // one more statement. It returns the ids of the executions inserted.
 func (s *Scheduler) insertExecutions(ctx context.Context, tx *store.Store, execs []*flow.Execution, seen []*store.FlowRunInfo, traces []trace.SpanContext) (map[uuid.UUID]bool, error) {
 	params := make([]river.InsertManyParams, len(execs))
-	byID := make(map[uuid.UUID]*flow.Execution, len(execs))
 	for i, e := range execs {
 		opts := &river.InsertOpts{Queue: QueueExecutions}
 		if traces != nil {
 			opts.Metadata = telemetry.JobMetadata(traces[i])
 		}
 		params[i] = river.InsertManyParams{Args: engine.ExecutionArgs{ExecutionID: e.ID}, InsertOpts: opts}
-		byID[e.ID] = e
 	}
 	res, err := s.client.InsertManyTx(ctx, tx.Tx(), params)
 	if err != nil {
 		return nil, fmt.Errorf("enqueue executions: %w", err)
 	}
-	// Match jobs to executions by their args rather than trusting the order
-	// of the results.
-	for _, r := range res {
-		var args engine.ExecutionArgs
-		if err := json.Unmarshal(r.Job.EncodedArgs, &args); err != nil {
-			return nil, fmt.Errorf("read args of job %d: %w", r.Job.ID, err)
-		}
-		if e := byID[args.ExecutionID]; e != nil {
-			e.JobID = r.Job.ID
-		}
+	jobs, err := jobsByExecution(res)
+	if err != nil {
+		return nil, err
+	}
+	for _, e := range execs {
+		e.JobID = jobs[e.ID]
 	}
 	inserted, err := tx.ExecutionsInsert(ctx, execs, seen)
 	if err != nil {

@@ -290,8 +290,12 @@ func (s *Scheduler) Publish(ctx context.Context, req PublishRequest) (ev *flow.E
 		if err != nil {
 			return fmt.Errorf("enqueue %d executions: %w", len(params), err)
 		}
+		jobs, err := jobsByExecution(res)
+		if err != nil {
+			return err
+		}
 		for i := range starts {
-			starts[i].JobID = res[i].Job.ID
+			starts[i].JobID = jobs[starts[i].ExecutionID]
 		}
 		return tx.EventExecutionsInsert(ctx, ev, starts)
 	})
