@@ -225,6 +225,10 @@ type PublishRequest struct {
 	IdempotencyKey string
 }
 
+// errDuplicateEvent ends Publish's transaction when the event's
+// Idempotency-Key is taken: the first event is answered instead.
+var errDuplicateEvent = errors.New("duplicate event")
+
 // Publish publishes an event: every flow of the company in the event's
 // workspace that subscribes to its type, may start (not a template, not
 // stopped, not deleted) and whose event_filter (if any) is true gets an
@@ -236,10 +240,6 @@ type PublishRequest struct {
 // InsertManyTx), so that a failure starts nothing and a returned event
 // started every execution it lists. With an idempotency key used before it
 // returns the first event and created false.
-
-// errDuplicateEvent ends Publish's transaction when the event's
-// Idempotency-Key is taken: the first event is answered instead.
-var errDuplicateEvent = errors.New("duplicate event")
 
 func (s *Scheduler) Publish(ctx context.Context, req PublishRequest) (ev *flow.Event, created bool, err error) {
 	var key *string
