@@ -240,7 +240,6 @@ var errDuplicateEvent = errors.New("duplicate event")
 // InsertManyTx), so that a failure starts nothing and a returned event
 // started every execution it lists. With an idempotency key used before it
 // returns the first event and created false.
-
 func (s *Scheduler) Publish(ctx context.Context, req PublishRequest) (ev *flow.Event, created bool, err error) {
 	var key *string
 	if req.IdempotencyKey != "" {
