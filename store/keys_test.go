@@ -53,17 +53,25 @@ func setupKeys(t *testing.T, keys *keyring.Ring) *keysBundle {
 		t.Fatal(err)
 	}
 	// An execution given the secret at trigger time.
-	vars, err := st.SealVariables(json.RawMessage(`{"crm": "`+triggerValue+`", "plain": "x"}`), []string{"crm"})
+	b.execID = b.insertExecution(t, st, `{"crm": "`+triggerValue+`", "plain": "x"}`, []string{"crm"})
+	return b
+}
+
+// insertExecution stores an execution of the bundle's flow triggered with
+// vars, the values of secret sealed as a trigger seals them, and returns
+// its id.
+func (b *keysBundle) insertExecution(t *testing.T, st *store.Store, vars string, secret []string) uuid.UUID {
+	t.Helper()
+	sealed, err := st.SealVariables(json.RawMessage(vars), secret)
 	if err != nil {
 		t.Fatal(err)
 	}
 	e := &flow.Execution{ExecutionSummary: flow.ExecutionSummary{ID: uuid.New(), Status: flow.ExecutionStatusScheduled, AttemptNumber: 1},
-		FlowID: f.ID, CompanyID: b.company, FlowVersion: 2, Trigger: flow.TriggerManual, Variables: vars}
+		FlowID: b.flowID, CompanyID: b.company, FlowVersion: 2, Trigger: flow.TriggerManual, Variables: sealed}
 	if _, err := st.ExecutionsInsert(t.Context(), []*flow.Execution{e}, nil); err != nil {
 		t.Fatal(err)
 	}
-	b.execID = e.ID
-	return b
+	return e.ID
 }
 
 func decode(t *testing.T, def string) *flow.FlowInput {
@@ -258,16 +266,8 @@ func TestLookalikeTriggerValueIsNotASecret(t *testing.T) {
 	b := setupKeys(t, ring(t, key))
 	st := store.New(b.pool, ring(t, key))
 	const lookalike = keyring.Prefix + "x"
-	vars, err := st.SealVariables(json.RawMessage(`{"note": "`+lookalike+`", "n": 1}`), nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	e := &flow.Execution{ExecutionSummary: flow.ExecutionSummary{ID: uuid.New(), Status: flow.ExecutionStatusScheduled, AttemptNumber: 1},
-		FlowID: b.flowID, CompanyID: b.company, FlowVersion: 2, Trigger: flow.TriggerManual, Variables: vars}
-	if _, err := st.ExecutionsInsert(t.Context(), []*flow.Execution{e}, nil); err != nil {
-		t.Fatal(err)
-	}
-	got, _, err := st.ExecutionGetForRun(t.Context(), e.ID)
+	id := b.insertExecution(t, st, `{"note": "`+lookalike+`", "n": 1}`, nil)
+	got, _, err := st.ExecutionGetForRun(t.Context(), id)
 	if err != nil {
 		t.Fatalf("the worker's read of the execution: %v", err)
 	}

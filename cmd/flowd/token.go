@@ -41,6 +41,16 @@ func parseStoreFlags(fs *flag.FlagSet, args []string) (dbURL string, pos []strin
 	return *u, pos, nil
 }
 
+// parseCompanyFlags is parseStoreFlags for a command about one company's
+// tokens: company is its --company flag (required, a UUID).
+func parseCompanyFlags(fs *flag.FlagSet, args []string, company *string) (dbURL string, companyID uuid.UUID, err error) {
+	if dbURL, _, err = parseStoreFlags(fs, args); err != nil {
+		return "", uuid.Nil, err
+	}
+	companyID, err = parseUUID("company", *company)
+	return dbURL, companyID, err
+}
+
 // openStore opens the migrated database at dbURL; call done when finished.
 func openStore(ctx context.Context, dbURL string) (st *store.Store, done func(), err error) {
 	pool, err := migratedPool(ctx, dbURL, nil)
@@ -67,11 +77,7 @@ func tokenCreate(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	name := fs.String("name", "", "a label for the token")
 	scope := fs.String("scope", string(auth.ScopeAdmin), "read (every GET), trigger (read + triggers, events, cancel, retry) or admin (everything)")
 	expires := fs.String("expires", "", "lifetime, e.g. 90d or 12h; empty for a token that never expires")
-	dbURL, _, err := parseStoreFlags(fs, args)
-	if err != nil {
-		return err
-	}
-	companyID, err := parseUUID("company", *company)
+	dbURL, companyID, err := parseCompanyFlags(fs, args, company)
 	if err != nil {
 		return err
 	}
@@ -110,11 +116,7 @@ func tokenCreate(ctx context.Context, args []string, stdout, stderr io.Writer) e
 func tokenList(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := newFlagSet("token list", stderr)
 	company := fs.String("company", "", "company whose tokens to list (UUID, required)")
-	dbURL, _, err := parseStoreFlags(fs, args)
-	if err != nil {
-		return err
-	}
-	companyID, err := parseUUID("company", *company)
+	dbURL, companyID, err := parseCompanyFlags(fs, args, company)
 	if err != nil {
 		return err
 	}
