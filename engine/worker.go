@@ -35,7 +35,9 @@ func (ExecutionArgs) Kind() string { return "flowd.execution" }
 // execution by id only, so the worker reads across companies, through the
 // functions named for it.
 type Store interface {
-	ExecutionGetForRun(ctx context.Context, id uuid.UUID) (*flow.Execution, flow.SigningSecrets, error)
+	// ExecutionsGetForRun calls found for each of the executions ids that
+	// exists, with its flow's signing secrets or the error of reading it.
+	ExecutionsGetForRun(ctx context.Context, ids []uuid.UUID, found func(id uuid.UUID, e *flow.Execution, signing flow.SigningSecrets, err error)) error
 	FlowDefinitionForRun(ctx context.Context, flowID uuid.UUID, version int) (*flow.Definition, error)
 	ExecutionCommit(ctx context.Context, attempts []flow.StepAttempt, updates []flow.ExecutionUpdate) error
 }
@@ -121,6 +123,7 @@ type Worker struct {
 	tracer   trace.Tracer
 	sem      chan struct{}
 	plans    *planCache
+	read     *reader
 	commit   *committer
 	draining atomic.Bool
 	active   sync.Map // River job id → struct{}: the jobs inside Work
@@ -170,12 +173,14 @@ func NewWorker(store Store, cfg *WorkerConfig) *Worker {
 		tracer: tracer,
 		sem:    make(chan struct{}, c.MaxConcurrentRequests),
 		plans:  newPlanCache(store),
+		read:   newReader(store, c.CommitShards, c.MaxCommitBatch),
 		commit: newCommitter(store, c.CommitShards, c.MaxCommitBatch, log, tracer),
 	}
 }
 
-// Start starts the group committer.
+// Start starts the group read and the group committer.
 func (w *Worker) Start(ctx context.Context) error {
+	w.read.start()
 	w.commit.start()
 	return nil
 }
@@ -210,12 +215,13 @@ func (w *Worker) Wait(ctx context.Context) error {
 	}
 }
 
-// Stop waits for the runs (Wait), then stops the group committer, which
-// writes what is queued. A run still going when ctx ends can no longer
+// Stop waits for the runs (Wait), then stops the group read and the group
+// committer, which writes what is queued. A run still going when ctx ends can no longer
 // record anything: its checkpoints fail with ErrStopped, and its execution
 // is left for another process.
 func (w *Worker) Stop(ctx context.Context) error {
 	err := w.Wait(ctx)
+	w.read.stop()
 	w.commit.stop()
 	return err
 }
@@ -273,7 +279,7 @@ func (w *Worker) Work(ctx context.Context, job *river.Job[ExecutionArgs]) (err e
 	if job.Attempt == 1 && !job.ScheduledAt.IsZero() {
 		w.obs.QueueLag(time.Since(job.ScheduledAt))
 	}
-	exec, signing, err := w.store.ExecutionGetForRun(ctx, job.Args.ExecutionID)
+	exec, signing, err := w.read.get(ctx, job.Args.ExecutionID)
 	if err != nil {
 		return err
 	}

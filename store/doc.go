@@ -17,7 +17,7 @@
 // Every function that acts for a company takes its id and refuses the
 // zero id with ErrNoCompany: the zero id never means "any company". The
 // few functions that must cross companies say so in their names
-// (ExecutionGetForRun, FlowDefinitionForRun, FlowHookSecretForHook) or
+// (ExecutionsGetForRun, FlowDefinitionForRun, FlowHookSecretForHook) or
 // serve a path that is not a tenant's (the group commit, the schedule
 // loop, the rescuer, the token lookup).
 //

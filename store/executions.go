@@ -149,19 +149,40 @@ func (s *Store) ExecutionGet(ctx context.Context, companyID, id uuid.UUID) (*flo
 	return s.getExecution(ctx, "get execution", `e.id = $1 AND e.company_id = $2`, id, companyID)
 }
 
-// ExecutionGetForRun returns an execution whatever its company, for the
-// worker that runs it (a River job names its execution by id only), and
-// the signing secrets its flow has now, in one round trip: they are read
-// on every run, not cached with the definition, so a rotation applies
-// from the next run of every execution of the flow. Its secret trigger
-// variables are opened (SealVariables).
-func (s *Store) ExecutionGetForRun(ctx context.Context, id uuid.UUID) (*flow.Execution, flow.SigningSecrets, error) {
-	var sealed sealedSigningSecrets
-	r, err := scanExecutionRow(s.db.QueryRow(ctx, `SELECT `+executionColumns+`, `+signingColumns+`
-		FROM executions e JOIN flows f ON f.id = e.flow_id WHERE e.id = $1`, id), sealed.dest()...)
+// ExecutionsGetForRun reads executions whatever their company, for the
+// worker that runs them (a River job names its execution by id only; the
+// engine reads the executions of the jobs that start together in one
+// statement), each with the signing secrets its flow has now: they are
+// read on every run, not cached with the definition, so a rotation applies
+// from the next run of every execution of the flow. Secret trigger
+// variables are opened (SealVariables). found is called once per execution
+// found, with the error of opening it if that failed (the others are not
+// held back by it); an id with no execution is not reported. The error
+// returned is the query's.
+func (s *Store) ExecutionsGetForRun(ctx context.Context, ids []uuid.UUID, found func(id uuid.UUID, e *flow.Execution, signing flow.SigningSecrets, err error)) error {
+	rows, err := s.db.Query(ctx, `SELECT `+executionColumns+`, `+signingColumns+`
+		FROM executions e JOIN flows f ON f.id = e.flow_id WHERE e.id = ANY($1)`, ids)
 	if err != nil {
-		return nil, flow.SigningSecrets{}, fmt.Errorf("get execution to run: %w", interpretError(err))
+		return fmt.Errorf("get executions to run: %w", err)
 	}
+	defer rows.Close()
+	for rows.Next() {
+		var sealed sealedSigningSecrets
+		r, err := scanExecutionRow(rows, sealed.dest()...)
+		if err != nil {
+			return fmt.Errorf("get executions to run: %w", err)
+		}
+		e, signing, err := s.openForRun(r, sealed)
+		found(r.ID, e, signing, err)
+	}
+	if err := rows.Err(); err != nil {
+		return fmt.Errorf("get executions to run: %w", err)
+	}
+	return nil
+}
+
+// openForRun converts a row read for a run and opens its secrets.
+func (s *Store) openForRun(r *executionRow, sealed sealedSigningSecrets) (*flow.Execution, flow.SigningSecrets, error) {
 	e, err := r.execution()
 	if err != nil {
 		return nil, flow.SigningSecrets{}, err

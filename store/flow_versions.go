@@ -37,7 +37,7 @@ func (s *Store) FlowDefinition(ctx context.Context, companyID, flowID uuid.UUID,
 
 // FlowDefinitionForRun returns the immutable definition of one version of
 // a flow whatever its company, for the worker that runs an execution of
-// it (read by ExecutionGetForRun).
+// it (read by ExecutionsGetForRun).
 func (s *Store) FlowDefinitionForRun(ctx context.Context, flowID uuid.UUID, version int) (*flow.Definition, error) {
 	return s.getDefinition(ctx, flowID, version,
 		`SELECT definition FROM flow_versions WHERE flow_id = $1 AND version = $2`, flowID, version)

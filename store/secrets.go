@@ -114,7 +114,7 @@ func (s *Store) sealDefinition(def *flow.Definition) (*flow.Definition, error) {
 // SealVariables returns trigger variables (a JSON object) with the values
 // of the secret variables names sealed: a value given at trigger time for
 // a secret is a secret too. Each is stored as a sealed JSON string of its
-// JSON text; ExecutionGetForRun opens them for the worker, and answers show
+// JSON text; ExecutionsGetForRun opens them for the worker, and answers show
 // them as secrets.
 //
 // A value of any other variable that merely looks sealed (a string starting

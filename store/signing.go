@@ -14,7 +14,7 @@ import (
 // signing_secret_previous and signing_secret_previous_until) are read and
 // written here only, as flow.SigningSecrets, so that how they are stored
 // (encrypted at rest: sealed by writeSigningSecrets, opened by
-// openSigningSecrets) is decided in one place; ExecutionGetForRun selects
+// openSigningSecrets) is decided in one place; ExecutionsGetForRun selects
 // signingColumns in its own statement and opens them the same way.
 // Elsewhere only "signing_secret IS NOT NULL" is asked (has_signing_secret).
 

@@ -27,7 +27,7 @@ var ErrConflict = flow.ErrConflict
 // ErrNoCompany is returned by every query that acts for a company when it
 // is given the zero company id. A zero id is a bug in the caller, never
 // "any company": the few reads that must cross companies are separate
-// functions named for the path that needs them (ExecutionGetForRun,
+// functions named for the path that needs them (ExecutionsGetForRun,
 // FlowDefinitionForRun, FlowHookSecretForHook).
 var ErrNoCompany = errors.New("the company id is the zero UUID; a query for a company needs a real one")
 

@@ -19,9 +19,10 @@ import (
 // one (TestZeroCompanyRefused).
 var acrossCompanies = map[string]string{
 	"Pool": "plumbing", "Ping": "plumbing", "InTx": "plumbing", "Tx": "plumbing",
-	"ExecutionGetForRun":    "the worker: a River job names its execution (and so its flow's signing secrets) by id only",
+	"ExecutionsGetForRun":   "the worker: a River job names its execution (and so its flow's signing secrets) by id only",
+	"ExecutionGetForRun":    "tests only (export_test.go): ExecutionsGetForRun of one id",
 	"FlowDefinitionForRun":  "the worker: the definition of the execution it runs",
-	"FlowSigningSecrets":    "tests only (export_test.go): what ExecutionGetForRun reads, for a flow without executions",
+	"FlowSigningSecrets":    "tests only (export_test.go): what ExecutionsGetForRun reads, for a flow without executions",
 	"Setting":               "tests only (export_test.go): a run-time parameter of the connection",
 	"ExecutionCommit":       "the worker's group commit, by execution id",
 	"FlowHookSecretForHook": "the public hook endpoint learns the flow's company here",

@@ -88,6 +88,16 @@ func (g *Group[T]) Submit(ctx context.Context, key uint32, item T, wait bool) er
 	}
 }
 
+// Queued returns how many items wait in the shards' queues, not yet taken
+// into a batch (a test waits on it to know what the next batch holds).
+func (g *Group[T]) Queued() int {
+	n := 0
+	for _, ch := range g.shards {
+		n += len(ch)
+	}
+	return n
+}
+
 // enqueue sends req to its shard unless the Group is stopped. The read
 // lock is held during the send: the shard's loop keeps draining until Stop
 // closes the channel, which it does only once no send holds the lock.
