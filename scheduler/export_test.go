@@ -45,3 +45,38 @@ func (s *Scheduler) WriteTriggerBatch(ctx context.Context, reqs []TriggerRequest
 	}
 	return out, nil
 }
+
+// PublishBatch is one batch of the publish group as written: each
+// request's event, its executions, whether it was stored, and its error.
+type PublishBatch struct {
+	Events  []*flow.Event
+	Execs   [][]*flow.Execution
+	Created []bool
+	Errs    []error
+}
+
+// WritePublishBatch writes reqs as one batch of the publish group, the way
+// concurrent Publish calls that meet in one shard are written.
+func (s *Scheduler) WritePublishBatch(ctx context.Context, reqs []PublishRequest) (*PublishBatch, error) {
+	batch := make([]*pendingEvent, len(reqs))
+	for i, req := range reqs {
+		var key *string
+		if req.IdempotencyKey != "" {
+			key = &req.IdempotencyKey
+		}
+		p, err := s.newPendingEvent(ctx, req, key)
+		if err != nil {
+			return nil, err
+		}
+		batch[i] = p
+	}
+	if err := s.writeEvents(batch); err != nil {
+		return nil, err
+	}
+	out := &PublishBatch{}
+	for _, p := range batch {
+		out.Events, out.Execs = append(out.Events, p.ev), append(out.Execs, p.execs)
+		out.Created, out.Errs = append(out.Created, p.created), append(out.Errs, p.err)
+	}
+	return out, nil
+}

@@ -145,8 +145,10 @@ type Scheduler struct {
 	rescue *rescuer
 	// filters caches the compiled event filters of Publish.
 	filters *flow.FilterCache
-	// triggers is the group commit of Trigger (trigger.go).
+	// triggers and events are the group commits of Trigger and Publish
+	// (trigger.go).
 	triggers *groupcommit.Group[*pendingTrigger]
+	events   *groupcommit.Group[*pendingEvent]
 	runInfo  *runInfoCache
 }
 
@@ -195,8 +197,9 @@ func New(pool *pgxpool.Pool, st *store.Store, cfg *Config) (*Scheduler, error) {
 		return nil, fmt.Errorf("river client: %w", err)
 	}
 	s := &Scheduler{client: client, store: st, cfg: c, log: log, filters: flow.NewFilterCache(0), runInfo: newRunInfoCache()}
-	s.triggers = newTriggerGroup(s)
+	s.triggers, s.events = newTriggerGroup(s), newPublishGroup(s)
 	s.triggers.Start()
+	s.events.Start()
 	return s, nil
 }
 
@@ -266,7 +269,8 @@ func (s *Scheduler) StopTimeout() time.Duration { return s.cfg.SoftStopTimeout +
 // returns.
 func (s *Scheduler) Stop(ctx context.Context) error {
 	s.StopSchedules()
-	s.triggers.Stop() // the API has drained: no trigger waits any more
+	s.triggers.Stop() // the API has drained: no trigger or publish waits any more
+	s.events.Stop()
 	if s.cfg.Worker == nil {
 		return nil
 	}

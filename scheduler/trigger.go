@@ -11,20 +11,20 @@ import (
 	"time"
 
 	"github.com/google/uuid"
-	"github.com/riverqueue/river"
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/trace"
 
-	"github.com/flowd/flowd/engine"
 	"github.com/flowd/flowd/flow"
 	"github.com/flowd/flowd/internal/groupcommit"
 	"github.com/flowd/flowd/store"
 	"github.com/flowd/flowd/telemetry"
 )
 
-// The group commit of triggers: concurrent triggers (API, inbound hooks)
-// share one transaction of two statements (store.ExecutionsInsert and one
-// InsertManyTx) instead of one transaction each.
+// The group commits of triggers and of published events: concurrent
+// triggers (API, inbound hooks) share one transaction of two statements
+// (store.ExecutionsInsert and one InsertManyTx) instead of one transaction
+// each; concurrent publishes share one of three (store.EventsInsert, then
+// the same two for all their executions).
 const (
 	triggerShards   = 2
 	triggerMaxBatch = 256
@@ -165,21 +165,26 @@ func orJSON(v json.RawMessage, def string) json.RawMessage {
 	return v
 }
 
-// writeTriggers is the trigger group's write: the whole batch in one
-// transaction. When it fails, each trigger is written again alone, so
-// that one bad trigger fails only its own caller, with its own error.
+// writeTriggers is the trigger group's write (writeAlone).
 func (s *Scheduler) writeTriggers(batch []*pendingTrigger) error {
-	err := s.insertTriggers(batch)
+	return writeAlone(s, "trigger", batch, s.insertTriggers, func(t *pendingTrigger, err error) { t.err = err })
+}
+
+// writeAlone writes batch in one transaction with insert; when that
+// fails, it writes each item again alone, so that one bad item fails only
+// its own caller, with its own error (answered through fail).
+func writeAlone[T any](s *Scheduler, what string, batch []T, insert func([]T) error, fail func(T, error)) error {
+	err := insert(batch)
 	if err == nil {
 		return nil
 	}
 	if len(batch) == 1 {
-		batch[0].err = err
+		fail(batch[0], err)
 		return nil
 	}
-	s.log.Warn("trigger batch failed; writing its triggers one by one", "triggers", len(batch), "error", err)
-	for _, t := range batch {
-		t.err = s.insertTriggers([]*pendingTrigger{t})
+	s.log.Warn(what+" batch failed; writing its items one by one", "items", len(batch), "error", err)
+	for _, item := range batch {
+		fail(item, insert([]T{item}))
 	}
 	return nil
 }
@@ -225,9 +230,21 @@ type PublishRequest struct {
 	IdempotencyKey string
 }
 
-// errDuplicateEvent ends Publish's transaction when the event's
-// Idempotency-Key is taken: the first event is answered instead.
-var errDuplicateEvent = errors.New("duplicate event")
+// pendingEvent is one event queued in the publish group: the event, the
+// executions it starts, the publisher's span (their jobs continue that
+// trace), and the result once its batch ended: created false when the
+// event's idempotency key was taken.
+type pendingEvent struct {
+	ev      *flow.Event
+	execs   []*flow.Execution
+	span    trace.SpanContext
+	created bool
+	err     error
+}
+
+func newPublishGroup(s *Scheduler) *groupcommit.Group[*pendingEvent] {
+	return groupcommit.New(triggerShards, triggerMaxBatch, ErrStopped, s.writeEvents)
+}
 
 // Publish publishes an event: every flow of the company in the event's
 // workspace that subscribes to its type, may start (not a template, not
@@ -235,11 +252,12 @@ var errDuplicateEvent = errors.New("duplicate event")
 // execution with trigger "event" and the event's envelope as payload.
 //
 // The subscribers are found and their filters run first; then the event
-// row, every execution and every River job are written in one transaction
-// of a fixed number of statements (one multi-row insert of executions, one
-// InsertManyTx), so that a failure starts nothing and a returned event
-// started every execution it lists. With an idempotency key used before it
-// returns the first event and created false.
+// row, every execution and every River job are written in one
+// transaction, shared with the events published at the same time (the
+// publish group: one multi-row insert of events, one InsertManyTx, one
+// multi-row insert of executions), so that a failure starts nothing and a
+// returned event started every execution it lists. With an idempotency key
+// used before it returns the first event and created false.
 func (s *Scheduler) Publish(ctx context.Context, req PublishRequest) (ev *flow.Event, created bool, err error) {
 	var key *string
 	if req.IdempotencyKey != "" {
@@ -250,7 +268,36 @@ func (s *Scheduler) Publish(ctx context.Context, req PublishRequest) (ev *flow.E
 			return nil, false, err
 		}
 	}
-	ev = &flow.Event{
+	p, err := s.newPendingEvent(ctx, req, key)
+	if err != nil {
+		return nil, false, err
+	}
+	ev = p.ev
+	if err := s.events.Submit(ctx, binary.BigEndian.Uint32(ev.ID[:]), p, true); err != nil {
+		return nil, false, err
+	}
+	if p.err != nil {
+		return nil, false, p.err
+	}
+	if !p.created {
+		// Published at the same time under the same key: the first wins.
+		ev, err := s.store.EventGetByIdempotencyKey(ctx, req.CompanyID, *key)
+		return ev, false, err
+	}
+	if s.cfg.Events != nil {
+		s.cfg.Events.EventPublished(len(p.execs))
+	}
+	ev.Executions = make([]flow.EventExecution, len(p.execs))
+	for i, e := range p.execs {
+		ev.Executions[i] = flow.EventExecution{ID: e.ID, FlowID: e.FlowID, Status: flow.ExecutionStatusScheduled}
+	}
+	return ev, true, nil
+}
+
+// newPendingEvent is the event req publishes (stored with key) and the
+// executions it starts: its subscribers are read and their filters run.
+func (s *Scheduler) newPendingEvent(ctx context.Context, req PublishRequest, key *string) (*pendingEvent, error) {
+	ev := &flow.Event{
 		ID:             uuid.New(),
 		CompanyID:      req.CompanyID,
 		Type:           req.Type,
@@ -261,57 +308,72 @@ func (s *Scheduler) Publish(ctx context.Context, req PublishRequest) (ev *flow.E
 	}
 	subs, err := s.store.EventSubscribers(ctx, req.CompanyID, req.WorkspaceID, req.Type)
 	if err != nil {
-		return nil, false, err
+		return nil, err
 	}
 	match := flow.MatchSubscribers(ev, subs, s.filters)
 	ev.FilterErrors = match.FilterErrors
-	starts := make([]store.EventStart, len(match.Start))
+	p := &pendingEvent{ev: ev, execs: make([]*flow.Execution, len(match.Start)), span: trace.SpanContextFromContext(ctx)}
+	envelope := ev.Envelope()
 	for i, sub := range match.Start {
-		starts[i] = store.EventStart{ExecutionID: uuid.New(), FlowID: sub.FlowID, FlowVersion: sub.Version}
+		p.execs[i] = &flow.Execution{
+			ExecutionSummary: flow.ExecutionSummary{ID: uuid.New(), Status: flow.ExecutionStatusScheduled, AttemptNumber: 1},
+			FlowID:           sub.FlowID,
+			CompanyID:        req.CompanyID,
+			FlowVersion:      sub.Version,
+			Trigger:          flow.TriggerEvent,
+			EventID:          &ev.ID,
+			Payload:          envelope,
+			Variables:        json.RawMessage("{}"),
+		}
 	}
-	err = s.store.InTx(ctx, func(tx *store.Store) error {
-		created, err := tx.EventInsert(ctx, ev)
-		if err != nil {
+	return p, nil
+}
+
+// writeEvents is the publish group's write (writeAlone).
+func (s *Scheduler) writeEvents(batch []*pendingEvent) error {
+	return writeAlone(s, "publish", batch, s.insertEvents, func(p *pendingEvent, err error) { p.err = err })
+}
+
+// insertEvents writes batch in one transaction: the events, then the
+// executions of those stored (an event whose idempotency key is taken
+// starts nothing) with their jobs (insertExecutions).
+func (s *Scheduler) insertEvents(batch []*pendingEvent) error {
+	ctx, cancel := context.WithTimeout(context.Background(), triggerWriteTimeout)
+	defer cancel()
+	events := make([]*flow.Event, len(batch))
+	for i, p := range batch {
+		events[i] = p.ev
+	}
+	if i := slices.IndexFunc(batch, func(p *pendingEvent) bool { return p.span.IsValid() }); i >= 0 {
+		ctx = trace.ContextWithSpanContext(ctx, batch[i].span) // as insertTriggers
+	}
+	var stored map[uuid.UUID]bool
+	err := s.store.InTx(ctx, func(tx *store.Store) error {
+		var err error
+		if stored, err = tx.EventsInsert(ctx, events); err != nil {
 			return err
 		}
-		if !created {
-			return errDuplicateEvent
+		var execs []*flow.Execution
+		var traces []trace.SpanContext
+		for _, p := range batch {
+			if stored[p.ev.ID] {
+				execs = append(execs, p.execs...)
+				for range p.execs {
+					traces = append(traces, p.span)
+				}
+			}
 		}
-		if len(starts) == 0 {
+		if len(execs) == 0 {
 			return nil
 		}
-		params := make([]river.InsertManyParams, len(starts))
-		for i := range starts {
-			params[i] = river.InsertManyParams{Args: engine.ExecutionArgs{ExecutionID: starts[i].ExecutionID},
-				InsertOpts: &river.InsertOpts{Queue: QueueExecutions}}
+		inserted, err := s.insertExecutions(ctx, tx, execs, nil, traces)
+		if err == nil && len(inserted) != len(execs) {
+			err = fmt.Errorf("insert event executions: %d of %d inserted", len(inserted), len(execs))
 		}
-		res, err := s.client.InsertManyTx(ctx, tx.Tx(), params)
-		if err != nil {
-			return fmt.Errorf("enqueue %d executions: %w", len(params), err)
-		}
-		jobs, err := jobsByExecution(res)
-		if err != nil {
-			return err
-		}
-		for i := range starts {
-			starts[i].JobID = jobs[starts[i].ExecutionID]
-		}
-		return tx.EventExecutionsInsert(ctx, ev, starts)
+		return err
 	})
-	if errors.Is(err, errDuplicateEvent) {
-		// Published at the same time under the same key: the first wins.
-		ev, err := s.store.EventGetByIdempotencyKey(ctx, req.CompanyID, *key)
-		return ev, false, err
+	for _, p := range batch {
+		p.created = err == nil && stored[p.ev.ID]
 	}
-	if err != nil {
-		return nil, false, err
-	}
-	if s.cfg.Events != nil {
-		s.cfg.Events.EventPublished(len(starts))
-	}
-	ev.Executions = make([]flow.EventExecution, len(starts))
-	for i, st := range starts {
-		ev.Executions[i] = flow.EventExecution{ID: st.ExecutionID, FlowID: st.FlowID, Status: flow.ExecutionStatusScheduled}
-	}
-	return ev, true, nil
+	return err
 }

@@ -3,7 +3,6 @@ package store
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"time"
 
@@ -81,65 +80,45 @@ func scanSubscriber(row pgx.Row) (sub flow.Subscriber, err error) {
 	return sub, row.Scan(&sub.FlowID, &sub.Version, &sub.EventFilter)
 }
 
-// EventInsert stores a published event with its filter errors. When the
-// company already has an event with the same idempotency key it stores
-// nothing and reports created false. Its executions are inserted next by
-// EventExecutionsInsert, in the same transaction.
-func (s *Store) EventInsert(ctx context.Context, ev *flow.Event) (created bool, err error) {
-	if err := requireCompany("insert event", ev.CompanyID); err != nil {
-		return false, err
+// EventsInsert stores published events with their filter errors,
+// whatever their companies (each names its own), in one statement: the
+// group commit of Publish. An event whose company already has an event
+// with the same idempotency key (stored before, or earlier in events) is
+// not stored. The ids of the events stored are returned; their executions
+// are inserted next by ExecutionsInsert, in the same transaction.
+func (s *Store) EventsInsert(ctx context.Context, events []*flow.Event) (map[uuid.UUID]bool, error) {
+	n := len(events)
+	ids, companies := make([]uuid.UUID, n), make([]uuid.UUID, n)
+	workspaces, types, data, filterErrors := make([]string, n), make([]string, n), make([]string, n), make([]string, n)
+	keys, created := make([]*string, n), make([]time.Time, n)
+	for i, ev := range events {
+		if err := requireCompany("insert events", ev.CompanyID); err != nil {
+			return nil, err
+		}
+		ids[i], companies[i], workspaces[i], types[i] = ev.ID, ev.CompanyID, ev.WorkspaceID, ev.Type
+		data[i], filterErrors[i] = string(jsonOrNull(ev.Data)), string(mustJSON(nonNil(ev.FilterErrors)))
+		keys[i], created[i] = ev.IdempotencyKey, ev.CreatedAt
 	}
-	var id uuid.UUID
-	err = s.db.QueryRow(ctx, `INSERT INTO events (id, company_id, workspace_id, type, data, idempotency_key,
+	rows, err := s.db.Query(ctx, `INSERT INTO events (id, company_id, workspace_id, type, data, idempotency_key,
 			filter_errors, created_at)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+		SELECT u.id, u.company_id, u.workspace_id, u.type, u.data::jsonb, u.key, u.filter_errors::jsonb, u.created_at
+		FROM unnest($1::uuid[], $2::uuid[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[],
+			$8::timestamptz[]) AS u(id, company_id, workspace_id, type, data, key, filter_errors, created_at)
 		ON CONFLICT (company_id, idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING
 		RETURNING id`,
-		ev.ID, ev.CompanyID, ev.WorkspaceID, ev.Type, jsonOrNull(ev.Data), ev.IdempotencyKey,
-		mustJSON(nonNil(ev.FilterErrors)), ev.CreatedAt).Scan(&id)
-	if errors.Is(err, pgx.ErrNoRows) {
-		return false, nil
-	}
+		ids, companies, workspaces, types, data, keys, filterErrors, created)
 	if err != nil {
-		return false, fmt.Errorf("insert event: %w", interpretError(err))
+		return nil, fmt.Errorf("insert events: %w", err)
 	}
-	return true, nil
-}
-
-// EventStart is one execution a published event starts: its id, its flow
-// and the flow's version, and its River job.
-type EventStart struct {
-	ExecutionID uuid.UUID
-	FlowID      uuid.UUID
-	FlowVersion int
-	JobID       int64
-}
-
-// EventExecutionsInsert inserts the executions an event starts, in one
-// statement whatever their number: trigger "event", the event's id, and the
-// event's envelope as their payload. The caller inserted their River jobs
-// in the same transaction (Store.Tx).
-func (s *Store) EventExecutionsInsert(ctx context.Context, ev *flow.Event, starts []EventStart) error {
-	if err := requireCompany("insert event executions", ev.CompanyID); err != nil {
-		return err
-	}
-	ids := make([]uuid.UUID, len(starts))
-	flows := make([]uuid.UUID, len(starts))
-	versions := make([]int32, len(starts))
-	jobs := make([]int64, len(starts))
-	for i, st := range starts {
-		ids[i], flows[i], versions[i], jobs[i] = st.ExecutionID, st.FlowID, int32(st.FlowVersion), st.JobID
-	}
-	_, err := s.db.Exec(ctx, `INSERT INTO executions (id, flow_id, company_id, flow_version, status,
-			attempt_number, trigger, payload, variables, job_id, event_id)
-		SELECT u.id, u.flow_id, $1, u.version, $2, 1, $3, $4, '{}', u.job_id, $5
-		FROM unnest($6::uuid[], $7::uuid[], $8::int[], $9::bigint[]) AS u(id, flow_id, version, job_id)`,
-		ev.CompanyID, flow.ExecutionStatusScheduled, flow.TriggerEvent, ev.Envelope(), ev.ID,
-		ids, flows, versions, jobs)
+	stored, err := collect(rows, func(row pgx.Row) (id uuid.UUID, err error) { return id, row.Scan(&id) })
 	if err != nil {
-		return fmt.Errorf("insert %d event executions: %w", len(starts), interpretError(err))
+		return nil, fmt.Errorf("insert events: %w", interpretError(err))
 	}
-	return nil
+	inserted := make(map[uuid.UUID]bool, len(stored))
+	for _, id := range stored {
+		inserted[id] = true
+	}
+	return inserted, nil
 }
 
 // EventGet returns an event of the company with the executions it started

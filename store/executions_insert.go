@@ -12,7 +12,8 @@ import (
 
 // ExecutionsInsert inserts new executions, whatever their companies (each
 // names its own), in one statement: a group commit of triggers, or the
-// due slots of the schedule loop. The caller enqueues their River jobs in
+// due slots of the schedule loop, or the executions of published events
+// (with their EventID). The caller enqueues their River jobs in
 // the same transaction (Store.InTx) and sets each execution's JobID before
 // (0 stores none).
 //
@@ -29,6 +30,7 @@ func (s *Store) ExecutionsInsert(ctx context.Context, execs []*flow.Execution, s
 	versions, attempts, jobIDs := make([]int32, n), make([]int32, n), make([]int64, n)
 	statuses, triggers, payloads, variables := make([]string, n), make([]string, n), make([]string, n), make([]string, n)
 	slots, keys, flowStatuses := make([]*time.Time, n), make([]*string, n), make([]*string, n)
+	events := make([]*uuid.UUID, n)
 	templates := make([]bool, n)
 	byID := make(map[uuid.UUID]*flow.Execution, n)
 	for i, e := range execs {
@@ -39,27 +41,28 @@ func (s *Store) ExecutionsInsert(ctx context.Context, execs []*flow.Execution, s
 		versions[i], attempts[i], jobIDs[i] = int32(e.FlowVersion), int32(e.AttemptNumber), e.JobID
 		statuses[i], triggers[i] = e.Status, e.Trigger
 		payloads[i], variables[i] = string(jsonOrNull(e.Payload)), string(jsonOrEmptyObject(e.Variables))
-		slots[i], keys[i] = e.ScheduledFor, e.IdempotencyKey
+		slots[i], keys[i], events[i] = e.ScheduledFor, e.IdempotencyKey, e.EventID
 		if seen != nil && seen[i] != nil {
 			flowStatuses[i], templates[i] = &seen[i].Status, seen[i].IsTemplate
 		}
 		byID[e.ID] = e
 	}
 	rows, err := s.db.Query(ctx, `INSERT INTO executions (id, flow_id, company_id, flow_version, status,
-			attempt_number, trigger, scheduled_for, idempotency_key, payload, variables, job_id)
+			attempt_number, trigger, scheduled_for, idempotency_key, payload, variables, job_id, event_id)
 		SELECT u.id, u.flow_id, u.company_id, u.version, u.status, u.attempt, u.trigger, u.slot, u.key,
-			u.payload::jsonb, u.variables::jsonb, nullif(u.job_id, 0)
+			u.payload::jsonb, u.variables::jsonb, nullif(u.job_id, 0), u.event_id
 		FROM unnest($1::uuid[], $2::uuid[], $3::uuid[], $4::int[], $5::text[], $6::int[], $7::text[],
-			$8::timestamptz[], $9::text[], $10::text[], $11::text[], $12::bigint[], $13::text[], $14::bool[])
+			$8::timestamptz[], $9::text[], $10::text[], $11::text[], $12::bigint[], $13::text[], $14::bool[],
+			$15::uuid[])
 			AS u(id, flow_id, company_id, version, status, attempt, trigger, slot, key, payload, variables,
-				job_id, flow_status, is_template)
+				job_id, flow_status, is_template, event_id)
 		WHERE u.flow_status IS NULL OR EXISTS (SELECT 1 FROM flows f WHERE f.id = u.flow_id
 			AND f.company_id = u.company_id AND f.version = u.version AND f.status = u.flow_status
 			AND f.is_template = u.is_template)
 		ON CONFLICT DO NOTHING
 		RETURNING id, created_at, updated_at`,
 		ids, flows, companies, versions, statuses, attempts, triggers, slots, keys, payloads, variables,
-		jobIDs, flowStatuses, templates)
+		jobIDs, flowStatuses, templates, events)
 	if err != nil {
 		return nil, fmt.Errorf("insert executions: %w", err)
 	}

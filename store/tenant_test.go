@@ -116,12 +116,9 @@ func TestZeroCompanyRefused(t *testing.T) {
 			_, err := st.EventSubscribers(ctx, nilCo, f.WorkspaceID, "call.ended")
 			return err
 		},
-		"EventInsert": func(st *store.Store) error {
-			_, err := st.EventInsert(ctx, &flow.Event{ID: uuid.New(), Type: "call.ended", WorkspaceID: "default", CreatedAt: time.Now()})
+		"EventsInsert": func(st *store.Store) error {
+			_, err := st.EventsInsert(ctx, []*flow.Event{{ID: uuid.New(), Type: "call.ended", WorkspaceID: "default", CreatedAt: time.Now()}})
 			return err
-		},
-		"EventExecutionsInsert": func(st *store.Store) error {
-			return st.EventExecutionsInsert(ctx, &flow.Event{ID: uuid.New()}, []store.EventStart{{ExecutionID: uuid.New(), FlowID: f.ID, FlowVersion: 1}})
 		},
 		"EventGet": func(st *store.Store) error { _, err := st.EventGet(ctx, nilCo, uuid.New()); return err },
 		"EventGetByIdempotencyKey": func(st *store.Store) error {
