@@ -278,4 +278,3 @@ func TestIssueStoresTheParsedScope(t *testing.T) {
 		t.Errorf("the token authenticates as %+v, %v; want an admin", p, err)
 	}
 }
-
