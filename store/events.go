@@ -88,7 +88,7 @@ func scanSubscriber(row pgx.Row) (sub flow.Subscriber, err error) {
 // are inserted next by ExecutionsInsert, in the same transaction.
 func (s *Store) EventsInsert(ctx context.Context, events []*flow.Event) (map[uuid.UUID]bool, error) {
 	n := len(events)
-	ids, companies := make([]uuid.UUID, n), make([]uuid.UUID, n)
+	ids, companies := make([][16]byte, n), make([][16]byte, n) // binaryUUIDs
 	workspaces, types, data, filterErrors := make([]string, n), make([]string, n), make([]string, n), make([]string, n)
 	keys, created := make([]*string, n), make([]time.Time, n)
 	for i, ev := range events {

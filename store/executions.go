@@ -161,7 +161,7 @@ func (s *Store) ExecutionGet(ctx context.Context, companyID, id uuid.UUID) (*flo
 // returned is the query's.
 func (s *Store) ExecutionsGetForRun(ctx context.Context, ids []uuid.UUID, found func(id uuid.UUID, e *flow.Execution, signing flow.SigningSecrets, err error)) error {
 	rows, err := s.db.Query(ctx, `SELECT `+executionColumns+`, `+signingColumns+`
-		FROM executions e JOIN flows f ON f.id = e.flow_id WHERE e.id = ANY($1)`, ids)
+		FROM executions e JOIN flows f ON f.id = e.flow_id WHERE e.id = ANY($1)`, binaryUUIDs(ids))
 	if err != nil {
 		return fmt.Errorf("get executions to run: %w", err)
 	}

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5/pgtype"
 
 	"github.com/flowd/flowd/flow"
 )
@@ -26,11 +27,11 @@ import (
 // and their CreatedAt and UpdatedAt are set.
 func (s *Store) ExecutionsInsert(ctx context.Context, execs []*flow.Execution, seen []*FlowRunInfo) (map[uuid.UUID]bool, error) {
 	n := len(execs)
-	ids, flows, companies := make([]uuid.UUID, n), make([]uuid.UUID, n), make([]uuid.UUID, n)
+	ids, flows, companies := make([][16]byte, n), make([][16]byte, n), make([][16]byte, n) // binaryUUIDs
 	versions, attempts, jobIDs := make([]int32, n), make([]int32, n), make([]int64, n)
 	statuses, triggers, payloads, variables := make([]string, n), make([]string, n), make([]string, n), make([]string, n)
 	slots, keys, flowStatuses := make([]*time.Time, n), make([]*string, n), make([]*string, n)
-	events := make([]*uuid.UUID, n)
+	events := make([]pgtype.UUID, n)
 	templates := make([]bool, n)
 	byID := make(map[uuid.UUID]*flow.Execution, n)
 	for i, e := range execs {
@@ -41,7 +42,10 @@ func (s *Store) ExecutionsInsert(ctx context.Context, execs []*flow.Execution, s
 		versions[i], attempts[i], jobIDs[i] = int32(e.FlowVersion), int32(e.AttemptNumber), e.JobID
 		statuses[i], triggers[i] = e.Status, e.Trigger
 		payloads[i], variables[i] = string(jsonOrNull(e.Payload)), string(jsonOrEmptyObject(e.Variables))
-		slots[i], keys[i], events[i] = e.ScheduledFor, e.IdempotencyKey, e.EventID
+		slots[i], keys[i] = e.ScheduledFor, e.IdempotencyKey
+		if e.EventID != nil {
+			events[i] = pgtype.UUID{Bytes: *e.EventID, Valid: true}
+		}
 		if seen != nil && seen[i] != nil {
 			flowStatuses[i], templates[i] = &seen[i].Status, seen[i].IsTemplate
 		}
