@@ -36,6 +36,13 @@ type stepStateDoc struct {
 
 // encodeSteps returns the executions.steps document of steps.
 func encodeSteps(steps map[int]*flow.StepState) json.RawMessage {
+	return mustJSON(stepsDoc(steps))
+}
+
+// stepsDoc is steps as the executions.steps document, to encode (the
+// group commit's update records embed it, so that it is encoded once,
+// with the record, rather than encoded and then copied in as raw JSON).
+func stepsDoc(steps map[int]*flow.StepState) map[int]*stepStateDoc {
 	doc := make(map[int]*stepStateDoc, len(steps))
 	for n, st := range steps {
 		var d *stepStateDoc
@@ -44,7 +51,7 @@ func encodeSteps(steps map[int]*flow.StepState) json.RawMessage {
 		}
 		doc[n] = d
 	}
-	return mustJSON(doc)
+	return doc
 }
 
 // decodeSteps reads an executions.steps document; an empty one is an

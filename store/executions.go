@@ -305,15 +305,15 @@ func (s *Store) ExecutionCommit(ctx context.Context, attempts []flow.StepAttempt
 // updateRecord is one element of the update of queueExecutionsUpdate: the
 // columns of executions it sets, tagged with their names.
 type updateRecord struct {
-	ID            uuid.UUID       `json:"id"`
-	Status        string          `json:"status"`
-	AttemptNumber int             `json:"attempt_number"`
-	Steps         json.RawMessage `json:"steps"`
-	ErrorMessage  *string         `json:"error_message"`
-	ExecutedAt    *time.Time      `json:"executed_at"`
-	NextRetryAt   *time.Time      `json:"next_retry_at"`
-	FinishedAt    *time.Time      `json:"finished_at"`
-	Records       json.RawMessage `json:"records,omitempty"`
+	ID            uuid.UUID             `json:"id"`
+	Status        string                `json:"status"`
+	AttemptNumber int                   `json:"attempt_number"`
+	Steps         map[int]*stepStateDoc `json:"steps"`
+	ErrorMessage  *string               `json:"error_message"`
+	ExecutedAt    *time.Time            `json:"executed_at"`
+	NextRetryAt   *time.Time            `json:"next_retry_at"`
+	FinishedAt    *time.Time            `json:"finished_at"`
+	Records       json.RawMessage       `json:"records,omitempty"`
 }
 
 // queueExecutionsUpdate queues the one statement that writes updates.
@@ -324,7 +324,7 @@ func queueExecutionsUpdate(batch *pgx.Batch, updates []flow.ExecutionUpdate) {
 			ID:            u.ID,
 			Status:        u.Status,
 			AttemptNumber: u.AttemptNumber,
-			Steps:         encodeSteps(u.Steps),
+			Steps:         stepsDoc(u.Steps),
 			ErrorMessage:  u.ErrorMessage,
 			ExecutedAt:    u.ExecutedAt,
 			NextRetryAt:   u.NextRetryAt,
