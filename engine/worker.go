@@ -476,10 +476,13 @@ func (r *run) apply(res *attemptResult) flow.StepAttempt {
 		status = *res.rec.ResponseStatus
 	}
 	w.obs.StepAttempted(res.rec.Outcome, status, time.Duration(res.rec.DurationMS)*time.Millisecond)
-	w.log.Info("step attempt",
-		"execution_id", r.exec.ID, "flow_id", r.exec.FlowID, "step_number", res.step,
-		"attempt", res.rec.Attempt, "outcome", res.rec.Outcome, "status_code", status,
-		"duration_ms", res.rec.DurationMS, "error", res.rec.Error)
+	// Typed attributes: one line per attempt is the hottest log line, and
+	// LogAttrs with them skips slog's conversion of each key and value.
+	w.log.LogAttrs(context.Background(), slog.LevelInfo, "step attempt",
+		slog.String("execution_id", r.exec.ID.String()), slog.String("flow_id", r.exec.FlowID.String()),
+		slog.Int("step_number", res.step), slog.Int("attempt", res.rec.Attempt),
+		slog.String("outcome", res.rec.Outcome), slog.Int("status_code", status),
+		slog.Int64("duration_ms", res.rec.DurationMS), slog.String("error", res.rec.Error))
 	r.state = flow.Apply(r.plan, r.state, flow.AttemptOutcome{
 		Step:       res.step,
 		Outcome:    res.rec.Outcome,
