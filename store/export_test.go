@@ -20,6 +20,10 @@ const ExecutionHoursQuery = executionHoursQuery
 // that reads its plan.
 const EventSubscribersQuery = eventSubscribersQuery
 
+// InFlightFlowsQuery is the flows list's in-flight statement, for the test
+// that reads its plan.
+const InFlightFlowsQuery = inFlightFlowsQuery
+
 // SameJSON compares raw JSON values by meaning (cmp.Comparer(SameJSON)).
 var SameJSON = sameJSON
 

@@ -334,8 +334,7 @@ func (s *Store) fillFlows(ctx context.Context, flows []*flow.Flow) error {
 		byID[e.FlowID].Executions = append(byID[e.FlowID].Executions, e.summary())
 	}
 
-	busy, err := queryAll(ctx, s.db, "list in-flight flows", scanID, `SELECT DISTINCT flow_id FROM executions
-		WHERE flow_id = ANY($1) AND status IN ('scheduled', 'in_progress')`, ids)
+	busy, err := queryAll(ctx, s.db, "list in-flight flows", scanID, inFlightFlowsQuery, binaryUUIDs(ids))
 	if err != nil {
 		return err
 	}
@@ -526,3 +525,10 @@ func (s *Store) upsertSteps(ctx context.Context, flowID uuid.UUID, steps []flow.
 	}
 	return nil
 }
+
+// inFlightFlowsQuery returns which of the flows $1 have an execution
+// scheduled or in progress: one probe of executions_flow_status_created_idx
+// per flow and status, stopping at the first entry, however many
+// executions a flow has (TestInFlightFlowsIndexed).
+const inFlightFlowsQuery = `SELECT ids.id FROM unnest($1::uuid[]) AS ids(id)
+	WHERE EXISTS (SELECT 1 FROM executions e WHERE e.flow_id = ids.id AND e.status IN ('scheduled', 'in_progress'))`

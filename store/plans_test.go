@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/flowd/flowd/flow"
@@ -80,6 +81,61 @@ func TestEventSubscribersIndexed(t *testing.T) {
 	}
 	if !subsIndexed {
 		t.Errorf("flow_event_subscriptions_pkey does not serve the lookup")
+	}
+	t.Logf("plan: %v", shape)
+}
+
+// TestInFlightFlowsIndexed: which flows have an execution in flight is
+// answered through executions_flow_status_created_idx, reading at most one
+// entry per flow and status, while the busy flow has 3,000 executions (a
+// thousand of them in flight) and the idle one 2,000 finished ones. On a
+// database of its own, so that ANALYZE sees only these rows.
+func TestInFlightFlowsIndexed(t *testing.T) {
+	t.Parallel()
+	b := setupOn(testdb.NewPool(t))
+	ctx := context.Background()
+	busy, idle := b.createFlow(t, 1), b.createFlow(t, 1)
+	for _, bulk := range []struct {
+		flow   uuid.UUID
+		status string
+		n      int
+	}{{busy.ID, "success", 2000}, {busy.ID, "in_progress", 1000}, {idle.ID, "success", 2000}} {
+		_, err := b.pool.Exec(ctx, `INSERT INTO executions (id, flow_id, company_id, flow_version, status, trigger)
+			SELECT gen_random_uuid(), $1, $2, 1, $3, 'manual' FROM generate_series(1, $4)`,
+			bulk.flow, b.company, bulk.status, bulk.n)
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := b.pool.Exec(ctx, `ANALYZE executions`); err != nil {
+		t.Fatal(err)
+	}
+	rows, err := b.pool.Query(ctx, store.InFlightFlowsQuery, []uuid.UUID{busy.ID, idle.ID})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := pgx.CollectRows(rows, pgx.RowTo[uuid.UUID])
+	if err != nil || len(got) != 1 || got[0] != busy.ID {
+		t.Fatalf("in-flight flows: %v, %v; want only the busy flow %s", got, err, busy.ID)
+	}
+
+	plan := explain(t, b.pool, store.InFlightFlowsQuery, []uuid.UUID{busy.ID, idle.ID})
+	var shape []string
+	indexed := false
+	for _, p := range plan.find(func(p *planNode) bool { return p.RelationName != "" || p.IndexName != "" }) {
+		shape = append(shape, p.String())
+		if p.NodeType == "Seq Scan" || p.NodeType == "Bitmap Heap Scan" {
+			t.Errorf("the lookup reads executions by %s", p.NodeType)
+		}
+		if p.IndexName == "executions_flow_status_created_idx" {
+			indexed = true
+			if p.ActualRows > 1 {
+				t.Errorf("the index read %d rows per probe; want the first one only", p.ActualRows)
+			}
+		}
+	}
+	if !indexed {
+		t.Errorf("executions_flow_status_created_idx does not serve the lookup")
 	}
 	t.Logf("plan: %v", shape)
 }
