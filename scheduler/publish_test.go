@@ -14,7 +14,7 @@ import (
 
 // publishBatch writes reqs (events of b's company) as one batch of the
 // publish group, to two new one-step flows subscribed to "call.ended".
-func (b *testBundle) publishBatch(t *testing.T, name string, reqs []scheduler.PublishRequest) (*scheduler.PublishBatch, []*flow.Flow) {
+func (b *testBundle) publishBatch(t *testing.T, name string, reqs ...scheduler.PublishRequest) (*scheduler.PublishBatch, []*flow.Flow) {
 	t.Helper()
 	target := flowdtest.NewTarget(t)
 	var flows []*flow.Flow
@@ -31,6 +31,12 @@ func (b *testBundle) publishBatch(t *testing.T, name string, reqs []scheduler.Pu
 		t.Fatal(err)
 	}
 	return got, flows
+}
+
+// event is a request to publish an event of type typ with small data,
+// under the idempotency key key when it is not empty.
+func event(typ, key string) scheduler.PublishRequest {
+	return scheduler.PublishRequest{Type: typ, Data: json.RawMessage(`{"call": 1}`), IdempotencyKey: key}
 }
 
 // checkStarted checks that event i of got was stored with its executions
@@ -70,13 +76,9 @@ func (b *testBundle) checkStarted(t *testing.T, got *scheduler.PublishBatch, i i
 func TestPublishBatchSharesOneTransaction(t *testing.T) {
 	t.Parallel()
 	b := setup(t)
-	data := json.RawMessage(`{"call": 1}`)
-	got, flows := b.publishBatch(t, "together", []scheduler.PublishRequest{
-		{Type: "call.ended", Data: data},
-		{Type: "call.ended", Data: data, IdempotencyKey: "call-1"},
-		{Type: "call.ended", Data: data, IdempotencyKey: "call-1"},
-		{Type: "call.started", Data: data}, // no subscriber
-	})
+	// The fourth event has no subscriber.
+	got, flows := b.publishBatch(t, "together", event("call.ended", ""), event("call.ended", "call-1"),
+		event("call.ended", "call-1"), event("call.started", ""))
 	for i, want := range []bool{true, true, false, true} {
 		if got.Created[i] != want || got.Errs[i] != nil {
 			t.Errorf("event %d: created %v, %v; want created %v", i, got.Created[i], got.Errs[i], want)
@@ -101,12 +103,9 @@ func TestPublishBatchSharesOneTransaction(t *testing.T) {
 func TestPublishBatchFailureKeepsTheOthers(t *testing.T) {
 	t.Parallel()
 	b := setup(t)
-	good := json.RawMessage(`{"call": 2}`)
-	got, flows := b.publishBatch(t, "mixed", []scheduler.PublishRequest{
-		{Type: "call.ended", Data: good},
-		{Type: "call.ended", Data: json.RawMessage(`{"nul": "\u0000"}`)}, // valid JSON, refused by jsonb
-		{Type: "call.ended", Data: good, IdempotencyKey: "call-2"},
-	})
+	bad := event("call.ended", "")
+	bad.Data = json.RawMessage(`{"nul": "\u0000"}`) // valid JSON, refused by jsonb
+	got, flows := b.publishBatch(t, "mixed", event("call.ended", ""), bad, event("call.ended", "call-2"))
 	if got.Created[1] || got.Errs[1] == nil {
 		t.Errorf("the bad event: want an error, got created %v, %v", got.Created[1], got.Errs[1])
 	}
