@@ -9,6 +9,7 @@ import (
 	"net/url"
 	"os"
 	"regexp"
+	"slices"
 	"sort"
 	"strings"
 	"sync/atomic"
@@ -526,12 +527,16 @@ func TestHealth(t *testing.T) {
 // queryCounter counts the statements a pool runs, but those holding skip
 // when it is set (before the pool is used).
 type queryCounter struct {
-	n    atomic.Int64
-	skip string
+	n atomic.Int64
+	// skip are statements not counted (by a part of their text): the
+	// token's last-use write always, which the authenticator runs in the
+	// background once per token and minute, so that it may land inside a
+	// later request's count on a slow machine.
+	skip []string
 }
 
 func (c *queryCounter) TraceQueryStart(ctx context.Context, _ *pgx.Conn, d pgx.TraceQueryStartData) context.Context {
-	if c.skip == "" || !strings.Contains(d.SQL, c.skip) {
+	if !slices.ContainsFunc(c.skip, func(s string) bool { return strings.Contains(d.SQL, s) }) {
 		c.n.Add(1)
 	}
 	return ctx
@@ -546,7 +551,7 @@ func countedPool(t *testing.T, url string) (*pgxpool.Pool, *queryCounter) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	counter := &queryCounter{}
+	counter := &queryCounter{skip: []string{"SET last_used_at = now()"}}
 	pcfg.ConnConfig.Tracer = counter
 	pool, err := pgxpool.NewWithConfig(context.Background(), pcfg)
 	if err != nil {
