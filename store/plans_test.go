@@ -140,6 +140,62 @@ func TestInFlightFlowsIndexed(t *testing.T) {
 	t.Logf("plan: %v", shape)
 }
 
+// TestHotPathReadsByIndex: the worker's group read and group commit read
+// executions by primary key even when the plan their connection keeps was
+// made while the table was a page (byIndex): a dozen of each on a
+// one-connection pool, then the table's sequential scans are counted. On
+// a database of its own, so that no other test scans it.
+func TestHotPathReadsByIndex(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	pcfg, err := pgxpool.ParseConfig(testdb.NewDatabase(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	pcfg.MaxConns = 1 // every statement on the one backend whose stats are flushed below
+	pool, err := pgxpool.NewWithConfig(ctx, pcfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(pool.Close)
+	b := setupOn(pool)
+	f := b.createFlow(t, 1)
+	var execs []*flow.Execution
+	for range 3 {
+		execs = append(execs, b.createExecution(t, f))
+	}
+	seqScans := func() int64 {
+		t.Helper()
+		// The backend's statistics reach the shared ones when it is idle
+		// and a second has passed, or, when forced, as soon as it is idle
+		// (after the first statement here, before the second).
+		if _, err := pool.Exec(ctx, `SELECT pg_stat_force_next_flush()`); err != nil {
+			t.Fatal(err)
+		}
+		var n int64
+		if err := pool.QueryRow(ctx, `SELECT coalesce(seq_scan, 0) FROM pg_stat_user_tables WHERE relname = 'executions'`).Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	before := seqScans()
+	for i := range 12 {
+		e := execs[i%len(execs)]
+		up := flow.ExecutionUpdate{ID: e.ID, Status: flow.ExecutionStatusInProgress, AttemptNumber: 1, Steps: map[int]*flow.StepState{}}
+		if err := b.store.ExecutionCommit(ctx, nil, []flow.ExecutionUpdate{up}); err != nil {
+			t.Fatal(err)
+		}
+		n := 0
+		err := b.store.ExecutionsGetForRun(ctx, []uuid.UUID{e.ID}, func(uuid.UUID, *flow.Execution, flow.SigningSecrets, error) { n++ })
+		if err != nil || n != 1 {
+			t.Fatalf("read for run: %d found, %v", n, err)
+		}
+	}
+	if n := seqScans() - before; n != 0 {
+		t.Errorf("12 group commits and 12 group reads scanned executions %d times; want none (by primary key only)", n)
+	}
+}
+
 // plan is the output of EXPLAIN (ANALYZE, BUFFERS, FORMAT JSON) of one
 // statement.
 type plan struct {
