@@ -303,11 +303,16 @@ func (s *Store) ExecutionCommit(ctx context.Context, attempts []flow.StepAttempt
 	}
 	batch := &pgx.Batch{}
 	batch.Queue(byIndex)
-	if len(attempts) > 0 {
-		queueAttemptsInsert(batch, attempts)
-	}
+	// The updates first: each attempt's foreign key check then locks
+	// (FOR KEY SHARE) the row version this transaction just wrote, instead
+	// of the old one the update would next replace, which the benchmark
+	// measured at 7% more CPU per step of the 3-step chain (README
+	// "Round three").
 	if len(updates) > 0 {
 		queueExecutionsUpdate(batch, updates)
+	}
+	if len(attempts) > 0 {
+		queueAttemptsInsert(batch, attempts)
 	}
 	// A batch outside a transaction runs as one implicit transaction (pgx
 	// sends it as one pipeline ending in a single Sync): it is atomic and
