@@ -1,7 +1,9 @@
 // Package engine is flowd's runner: the River worker that runs one
 // execution, the sending of one step attempt over HTTP (through the
-// SSRF-guarded client), and the group committer that records many
-// executions' attempts in one transaction.
+// SSRF-guarded client), the group read that loads the executions of the
+// runs that begin together in one statement (read.go), and the group
+// committer that records many executions' attempts in one transaction
+// (commit.go).
 //
 // It decides nothing about flows itself: which steps are ready, what a
 // failed attempt leads to and when an execution retries or ends are the
