@@ -257,7 +257,9 @@ func newPublishGroup(s *Scheduler) *groupcommit.Group[*pendingEvent] {
 // publish group: one multi-row insert of events, one InsertManyTx, one
 // multi-row insert of executions), so that a failure starts nothing and a
 // returned event started every execution it lists. With an idempotency key
-// used before it returns the first event and created false.
+// used before it returns the first event and created false. When ctx ends
+// while the batch is being written, Publish returns ctx's error and the
+// event may still have been committed (as with Trigger).
 func (s *Scheduler) Publish(ctx context.Context, req PublishRequest) (ev *flow.Event, created bool, err error) {
 	var key *string
 	if req.IdempotencyKey != "" {
@@ -280,6 +282,9 @@ func (s *Scheduler) Publish(ctx context.Context, req PublishRequest) (ev *flow.E
 		return nil, false, p.err
 	}
 	if !p.created {
+		if key == nil { // only a taken key stores nothing without an error
+			return nil, false, fmt.Errorf("publish event %s: not stored", ev.ID)
+		}
 		// Published at the same time under the same key: the first wins.
 		ev, err := s.store.EventGetByIdempotencyKey(ctx, req.CompanyID, *key)
 		return ev, false, err
