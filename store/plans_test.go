@@ -64,25 +64,8 @@ func TestEventSubscribersIndexed(t *testing.T) {
 		}
 	}
 
-	plan := explain(t, b.pool, store.EventSubscribersQuery, b.company, "default", flow.EventPatternsFor("call.ended"))
-	var shape []string
-	subsIndexed := false
-	for _, p := range plan.find(func(p *planNode) bool { return p.RelationName != "" || p.IndexName != "" }) {
-		shape = append(shape, p.String())
-		if p.NodeType == "Seq Scan" {
-			t.Errorf("the lookup scans %s", p.RelationName)
-		}
-		if p.IndexName == "flow_event_subscriptions_pkey" {
-			subsIndexed = true
-			if p.ActualRows > 4 { // call.ended twice (one flow), call.*, *
-				t.Errorf("the subscription index read %d rows; want only the matching ones", p.ActualRows)
-			}
-		}
-	}
-	if !subsIndexed {
-		t.Errorf("flow_event_subscriptions_pkey does not serve the lookup")
-	}
-	t.Logf("plan: %v", shape)
+	explain(t, b.pool, store.EventSubscribersQuery, b.company, "default", flow.EventPatternsFor("call.ended")).
+		wantIndexed(t, "flow_event_subscriptions_pkey", 4) // call.ended twice (one flow), call.*, *
 }
 
 // TestInFlightFlowsIndexed: which flows have an execution in flight is
@@ -119,25 +102,8 @@ func TestInFlightFlowsIndexed(t *testing.T) {
 		t.Fatalf("in-flight flows: %v, %v; want only the busy flow %s", got, err, busy.ID)
 	}
 
-	plan := explain(t, b.pool, store.InFlightFlowsQuery, []uuid.UUID{busy.ID, idle.ID})
-	var shape []string
-	indexed := false
-	for _, p := range plan.find(func(p *planNode) bool { return p.RelationName != "" || p.IndexName != "" }) {
-		shape = append(shape, p.String())
-		if p.NodeType == "Seq Scan" || p.NodeType == "Bitmap Heap Scan" {
-			t.Errorf("the lookup reads executions by %s", p.NodeType)
-		}
-		if p.IndexName == "executions_flow_status_created_idx" {
-			indexed = true
-			if p.ActualRows > 1 {
-				t.Errorf("the index read %d rows per probe; want the first one only", p.ActualRows)
-			}
-		}
-	}
-	if !indexed {
-		t.Errorf("executions_flow_status_created_idx does not serve the lookup")
-	}
-	t.Logf("plan: %v", shape)
+	explain(t, b.pool, store.InFlightFlowsQuery, []uuid.UUID{busy.ID, idle.ID}).
+		wantIndexed(t, "executions_flow_status_created_idx", 1) // the first entry per probe
 }
 
 // TestHotPathReadsByIndex: the worker's group read and group commit read
@@ -194,6 +160,31 @@ func TestHotPathReadsByIndex(t *testing.T) {
 	if n := seqScans() - before; n != 0 {
 		t.Errorf("12 group commits and 12 group reads scanned executions %d times; want none (by primary key only)", n)
 	}
+}
+
+// wantIndexed checks that no node of the plan reads a table sequentially
+// and that index serves it, reading at most maxRows rows per loop; it logs
+// the plan's shape.
+func (p *plan) wantIndexed(t *testing.T, index string, maxRows int) {
+	t.Helper()
+	var shape []string
+	indexed := false
+	for _, n := range p.find(func(n *planNode) bool { return n.RelationName != "" || n.IndexName != "" }) {
+		shape = append(shape, n.String())
+		if n.NodeType == "Seq Scan" {
+			t.Errorf("the statement scans %s", n.RelationName)
+		}
+		if n.IndexName == index {
+			indexed = true
+			if n.ActualRows > maxRows {
+				t.Errorf("%s read %d rows; want at most %d", index, n.ActualRows, maxRows)
+			}
+		}
+	}
+	if !indexed {
+		t.Errorf("%s does not serve the statement", index)
+	}
+	t.Logf("plan: %v", shape)
 }
 
 // plan is the output of EXPLAIN (ANALYZE, BUFFERS, FORMAT JSON) of one
