@@ -84,6 +84,7 @@ func TestShortSoak(t *testing.T) {
 	if len(s.Minutes) != 1 || s.Minutes[0].FlowdMiB <= 0 || s.Minutes[0].StepsPerSec <= 0 {
 		t.Errorf("minute samples %+v", s.Minutes)
 	}
+	t.Logf("prune cycles: %+v", s.Cycles)
 	var pruned int64
 	for _, c := range s.Cycles {
 		pruned += c.Rows
