@@ -29,7 +29,13 @@ func (s *Store) ExecutionsInsert(ctx context.Context, execs []*flow.Execution, s
 	n := len(execs)
 	ids, flows, companies := make([][16]byte, n), make([][16]byte, n), make([][16]byte, n) // binaryUUIDs
 	versions, attempts, jobIDs := make([]int32, n), make([]int32, n), make([]int64, n)
-	statuses, triggers, payloads, variables := make([]string, n), make([]string, n), make([]string, n), make([]string, n)
+	statuses, triggers, variables := make([]string, n), make([]string, n), make([]string, n)
+	// Each distinct payload is sent (and parsed to jsonb) once, each row
+	// naming its own by position (1-based, as SQL arrays are): the n
+	// executions an event starts share its envelope, which would otherwise
+	// travel, and sit in flowd's memory, n times.
+	var payloads []string
+	payloadAt, payloadOf := make([]int32, n), make(map[string]int32, 1)
 	slots, keys, flowStatuses := make([]*time.Time, n), make([]*string, n), make([]*string, n)
 	events := make([]pgtype.UUID, n)
 	templates := make([]bool, n)
@@ -41,7 +47,14 @@ func (s *Store) ExecutionsInsert(ctx context.Context, execs []*flow.Execution, s
 		ids[i], flows[i], companies[i] = e.ID, e.FlowID, e.CompanyID
 		versions[i], attempts[i], jobIDs[i] = int32(e.FlowVersion), int32(e.AttemptNumber), e.JobID
 		statuses[i], triggers[i] = e.Status, e.Trigger
-		payloads[i], variables[i] = string(jsonOrNull(e.Payload)), string(jsonOrEmptyObject(e.Variables))
+		payload := jsonOrNull(e.Payload)
+		at, ok := payloadOf[string(payload)]
+		if !ok {
+			payloads = append(payloads, string(payload))
+			at = int32(len(payloads))
+			payloadOf[payloads[at-1]] = at
+		}
+		payloadAt[i], variables[i] = at, string(jsonOrEmptyObject(e.Variables))
 		slots[i], keys[i] = e.ScheduledFor, e.IdempotencyKey
 		if e.EventID != nil {
 			events[i] = pgtype.UUID{Bytes: *e.EventID, Valid: true}
@@ -54,9 +67,10 @@ func (s *Store) ExecutionsInsert(ctx context.Context, execs []*flow.Execution, s
 	rows, err := s.db.Query(ctx, `INSERT INTO executions (id, flow_id, company_id, flow_version, status,
 			attempt_number, trigger, scheduled_for, idempotency_key, payload, variables, job_id, event_id)
 		SELECT u.id, u.flow_id, u.company_id, u.version, u.status, u.attempt, u.trigger, u.slot, u.key,
-			u.payload::jsonb, u.variables::jsonb, nullif(u.job_id, 0), u.event_id
+			((SELECT array_agg(p.v::jsonb ORDER BY p.n) FROM unnest($16::text[]) WITH ORDINALITY AS p(v, n)))[u.payload],
+			u.variables::jsonb, nullif(u.job_id, 0), u.event_id
 		FROM unnest($1::uuid[], $2::uuid[], $3::uuid[], $4::int[], $5::text[], $6::int[], $7::text[],
-			$8::timestamptz[], $9::text[], $10::text[], $11::text[], $12::bigint[], $13::text[], $14::bool[],
+			$8::timestamptz[], $9::text[], $10::int[], $11::text[], $12::bigint[], $13::text[], $14::bool[],
 			$15::uuid[])
 			AS u(id, flow_id, company_id, version, status, attempt, trigger, slot, key, payload, variables,
 				job_id, flow_status, is_template, event_id)
@@ -65,8 +79,8 @@ func (s *Store) ExecutionsInsert(ctx context.Context, execs []*flow.Execution, s
 			AND f.is_template = u.is_template)
 		ON CONFLICT DO NOTHING
 		RETURNING id, created_at, updated_at`,
-		ids, flows, companies, versions, statuses, attempts, triggers, slots, keys, payloads, variables,
-		jobIDs, flowStatuses, templates, events)
+		ids, flows, companies, versions, statuses, attempts, triggers, slots, keys, payloadAt, variables,
+		jobIDs, flowStatuses, templates, events, payloads)
 	if err != nil {
 		return nil, fmt.Errorf("insert executions: %w", err)
 	}

@@ -1,7 +1,9 @@
 package store_test
 
 import (
+	"cmp"
 	"context"
+	"encoding/json"
 	"fmt"
 	"testing"
 	"time"
@@ -122,6 +124,35 @@ func TestPruneVacuumThrottledLikeAutovacuum(t *testing.T) {
 	for name, want := range map[string]string{"vacuum_cost_delay": wantDelay, "vacuum_cost_limit": wantLimit} {
 		if got, err := ps.Setting(ctx, name); err != nil || got != want {
 			t.Errorf("%s during the pruner's VACUUM: %q %v, want autovacuum's %q", name, got, err, want)
+		}
+	}
+}
+
+// TestExecutionsInsertPayloads: executions inserted together keep each
+// its own payload, whether they share one (an event's envelope, sent once)
+// or not, and an empty payload is stored as null.
+func TestExecutionsInsertPayloads(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	f := b.createFlow(t, 1)
+	payloads := []string{`{"event":1}`, `{"other":[2]}`, `{"event":1}`, ``, `{"event":1}`}
+	var execs []*flow.Execution
+	for _, p := range payloads {
+		e := newExecution(f)
+		e.Payload = json.RawMessage(p)
+		execs = append(execs, e)
+	}
+	inserted, err := b.store.ExecutionsInsert(context.Background(), execs, nil)
+	if err != nil || len(inserted) != len(execs) {
+		t.Fatalf("insert: %d of %d, %v", len(inserted), len(execs), err)
+	}
+	for i, e := range execs {
+		got, err := b.store.ExecutionGet(context.Background(), b.company, e.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if want := cmp.Or(payloads[i], "null"); !store.SameJSON(got.Payload, json.RawMessage(want)) {
+			t.Errorf("execution %d: payload %s, want %s", i, got.Payload, want)
 		}
 	}
 }
