@@ -344,20 +344,3 @@ func scanLines(s, sub string) []string {
 	}
 	return out
 }
-
-var logTimeRE = regexp.MustCompile(`^time=(\S+) `)
-
-// logTime returns the time of the first line of p's log containing msg.
-func logTime(t *testing.T, p *proc, msg string) time.Time {
-	t.Helper()
-	for _, line := range scanLines(p.log(), msg) {
-		if m := logTimeRE.FindStringSubmatch(line); m != nil {
-			at, err := time.Parse(time.RFC3339Nano, m[1])
-			if err == nil {
-				return at
-			}
-		}
-	}
-	t.Fatalf("no log line %q from %s", msg, p.name)
-	return time.Time{}
-}

@@ -206,9 +206,6 @@ func New(pool *pgxpool.Pool, st *store.Store, cfg *Config) (*Scheduler, error) {
 // Client returns the River client (for the River UI).
 func (s *Scheduler) Client() *river.Client[pgx.Tx] { return s.client }
 
-// ID returns the River client's id.
-func (s *Scheduler) ID() string { return s.client.ID() }
-
 // Start starts working jobs (when the Scheduler has a worker), the rescuer
 // of dead processes' executions, and the schedule loop (unless
 // CronDisabled). Cancelling ctx does not stop them: shutdown goes through

@@ -372,12 +372,6 @@ func (e *Env) Client(t testing.TB) *http.Client {
 	return e.client(t, checkExchange)
 }
 
-// InvalidClient is Client for requests that break the document on
-// purpose; only the answers are checked, as with DoInvalid.
-func (e *Env) InvalidClient(t testing.TB) *http.Client {
-	return e.client(t, checkAnswer)
-}
-
 func (e *Env) client(t testing.TB, mode checkMode) *http.Client {
 	if e.contract == nil {
 		t.Fatalf("this Env was not made by flowdtest: use New, Shared or NewServer, whose requests are checked against the OpenAPI document")
