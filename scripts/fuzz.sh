@@ -1,7 +1,15 @@
 #!/usr/bin/env bash
 # scripts/fuzz.sh — run every Go fuzz target of the module, one after
 # another, each for FUZZTIME (default 30s). `make fuzz` and `make fuzz-short`
-# (FUZZTIME=3s, run by CI) call it.
+# (FUZZTIME=10000x, run by CI) call it.
+#
+# FUZZTIME is go test's -fuzztime: a duration (30s) or a count of inputs
+# (10000x). CI uses a count: with a duration, Go 1.26's coordinator can report
+# a bare "context deadline exceeded" failure, with no failing input, when the
+# deadline passes while a worker is busy (golang/go#75804, fixed in Go 1.27);
+# on a loaded 2-core machine that failed CI on FuzzDecodeFlow. A count has no
+# deadline to race. A duration run that fails that way, with no "Failing input
+# written" line, is that race, not a finding.
 #
 # Targets are found with `go test -list '^Fuzz' ./...`; each runs as
 #   go test -run '^$' -fuzz '^NAME$' -fuzztime FUZZTIME ./pkg
