@@ -160,6 +160,28 @@ func TestHotPathReadsByIndex(t *testing.T) {
 	if n := seqScans() - before; n != 0 {
 		t.Errorf("12 group commits and 12 group reads scanned executions %d times; want none (by primary key only)", n)
 	}
+	// Batches of other sizes reuse the plan too: PostgreSQL would plan a
+	// read of one or two ids afresh each time (a custom plan costs less
+	// than the generic one, which guesses ten) unless told not to.
+	for range 6 {
+		if err := b.store.ExecutionsGetForRun(ctx, []uuid.UUID{execs[0].ID, execs[1].ID, execs[2].ID}, func(uuid.UUID, *flow.Execution, flow.SigningSecrets, error) {}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, stmt := range []struct{ name, like string }{
+		{"group read", "%FROM executions e JOIN flows f ON f.id = e.flow_id WHERE e.id = ANY%"},
+		{"group commit", "UPDATE executions e SET%"},
+	} {
+		var generic, custom int64
+		err := pool.QueryRow(ctx, `SELECT coalesce(sum(generic_plans), 0), coalesce(sum(custom_plans), 0)
+			FROM pg_prepared_statements WHERE statement LIKE $1`, stmt.like).Scan(&generic, &custom)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if custom != 0 || generic == 0 {
+			t.Errorf("%s: %d custom plans, %d generic ones on the connection; want one generic plan reused (no custom plans)", stmt.name, custom, generic)
+		}
+	}
 }
 
 // wantIndexed checks that no node of the plan reads a table sequentially
