@@ -62,7 +62,7 @@ func (w *Worker) send(ctx context.Context, ps *flow.PlannedStep, vars map[string
 	res := attemptResult{step: st.StepNumber}
 	started := time.Now()
 	res.rec = flow.StepAttempt{
-		ID:            uuid.New(),
+		ID:            flow.NewID(),
 		ExecutionID:   execID,
 		StepNumber:    st.StepNumber,
 		Attempt:       attempt,

@@ -357,7 +357,7 @@ func (r *run) execute(ctx context.Context) error {
 	r.state, pending = flow.RecoverOrphans(r.plan, r.state, r.prevWorker, r.exec.UpdatedAt)
 	for i := range pending {
 		rec := &pending[i]
-		rec.ID = uuid.New()
+		rec.ID = flow.NewID()
 		rec.ExecutionID = r.exec.ID
 		rec.RequestURL = redact.URL(r.plan.Steps[rec.StepNumber].Step.WebhookURL, nil)
 		w.log.Warn("step attempt lost with its worker; sending it again",

@@ -205,7 +205,7 @@ func (l *cronLoop) slot(d store.ScheduleDue, now time.Time) (*flow.Execution, *t
 	payload, _ := json.Marshal(schedulePayload{ScheduledFor: slot})
 	exec := &flow.Execution{
 		ExecutionSummary: flow.ExecutionSummary{
-			ID:            uuid.New(),
+			ID:            flow.NewID(),
 			Status:        flow.ExecutionStatusScheduled,
 			AttemptNumber: 1,
 		},

@@ -138,7 +138,7 @@ func sameRun(a, b *store.FlowRunInfo) bool {
 func newExecution(req TriggerRequest, info *store.FlowRunInfo, key *string, vars json.RawMessage) *flow.Execution {
 	return &flow.Execution{
 		ExecutionSummary: flow.ExecutionSummary{
-			ID:            uuid.New(),
+			ID:            flow.NewID(),
 			Status:        flow.ExecutionStatusScheduled,
 			AttemptNumber: 1,
 		},
@@ -303,7 +303,7 @@ func (s *Scheduler) Publish(ctx context.Context, req PublishRequest) (ev *flow.E
 // executions it starts: its subscribers are read and their filters run.
 func (s *Scheduler) newPendingEvent(ctx context.Context, req PublishRequest, key *string) (*pendingEvent, error) {
 	ev := &flow.Event{
-		ID:             uuid.New(),
+		ID:             flow.NewID(),
 		CompanyID:      req.CompanyID,
 		Type:           req.Type,
 		WorkspaceID:    req.WorkspaceID,
@@ -321,7 +321,7 @@ func (s *Scheduler) newPendingEvent(ctx context.Context, req PublishRequest, key
 	envelope := ev.Envelope()
 	for i, sub := range match.Start {
 		p.execs[i] = &flow.Execution{
-			ExecutionSummary: flow.ExecutionSummary{ID: uuid.New(), Status: flow.ExecutionStatusScheduled, AttemptNumber: 1},
+			ExecutionSummary: flow.ExecutionSummary{ID: flow.NewID(), Status: flow.ExecutionStatusScheduled, AttemptNumber: 1},
 			FlowID:           sub.FlowID,
 			CompanyID:        req.CompanyID,
 			FlowVersion:      sub.Version,
