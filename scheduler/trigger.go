@@ -207,7 +207,7 @@ func (s *Scheduler) insertTriggers(batch []*pendingTrigger) error {
 		ctx = trace.ContextWithSpanContext(ctx, traces[i])
 	}
 	var inserted map[uuid.UUID]bool
-	err := s.store.InTx(ctx, func(tx *store.Store) error {
+	err := s.store.InGroupTx(ctx, func(tx *store.Store) error {
 		var err error
 		inserted, err = s.insertExecutions(ctx, tx, execs, seen, traces)
 		return err
@@ -353,7 +353,7 @@ func (s *Scheduler) insertEvents(batch []*pendingEvent) error {
 		ctx = trace.ContextWithSpanContext(ctx, batch[i].span) // as insertTriggers
 	}
 	var stored map[uuid.UUID]bool
-	err := s.store.InTx(ctx, func(tx *store.Store) error {
+	err := s.store.InGroupTx(ctx, func(tx *store.Store) error {
 		var err error
 		if stored, err = tx.EventsInsert(ctx, events); err != nil {
 			return err

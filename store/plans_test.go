@@ -114,16 +114,7 @@ func TestInFlightFlowsIndexed(t *testing.T) {
 func TestHotPathReadsByIndex(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	pcfg, err := pgxpool.ParseConfig(testdb.NewDatabase(t))
-	if err != nil {
-		t.Fatal(err)
-	}
-	pcfg.MaxConns = 1 // every statement on the one backend whose stats are flushed below
-	pool, err := pgxpool.NewWithConfig(ctx, pcfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(pool.Close)
+	pool := oneConnPool(t) // every statement on the one backend whose stats are flushed below
 	b := setupOn(pool)
 	f := b.createFlow(t, 1)
 	var execs []*flow.Execution
@@ -168,19 +159,72 @@ func TestHotPathReadsByIndex(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	for _, stmt := range []struct{ name, like string }{
-		{"group read", "%FROM executions e JOIN flows f ON f.id = e.flow_id WHERE e.id = ANY%"},
-		{"group commit", "UPDATE executions e SET%"},
-	} {
-		var generic, custom int64
-		err := pool.QueryRow(ctx, `SELECT coalesce(sum(generic_plans), 0), coalesce(sum(custom_plans), 0)
-			FROM pg_prepared_statements WHERE statement LIKE $1`, stmt.like).Scan(&generic, &custom)
+	wantGenericPlans(t, pool, "group read", "%FROM executions e JOIN flows f ON f.id = e.flow_id WHERE e.id = ANY%")
+	wantGenericPlans(t, pool, "group commit", "UPDATE executions e SET%")
+}
+
+// TestGroupTxPlansGeneric: the executions insert of the trigger and
+// publish groups, in batches of varying size, reuses one generic plan on
+// its connection (InGroupTx) instead of planning afresh.
+func TestGroupTxPlansGeneric(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	pool := oneConnPool(t)
+	b := setupOn(pool)
+	f := b.createFlow(t, 1)
+	for i := range 12 {
+		execs := make([]*flow.Execution, 1+i%3)
+		for j := range execs {
+			execs[j] = newExecution(f)
+		}
+		err := b.store.InGroupTx(ctx, func(tx *store.Store) error {
+			inserted, err := tx.ExecutionsInsert(ctx, execs, nil)
+			if err == nil && len(inserted) != len(execs) {
+				err = fmt.Errorf("%d of %d inserted", len(inserted), len(execs))
+			}
+			return err
+		})
 		if err != nil {
 			t.Fatal(err)
 		}
-		if custom != 0 || generic == 0 {
-			t.Errorf("%s: %d custom plans, %d generic ones on the connection; want one generic plan reused (no custom plans)", stmt.name, custom, generic)
-		}
+	}
+	wantGenericPlans(t, pool, "executions insert", "INSERT INTO executions %")
+	var mode string
+	if err := pool.QueryRow(ctx, `SELECT current_setting('plan_cache_mode')`).Scan(&mode); err != nil || mode != "auto" {
+		t.Errorf("plan_cache_mode after the transactions: %q, %v; want auto (the setting is the transaction's)", mode, err)
+	}
+}
+
+// oneConnPool returns a pool of one connection on a database of the
+// test's own, so that what one statement leaves on its backend (plans,
+// statistics) is there for the next.
+func oneConnPool(t *testing.T) *pgxpool.Pool {
+	t.Helper()
+	pcfg, err := pgxpool.ParseConfig(testdb.NewDatabase(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	pcfg.MaxConns = 1
+	pool, err := pgxpool.NewWithConfig(context.Background(), pcfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(pool.Close)
+	return pool
+}
+
+// wantGenericPlans checks that the statements prepared on pool's one
+// connection whose text is like pattern made generic plans only.
+func wantGenericPlans(t *testing.T, pool *pgxpool.Pool, name, like string) {
+	t.Helper()
+	var generic, custom int64
+	err := pool.QueryRow(context.Background(), `SELECT coalesce(sum(generic_plans), 0), coalesce(sum(custom_plans), 0)
+		FROM pg_prepared_statements WHERE statement LIKE $1`, like).Scan(&generic, &custom)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if custom != 0 || generic == 0 {
+		t.Errorf("%s: %d custom plans, %d generic ones on the connection; want one generic plan reused (no custom plans)", name, custom, generic)
 	}
 }
 

@@ -81,6 +81,31 @@ func (s *Store) InTx(ctx context.Context, fn func(tx *Store) error) error {
 	})
 }
 
+// InGroupTx is InTx for the writes of the trigger and publish groups (a
+// batch of executions, events and their River jobs, each batch of another
+// size): its statements use their generic plans. PostgreSQL otherwise
+// makes a custom plan for many of their executions (the generic plan
+// guesses ten rows for each unnest, a small batch costs less planned for
+// its size): 297 plans for 1,619 executions inserts, 219 ms of planning
+// against 1,409 ms executing, in a 12,000-execution run of the 3-step
+// chain. The setting travels with BEGIN (one message, no round trip more)
+// and ends with the transaction. On a Store already bound to a transaction
+// it is InTx.
+func (s *Store) InGroupTx(ctx context.Context, fn func(tx *Store) error) error {
+	if s.tx != nil {
+		return s.InTx(ctx, fn)
+	}
+	return pgx.BeginTxFunc(ctx, s.pool, pgx.TxOptions{BeginQuery: beginGeneric}, func(tx pgx.Tx) error {
+		return fn(&Store{pool: s.pool, db: tx, tx: tx, keys: s.keys})
+	})
+}
+
+// beginGeneric begins a transaction whose statements use their generic
+// plans (InGroupTx). pgx sends a statement without arguments as a simple
+// query, which may hold several; a BEGIN in it opens a transaction that
+// outlives the message.
+const beginGeneric = "BEGIN; SET LOCAL plan_cache_mode = force_generic_plan"
+
 // Tx returns the transaction the Store is bound to, so River's InsertTx,
 // InsertManyTx, JobGetTx and JobCancelTx join it; nil for a Store on the
 // pool.
