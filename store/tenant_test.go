@@ -18,7 +18,7 @@ import (
 // and why. Every other method takes a company and must refuse the zero
 // one (TestZeroCompanyRefused).
 var acrossCompanies = map[string]string{
-	"Pool": "plumbing", "Ping": "plumbing", "InTx": "plumbing", "Tx": "plumbing",
+	"Pool": "plumbing", "Ping": "plumbing", "InTx": "plumbing", "InGroupTx": "plumbing", "Tx": "plumbing",
 	"ExecutionsGetForRun":   "the worker: a River job names its execution (and so its flow's signing secrets) by id only",
 	"ExecutionGetForRun":    "tests only (export_test.go): ExecutionsGetForRun of one id",
 	"FlowDefinitionForRun":  "the worker: the definition of the execution it runs",
