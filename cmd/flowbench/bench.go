@@ -67,6 +67,10 @@ type Options struct {
 	Repeat int
 
 	CPUProfile string
+	// MemProfile, when set, receives flowd's allocations during the
+	// profiled run: the heap profile at its end in MemProfile and at its
+	// start in MemProfile.base (go tool pprof -base).
+	MemProfile string
 	ProfileRun string
 
 	LogPath  string
@@ -87,8 +91,8 @@ type bench struct {
 	res   *Result
 	prof  *os.File
 	// profiled is set once the profiled run started: with -repeat only its
-	// first repeat is profiled.
-	profiled bool
+	// first repeat is profiled; profiling while it runs.
+	profiled, profiling bool
 	target   string
 }
 
@@ -594,17 +598,24 @@ func (b *bench) begin(ctx context.Context, name string, qc *queryCounter) (*prob
 		p.q = qc.n.Load()
 	}
 	p.child, _, _ = procCPU(b.load.Pid())
-	if b.o.CPUProfile != "" && !b.profiled && (name == b.o.ProfileRun || strings.HasPrefix(name, b.o.ProfileRun+" #")) {
-		b.profiled = true
-		f, err := os.Create(b.o.CPUProfile)
-		if err != nil {
-			return nil, fmt.Errorf("create CPU profile: %w", err)
+	if (b.o.CPUProfile != "" || b.o.MemProfile != "") && !b.profiled && (name == b.o.ProfileRun || strings.HasPrefix(name, b.o.ProfileRun+" #")) {
+		b.profiled, b.profiling = true, true
+		if b.o.MemProfile != "" {
+			if err := writeHeapProfile(b.o.MemProfile + ".base"); err != nil {
+				return nil, err
+			}
 		}
-		if err := pprof.StartCPUProfile(f); err != nil {
-			f.Close()
-			return nil, fmt.Errorf("start CPU profile: %w", err)
+		if b.o.CPUProfile != "" {
+			f, err := os.Create(b.o.CPUProfile)
+			if err != nil {
+				return nil, fmt.Errorf("create CPU profile: %w", err)
+			}
+			if err := pprof.StartCPUProfile(f); err != nil {
+				f.Close()
+				return nil, fmt.Errorf("start CPU profile: %w", err)
+			}
+			b.prof = f
 		}
-		b.prof = f
 	}
 	p.load = loadAvg()
 	p.busy, p.steal = machineCPU()
@@ -631,6 +642,15 @@ func (b *bench) end(ctx context.Context, p *probe, qc *queryCounter, steps int, 
 		b.prof = nil
 		b.res.Notes = append(b.res.Notes, fmt.Sprintf("CPU profile of run %s written to %s", rr.Name, b.o.CPUProfile))
 	}
+	if b.profiling && b.o.MemProfile != "" {
+		if err := writeHeapProfile(b.o.MemProfile); err != nil {
+			b.res.Notes = append(b.res.Notes, err.Error())
+		} else {
+			b.res.Notes = append(b.res.Notes, fmt.Sprintf("allocations of run %s: go tool pprof -sample_index=alloc_objects -base %s.base %s",
+				rr.Name, b.o.MemProfile, b.o.MemProfile))
+		}
+	}
+	b.profiling = false
 	rr.LoadAvgAtStart = p.load
 	per1k := func(d time.Duration) float64 { return round(d.Seconds()*1000/float64(steps), 3) }
 	cores := func(d time.Duration) float64 { return round(d.Seconds()/wall.Seconds(), 2) }
@@ -678,4 +698,18 @@ func (b *bench) end(ctx context.Context, p *probe, qc *queryCounter, steps int, 
 		}
 		rr.TopStatements = top
 	}
+}
+
+// writeHeapProfile writes the heap profile (allocations since the process
+// started, and what is live) to path.
+func writeHeapProfile(path string) error {
+	f, err := os.Create(path)
+	if err != nil {
+		return fmt.Errorf("create heap profile: %w", err)
+	}
+	if err := pprof.Lookup("allocs").WriteTo(f, 0); err != nil {
+		f.Close()
+		return fmt.Errorf("write heap profile: %w", err)
+	}
+	return f.Close()
 }

@@ -156,6 +156,7 @@ func parseFlags(args []string, stderr io.Writer) (*Options, string, error) {
 	fs.IntVar(&o.SweepLight, "sweep-light-n", -1, fmt.Sprintf("executions of each light sweep run; 0 skips them (default %d, short %d)", sweepLightN, shortLightN))
 	fs.IntVar(&o.SweepN, "sweep-n", 0, fmt.Sprintf("executions per sweep run (default %d, short %d)", fullSweepN, shortSweepN))
 	fs.StringVar(&o.CPUProfile, "cpuprofile", "", "write a CPU profile of flowd during the run named by -profile-run to this file")
+	fs.StringVar(&o.MemProfile, "memprofile", "", "write flowd's heap profile at the end of the run named by -profile-run to this file, and at its start to this file + .base (its allocations: go tool pprof -sample_index=alloc_objects -base FILE.base FILE)")
 	fs.StringVar(&o.ProfileRun, "profile-run", "b/api", "the run to profile (e.g. b/api, b/go, a/api)")
 	fs.StringVar(&o.LogPath, "log", "", "flowd's JSON log file (default: a temporary file, removed at the end)")
 	fs.StringVar(&o.LogLevel, "log-level", "info", "flowd's log level (flowd serve's default is info: one line per step attempt)")
