@@ -1,7 +1,9 @@
 package redact
 
 import (
+	"bytes"
 	"encoding/json"
+	"reflect"
 	"strings"
 	"testing"
 )
@@ -17,6 +19,15 @@ func FuzzJSON(f *testing.F) {
 		if json.Valid(raw) && !json.Valid(out) {
 			t.Fatalf("JSON(%q) = %q, not valid JSON", raw, out)
 		}
+		if json.Valid(raw) {
+			// Without secrets, the output means what the input means with
+			// the values of sensitive keys replaced (decoded by encoding/json
+			// on both sides, so escapes and invalid UTF-8 compare as read).
+			masked, want := decodeNumbers(t, JSON(raw, nil)), maskDecoded(decodeNumbers(t, raw))
+			if !reflect.DeepEqual(masked, want) {
+				t.Fatalf("JSON(%q) reads as %#v; want %#v", raw, masked, want)
+			}
+		}
 		wrapped := []byte(`{"api_key":` + string(raw) + `}`)
 		if !json.Valid(wrapped) {
 			return
@@ -29,6 +40,38 @@ func FuzzJSON(f *testing.F) {
 			t.Fatalf("JSON(%q) kept the value %v of a sensitive key", wrapped, v)
 		}
 	})
+}
+
+// decodeNumbers decodes a valid document with numbers as written.
+func decodeNumbers(t *testing.T, raw []byte) any {
+	t.Helper()
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	dec.UseNumber()
+	var v any
+	if err := dec.Decode(&v); err != nil {
+		t.Fatalf("decode %q: %v", raw, err)
+	}
+	return v
+}
+
+// maskDecoded is what JSON does, on a decoded document: the value of every
+// sensitive key becomes Mask, unless it is null.
+func maskDecoded(v any) any {
+	switch v := v.(type) {
+	case map[string]any:
+		for k, e := range v {
+			if SensitiveName(k) && e != nil {
+				v[k] = Mask
+			} else {
+				v[k] = maskDecoded(e)
+			}
+		}
+	case []any:
+		for i, e := range v {
+			v[i] = maskDecoded(e)
+		}
+	}
+	return v
 }
 
 // FuzzString checks that a secret made of digits (which cannot be formed

@@ -48,6 +48,16 @@ func TestJSON(t *testing.T) {
 			want:    `{"a":"[redacted]"} {"b":2}`,
 		},
 		{
+			name: "EscapesAsEncodingJSONWritesThem",
+			in:   "{\"q\":\"a\\\"b\\\\c\\n\\u0001\\u00e9\\u2028<&>\\/\",\"k\\u0065y\":\"v\",\"x\":\"\xff\"}",
+			want: "{\"q\":\"a\\\"b\\\\c\\n\\u0001é\\u2028<&>/\",\"key\":\"[redacted]\",\"x\":\"\\ufffd\"}",
+		},
+		{
+			name: "Whitespace",
+			in:   "[ 1 ,\n { \"a\" : [ ] } , \"s\" , true , null ]",
+			want: `[1,{"a":[]},"s",true,null]`,
+		},
+		{
 			name: "BigNumberKept",
 			in:   `{"id":123456789012345678901234567890}`,
 			want: `{"id":123456789012345678901234567890}`,
