@@ -91,3 +91,16 @@ func FuzzString(f *testing.F) {
 		}
 	})
 }
+
+// FuzzSensitiveName checks the ASCII fast path against the definition:
+// a name is sensitive when its lower-case form is.
+func FuzzSensitiveName(f *testing.F) {
+	for _, s := range []string{"Authorization", "X-Api-Key", "Idempotency-Key", "apiKey", "Content-Type", "API_\u212aEY"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, name string) {
+		if got, want := SensitiveName(name), sensitiveLower(strings.ToLower(name)); got != want {
+			t.Fatalf("SensitiveName(%q) = %v; its lower case form %q says %v", name, got, strings.ToLower(name), want)
+		}
+	})
+}

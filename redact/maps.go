@@ -63,18 +63,40 @@ func HTTPHeader(h http.Header) map[string]string {
 	if h == nil {
 		return nil
 	}
+	out := make(map[string]string, len(h))
+	canonical := true
+	for name, vs := range h {
+		if name != http.CanonicalHeaderKey(name) {
+			canonical = false
+			break
+		}
+		out[name] = flatHeader(name, vs)
+	}
+	if canonical { // nearly always: net/http canonicalizes what it reads and sets
+		return out
+	}
+	// Names that differ only in case are one header: their values are
+	// joined in the order of the names' sort.
+	clear(out)
 	values := make(map[string][]string, len(h))
 	for _, name := range slices.Sorted(maps.Keys(h)) {
 		canonical := http.CanonicalHeaderKey(name)
 		values[canonical] = append(values[canonical], h[name]...)
 	}
-	out := make(map[string]string, len(values))
 	for name, vs := range values {
-		if SensitiveName(name) {
-			out[name] = Mask
-			continue
-		}
-		out[name] = strings.Join(vs, ", ")
+		out[name] = flatHeader(name, vs)
 	}
 	return out
+}
+
+// flatHeader is the recorded value of the header name: Mask if the name is
+// sensitive, else its values joined with ", ".
+func flatHeader(name string, values []string) string {
+	switch {
+	case SensitiveName(name):
+		return Mask
+	case len(values) == 1:
+		return values[0]
+	}
+	return strings.Join(values, ", ")
 }

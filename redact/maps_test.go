@@ -96,6 +96,11 @@ func TestHTTPHeader(t *testing.T) {
 			},
 		},
 		{
+			Name: "CanonicalOnly",
+			In:   http.Header{"Content-Type": {"a/b"}, "Accept": {"x", "y"}, "Authorization": {"t"}, "X-Empty": {}},
+			Want: map[string]string{"Content-Type": "a/b", "Accept": "x, y", "Authorization": Mask, "X-Empty": ""},
+		},
+		{
 			Name: "NonCanonicalNamesMerged",
 			In:   http.Header{"X-Trace": {"a"}, "x-trace": {"b"}},
 			Want: map[string]string{"X-Trace": "a, b"},

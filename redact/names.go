@@ -1,6 +1,9 @@
 package redact
 
-import "strings"
+import (
+	"strings"
+	"unicode/utf8"
+)
 
 // Mask replaces every value this package hides.
 const Mask = "[redacted]"
@@ -34,7 +37,36 @@ var notSensitive = map[string]bool{
 // Idempotency-Key header. Names match generously ("author" is sensitive): a
 // masked harmless value costs less than a leaked secret.
 func SensitiveName(name string) bool {
-	name = strings.ToLower(name)
+	// ASCII names (nearly all) are compared without strings.ToLower: they
+	// are mostly canonical header names ("Content-Type"), lowering one
+	// allocates, and this runs for every header, key and variable of every
+	// record. Others are lowered as Unicode lowers them (the Kelvin sign
+	// lowers to k).
+	for i := 0; i < len(name); i++ {
+		if name[i] >= utf8.RuneSelf {
+			return sensitiveLower(strings.ToLower(name))
+		}
+	}
+	for whole := range sensitiveNames {
+		if strings.EqualFold(name, whole) {
+			return true
+		}
+	}
+	for whole := range notSensitive {
+		if strings.EqualFold(name, whole) {
+			return false
+		}
+	}
+	for _, part := range sensitiveParts {
+		if containsFold(name, part) {
+			return true
+		}
+	}
+	return false
+}
+
+// sensitiveLower is SensitiveName of a name already in lower case.
+func sensitiveLower(name string) bool {
 	if sensitiveNames[name] {
 		return true
 	}
@@ -43,6 +75,27 @@ func SensitiveName(name string) bool {
 	}
 	for _, part := range sensitiveParts {
 		if strings.Contains(name, part) {
+			return true
+		}
+	}
+	return false
+}
+
+// containsFold reports whether s contains part, ignoring ASCII case; part
+// is lower case ASCII.
+func containsFold(s, part string) bool {
+	for i := 0; i+len(part) <= len(s); i++ {
+		j := 0
+		for ; j < len(part); j++ {
+			c := s[i+j]
+			if 'A' <= c && c <= 'Z' {
+				c += 'a' - 'A'
+			}
+			if c != part[j] {
+				break
+			}
+		}
+		if j == len(part) {
 			return true
 		}
 	}

@@ -34,5 +34,9 @@ func TestSensitiveName(t *testing.T) {
 		{In: "execution_id", Want: false},
 		{In: "Cookies-Enabled", Want: false},
 		{In: "", Want: false},
+		{In: "API_\u212aEY", Want: true}, // the Kelvin sign lowers to k
+		{In: "X-T\u00f6ken", Want: false},
+		{In: "PROXY-AUTHORIZATION", Want: true},
+		{In: "IDEMPOTENCY-KEY", Want: false},
 	})
 }
