@@ -1,6 +1,7 @@
 package redact
 
 import (
+	"bytes"
 	"strings"
 	"unicode/utf8"
 )
@@ -37,33 +38,53 @@ var notSensitive = map[string]bool{
 // Idempotency-Key header. Names match generously ("author" is sensitive): a
 // masked harmless value costs less than a leaked secret.
 func SensitiveName(name string) bool {
-	// ASCII names (nearly all) are compared without strings.ToLower: they
-	// are mostly canonical header names ("Content-Type"), lowering one
-	// allocates, and this runs for every header, key and variable of every
-	// record. Others are lowered as Unicode lowers them (the Kelvin sign
-	// lowers to k).
+	// strings.ToLower allocates for every name holding an upper-case
+	// letter (every canonical header name), and this runs for every
+	// header, key and variable of every record: an ASCII name of up to 64
+	// bytes is lowered into a buffer on the stack instead. Other names are
+	// lowered as Unicode lowers them (the Kelvin sign lowers to k).
+	upper := false
 	for i := 0; i < len(name); i++ {
-		if name[i] >= utf8.RuneSelf {
+		c := name[i]
+		if c >= utf8.RuneSelf || len(name) > 64 {
 			return sensitiveLower(strings.ToLower(name))
 		}
+		upper = upper || 'A' <= c && c <= 'Z'
 	}
-	for whole := range sensitiveNames {
-		if strings.EqualFold(name, whole) {
-			return true
+	if !upper {
+		return sensitiveLower(name)
+	}
+	var buf [64]byte
+	lower := buf[:len(name)]
+	for i := 0; i < len(name); i++ {
+		c := name[i]
+		if 'A' <= c && c <= 'Z' {
+			c += 'a' - 'A'
 		}
+		lower[i] = c
 	}
-	for whole := range notSensitive {
-		if strings.EqualFold(name, whole) {
-			return false
-		}
+	if sensitiveNames[string(lower)] { // no allocation: a map index by string(bytes)
+		return true
 	}
-	for _, part := range sensitiveParts {
-		if containsFold(name, part) {
+	if notSensitive[string(lower)] {
+		return false
+	}
+	for _, part := range sensitivePartBytes {
+		if bytes.Contains(lower, part) {
 			return true
 		}
 	}
 	return false
 }
+
+// sensitivePartBytes is sensitiveParts as byte slices.
+var sensitivePartBytes = func() [][]byte {
+	parts := make([][]byte, len(sensitiveParts))
+	for i, p := range sensitiveParts {
+		parts[i] = []byte(p)
+	}
+	return parts
+}()
 
 // sensitiveLower is SensitiveName of a name already in lower case.
 func sensitiveLower(name string) bool {
@@ -75,27 +96,6 @@ func sensitiveLower(name string) bool {
 	}
 	for _, part := range sensitiveParts {
 		if strings.Contains(name, part) {
-			return true
-		}
-	}
-	return false
-}
-
-// containsFold reports whether s contains part, ignoring ASCII case; part
-// is lower case ASCII.
-func containsFold(s, part string) bool {
-	for i := 0; i+len(part) <= len(s); i++ {
-		j := 0
-		for ; j < len(part); j++ {
-			c := s[i+j]
-			if 'A' <= c && c <= 'Z' {
-				c += 'a' - 'A'
-			}
-			if c != part[j] {
-				break
-			}
-		}
-		if j == len(part) {
 			return true
 		}
 	}
