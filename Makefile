@@ -20,6 +20,7 @@ endif
 GO ?= go
 PG := scripts/pg.sh
 FUZZTIME ?= 30s
+FUZZMINIMIZETIME ?= 60s
 TESTFLAGS ?=
 BENCHFLAGS ?=
 
@@ -76,10 +77,10 @@ bench: ## run cmd/flowbench (BENCHFLAGS are passed to it)
 
 fuzz: ## run each fuzz target for FUZZTIME (default 30s), one after another
 	@url="$(DB_URL)"; \
-	DATABASE_URL="$$url" FUZZTIME='$(FUZZTIME)' GO='$(GO)' scripts/fuzz.sh
+	DATABASE_URL="$$url" FUZZTIME='$(FUZZTIME)' FUZZMINIMIZETIME='$(FUZZMINIMIZETIME)' GO='$(GO)' scripts/fuzz.sh
 
 fuzz-short: ## the same, 10,000 inputs each (CI; a count, not a duration: see scripts/fuzz.sh)
-	@$(MAKE) --no-print-directory fuzz FUZZTIME=10000x
+	@$(MAKE) --no-print-directory fuzz FUZZTIME=10000x FUZZMINIMIZETIME=100x
 
 pg-start: ## start the private PostgreSQL cluster (creating it if needed)
 	@$(PG) start

@@ -11,6 +11,11 @@
 # deadline to race. A duration run that fails that way, with no "Failing input
 # written" line, is that race, not a finding.
 #
+# FUZZMINIMIZETIME (go test's -fuzzminimizetime, default 60s) bounds the
+# minimizing of each new input: with a count of inputs nothing else cuts it,
+# and a target whose inputs each take long (a condition the sandbox stops
+# after half a second) spent a minute minimizing one. fuzz-short sets 100x.
+#
 # Targets are found with `go test -list '^Fuzz' ./...`; each runs as
 #   go test -run '^$' -fuzz '^NAME$' -fuzztime FUZZTIME ./pkg
 # A failing target does not stop the others; the exit status is 1 if any
@@ -22,6 +27,7 @@ set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
 FUZZTIME="${FUZZTIME:-30s}"
+FUZZMINIMIZETIME="${FUZZMINIMIZETIME:-60s}"
 GO="${GO:-go}"
 
 if [[ -z ${DATABASE_URL:-} ]]; then
@@ -69,7 +75,7 @@ for t in "${targets[@]}"; do
 	dir="${t%% *}"
 	name="${t#* }"
 	echo "=== fuzz $dir $name ($FUZZTIME)"
-	if ! "$GO" test -run '^$' -fuzz "^${name}\$" -fuzztime "$FUZZTIME" "$dir"; then
+	if ! "$GO" test -run '^$' -fuzz "^${name}\$" -fuzztime "$FUZZTIME" -fuzzminimizetime "$FUZZMINIMIZETIME" "$dir"; then
 		failed+=("$dir $name")
 	fi
 done
