@@ -93,7 +93,7 @@ type bench struct {
 	// profiled is set once the profiled run started: with -repeat only its
 	// first repeat is profiled; profiling while it runs.
 	profiled, profiling bool
-	target   string
+	target              string
 }
 
 // Run runs the benchmark described by o.
