@@ -223,7 +223,7 @@ func (o *object) field(key string) string {
 
 // joinPath is the path of key inside the value at path.
 func joinPath(path, key string) string {
-	if path == "" && plainKey.MatchString(key) {
+	if path == "" && isPlainKey(key) {
 		return key
 	}
 	return path + keyPath(key)

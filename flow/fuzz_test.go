@@ -201,3 +201,43 @@ func FuzzExtract(f *testing.F) {
 		_, _ = Convert(string(body), dataType)
 	})
 }
+
+// FuzzWalkJSON checks the gjson walk of a valid document against the token
+// walk it replaced: the same strings, keys and numbers visited, with the
+// same paths, in the same order, and the same canonical output.
+func FuzzWalkJSON(f *testing.F) {
+	f.Add([]byte(`{"a":[1,"x",{"b c":null,"d":true}],"\u00e9":"\ud800","e":"bad \xff","n":1.50e3}`))
+	f.Add([]byte(` "\u0000" `))
+	f.Add([]byte(`[[],{},"",0,-0.5,"<&>\u2028"]`))
+	f.Fuzz(func(t *testing.T, raw []byte) {
+		if !json.Valid(raw) {
+			return
+		}
+		walk := func(walker func([]byte, *bytes.Buffer, stringVisitor, func(string, string) error, func(string, json.Number) error) error) (string, []string) {
+			var out bytes.Buffer
+			var seen []string
+			err := walker(raw, &out, func(path, s string) (json.RawMessage, error) {
+				seen = append(seen, "string "+path+" "+s)
+				return nil, nil
+			}, func(path, key string) error {
+				seen = append(seen, "key "+path+" "+key)
+				return nil
+			}, func(path string, n json.Number) error {
+				seen = append(seen, "number "+path+" "+string(n))
+				return nil
+			})
+			if err != nil {
+				t.Fatalf("walk %q: %v", raw, err)
+			}
+			return out.String(), seen
+		}
+		gotOut, gotSeen := walk(walkJSON)
+		wantOut, wantSeen := walk(walkTokens)
+		if gotOut != wantOut {
+			t.Fatalf("walk %q wrote %s; the token walk wrote %s", raw, gotOut, wantOut)
+		}
+		if diff := cmp.Diff(wantSeen, gotSeen); diff != "" {
+			t.Fatalf("walk %q visited differently from the token walk (-token +gjson):\n%s", raw, diff)
+		}
+	})
+}

@@ -6,11 +6,16 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"regexp"
 	"strconv"
+	"strings"
+	"unicode/utf8"
+
+	"github.com/tidwall/gjson"
+
+	"github.com/flowd/flowd/internal/jsonstr"
 )
 
-// This file walks JSON documents token by token, in document order, so that
+// This file walks JSON documents value by value, in document order, so that
 // templating and validation see string values in the order they were
 // written and rewriting keeps the order of object keys.
 
@@ -58,7 +63,135 @@ func canonicalJSON(raw []byte) (json.RawMessage, error) {
 // is nil when only walking. visitKey, when not nil, is called for every
 // object key with the path of its value; visitNumber, when not nil, for
 // every number.
+//
+// A valid document is walked with gjson (walkValid), which does not
+// allocate per token as encoding/json's Decoder.Token does (an error value
+// made and discarded for every string and number: this walk renders every
+// step's body and checks every trigger's payload). Invalid input is walked
+// token by token (walkTokens) for the error it ends with, after the
+// values before it have been visited.
 func walkJSON(raw []byte, out *bytes.Buffer, visit stringVisitor, visitKey func(path, key string) error,
+	visitNumber func(path string, n json.Number) error) error {
+	if json.Valid(raw) {
+		w := validWalker{out: out, visit: visit, visitKey: visitKey, visitNumber: visitNumber}
+		return w.value(gjson.ParseBytes(raw), "")
+	}
+	return walkTokens(raw, out, visit, visitKey, visitNumber)
+}
+
+// validWalker walks a valid document for walkJSON.
+type validWalker struct {
+	out         *bytes.Buffer
+	visit       stringVisitor
+	visitKey    func(path, key string) error
+	visitNumber func(path string, n json.Number) error
+}
+
+func (w *validWalker) write(s string) {
+	if w.out != nil {
+		w.out.WriteString(s)
+	}
+}
+
+// value walks the value v at path.
+func (w *validWalker) value(v gjson.Result, path string) error {
+	switch {
+	case v.IsObject():
+		return w.object(v, path)
+	case v.IsArray():
+		return w.array(v, path)
+	case v.Type == gjson.String:
+		s := decodedString(v)
+		repl, err := w.visit(path, s)
+		if err != nil {
+			return err
+		}
+		if w.out != nil {
+			if repl == nil {
+				w.out.Write(marshalString(s))
+			} else {
+				w.out.Write(repl)
+			}
+		}
+	case v.Type == gjson.Number:
+		if w.visitNumber != nil {
+			if err := w.visitNumber(path, json.Number(v.Raw)); err != nil {
+				return err
+			}
+		}
+		w.write(v.Raw)
+	default: // true, false, null
+		w.write(v.Raw)
+	}
+	return nil
+}
+
+func (w *validWalker) object(v gjson.Result, path string) error {
+	w.write("{")
+	var err error
+	n := 0
+	v.ForEach(func(k, val gjson.Result) bool {
+		if n > 0 {
+			w.write(",")
+		}
+		n++
+		key := decodedString(k)
+		if w.out != nil {
+			w.out.Write(marshalString(key))
+			w.out.WriteByte(':')
+		}
+		p := path + keyPath(key)
+		if w.visitKey != nil {
+			if err = w.visitKey(p, key); err != nil {
+				return false
+			}
+		}
+		err = w.value(val, p)
+		return err == nil
+	})
+	if err != nil {
+		return err
+	}
+	w.write("}")
+	return nil
+}
+
+func (w *validWalker) array(v gjson.Result, path string) error {
+	w.write("[")
+	var err error
+	n := 0
+	v.ForEach(func(_, val gjson.Result) bool {
+		if n > 0 {
+			w.write(",")
+		}
+		err = w.value(val, path+"["+strconv.Itoa(n)+"]")
+		n++
+		return err == nil
+	})
+	if err != nil {
+		return err
+	}
+	w.write("]")
+	return nil
+}
+
+// decodedString is the string (or key) v as encoding/json decodes it:
+// gjson's own for plain text, encoding/json's where an escape or invalid
+// UTF-8 could make the two differ (lone surrogates and invalid bytes
+// become U+FFFD there).
+func decodedString(v gjson.Result) string {
+	if strings.IndexByte(v.Raw, '\\') < 0 && utf8.ValidString(v.Str) {
+		return v.Str
+	}
+	var s string
+	if json.Unmarshal([]byte(v.Raw), &s) != nil {
+		return v.Str // not reached: the document is valid
+	}
+	return s
+}
+
+// walkTokens is walkJSON token by token, for input that is not valid JSON.
+func walkTokens(raw []byte, out *bytes.Buffer, visit stringVisitor, visitKey func(path, key string) error,
 	visitNumber func(path string, n json.Number) error) error {
 	dec := json.NewDecoder(bytes.NewReader(raw))
 	dec.UseNumber()
@@ -190,23 +323,29 @@ func walkJSON(raw []byte, out *bytes.Buffer, visit stringVisitor, visitKey func(
 	}
 }
 
-// plainKey matches object keys that can be written after a dot in a path.
-var plainKey = regexp.MustCompile(`^[A-Za-z0-9_-]+$`)
+// isPlainKey reports whether an object key can be written after a dot in
+// a path: letters, digits, '_' and '-' only, at least one.
+func isPlainKey(key string) bool {
+	for i := 0; i < len(key); i++ {
+		c := key[i]
+		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '_' || c == '-') {
+			return false
+		}
+	}
+	return key != ""
+}
 
 // keyPath is the path element of an object key: ".key", or `["key"]` when
 // the key holds characters that would make the path ambiguous.
 func keyPath(key string) string {
-	if plainKey.MatchString(key) {
+	if isPlainKey(key) {
 		return "." + key
 	}
 	return "[" + strconv.Quote(key) + "]"
 }
 
 // marshalString encodes s as a JSON string without HTML escaping.
-func marshalString(s string) []byte {
-	b, _ := marshalNoEscape(s) // a string always encodes
-	return b
-}
+func marshalString(s string) []byte { return jsonstr.Append(nil, s) }
 
 // marshalNoEscape is json.Marshal without HTML escaping (so "<" stays "<").
 func marshalNoEscape(v any) ([]byte, error) {

@@ -1,12 +1,12 @@
 package redact
 
 import (
-	"bytes"
 	"encoding/json"
 	"strings"
-	"unicode/utf8"
 
 	"github.com/tidwall/gjson"
+
+	"github.com/flowd/flowd/internal/jsonstr"
 )
 
 // JSON returns a copy of the JSON document raw in which the value of every
@@ -31,15 +31,14 @@ func (m *Masker) JSON(raw []byte) []byte {
 	if !json.Valid(raw) {
 		return []byte(m.String(string(raw)))
 	}
-	w := &jsonWriter{replacer: m.replacer}
-	w.out.Grow(len(raw))
+	w := &jsonWriter{out: make([]byte, 0, len(raw)), replacer: m.replacer}
 	w.value(gjson.ParseBytes(raw))
-	return w.out.Bytes()
+	return w.out
 }
 
 // jsonWriter writes a masked copy of a document to out.
 type jsonWriter struct {
-	out      bytes.Buffer
+	out      []byte
 	replacer *strings.Replacer
 }
 
@@ -53,87 +52,54 @@ func (w *jsonWriter) value(v gjson.Result) {
 	case v.Type == gjson.String:
 		w.writeString(v.Str)
 	default: // a number (its digits as written), true, false or null
-		w.out.WriteString(v.Raw)
+		w.out = append(w.out, v.Raw...)
 	}
 }
 
 // object writes an object, masking the values of its sensitive keys.
 func (w *jsonWriter) object(v gjson.Result) {
-	w.out.WriteByte('{')
+	w.out = append(w.out, '{')
 	first := true
 	v.ForEach(func(key, val gjson.Result) bool {
 		if !first {
-			w.out.WriteByte(',')
+			w.out = append(w.out, ',')
 		}
 		first = false
 		w.writeString(key.Str)
-		w.out.WriteByte(':')
+		w.out = append(w.out, ':')
 		switch {
 		case !SensitiveName(key.Str):
 			w.value(val)
 		case val.Type == gjson.Null:
-			w.out.WriteString("null")
+			w.out = append(w.out, "null"...)
 		default:
 			w.writeString(Mask)
 		}
 		return true
 	})
-	w.out.WriteByte('}')
+	w.out = append(w.out, '}')
 }
 
 // array writes an array.
 func (w *jsonWriter) array(v gjson.Result) {
-	w.out.WriteByte('[')
+	w.out = append(w.out, '[')
 	first := true
 	v.ForEach(func(_, val gjson.Result) bool {
 		if !first {
-			w.out.WriteByte(',')
+			w.out = append(w.out, ',')
 		}
 		first = false
 		w.value(val)
 		return true
 	})
-	w.out.WriteByte(']')
+	w.out = append(w.out, ']')
 }
 
 // writeString writes s, with secrets masked, as a JSON string without HTML
-// escaping, escaped as encoding/json escapes it.
+// escaping.
 func (w *jsonWriter) writeString(s string) {
 	if w.replacer != nil {
 		s = w.replacer.Replace(s)
 	}
-	if plainString(s) {
-		w.out.WriteByte('"')
-		w.out.WriteString(s)
-		w.out.WriteByte('"')
-		return
-	}
-	enc := json.NewEncoder(&w.out)
-	enc.SetEscapeHTML(false)
-	// Encoding a string cannot fail; Encode ends it with a newline.
-	enc.Encode(s)
-	w.out.Truncate(w.out.Len() - 1)
-}
-
-// plainString reports whether s is valid UTF-8 needing no escape in JSON
-// (no control character, quote or backslash, and no U+2028 or U+2029,
-// which encoding/json escapes).
-func plainString(s string) bool {
-	for i := 0; i < len(s); i++ {
-		if c := s[i]; c < 0x20 || c == '"' || c == '\\' || c >= utf8.RuneSelf {
-			return plainUnicode(s[i:])
-		}
-	}
-	return true
-}
-
-// plainUnicode is plainString for the rest of a string that has reached
-// a byte plainString's ASCII loop does not decide.
-func plainUnicode(s string) bool {
-	for _, r := range s {
-		if r < 0x20 || r == '"' || r == '\\' || r == utf8.RuneError || r == '\u2028' || r == '\u2029' {
-			return false
-		}
-	}
-	return true
+	w.out = jsonstr.Append(w.out, s)
 }
