@@ -161,7 +161,7 @@ func (s *Store) ExecutionGet(ctx context.Context, companyID, id uuid.UUID) (*flo
 // returned is the query's.
 func (s *Store) ExecutionsGetForRun(ctx context.Context, ids []uuid.UUID, found func(id uuid.UUID, e *flow.Execution, signing flow.SigningSecrets, err error)) error {
 	batch := &pgx.Batch{}
-	batch.Queue(byIndex)
+	batch.Queue(hotPathPlans)
 	batch.Queue(`SELECT `+executionColumns+`, `+signingColumns+`
 		FROM executions e JOIN flows f ON f.id = e.flow_id WHERE e.id = ANY($1)`, binaryUUIDs(ids)).Query(func(rows pgx.Rows) error {
 		for rows.Next() {
@@ -197,7 +197,7 @@ func (s *Store) openForRun(r *executionRow, sealed sealedSigningSecrets) (*flow.
 	return e, ss, nil
 }
 
-// byIndex starts the batches of the worker's group read and group commit
+// hotPathPlans starts the batches of the worker's group read and group commit
 // (their implicit transaction: set_config's third argument makes both
 // settings end with it). Their statements are prepared once per connection.
 //
@@ -218,8 +218,8 @@ func (s *Store) openForRun(r *executionRow, sealed sealedSigningSecrets) (*flow.
 // (pg_stat_statements with track_planning, 12,000 executions of the 3-step
 // chain: 3,022 plans for 3,010 reads, 1,250 ms planning against 535 ms
 // executing). The plan is the same whatever the batch's size: by primary
-// key (TestHotPathPlansOnce).
-const byIndex = "SELECT set_config('enable_seqscan', 'off', true), set_config('plan_cache_mode', 'force_generic_plan', true)"
+// key (TestHotPathReadsByIndex).
+const hotPathPlans = "SELECT set_config('enable_seqscan', 'off', true), set_config('plan_cache_mode', 'force_generic_plan', true)"
 
 // ExecutionCursor marks a position in a newest-first list of executions.
 type ExecutionCursor struct {
@@ -306,13 +306,13 @@ func (s *Store) ExecutionListByFlow(ctx context.Context, companyID, flowID uuid.
 // the caller (the last state wins). An execution cancelled by an operator
 // keeps its cancelled status, error and finished_at. Called on a Store
 // bound to a transaction, it leaves that transaction planning without
-// sequential scans (byIndex).
+// sequential scans and with generic plans (hotPathPlans).
 func (s *Store) ExecutionCommit(ctx context.Context, attempts []flow.StepAttempt, updates []flow.ExecutionUpdate) error {
 	if len(attempts) == 0 && len(updates) == 0 {
 		return nil
 	}
 	batch := &pgx.Batch{}
-	batch.Queue(byIndex)
+	batch.Queue(hotPathPlans)
 	// The updates first: each attempt's foreign key check then locks
 	// (FOR KEY SHARE) the row version this transaction just wrote, instead
 	// of the old one the update would next replace, which the benchmark
@@ -351,7 +351,7 @@ type updateRecord struct {
 // queueExecutionsUpdate queues the one statement that writes updates. The
 // ids are given twice, in the document and as $2, so that the plan can
 // find the rows by index ("e.id = ANY($2)") rather than by joining the
-// function's output, which PostgreSQL guesses at 100 rows (byIndex).
+// function's output, which PostgreSQL guesses at 100 rows (hotPathPlans).
 func queueExecutionsUpdate(batch *pgx.Batch, updates []flow.ExecutionUpdate) {
 	recs := make([]updateRecord, len(updates))
 	ids := make([][16]byte, len(updates)) // binaryUUIDs

@@ -108,7 +108,7 @@ func TestInFlightFlowsIndexed(t *testing.T) {
 
 // TestHotPathReadsByIndex: the worker's group read and group commit read
 // executions by primary key even when the plan their connection keeps was
-// made while the table was a page (byIndex): a dozen of each on a
+// made while the table was a page (hotPathPlans): a dozen of each on a
 // one-connection pool, then the table's sequential scans are counted. On
 // a database of its own, so that no other test scans it.
 func TestHotPathReadsByIndex(t *testing.T) {

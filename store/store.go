@@ -76,10 +76,11 @@ func (s *Store) Ping(ctx context.Context) error {
 // returns nil (rolls back otherwise). On a Store already bound to a
 // transaction it opens a savepoint.
 func (s *Store) InTx(ctx context.Context, fn func(tx *Store) error) error {
-	return pgx.BeginFunc(ctx, s.db, func(tx pgx.Tx) error {
-		return fn(&Store{pool: s.pool, db: tx, tx: tx, keys: s.keys})
-	})
+	return pgx.BeginFunc(ctx, s.db, func(tx pgx.Tx) error { return fn(s.bound(tx)) })
 }
+
+// bound is the Store on transaction tx.
+func (s *Store) bound(tx pgx.Tx) *Store { return &Store{pool: s.pool, db: tx, tx: tx, keys: s.keys} }
 
 // InGroupTx is InTx for the writes of the trigger and publish groups (a
 // batch of executions, events and their River jobs, each batch of another
@@ -95,9 +96,7 @@ func (s *Store) InGroupTx(ctx context.Context, fn func(tx *Store) error) error {
 	if s.tx != nil {
 		return s.InTx(ctx, fn)
 	}
-	return pgx.BeginTxFunc(ctx, s.pool, pgx.TxOptions{BeginQuery: beginGeneric}, func(tx pgx.Tx) error {
-		return fn(&Store{pool: s.pool, db: tx, tx: tx, keys: s.keys})
-	})
+	return pgx.BeginTxFunc(ctx, s.pool, pgx.TxOptions{BeginQuery: beginGeneric}, func(tx pgx.Tx) error { return fn(s.bound(tx)) })
 }
 
 // beginGeneric begins a transaction whose statements use their generic

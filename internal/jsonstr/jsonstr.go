@@ -14,7 +14,7 @@ import (
 // quotes, backslashes, U+2028 and U+2029 escaped, invalid UTF-8 as
 // \ufffd, everything else as it is.
 func Append(dst []byte, s string) []byte {
-	if Plain(s) {
+	if plain(s) {
 		dst = append(dst, '"')
 		dst = append(dst, s...)
 		return append(dst, '"')
@@ -27,10 +27,10 @@ func Append(dst []byte, s string) []byte {
 	return out[:len(out)-1]
 }
 
-// Plain reports whether s is valid UTF-8 that needs no escape in a JSON
+// plain reports whether s is valid UTF-8 that needs no escape in a JSON
 // string: no control character, quote or backslash, and no U+2028 or
 // U+2029 (which encoding/json escapes).
-func Plain(s string) bool {
+func plain(s string) bool {
 	for i := 0; i < len(s); i++ {
 		if c := s[i]; c < 0x20 || c == '"' || c == '\\' {
 			return false
@@ -41,7 +41,7 @@ func Plain(s string) bool {
 	return true
 }
 
-// plainUnicode is Plain for the rest of a string from its first byte
+// plainUnicode is plain for the rest of a string from its first byte
 // outside ASCII.
 func plainUnicode(s string) bool {
 	for _, r := range s {
