@@ -366,6 +366,7 @@ func (r *run) execute(ctx context.Context) error {
 
 	results := make(chan attemptResult)
 	inflight := 0
+	var sent *attemptResult // the result of an attempt sent on this goroutine, not yet folded in
 	// collect waits for the attempts still in flight and folds them in.
 	collect := func() {
 		for ; inflight > 0; inflight-- {
@@ -407,6 +408,15 @@ func (r *run) execute(ctx context.Context) error {
 				inflight++
 				ps, vars, secrets := r.plan.Steps[a.Step], r.scope.Vars(a.Attempt, now), r.signing.Active(now)
 				mask := r.masker(vars)
+				if inflight == 1 && len(d.Start) == 1 {
+					// The only attempt in flight (a chain's next step): sent on
+					// this goroutine, whose stack has already grown, instead of
+					// a new one's that would grow again on every step (README
+					// "Round five").
+					res := w.sendStep(ctx, ps, vars, r.exec.ID, a.Attempt, secrets, r.plan.Def.PropagateTrace, a.Deadline, mask)
+					sent = &res
+					break
+				}
 				go func() {
 					results <- w.sendStep(ctx, ps, vars, r.exec.ID, a.Attempt, secrets, r.plan.Def.PropagateTrace, a.Deadline, mask)
 				}()
@@ -439,7 +449,12 @@ func (r *run) execute(ctx context.Context) error {
 			return fmt.Errorf("run execution %s: unexpected decision %s", r.exec.ID, d.Kind)
 		}
 
-		res := <-results
+		var res attemptResult
+		if sent != nil {
+			res, sent = *sent, nil
+		} else {
+			res = <-results
+		}
 		inflight--
 		pending = append(pending, r.apply(&res))
 		if ctx.Err() != nil {
