@@ -3,6 +3,7 @@ package store_test
 import (
 	"context"
 	"encoding/json"
+	"strings"
 	"testing"
 	"time"
 
@@ -163,6 +164,32 @@ func TestExecutionCommitIsAtomic(t *testing.T) {
 	after, err := b.store.ExecutionGet(ctx, b.company, e.ID)
 	if err != nil || after.Status != flow.ExecutionStatusScheduled {
 		t.Errorf("the failed group changed the execution: %+v %v", after, err)
+	}
+}
+
+// TestExecutionCommitRefusesRawThatIsNotJSON: a group whose raw JSON
+// field is not JSON (which flowd never makes) fails with an error naming
+// the field, and writes nothing, not even its valid attempt.
+func TestExecutionCommitRefusesRawThatIsNotJSON(t *testing.T) {
+	t.Parallel()
+	b, _, e := setupExecution(t, 1)
+	ctx := context.Background()
+	attempt := flow.StepAttempt{
+		ID: uuid.New(), ExecutionID: e.ID, StepNumber: 1, Attempt: 1, ExecutionAttempt: 1, Outcome: "success",
+		RequestMethod: "POST", RequestURL: "https://example.com/1", DurationMS: 1, StartedAt: time.Now(),
+	}
+	bad := flow.ExecutionUpdate{ID: e.ID, Status: flow.ExecutionStatusInProgress, AttemptNumber: 1, Records: json.RawMessage(`[{"r": 1}`)}
+	err := b.store.ExecutionCommit(ctx, []flow.StepAttempt{attempt}, []flow.ExecutionUpdate{bad})
+	if err == nil || !strings.Contains(err.Error(), "execution "+e.ID.String()+": records is not JSON") {
+		t.Fatalf("commit: %v; want the error naming the execution's records", err)
+	}
+	got, err := b.store.StepAttemptListByExecution(ctx, b.company, e.ID)
+	if err != nil || len(got) != 0 {
+		t.Errorf("the refused group left %d attempts (%v), want none", len(got), err)
+	}
+	after, err := b.store.ExecutionGet(ctx, b.company, e.ID)
+	if err != nil || after.Status != flow.ExecutionStatusScheduled {
+		t.Errorf("the refused group changed the execution: %+v %v", after, err)
 	}
 }
 

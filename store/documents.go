@@ -34,24 +34,14 @@ type stepStateDoc struct {
 	Permanent      bool            `json:"permanent,omitempty"`
 }
 
-// encodeSteps returns the executions.steps document of steps.
+// encodeSteps returns the executions.steps document of steps
+// (appendSteps).
 func encodeSteps(steps map[int]*flow.StepState) json.RawMessage {
-	return mustJSON(stepsDoc(steps))
-}
-
-// stepsDoc is steps as the executions.steps document, to encode (the
-// group commit's update records embed it, so that it is encoded once,
-// with the record, rather than encoded and then copied in as raw JSON).
-func stepsDoc(steps map[int]*flow.StepState) map[int]*stepStateDoc {
-	doc := make(map[int]*stepStateDoc, len(steps))
-	for n, st := range steps {
-		var d *stepStateDoc
-		if st != nil {
-			d = new(stepStateDoc(*st))
-		}
-		doc[n] = d
+	b, err := appendSteps(nil, steps)
+	if err != nil {
+		panic(fmt.Sprintf("encode json document: %v", err))
 	}
-	return doc
+	return storableJSON(b)
 }
 
 // decodeSteps reads an executions.steps document; an empty one is an

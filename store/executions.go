@@ -319,10 +319,14 @@ func (s *Store) ExecutionCommit(ctx context.Context, attempts []flow.StepAttempt
 	// measured at 7% more CPU per step of the 3-step chain (README
 	// "Round three").
 	if len(updates) > 0 {
-		queueExecutionsUpdate(batch, updates)
+		if err := queueExecutionsUpdate(batch, updates); err != nil {
+			return fmt.Errorf("commit %d attempts and %d executions: %w", len(attempts), len(updates), err)
+		}
 	}
 	if len(attempts) > 0 {
-		queueAttemptsInsert(batch, attempts)
+		if err := queueAttemptsInsert(batch, attempts); err != nil {
+			return fmt.Errorf("commit %d attempts and %d executions: %w", len(attempts), len(updates), err)
+		}
 	}
 	// A batch outside a transaction runs as one implicit transaction (pgx
 	// sends it as one pipeline ending in a single Sync): it is atomic and
@@ -334,40 +338,19 @@ func (s *Store) ExecutionCommit(ctx context.Context, attempts []flow.StepAttempt
 	return nil
 }
 
-// updateRecord is one element of the update of queueExecutionsUpdate: the
-// columns of executions it sets, tagged with their names.
-type updateRecord struct {
-	ID            uuid.UUID             `json:"id"`
-	Status        string                `json:"status"`
-	AttemptNumber int                   `json:"attempt_number"`
-	Steps         map[int]*stepStateDoc `json:"steps"`
-	ErrorMessage  *string               `json:"error_message"`
-	ExecutedAt    *time.Time            `json:"executed_at"`
-	NextRetryAt   *time.Time            `json:"next_retry_at"`
-	FinishedAt    *time.Time            `json:"finished_at"`
-	Records       json.RawMessage       `json:"records,omitempty"`
-}
-
-// queueExecutionsUpdate queues the one statement that writes updates. The
-// ids are given twice, in the document and as $2, so that the plan can
-// find the rows by index ("e.id = ANY($2)") rather than by joining the
-// function's output, which PostgreSQL guesses at 100 rows (hotPathPlans).
-func queueExecutionsUpdate(batch *pgx.Batch, updates []flow.ExecutionUpdate) {
-	recs := make([]updateRecord, len(updates))
+// queueExecutionsUpdate queues the one statement that writes updates,
+// given as the JSON array of appendUpdates. The ids are given twice, in
+// the document and as $2, so that the plan can find the rows by index
+// ("e.id = ANY($2)") rather than by joining the function's output, which
+// PostgreSQL guesses at 100 rows (hotPathPlans).
+func queueExecutionsUpdate(batch *pgx.Batch, updates []flow.ExecutionUpdate) error {
 	ids := make([][16]byte, len(updates)) // binaryUUIDs
 	for i, u := range updates {
 		ids[i] = u.ID
-		recs[i] = updateRecord{
-			ID:            u.ID,
-			Status:        u.Status,
-			AttemptNumber: u.AttemptNumber,
-			Steps:         stepsDoc(u.Steps),
-			ErrorMessage:  u.ErrorMessage,
-			ExecutedAt:    u.ExecutedAt,
-			NextRetryAt:   u.NextRetryAt,
-			FinishedAt:    u.FinishedAt,
-			Records:       u.Records,
-		}
+	}
+	doc, err := appendUpdates(make([]byte, 0, 512*len(updates)), updates)
+	if err != nil {
+		return err
 	}
 	batch.Queue(`UPDATE executions e SET
 			status = CASE WHEN e.status = 'cancelled' THEN e.status ELSE u.status END,
@@ -382,7 +365,8 @@ func queueExecutionsUpdate(batch *pgx.Batch, updates []flow.ExecutionUpdate) {
 		FROM jsonb_to_recordset($1) AS u(id uuid, status text, attempt_number int, steps jsonb,
 			error_message text, executed_at timestamptz, next_retry_at timestamptz,
 			finished_at timestamptz, records jsonb)
-		WHERE e.id = u.id AND e.id = ANY($2)`, mustJSON(recs), ids)
+		WHERE e.id = u.id AND e.id = ANY($2)`, json.RawMessage(storableJSON(doc)), ids)
+	return nil
 }
 
 // ExecutionCancel marks a scheduled or running execution of the company

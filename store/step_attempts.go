@@ -12,8 +12,9 @@ import (
 )
 
 // attemptRow is a row of step_attempts: scanAttempt is the only reader of
-// its columns, queueAttemptsInsert the only writer. Its tags are the
-// column names, for the jsonb_to_recordset of the insert.
+// its columns. Its tags are the column names; appendAttempts writes the
+// same document by hand (encode_test.go holds it to json.Marshal of
+// attemptRow).
 type attemptRow struct {
 	ID                uuid.UUID         `json:"id"`
 	ExecutionID       uuid.UUID         `json:"execution_id"`
@@ -66,27 +67,13 @@ func (s *Store) StepAttemptListByExecution(ctx context.Context, companyID, execu
 	return nonNil(list), nil
 }
 
-// attemptRowOf is the row that stores a.
-func attemptRowOf(a *flow.StepAttempt) attemptRow {
-	r := attemptRow(*a)
-	if r.RequestHeaders == nil {
-		r.RequestHeaders = map[string]string{}
-	}
-	if r.ResponseHeaders == nil {
-		r.ResponseHeaders = map[string]string{}
-	}
-	if len(r.Extracted) == 0 {
-		r.Extracted = json.RawMessage("{}")
-	}
-	return r
-}
-
-// queueAttemptsInsert queues the one statement that inserts attempts; an
-// attempt already stored (a repeated commit) is left as it is.
-func queueAttemptsInsert(batch *pgx.Batch, attempts []flow.StepAttempt) {
-	rows := make([]attemptRow, len(attempts))
-	for i := range attempts {
-		rows[i] = attemptRowOf(&attempts[i])
+// queueAttemptsInsert queues the one statement that inserts attempts,
+// given as the JSON array of appendAttempts; an attempt already stored (a
+// repeated commit) is left as it is.
+func queueAttemptsInsert(batch *pgx.Batch, attempts []flow.StepAttempt) error {
+	doc, err := appendAttempts(make([]byte, 0, 1024*len(attempts)), attempts)
+	if err != nil {
+		return err
 	}
 	batch.Queue(`INSERT INTO step_attempts (`+attemptColumns+`)
 		SELECT id, execution_id, step_number, attempt, execution_attempt, outcome,
@@ -98,5 +85,6 @@ func queueAttemptsInsert(batch *pgx.Batch, attempts []flow.StepAttempt) {
 			request_headers jsonb, request_body text, response_status int, response_headers jsonb,
 			response_body text, response_truncated boolean, duration_ms bigint, error text,
 			extracted jsonb, worker_id text, started_at timestamptz)
-		ON CONFLICT (id) DO NOTHING`, mustJSON(rows))
+		ON CONFLICT (id) DO NOTHING`, json.RawMessage(storableJSON(doc)))
+	return nil
 }

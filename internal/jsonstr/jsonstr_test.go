@@ -17,8 +17,8 @@ func encoded(s string) string {
 
 func TestAppendAsEncodingJSON(t *testing.T) {
 	t.Parallel()
-	for _, s := range []string{"", "plain", "<a & b>", "quote \" here", `back\slash`, "tab\tnew\nline", "\x00\x1f",
-		"é ü 日本", "\u2028\u2029", "bad \xff byte", "\ufffd literal", "emoji 😀"} {
+	for _, s := range []string{"", "plain", "<a & b>", "quote \" here", `back\slash`, "tab\tnew\nline", "\x00\x1f", "\b\f\r\x7f",
+		"é ü 日本", "\u2028\u2029", "bad \xff byte", "\ufffd literal", "emoji 😀", "\xed\xa0\x80 surrogate", "cut \xe6\x97"} {
 		if got, want := string(Append([]byte("x"), s)), "x"+encoded(s); got != want {
 			t.Errorf("Append(%q) = %s; want %s (as encoding/json writes it)", s, got, want)
 		}
