@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"time"
 
@@ -79,12 +80,7 @@ func appendSteps(b []byte, steps map[int]*flow.StepState) ([]byte, error) {
 	for n := range steps {
 		keys = append(keys, n)
 	}
-	// A flow has a few steps: an insertion sort, without an allocation.
-	for i := 1; i < len(keys); i++ {
-		for j := i; j > 0 && keys[j] < keys[j-1]; j-- {
-			keys[j], keys[j-1] = keys[j-1], keys[j]
-		}
-	}
+	slices.Sort(keys)
 	b = append(b, '{')
 	for i, n := range keys {
 		if i > 0 {
@@ -206,11 +202,7 @@ func appendHeaders(b []byte, h map[string]string) []byte {
 	for k := range h {
 		keys = append(keys, k)
 	}
-	for i := 1; i < len(keys); i++ {
-		for j := i; j > 0 && keys[j] < keys[j-1]; j-- {
-			keys[j], keys[j-1] = keys[j-1], keys[j]
-		}
-	}
+	slices.Sort(keys)
 	b = append(b, '{')
 	for i, k := range keys {
 		if i > 0 {

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"math/rand/v2"
 	"testing"
 	"time"
@@ -222,6 +223,23 @@ func TestEncodersMeanWhatEncodingJSONWrites(t *testing.T) {
 		}
 		sameMeaning(t, "steps", got, stepsDoc(steps))
 	}
+}
+
+// TestEncodeManyHeaders: a target may answer thousands of headers (net/http
+// reads up to 1 MB of them); they are sorted in n log n, not compared
+// pairwise, and mean what encoding/json writes.
+func TestEncodeManyHeaders(t *testing.T) {
+	t.Parallel()
+	h := map[string]string{}
+	for i := range 5000 {
+		h[fmt.Sprintf("X-H-%d", (i*7919)%5000)] = fmt.Sprint(i)
+	}
+	a := flow.StepAttempt{ID: uuid.New(), ExecutionID: uuid.New(), ResponseHeaders: h, StartedAt: time.Unix(0, 0)}
+	got, err := appendAttempts(nil, []flow.StepAttempt{a})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sameMeaning(t, "attempt with 5,000 headers", got, []attemptRow{attemptRowOf(&a)})
 }
 
 // TestEncodersRefuseRawThatIsNotJSON: a raw field that is not JSON (which
