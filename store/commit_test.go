@@ -167,6 +167,25 @@ func TestExecutionCommitIsAtomic(t *testing.T) {
 	}
 }
 
+// TestExecutionCommitWithoutSteps: a state without a steps map is stored
+// as {} (the column is NOT NULL), as the reflection encoding stored it.
+func TestExecutionCommitWithoutSteps(t *testing.T) {
+	t.Parallel()
+	b, _, e := setupExecution(t, 1)
+	ctx := context.Background()
+	u := flow.ExecutionUpdate{ID: e.ID, Status: flow.ExecutionStatusInProgress, AttemptNumber: 1}
+	if err := b.store.ExecutionCommit(ctx, nil, []flow.ExecutionUpdate{u}); err != nil {
+		t.Fatalf("commit: %v", err)
+	}
+	var steps string
+	if err := b.pool.QueryRow(ctx, `SELECT steps::text FROM executions WHERE id = $1`, e.ID).Scan(&steps); err != nil {
+		t.Fatal(err)
+	}
+	if steps != "{}" {
+		t.Errorf("steps stored as %s, want {}", steps)
+	}
+}
+
 // TestExecutionCommitRefusesRawThatIsNotJSON: a group whose raw JSON
 // field is not JSON (which flowd never makes) fails with an error naming
 // the field, and writes nothing, not even its valid attempt.

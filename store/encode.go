@@ -70,11 +70,8 @@ func appendUpdates(b []byte, updates []flow.ExecutionUpdate) ([]byte, error) {
 }
 
 // appendSteps appends the executions.steps document of steps, in step
-// order (null for no map, as json.Marshal writes a nil map).
+// order; no map is {} (the column is NOT NULL).
 func appendSteps(b []byte, steps map[int]*flow.StepState) ([]byte, error) {
-	if steps == nil {
-		return append(b, "null"...), nil
-	}
 	var buf [16]int
 	keys := buf[:0]
 	for n := range steps {

@@ -32,10 +32,9 @@ type updateRecord struct {
 	Records       json.RawMessage       `json:"records,omitempty"`
 }
 
+// stepsDoc is steps as the executions.steps document: no map is an empty
+// one ({}: the column is NOT NULL).
 func stepsDoc(steps map[int]*flow.StepState) map[int]*stepStateDoc {
-	if steps == nil {
-		return nil
-	}
 	doc := make(map[int]*stepStateDoc, len(steps))
 	for n, st := range steps {
 		var d *stepStateDoc
