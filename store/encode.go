@@ -22,9 +22,10 @@ import (
 // (queueAttemptsInsert). encoding/json's reflection over these, with the
 // map sorting and a time.Time marshaller per timestamp, was 7% of flowd's
 // CPU in the 3-step chain (README "Round five"). What they write means
-// what json.Marshal of updateRecord, stepStateDoc and attemptRow means
-// (encode_test.go holds them to it); only the order of map keys differs,
-// which jsonb does not keep.
+// what json.Marshal of the storage types means (encode_test.go holds them
+// to it: updateRecord there, stepStateDoc, attemptRow); the step numbers
+// are in numeric order rather than encoding/json's order of strings, which
+// jsonb does not keep anyway.
 
 // errNotJSON is a raw JSON field that is not JSON. The documents' raw
 // fields are made by flowd, so it does not happen; if it did, the commit
