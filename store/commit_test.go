@@ -142,28 +142,51 @@ func TestExecutionCommitStoresAnyBytes(t *testing.T) {
 }
 
 // TestExecutionCommitIsAtomic: the group commit is one transaction though
-// it sends no BEGIN: when its second statement fails (an attempt number
-// out of the column's range), the attempts its first statement inserted
-// are gone too.
+// it sends no BEGIN, and a group refused before it is sent writes nothing
+// either: when its update fails in the database (an attempt number out of
+// the column's range), the attempts the same group inserted are gone too;
+// when a raw JSON field is not JSON (which flowd never makes) the error
+// names the field, and not even the valid attempt is written.
 func TestExecutionCommitIsAtomic(t *testing.T) {
 	t.Parallel()
-	b, _, e := setupExecution(t, 1)
-	ctx := context.Background()
-	attempt := flow.StepAttempt{
-		ID: uuid.New(), ExecutionID: e.ID, StepNumber: 1, Attempt: 1, ExecutionAttempt: 1, Outcome: "success",
-		RequestMethod: "POST", RequestURL: "https://example.com/1", DurationMS: 1, StartedAt: time.Now(),
-	}
-	bad := flow.ExecutionUpdate{ID: e.ID, Status: flow.ExecutionStatusInProgress, AttemptNumber: 1 << 40}
-	if err := b.store.ExecutionCommit(ctx, []flow.StepAttempt{attempt}, []flow.ExecutionUpdate{bad}); err == nil {
-		t.Fatal("a group whose update is out of range committed")
-	}
-	got, err := b.store.StepAttemptListByExecution(ctx, b.company, e.ID)
-	if err != nil || len(got) != 0 {
-		t.Errorf("the failed group left %d attempts (%v), want none", len(got), err)
-	}
-	after, err := b.store.ExecutionGet(ctx, b.company, e.ID)
-	if err != nil || after.Status != flow.ExecutionStatusScheduled {
-		t.Errorf("the failed group changed the execution: %+v %v", after, err)
+	for name, tc := range map[string]struct {
+		bad     func(id uuid.UUID) flow.ExecutionUpdate
+		wantErr func(id uuid.UUID) string // a part of the error; "" for any
+	}{
+		"update out of range": {
+			bad: func(id uuid.UUID) flow.ExecutionUpdate {
+				return flow.ExecutionUpdate{ID: id, Status: flow.ExecutionStatusInProgress, AttemptNumber: 1 << 40}
+			},
+			wantErr: func(uuid.UUID) string { return "" },
+		},
+		"records not JSON": {
+			bad: func(id uuid.UUID) flow.ExecutionUpdate {
+				return flow.ExecutionUpdate{ID: id, Status: flow.ExecutionStatusInProgress, AttemptNumber: 1, Records: json.RawMessage(`[{"r": 1}`)}
+			},
+			wantErr: func(id uuid.UUID) string { return "execution " + id.String() + ": records is not JSON" },
+		},
+	} {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			b, _, e := setupExecution(t, 1)
+			ctx := context.Background()
+			attempt := flow.StepAttempt{
+				ID: uuid.New(), ExecutionID: e.ID, StepNumber: 1, Attempt: 1, ExecutionAttempt: 1, Outcome: "success",
+				RequestMethod: "POST", RequestURL: "https://example.com/1", DurationMS: 1, StartedAt: time.Now(),
+			}
+			err := b.store.ExecutionCommit(ctx, []flow.StepAttempt{attempt}, []flow.ExecutionUpdate{tc.bad(e.ID)})
+			if err == nil || !strings.Contains(err.Error(), tc.wantErr(e.ID)) {
+				t.Fatalf("commit: %v; want an error containing %q", err, tc.wantErr(e.ID))
+			}
+			got, err := b.store.StepAttemptListByExecution(ctx, b.company, e.ID)
+			if err != nil || len(got) != 0 {
+				t.Errorf("the failed group left %d attempts (%v), want none", len(got), err)
+			}
+			after, err := b.store.ExecutionGet(ctx, b.company, e.ID)
+			if err != nil || after.Status != flow.ExecutionStatusScheduled {
+				t.Errorf("the failed group changed the execution: %+v %v", after, err)
+			}
+		})
 	}
 }
 
@@ -183,32 +206,6 @@ func TestExecutionCommitWithoutSteps(t *testing.T) {
 	}
 	if steps != "{}" {
 		t.Errorf("steps stored as %s, want {}", steps)
-	}
-}
-
-// TestExecutionCommitRefusesRawThatIsNotJSON: a group whose raw JSON
-// field is not JSON (which flowd never makes) fails with an error naming
-// the field, and writes nothing, not even its valid attempt.
-func TestExecutionCommitRefusesRawThatIsNotJSON(t *testing.T) {
-	t.Parallel()
-	b, _, e := setupExecution(t, 1)
-	ctx := context.Background()
-	attempt := flow.StepAttempt{
-		ID: uuid.New(), ExecutionID: e.ID, StepNumber: 1, Attempt: 1, ExecutionAttempt: 1, Outcome: "success",
-		RequestMethod: "POST", RequestURL: "https://example.com/1", DurationMS: 1, StartedAt: time.Now(),
-	}
-	bad := flow.ExecutionUpdate{ID: e.ID, Status: flow.ExecutionStatusInProgress, AttemptNumber: 1, Records: json.RawMessage(`[{"r": 1}`)}
-	err := b.store.ExecutionCommit(ctx, []flow.StepAttempt{attempt}, []flow.ExecutionUpdate{bad})
-	if err == nil || !strings.Contains(err.Error(), "execution "+e.ID.String()+": records is not JSON") {
-		t.Fatalf("commit: %v; want the error naming the execution's records", err)
-	}
-	got, err := b.store.StepAttemptListByExecution(ctx, b.company, e.ID)
-	if err != nil || len(got) != 0 {
-		t.Errorf("the refused group left %d attempts (%v), want none", len(got), err)
-	}
-	after, err := b.store.ExecutionGet(ctx, b.company, e.ID)
-	if err != nil || after.Status != flow.ExecutionStatusScheduled {
-		t.Errorf("the refused group changed the execution: %+v %v", after, err)
 	}
 }
 

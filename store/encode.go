@@ -32,42 +32,54 @@ import (
 // fails with it rather than storing a document PostgreSQL would refuse.
 var errNotJSON = errors.New("is not JSON")
 
-// appendUpdates appends updates as the JSON array of update records.
-func appendUpdates(b []byte, updates []flow.ExecutionUpdate) ([]byte, error) {
+// appendArray appends xs as a JSON array, each element by each.
+func appendArray[T any](b []byte, xs []T, each func([]byte, *T) ([]byte, error)) ([]byte, error) {
 	b = append(b, '[')
-	for i := range updates {
-		u := &updates[i]
+	for i := range xs {
 		if i > 0 {
 			b = append(b, ',')
 		}
-		b = append(b, `{"id":`...)
-		b = appendUUID(b, u.ID)
-		b = append(b, `,"status":`...)
-		b = jsonstr.Append(b, u.Status)
-		b = append(b, `,"attempt_number":`...)
-		b = strconv.AppendInt(b, int64(u.AttemptNumber), 10)
-		b = append(b, `,"steps":`...)
 		var err error
-		if b, err = appendSteps(b, u.Steps); err != nil {
-			return nil, fmt.Errorf("execution %s: %w", u.ID, err)
+		if b, err = each(b, &xs[i]); err != nil {
+			return nil, err
 		}
-		b = append(b, `,"error_message":`...)
-		b = appendOptString(b, u.ErrorMessage)
-		b = append(b, `,"executed_at":`...)
-		b = appendOptTime(b, u.ExecutedAt)
-		b = append(b, `,"next_retry_at":`...)
-		b = appendOptTime(b, u.NextRetryAt)
-		b = append(b, `,"finished_at":`...)
-		b = appendOptTime(b, u.FinishedAt)
-		if len(u.Records) > 0 {
-			b = append(b, `,"records":`...)
-			if b, err = appendRaw(b, u.Records); err != nil {
-				return nil, fmt.Errorf("execution %s: records %w", u.ID, err)
-			}
-		}
-		b = append(b, '}')
 	}
 	return append(b, ']'), nil
+}
+
+// appendUpdates appends updates as the JSON array of update records.
+func appendUpdates(b []byte, updates []flow.ExecutionUpdate) ([]byte, error) {
+	return appendArray(b, updates, appendUpdate)
+}
+
+// appendUpdate appends one update record.
+func appendUpdate(b []byte, u *flow.ExecutionUpdate) ([]byte, error) {
+	b = append(b, `{"id":`...)
+	b = appendUUID(b, u.ID)
+	b = append(b, `,"status":`...)
+	b = jsonstr.Append(b, u.Status)
+	b = append(b, `,"attempt_number":`...)
+	b = strconv.AppendInt(b, int64(u.AttemptNumber), 10)
+	b = append(b, `,"steps":`...)
+	var err error
+	if b, err = appendSteps(b, u.Steps); err != nil {
+		return nil, fmt.Errorf("execution %s: %w", u.ID, err)
+	}
+	b = append(b, `,"error_message":`...)
+	b = appendOptString(b, u.ErrorMessage)
+	b = append(b, `,"executed_at":`...)
+	b = appendOptTime(b, u.ExecutedAt)
+	b = append(b, `,"next_retry_at":`...)
+	b = appendOptTime(b, u.NextRetryAt)
+	b = append(b, `,"finished_at":`...)
+	b = appendOptTime(b, u.FinishedAt)
+	if len(u.Records) > 0 {
+		b = append(b, `,"records":`...)
+		if b, err = appendRaw(b, u.Records); err != nil {
+			return nil, fmt.Errorf("execution %s: records %w", u.ID, err)
+		}
+	}
+	return append(b, '}'), nil
 }
 
 // appendSteps appends the executions.steps document of steps, in step
@@ -130,64 +142,61 @@ func appendSteps(b []byte, steps map[int]*flow.StepState) ([]byte, error) {
 // appendAttempts appends attempts as the JSON array of attempt rows: no
 // headers and no extracted variables are stored as {}.
 func appendAttempts(b []byte, attempts []flow.StepAttempt) ([]byte, error) {
-	b = append(b, '[')
-	for i := range attempts {
-		a := &attempts[i]
-		if i > 0 {
-			b = append(b, ',')
-		}
-		b = append(b, `{"id":`...)
-		b = appendUUID(b, a.ID)
-		b = append(b, `,"execution_id":`...)
-		b = appendUUID(b, a.ExecutionID)
-		b = append(b, `,"step_number":`...)
-		b = strconv.AppendInt(b, int64(a.StepNumber), 10)
-		b = append(b, `,"attempt":`...)
-		b = strconv.AppendInt(b, int64(a.Attempt), 10)
-		b = append(b, `,"execution_attempt":`...)
-		b = strconv.AppendInt(b, int64(a.ExecutionAttempt), 10)
-		b = append(b, `,"outcome":`...)
-		b = jsonstr.Append(b, a.Outcome)
-		b = append(b, `,"request_method":`...)
-		b = jsonstr.Append(b, a.RequestMethod)
-		b = append(b, `,"request_url":`...)
-		b = jsonstr.Append(b, a.RequestURL)
-		b = append(b, `,"request_headers":`...)
-		b = appendHeaders(b, a.RequestHeaders)
-		b = append(b, `,"request_body":`...)
-		b = jsonstr.Append(b, a.RequestBody)
-		b = append(b, `,"response_status":`...)
-		if a.ResponseStatus == nil {
-			b = append(b, "null"...)
-		} else {
-			b = strconv.AppendInt(b, int64(*a.ResponseStatus), 10)
-		}
-		b = append(b, `,"response_headers":`...)
-		b = appendHeaders(b, a.ResponseHeaders)
-		b = append(b, `,"response_body":`...)
-		b = jsonstr.Append(b, a.ResponseBody)
-		b = append(b, `,"response_truncated":`...)
-		b = strconv.AppendBool(b, a.ResponseTruncated)
-		b = append(b, `,"duration_ms":`...)
-		b = strconv.AppendInt(b, a.DurationMS, 10)
-		b = append(b, `,"error":`...)
-		b = jsonstr.Append(b, a.Error)
-		b = append(b, `,"extracted":`...)
-		if len(a.Extracted) == 0 {
-			b = append(b, "{}"...)
-		} else {
-			var err error
-			if b, err = appendRaw(b, a.Extracted); err != nil {
-				return nil, fmt.Errorf("attempt %s: extracted %w", a.ID, err)
-			}
-		}
-		b = append(b, `,"worker_id":`...)
-		b = jsonstr.Append(b, a.WorkerID)
-		b = append(b, `,"started_at":`...)
-		b = appendTime(b, a.StartedAt)
-		b = append(b, '}')
+	return appendArray(b, attempts, appendAttempt)
+}
+
+// appendAttempt appends one attempt row.
+func appendAttempt(b []byte, a *flow.StepAttempt) ([]byte, error) {
+	b = append(b, `{"id":`...)
+	b = appendUUID(b, a.ID)
+	b = append(b, `,"execution_id":`...)
+	b = appendUUID(b, a.ExecutionID)
+	b = append(b, `,"step_number":`...)
+	b = strconv.AppendInt(b, int64(a.StepNumber), 10)
+	b = append(b, `,"attempt":`...)
+	b = strconv.AppendInt(b, int64(a.Attempt), 10)
+	b = append(b, `,"execution_attempt":`...)
+	b = strconv.AppendInt(b, int64(a.ExecutionAttempt), 10)
+	b = append(b, `,"outcome":`...)
+	b = jsonstr.Append(b, a.Outcome)
+	b = append(b, `,"request_method":`...)
+	b = jsonstr.Append(b, a.RequestMethod)
+	b = append(b, `,"request_url":`...)
+	b = jsonstr.Append(b, a.RequestURL)
+	b = append(b, `,"request_headers":`...)
+	b = appendHeaders(b, a.RequestHeaders)
+	b = append(b, `,"request_body":`...)
+	b = jsonstr.Append(b, a.RequestBody)
+	b = append(b, `,"response_status":`...)
+	if a.ResponseStatus == nil {
+		b = append(b, "null"...)
+	} else {
+		b = strconv.AppendInt(b, int64(*a.ResponseStatus), 10)
 	}
-	return append(b, ']'), nil
+	b = append(b, `,"response_headers":`...)
+	b = appendHeaders(b, a.ResponseHeaders)
+	b = append(b, `,"response_body":`...)
+	b = jsonstr.Append(b, a.ResponseBody)
+	b = append(b, `,"response_truncated":`...)
+	b = strconv.AppendBool(b, a.ResponseTruncated)
+	b = append(b, `,"duration_ms":`...)
+	b = strconv.AppendInt(b, a.DurationMS, 10)
+	b = append(b, `,"error":`...)
+	b = jsonstr.Append(b, a.Error)
+	b = append(b, `,"extracted":`...)
+	if len(a.Extracted) == 0 {
+		b = append(b, "{}"...)
+	} else {
+		var err error
+		if b, err = appendRaw(b, a.Extracted); err != nil {
+			return nil, fmt.Errorf("attempt %s: extracted %w", a.ID, err)
+		}
+	}
+	b = append(b, `,"worker_id":`...)
+	b = jsonstr.Append(b, a.WorkerID)
+	b = append(b, `,"started_at":`...)
+	b = appendTime(b, a.StartedAt)
+	return append(b, '}'), nil
 }
 
 // appendHeaders appends h as a JSON object of strings ({} for none), in
