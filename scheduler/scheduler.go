@@ -29,8 +29,13 @@ const QueueExecutions = "flowd_executions"
 // Defaults of Config, chosen from `make bench` measurements (README,
 // Performance).
 const (
-	WorkersDefault           = 200
-	FetchCooldownDefault     = 10 * time.Millisecond
+	WorkersDefault = 200
+	// FetchCooldownDefault is River's minimum: River sends an insert
+	// notification at most once per cooldown and a producer fetches at most
+	// once per cooldown, so a job inserted just after a notification waits
+	// for the next one. At 10 ms that wait was most of the light-load
+	// latency (README "Round six").
+	FetchCooldownDefault     = 1 * time.Millisecond
 	FetchPollIntervalDefault = 50 * time.Millisecond
 	JobMaxAttemptsDefault    = 50
 	// RescueStuckJobsAfterDefault is River's own stuck-job rescue, kept as
