@@ -231,30 +231,16 @@ func (b *bench) progress(rr *RunResult) {
 // the history comparison.
 func (b *bench) main(ctx context.Context) error {
 	o := b.o
-	stepsB := o.N["b"] * 3
-	if o.Baselines {
-		for _, bl := range []struct {
-			name string
-			n    int
-			run  func(context.Context, string, int) (*RunResult, error)
-		}{
-			{"river/bulk", cmpOr(o.RiverJobs, stepsB), func(ctx context.Context, name string, n int) (*RunResult, error) {
-				return b.riverBaseline(ctx, name, n, false)
-			}},
-			{"river/chain", cmpOr(o.ChainJobs, stepsB), func(ctx context.Context, name string, n int) (*RunResult, error) {
-				return b.riverBaseline(ctx, name, n, true)
-			}},
-			{"http", cmpOr(o.HTTPRequests, stepsB), b.httpBaseline},
-		} {
-			rr, err := bl.run(ctx, bl.name, bl.n)
-			if err != nil {
-				return fmt.Errorf("baseline %s: %w", bl.name, err)
-			}
-			b.res.Baselines = append(b.res.Baselines, rr)
-			b.progress(rr)
-		}
-	}
 	for rep := 1; rep <= o.Repeat; rep++ {
+		// Each repeat has its baselines and its light run, like its
+		// workloads: the goals compare medians of runs made in the same
+		// stretch of the machine, not one sample of River with the
+		// median of flowd's (README "Round six").
+		if o.Baselines {
+			if err := b.baselines(ctx, rep); err != nil {
+				return err
+			}
+		}
 		for _, key := range o.Workloads {
 			w, _ := workloadByKey(key)
 			for _, trig := range o.Triggers {
@@ -268,20 +254,48 @@ func (b *bench) main(ctx context.Context) error {
 				b.progress(rr)
 			}
 		}
-	}
-	if o.LightN > 0 && slices.Contains(o.Workloads, "b") {
-		w, _ := workloadByKey("b")
-		name := fmt.Sprintf("b/go light@%d", o.LightInFlight)
-		rr, err := b.runWorkload(ctx, w, "go", name, o.LightN, o.LightInFlight, b.stackConfig(), true)
-		if err != nil {
-			return fmt.Errorf("run %s: %w", name, err)
+		if o.LightN > 0 && slices.Contains(o.Workloads, "b") {
+			w, _ := workloadByKey("b")
+			name := b.repeatName(fmt.Sprintf("b/go light@%d", o.LightInFlight), rep)
+			rr, err := b.runWorkload(ctx, w, "go", name, o.LightN, o.LightInFlight, b.stackConfig(), true)
+			if err != nil {
+				return fmt.Errorf("run %s: %w", name, err)
+			}
+			rr.Kind = "light"
+			b.res.Runs = append(b.res.Runs, rr)
+			b.progress(rr)
 		}
-		rr.Kind = "light"
-		b.res.Runs = append(b.res.Runs, rr)
-		b.progress(rr)
 	}
 	if o.History > 0 {
 		return b.history(ctx)
+	}
+	return nil
+}
+
+// baselines runs the bare River and bare HTTP baselines of repeat rep.
+func (b *bench) baselines(ctx context.Context, rep int) error {
+	o := b.o
+	stepsB := o.N["b"] * 3
+	for _, bl := range []struct {
+		name string
+		n    int
+		run  func(context.Context, string, int) (*RunResult, error)
+	}{
+		{"river/bulk", cmpOr(o.RiverJobs, stepsB), func(ctx context.Context, name string, n int) (*RunResult, error) {
+			return b.riverBaseline(ctx, name, n, false)
+		}},
+		{"river/chain", cmpOr(o.ChainJobs, stepsB), func(ctx context.Context, name string, n int) (*RunResult, error) {
+			return b.riverBaseline(ctx, name, n, true)
+		}},
+		{"http", cmpOr(o.HTTPRequests, stepsB), b.httpBaseline},
+	} {
+		name := b.repeatName(bl.name, rep)
+		rr, err := bl.run(ctx, name, bl.n)
+		if err != nil {
+			return fmt.Errorf("baseline %s: %w", name, err)
+		}
+		b.res.Baselines = append(b.res.Baselines, rr)
+		b.progress(rr)
 	}
 	return nil
 }

@@ -5,9 +5,11 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -68,6 +70,43 @@ func TestShortModes(t *testing.T) {
 	t.Parallel()
 	t.Run("run", testShortRun)
 	t.Run("sweep", testShortSweep)
+	t.Run("repeat", testShortRepeat)
+}
+
+// With -repeat every repeat has its own baselines and light run, and the
+// goals compare the medians: the ratio to River is the median flowd run
+// over the median River run, not over one sample of River.
+func testShortRepeat(t *testing.T) {
+	res := shortRun(t, "-workloads", "b", "-triggers", "go", "-repeat", "2")
+	var names []string
+	for _, rr := range append(append([]*RunResult{}, res.Baselines...), res.Runs...) {
+		names = append(names, rr.Name)
+		checkRun(t, rr, rr.Kind != "baseline")
+	}
+	want := []string{"river/bulk #1", "river/chain #1", "http #1", "river/bulk #2", "river/chain #2", "http #2",
+		"b/go #1", "b/go light@16 #1", "b/go #2", "b/go light@16 #2"}
+	slices.Sort(want)
+	slices.Sort(names)
+	if d := cmp.Diff(want, names); d != "" {
+		t.Errorf("runs (-want +got):\n%s", d)
+	}
+	river, main := median(res.Baselines, "river/bulk"), median(res.Runs, "b/go")
+	if river == nil || main == nil {
+		t.Fatalf("no median: river %v, b/go %v", river, main)
+	}
+	wantGot := fmt.Sprintf("%.2f× (%.0f / %.0f)", main.StepsPerSec/river.StepsPerSec, main.StepsPerSec, river.StepsPerSec)
+	found := false
+	for _, g := range res.Goals {
+		if strings.HasPrefix(g.Name, "steps/s vs bare River jobs/s") {
+			found = true
+			if g.Got != wantGot {
+				t.Errorf("ratio goal got %q, want %q (medians %s and %s)", g.Got, wantGot, main.Name, river.Name)
+			}
+		}
+	}
+	if !found {
+		t.Errorf("no ratio goal among %+v", res.Goals)
+	}
 }
 
 // A short soak fills every figure: a minute sample with sizes and steps/s,

@@ -47,7 +47,7 @@ func (b *bench) goals() {
 	if main == nil {
 		main = median(r.Runs, "b/go")
 	}
-	river := b.find(r.Baselines, "river/bulk")
+	river := median(r.Baselines, "river/bulk")
 	if main != nil && river != nil && river.StepsPerSec > 0 {
 		ratio := main.StepsPerSec / river.StepsPerSec
 		r.Goals = append(r.Goals, Goal{Name: "steps/s vs bare River jobs/s (" + main.Name + ")", Want: fmt.Sprintf("≥ %.2f×", goalRiverRatio),
@@ -221,16 +221,23 @@ func printReport(w io.Writer, r *Result) {
 	}
 
 	if len(r.Baselines) > 0 && len(r.Runs) > 0 {
-		fmt.Fprintln(w, "flowd steps/s as a ratio of each baseline")
+		// One column per baseline: its median repeat.
+		var bases []*RunResult
+		for _, name := range []string{"river/bulk", "river/chain", "http"} {
+			if bl := median(r.Baselines, name); bl != nil {
+				bases = append(bases, bl)
+			}
+		}
+		fmt.Fprintln(w, "flowd steps/s as a ratio of each baseline (of its median repeat)")
 		tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
 		fmt.Fprint(tw, "run\t")
-		for _, bl := range r.Baselines {
+		for _, bl := range bases {
 			fmt.Fprintf(tw, "÷ %s\t", bl.Name)
 		}
 		fmt.Fprintln(tw)
 		for _, rr := range r.Runs {
 			fmt.Fprintf(tw, "%s\t", rr.Name)
-			for _, bl := range r.Baselines {
+			for _, bl := range bases {
 				if bl.StepsPerSec > 0 {
 					fmt.Fprintf(tw, "%.2f\t", rr.StepsPerSec/bl.StepsPerSec)
 				} else {
@@ -245,7 +252,7 @@ func printReport(w io.Writer, r *Result) {
 
 	shown := map[string]bool{}
 	for _, rr := range append(append(append([]*RunResult{}, r.Runs...), r.Sweep...), r.Baselines...) {
-		if (rr.Workload == "b" || rr.Name == "river/chain") && !shown[rr.Workload] && len(rr.TopStatements) > 0 {
+		if (rr.Workload == "b" || strings.HasPrefix(rr.Name, "river/chain")) && !shown[rr.Workload] && len(rr.TopStatements) > 0 {
 			shown[rr.Workload] = true
 			fmt.Fprintf(w, "most frequent statements in %s (calls per step of %.2f; mean execution ms; execution ms per step)\n", rr.Name, rr.SQLPerStep)
 			for _, s := range rr.TopStatements {
