@@ -38,7 +38,7 @@ const (
 
 	// defaultSweep varies one setting at a time around the defaults:
 	// FetchCooldown, then FetchPollInterval, then the commit shards.
-	defaultSweep = "1ms/50ms/2,2ms/50ms/2,10ms/50ms/2,50ms/50ms/2,100ms/1s/2,1ms/250ms/2,1ms/1s/2,1ms/50ms/1,1ms/50ms/4"
+	defaultSweep = "1ms/50ms/1,2ms/50ms/1,10ms/50ms/1,50ms/50ms/1,100ms/1s/1,1ms/250ms/1,1ms/1s/1,1ms/50ms/2,1ms/50ms/4"
 	// fullLightN: the light run's p99 is its 20th-worst sample, not (as
 	// with 200) its second-worst.
 	fullLightN = 2000
