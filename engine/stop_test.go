@@ -3,7 +3,10 @@ package engine_test
 import (
 	"context"
 	"errors"
+	"net"
 	"net/http"
+	"net/http/httptest"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -119,4 +122,41 @@ func TestWorkOutlivingStopGetsErrStopped(t *testing.T) {
 	case <-time.After(30 * time.Second):
 		t.Fatal("Work outliving Stop did not return")
 	}
+}
+
+// Stop closes the step client's idle keep-alive connections: a stopped
+// worker leaves no connection open at a target (each would hold two
+// goroutines and their buffers until the target closed it).
+func TestWorkerStopClosesIdleConnections(t *testing.T) {
+	t.Parallel()
+	var open atomic.Int64
+	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { w.WriteHeader(http.StatusOK) }))
+	srv.Config.ConnState = func(_ net.Conn, s http.ConnState) {
+		switch s {
+		case http.StateNew:
+			open.Add(1)
+		case http.StateClosed, http.StateHijacked:
+			open.Add(-1)
+		}
+	}
+	srv.Start()
+	t.Cleanup(srv.Close)
+
+	b := &stopBundle{runBundle: setupRunWith(t, &flowdtest.Options{OwnDatabase: true, NoWorker: true})}
+	b.w = engine.NewWorker(b.env.Store, &engine.WorkerConfig{HTTPClient: &http.Client{Transport: &http.Transport{}}, Logger: flowdtest.Logger()})
+	if err := b.w.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	id := b.createFlow(t, flowDef("keep-alive", []any{step(1, "GET", srv.URL+"/ok", nil)}, nil))
+	e := b.trigger(t, id, nil)
+	if err := <-b.work(e, 1); err != nil {
+		t.Fatalf("Work: %v", err)
+	}
+	if n := open.Load(); n != 1 {
+		t.Fatalf("%d connections open at the target after the step, want its keep-alive connection", n)
+	}
+	if err := b.w.Stop(context.Background()); err != nil {
+		t.Fatalf("Stop: %v", err)
+	}
+	flowdtest.WaitFor(t, 10*time.Second, "the idle connection closed by Stop", func() bool { return open.Load() == 0 })
 }

@@ -219,13 +219,16 @@ func (w *Worker) Wait(ctx context.Context) error {
 }
 
 // Stop waits for the runs (Wait), then stops the group read and the group
-// committer, which writes what is queued. A run still going when ctx ends can no longer
-// record anything: its checkpoints fail with ErrStopped, and its execution
-// is left for another process.
+// committer, which writes what is queued, and closes the step client's
+// idle keep-alive connections (each holds two goroutines and its buffers
+// for as long as the target keeps it open). A run still going when ctx
+// ends can no longer record anything: its checkpoints fail with
+// ErrStopped, and its execution is left for another process.
 func (w *Worker) Stop(ctx context.Context) error {
 	err := w.Wait(ctx)
 	w.read.stop()
 	w.commit.stop()
+	w.cfg.HTTPClient.CloseIdleConnections()
 	return err
 }
 

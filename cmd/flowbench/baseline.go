@@ -217,6 +217,9 @@ func (b *bench) waitRiverCompleted(ctx context.Context, n int) error {
 // SSRF-guarded client flowd uses) with `workers` requests in flight.
 func (b *bench) httpBaseline(ctx context.Context, name string, n int) (*RunResult, error) {
 	client := netguard.New(netguard.Config{Allow: loopback}).Client()
+	// Its idle connections would outlive the baseline with two goroutines
+	// each, and count in the next runs' peak RSS.
+	defer client.CloseIdleConnections()
 	url := b.load.URL() + "/noop"
 	body := []byte(`{"event":"ping","id":"flowbench"}`)
 	done := newDoneTimes(n)
