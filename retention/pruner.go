@@ -107,8 +107,9 @@ type Cycle struct {
 	// Vacuumed lists the tables the cycle vacuumed (store.PruneVacuum).
 	Vacuumed []string
 	// Started is when the lock was taken, Finished just before it was
-	// released.
-	Started, Finished time.Time
+	// released; Deleted is when the last batch ended and the VACUUM began
+	// (the cycle's time between the two is the VACUUM's).
+	Started, Deleted, Finished time.Time
 }
 
 // Cutoff is the instant before which rows are past a retention of d,
@@ -157,6 +158,7 @@ func (p *Pruner) run(ctx context.Context, st *store.Store, c *Cycle) error {
 			}
 		}
 	}
+	c.Deleted = time.Now()
 	if c.Pruned.Total() == 0 {
 		return nil
 	}
@@ -265,6 +267,9 @@ func (p *Pruner) cycle(ctx context.Context) {
 func (c Cycle) attrs() []any {
 	out := []any{"cutoff", c.Cutoff.UTC().Format(time.RFC3339), "batches", c.Batches, "vacuumed", c.Vacuumed,
 		"duration", c.Finished.Sub(c.Started).Round(time.Millisecond).String()}
+	if !c.Deleted.IsZero() { // the deletes ended: the rest was the VACUUM
+		out = append(out, "vacuum_duration", c.Finished.Sub(c.Deleted).Round(time.Millisecond).String())
+	}
 	tables := make([]string, 0, len(c.Pruned))
 	for t := range c.Pruned {
 		tables = append(tables, t)

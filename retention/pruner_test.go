@@ -397,4 +397,7 @@ func TestVacuumAfterLargePrune(t *testing.T) {
 	if diff := cmp.Diff([]string{"step_attempts"}, c.Vacuumed); diff != "" {
 		t.Errorf("vacuumed tables (-want +got):\n%s", diff)
 	}
+	if c.Deleted.Before(c.Started) || c.Finished.Before(c.Deleted) {
+		t.Errorf("the deletes' end %v is not between the cycle's start %v and end %v", c.Deleted, c.Started, c.Finished)
+	}
 }

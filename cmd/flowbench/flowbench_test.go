@@ -130,6 +130,9 @@ func TestShortSoak(t *testing.T) {
 		if c.Error != "" {
 			t.Errorf("prune cycle failed: %s", c.Error)
 		}
+		if c.VacuumSeconds < 0 || c.VacuumSeconds > c.Seconds {
+			t.Errorf("prune cycle %+v: its VACUUM took %v s of its %v s", c, c.VacuumSeconds, c.Seconds)
+		}
 	}
 	if len(s.Cycles) < 2 || pruned == 0 {
 		t.Errorf("%d prune cycles deleted %d rows", len(s.Cycles), pruned)

@@ -63,9 +63,12 @@ type SoakMinute struct {
 type SoakCycle struct {
 	StartSec float64 `json:"start_s"`
 	Seconds  float64 `json:"seconds"`
-	Batches  int     `json:"batches"`
-	Rows     int64   `json:"rows"`
-	Error    string  `json:"error,omitempty"`
+	// VacuumSeconds is the part of Seconds the VACUUM took, after the
+	// deletes.
+	VacuumSeconds float64 `json:"vacuum_s"`
+	Batches       int     `json:"batches"`
+	Rows          int64   `json:"rows"`
+	Error         string  `json:"error,omitempty"`
 }
 
 // soakState gathers a soak's samples from the load process's callbacks,
@@ -170,7 +173,11 @@ func (b *bench) soakPrune(ctx context.Context, fs *flowdStack, st *soakState, re
 			continue
 		}
 		sc := SoakCycle{StartSec: round(c.Started.Sub(st.start).Seconds(), 1), Seconds: round(c.Finished.Sub(c.Started).Seconds(), 2),
+
 			Batches: c.Batches, Rows: c.Pruned.Total()}
+		if !c.Deleted.IsZero() {
+			sc.VacuumSeconds = round(c.Finished.Sub(c.Deleted).Seconds(), 2)
+		}
 		if err != nil {
 			sc.Error = err.Error()
 		}
