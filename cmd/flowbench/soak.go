@@ -173,7 +173,6 @@ func (b *bench) soakPrune(ctx context.Context, fs *flowdStack, st *soakState, re
 			continue
 		}
 		sc := SoakCycle{StartSec: round(c.Started.Sub(st.start).Seconds(), 1), Seconds: round(c.Finished.Sub(c.Started).Seconds(), 2),
-
 			Batches: c.Batches, Rows: c.Pruned.Total()}
 		if !c.Deleted.IsZero() {
 			sc.VacuumSeconds = round(c.Finished.Sub(c.Deleted).Seconds(), 2)
