@@ -10,6 +10,9 @@
 // worker process, and `flowd prune` runs one on demand; a cycle holds a
 // PostgreSQL advisory lock on a session of its own, so one pruner at a
 // time prunes whatever the number of processes, and a pruner that dies
-// releases the lock with its connection. The SQL lives in package store
+// releases the lock with its connection. A scheduled cycle only deletes;
+// the VACUUM of what it deleted runs after it on a session of its own, so
+// that a long throttled VACUUM does not hold up the next cycle. The SQL
+// lives in package store
 // (store.PruneSteps); this package decides when and how much.
 package retention

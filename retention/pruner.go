@@ -5,6 +5,7 @@ import (
 	"context"
 	"log/slog"
 	"sort"
+	"sync"
 	"time"
 
 	"github.com/flowd/flowd/internal/ctxtime"
@@ -69,6 +70,12 @@ type Config struct {
 	LockTimeout      time.Duration
 	Observer         Observer
 	Logger           *slog.Logger
+	// OnCycle, when set, is called after each cycle Start runs, with what
+	// it did and its error (a cycle another pruner held is not reported).
+	OnCycle func(Cycle, error)
+	// OnVacuum, when set, is called after each VACUUM pass Start runs
+	// apart from its cycles.
+	OnVacuum func(Vacuum)
 }
 
 // Pruner deletes rows past the retention, in batches.
@@ -104,12 +111,24 @@ type Cycle struct {
 	// Pruned counts the rows deleted per table, zeros included.
 	Pruned  store.Pruned
 	Batches int
-	// Vacuumed lists the tables the cycle vacuumed (store.PruneVacuum).
+	// Vacuumed lists the tables the cycle vacuumed (store.PruneVacuum;
+	// Prune's cycles only: Start's vacuum apart, see Vacuum).
 	Vacuumed []string
 	// Started is when the lock was taken, Finished just before it was
 	// released; Deleted is when the last batch ended and the VACUUM began
 	// (the cycle's time between the two is the VACUUM's).
 	Started, Deleted, Finished time.Time
+	// vacuums is true of a cycle that vacuums after its deletes (Prune's,
+	// not Start's).
+	vacuums bool
+}
+
+// Vacuum is what one VACUUM pass of Start did, apart from the cycles.
+type Vacuum struct {
+	// Tables lists the tables vacuumed (store.PruneVacuum).
+	Tables            []string
+	Started, Finished time.Time
+	Err               error
 }
 
 // Cutoff is the instant before which rows are past a retention of d,
@@ -125,19 +144,25 @@ func Cutoff(d time.Duration) time.Time { return time.Now().Add(-d) }
 // lock: when another pruner holds it, Prune returns at once with Ran
 // false.
 func (p *Pruner) Prune(ctx context.Context, cutoff time.Time) (Cycle, error) {
-	c := Cycle{Cutoff: cutoff, Pruned: zeroCounts()}
+	return p.prune(ctx, cutoff, true)
+}
+
+// prune runs one cycle; with vacuum false it ends after the deletes (Start
+// vacuums apart from its cycles).
+func (p *Pruner) prune(ctx context.Context, cutoff time.Time, vacuum bool) (Cycle, error) {
+	c := Cycle{Cutoff: cutoff, Pruned: zeroCounts(), vacuums: vacuum}
 	ps, locked, err := p.st.OpenPruneSession(ctx, p.cfg.StatementTimeout, p.cfg.LockTimeout)
 	if err != nil || !locked {
 		return c, err
 	}
 	defer ps.Close(context.WithoutCancel(ctx))
 	c.Ran, c.Started = true, time.Now()
-	err = p.run(ctx, ps.Store, &c)
+	err = p.run(ctx, ps.Store, &c, vacuum)
 	c.Finished = time.Now()
 	return c, err
 }
 
-func (p *Pruner) run(ctx context.Context, st *store.Store, c *Cycle) error {
+func (p *Pruner) run(ctx context.Context, st *store.Store, c *Cycle, vacuum bool) error {
 	for _, step := range store.PruneSteps() {
 		for {
 			began := time.Now()
@@ -159,15 +184,17 @@ func (p *Pruner) run(ctx context.Context, st *store.Store, c *Cycle) error {
 		}
 	}
 	c.Deleted = time.Now()
-	if c.Pruned.Total() == 0 {
+	if !vacuum || c.Pruned.Total() == 0 {
 		return nil
 	}
-	// River's cleaner deletes finished jobs in the same rhythm: its table
-	// needs the same care.
 	var err error
-	c.Vacuumed, err = st.PruneVacuum(ctx, append(Tables(), riverJobTable), c.Pruned)
+	c.Vacuumed, err = st.PruneVacuum(ctx, vacuumTables(), c.Pruned)
 	return err
 }
+
+// vacuumTables are the tables PruneVacuum looks at: the pruner's, and
+// River's job table, which River's cleaner empties in the same rhythm.
+func vacuumTables() []string { return append(Tables(), riverJobTable) }
 
 // riverJobTable is River's job table, vacuumed with flowd's.
 const riverJobTable = "river_job"
@@ -215,9 +242,14 @@ func zeroCounts() store.Pruned {
 	return out
 }
 
-// Start runs a cycle now and then every Interval until Stop, with the
-// cutoff Retention before each cycle's start. With Retention 0 it does
-// nothing: everything is kept.
+// Start runs a cycle now and then one every Interval until Stop, with
+// the cutoff Retention before each cycle's start. Cycles start Interval
+// apart, counted from start to start; one that outlasted the interval is
+// followed by the next at once (the pruner is behind, and rows older than
+// the retention pile up meanwhile). The VACUUM after the deletes runs
+// apart from the cycles, on a session of its own (vacuumer), so that a
+// long throttled VACUUM does not hold up the next cycle's deletes. With
+// Retention 0 it does nothing: everything is kept.
 func (p *Pruner) Start(ctx context.Context) {
 	if p.cfg.Retention <= 0 {
 		p.log.Info("retention off: nothing is pruned (FLOWD_RETENTION=0)")
@@ -225,15 +257,102 @@ func (p *Pruner) Start(ctx context.Context) {
 	}
 	ctx, p.cancel = context.WithCancel(context.WithoutCancel(ctx))
 	p.done = make(chan struct{})
+	v := &vacuumer{p: p, kick: make(chan struct{}, 1), done: make(chan struct{})}
+	go v.loop(ctx)
 	go func() {
 		defer close(p.done)
+		defer func() { <-v.done }()
 		for {
-			p.cycle(ctx)
-			if ctxtime.Sleep(ctx, p.cfg.Interval) != nil {
+			started := time.Now()
+			if c := p.cycle(ctx); c.Pruned.Total() > 0 {
+				v.add(c.Pruned)
+			}
+			if ctxtime.Sleep(ctx, untilNext(started, time.Now(), p.cfg.Interval)) != nil {
 				return
 			}
 		}
 	}()
+}
+
+// untilNext is how long to wait at now before the cycle after one started
+// at started: cycles start interval apart, and at once after one that
+// outlasted it.
+func untilNext(started, now time.Time, interval time.Duration) time.Duration {
+	return max(started.Add(interval).Sub(now), 0)
+}
+
+// vacuumer runs the VACUUM of Start's cycles apart from them: the rows
+// each cycle deleted add to its debt, and one pass at a time vacuums the
+// tables whose dead rows pass the threshold (store.PruneVacuum). Cycles
+// that end while a pass runs add to the next pass's debt.
+type vacuumer struct {
+	p    *Pruner
+	mu   sync.Mutex
+	debt store.Pruned
+	kick chan struct{}
+	done chan struct{}
+}
+
+// add records rows a cycle deleted and wakes the loop.
+func (v *vacuumer) add(deleted store.Pruned) {
+	v.mu.Lock()
+	if v.debt == nil {
+		v.debt = store.Pruned{}
+	}
+	v.debt.Add(deleted)
+	v.mu.Unlock()
+	select {
+	case v.kick <- struct{}{}:
+	default: // a pass is already due
+	}
+}
+
+func (v *vacuumer) loop(ctx context.Context) {
+	defer close(v.done)
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-v.kick:
+		}
+		v.mu.Lock()
+		debt := v.debt
+		v.debt = nil
+		v.mu.Unlock()
+		v.p.vacuum(ctx, debt)
+	}
+}
+
+// vacuum runs one pass on a session of its own and logs it.
+func (p *Pruner) vacuum(ctx context.Context, deleted store.Pruned) {
+	pass := Vacuum{Started: time.Now()}
+	pass.Tables, pass.Err = p.vacuumPass(ctx, deleted)
+	pass.Finished = time.Now()
+	if ctx.Err() != nil {
+		return // stopping
+	}
+	if p.cfg.OnVacuum != nil {
+		p.cfg.OnVacuum(pass)
+	}
+	attrs := []any{"vacuumed", pass.Tables, "duration", pass.Finished.Sub(pass.Started).Round(time.Millisecond).String()}
+	switch {
+	case pass.Err != nil:
+		p.obs.PruneFailed()
+		p.log.Warn("prune vacuum failed", append(attrs, "error", pass.Err)...)
+	case len(pass.Tables) > 0:
+		p.log.Info("prune vacuum", attrs...)
+	default:
+		p.log.Debug("prune vacuum: no table needed it", attrs...)
+	}
+}
+
+func (p *Pruner) vacuumPass(ctx context.Context, deleted store.Pruned) ([]string, error) {
+	vs, err := p.st.OpenVacuumSession(ctx)
+	if err != nil {
+		return nil, err
+	}
+	defer vs.Close(context.WithoutCancel(ctx))
+	return vs.PruneVacuum(ctx, vacuumTables(), deleted)
 }
 
 // Stop ends the loop, cancelling a cycle in progress (its batch in flight
@@ -245,12 +364,16 @@ func (p *Pruner) Stop() {
 	}
 }
 
-// cycle runs one scheduled cycle and logs its summary line.
-func (p *Pruner) cycle(ctx context.Context) {
-	c, err := p.Prune(ctx, Cutoff(p.cfg.Retention))
+// cycle runs one scheduled cycle (its deletes: the vacuumer vacuums),
+// logs its summary line, and returns it.
+func (p *Pruner) cycle(ctx context.Context) Cycle {
+	c, err := p.prune(ctx, Cutoff(p.cfg.Retention), false)
+	if c.Ran && ctx.Err() == nil && p.cfg.OnCycle != nil {
+		p.cfg.OnCycle(c, err)
+	}
 	switch {
 	case err != nil && ctx.Err() != nil:
-		return // stopping
+		// stopping
 	case err != nil:
 		p.obs.PruneFailed()
 		p.log.Warn("prune cycle failed", append(c.attrs(), "error", err)...)
@@ -260,6 +383,7 @@ func (p *Pruner) cycle(ctx context.Context) {
 		p.obs.PruneSucceeded(c.Finished)
 		p.log.Info("prune cycle", c.attrs()...)
 	}
+	return c
 }
 
 // attrs are the summary line's attributes: cutoff, duration, batches and
@@ -267,7 +391,7 @@ func (p *Pruner) cycle(ctx context.Context) {
 func (c Cycle) attrs() []any {
 	out := []any{"cutoff", c.Cutoff.UTC().Format(time.RFC3339), "batches", c.Batches, "vacuumed", c.Vacuumed,
 		"duration", c.Finished.Sub(c.Started).Round(time.Millisecond).String()}
-	if !c.Deleted.IsZero() { // the deletes ended: the rest was the VACUUM
+	if c.vacuums && !c.Deleted.IsZero() { // the deletes ended: the rest was the VACUUM
 		out = append(out, "vacuum_duration", c.Finished.Sub(c.Deleted).Round(time.Millisecond).String())
 	}
 	tables := make([]string, 0, len(c.Pruned))

@@ -401,3 +401,79 @@ func TestVacuumAfterLargePrune(t *testing.T) {
 		t.Errorf("the deletes' end %v is not between the cycle's start %v and end %v", c.Deleted, c.Started, c.Finished)
 	}
 }
+
+// Start's cycles only delete; the VACUUM of the tables they left with
+// many dead rows runs after the cycle, apart from it (on a session of its
+// own, so that the next cycle's deletes need not wait for it), and is
+// reported on its own.
+func TestStartVacuumsApartFromCycles(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	fl := f.flow(nil)
+	f.exec(`INSERT INTO executions (id, flow_id, company_id, flow_version, status, trigger, finished_at)
+		SELECT gen_random_uuid(), $1, $2, 1, 'success', 'manual', $3 FROM generate_series(1, 400)`, fl, f.company, f.at(-time.Hour))
+	f.exec(`INSERT INTO step_attempts (id, execution_id, step_number, attempt, execution_attempt, outcome,
+			request_method, request_url, duration_ms, started_at)
+		SELECT gen_random_uuid(), e.id, s, 1, 1, 'success', 'GET', 'https://example.com', 1, now()
+		FROM executions e, generate_series(1, 3) s`)
+	cycles, vacuums := make(chan retention.Cycle, 10), make(chan retention.Vacuum, 10)
+	p := retention.New(f.st, &retention.Config{
+		Retention: time.Since(f.cutoff), Interval: time.Hour, // one cycle in the test
+		BatchSize: 100, BatchPause: time.Millisecond, StatementTimeout: time.Minute, LockTimeout: time.Minute,
+		OnCycle: func(c retention.Cycle, err error) {
+			if err != nil {
+				t.Errorf("cycle: %v", err)
+			}
+			cycles <- c
+		},
+		OnVacuum: func(v retention.Vacuum) { vacuums <- v },
+	})
+	p.Start(context.Background())
+	defer p.Stop()
+	var c retention.Cycle
+	select {
+	case c = <-cycles:
+	case <-time.After(time.Minute):
+		t.Fatal("no cycle within a minute")
+	}
+	if c.Pruned["step_attempts"] != 1200 || c.Pruned["executions"] != 400 {
+		t.Fatalf("pruned %v", c.Pruned)
+	}
+	if len(c.Vacuumed) != 0 {
+		t.Errorf("the cycle vacuumed %v itself", c.Vacuumed)
+	}
+	var v retention.Vacuum
+	select {
+	case v = <-vacuums:
+	case <-time.After(time.Minute):
+		t.Fatal("no VACUUM pass within a minute of the cycle")
+	}
+	if v.Err != nil {
+		t.Fatalf("VACUUM pass: %v", v.Err)
+	}
+	if diff := cmp.Diff([]string{"step_attempts"}, v.Tables); diff != "" {
+		t.Errorf("vacuumed tables (-want +got):\n%s", diff)
+	}
+	if v.Started.Before(c.Finished) || v.Finished.Before(v.Started) {
+		t.Errorf("VACUUM pass %v–%v, cycle ended %v: want the pass after the cycle", v.Started, v.Finished, c.Finished)
+	}
+}
+
+// Cycles start an interval apart from start to start, and the one after
+// a cycle that outlasted the interval starts at once.
+func TestCyclesStartIntervalApart(t *testing.T) {
+	t.Parallel()
+	t0 := time.Date(2026, 11, 30, 12, 0, 0, 0, time.UTC)
+	for _, tc := range []struct {
+		took, want time.Duration
+	}{
+		{0, 10 * time.Second},
+		{3 * time.Second, 7 * time.Second},
+		{10 * time.Second, 0},
+		{25 * time.Second, 0},
+	} {
+		if got := retention.UntilNext(t0, t0.Add(tc.took), 10*time.Second); got != tc.want {
+			t.Errorf("after a cycle of %v with an interval of 10s: wait %v, want %v", tc.took, got, tc.want)
+		}
+	}
+}

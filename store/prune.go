@@ -231,20 +231,11 @@ type PruneSession struct {
 // wait), and tries the pruners' advisory lock. locked false means another
 // pruner is running a cycle; the session is then already closed.
 func (s *Store) OpenPruneSession(ctx context.Context, statementTimeout, lockTimeout time.Duration) (ps *PruneSession, locked bool, err error) {
-	cfg := s.pool.Config().ConnConfig.Copy()
-	cfg.RuntimeParams["statement_timeout"] = fmt.Sprint(statementTimeout.Milliseconds())
-	cfg.RuntimeParams["lock_timeout"] = fmt.Sprint(lockTimeout.Milliseconds())
-	cfg.RuntimeParams["application_name"] = "flowd pruner"
-	// A batch whose client is gone must roll back, not run on and commit
-	// (its Sync is already in the server's buffer): a cancelled context
-	// sends a cancel request, and a dead client (kill -9) is noticed by the
-	// server within a second even while the batch waits for a lock
-	// (PostgreSQL 14 or later).
-	cfg.RuntimeParams["client_connection_check_interval"] = "1000"
-	cfg.BuildContextWatcherHandler = func(c *pgconn.PgConn) ctxwatch.Handler {
-		return &pgconn.CancelRequestContextWatcherHandler{Conn: c, DeadlineDelay: 5 * time.Second}
-	}
-	conn, err := pgx.ConnectConfig(ctx, cfg)
+	conn, err := s.connectSession(ctx, map[string]string{
+		"statement_timeout": fmt.Sprint(statementTimeout.Milliseconds()),
+		"lock_timeout":      fmt.Sprint(lockTimeout.Milliseconds()),
+		"application_name":  "flowd pruner",
+	})
 	if err != nil {
 		return nil, false, fmt.Errorf("connect the pruner's session: %w", err)
 	}
@@ -257,6 +248,47 @@ func (s *Store) OpenPruneSession(ctx context.Context, statementTimeout, lockTime
 	}
 	return &PruneSession{Store: &Store{pool: s.pool, db: conn, keys: s.keys}, conn: conn}, true, nil
 }
+
+// connectSession connects a new session with the pool's settings and
+// params. A cancelled context sends a cancel request, and a dead client
+// (kill -9) is noticed by the server within a second even while a
+// statement waits for a lock (PostgreSQL 14 or later): a batch whose
+// client is gone must roll back, not run on and commit (its Sync is
+// already in the server's buffer), and a VACUUM must not run on for
+// nobody.
+func (s *Store) connectSession(ctx context.Context, params map[string]string) (*pgx.Conn, error) {
+	cfg := s.pool.Config().ConnConfig.Copy()
+	for k, v := range params {
+		cfg.RuntimeParams[k] = v
+	}
+	cfg.RuntimeParams["client_connection_check_interval"] = "1000"
+	cfg.BuildContextWatcherHandler = func(c *pgconn.PgConn) ctxwatch.Handler {
+		return &pgconn.CancelRequestContextWatcherHandler{Conn: c, DeadlineDelay: 5 * time.Second}
+	}
+	return pgx.ConnectConfig(ctx, cfg)
+}
+
+// VacuumSession is a connection of its own for the pruner's VACUUM, which
+// flowd serve runs apart from its delete cycles (retention.Pruner.Start):
+// the session settings PruneVacuum makes (no statement timeout,
+// autovacuum's throttle) never leak into a pooled connection. It takes no
+// lock: VACUUM (SKIP_LOCKED) already skips a table another VACUUM holds.
+type VacuumSession struct {
+	*Store
+	conn *pgx.Conn
+}
+
+// OpenVacuumSession connects a VacuumSession.
+func (s *Store) OpenVacuumSession(ctx context.Context) (*VacuumSession, error) {
+	conn, err := s.connectSession(ctx, map[string]string{"application_name": "flowd pruner vacuum"})
+	if err != nil {
+		return nil, fmt.Errorf("connect the pruner's vacuum session: %w", err)
+	}
+	return &VacuumSession{Store: &Store{pool: s.pool, db: conn, keys: s.keys}, conn: conn}, nil
+}
+
+// Close ends the session.
+func (vs *VacuumSession) Close(ctx context.Context) error { return vs.conn.Close(ctx) }
 
 // Close releases the pruners' lock and ends the session. The unlock is
 // explicit because a closed connection's backend releases its locks only

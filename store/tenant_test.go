@@ -39,6 +39,7 @@ var acrossCompanies = map[string]string{
 	"WorkerDeleteDead":      "process liveness",
 	"JobRescueOrphans":      "process liveness",
 	"OpenPruneSession":      "retention: the operator's, over every company's rows",
+	"OpenVacuumSession":     "retention: the operator's, over every company's rows",
 	"PruneBatch":            "retention: the operator's, over every company's rows",
 	"PruneCount":            "retention: the operator's, over every company's rows",
 	"PruneVacuum":           "retention: the operator's, over every company's rows",

@@ -37,8 +37,9 @@ type SoakResult struct {
 	PruneInterval string       `json:"prune_interval"`
 	Minutes       []SoakMinute `json:"minutes"`
 	Cycles        []SoakCycle  `json:"cycles"`
-	// Steps per second and trigger-to-done p99 while a prune cycle ran
-	// and between cycles, once pruning had work (after the first
+	Vacuums       []SoakVacuum `json:"vacuums"`
+	// Steps per second and trigger-to-done p99 while the pruner worked (a
+	// cycle's deletes or a VACUUM pass) and between, once pruning had work (after the first
 	// retention period and one interval).
 	StepsPerSecPruning float64 `json:"steps_per_second_pruning"`
 	StepsPerSecBetween float64 `json:"steps_per_second_between"`
@@ -59,16 +60,22 @@ type SoakMinute struct {
 	Pruned      int64   `json:"rows_pruned"`
 }
 
-// SoakCycle is one prune cycle of a soak.
+// SoakCycle is one prune cycle of a soak: its deletes.
 type SoakCycle struct {
 	StartSec float64 `json:"start_s"`
 	Seconds  float64 `json:"seconds"`
-	// VacuumSeconds is the part of Seconds the VACUUM took, after the
-	// deletes.
-	VacuumSeconds float64 `json:"vacuum_s"`
-	Batches       int     `json:"batches"`
-	Rows          int64   `json:"rows"`
-	Error         string  `json:"error,omitempty"`
+	Batches  int     `json:"batches"`
+	Rows     int64   `json:"rows"`
+	Error    string  `json:"error,omitempty"`
+}
+
+// SoakVacuum is one VACUUM pass of a soak's pruner, run apart from the
+// cycles as flowd serve runs it.
+type SoakVacuum struct {
+	StartSec float64  `json:"start_s"`
+	Seconds  float64  `json:"seconds"`
+	Tables   []string `json:"tables"`
+	Error    string   `json:"error,omitempty"`
 }
 
 // soakState gathers a soak's samples from the load process's callbacks,
@@ -78,7 +85,7 @@ type soakState struct {
 	mu       sync.Mutex
 	buckets  []int          // step arrivals per soakBucket
 	samples  []soakSample   // one per finished execution
-	cycles   []soakInterval // prune cycles that ran
+	pruning  []soakInterval // prune cycles and VACUUM passes that ran
 	triggers sync.Map       // execution id -> trigger time
 }
 
@@ -157,34 +164,37 @@ func (b *bench) soak(ctx context.Context) error {
 	return nil
 }
 
-// soakPrune runs a prune cycle every interval, as flowd serve does, and
-// records each that ended before the soak did.
+// soakPrune runs the pruner as flowd serve does (retention.Pruner.Start:
+// a cycle every interval, the VACUUM apart from the cycles) and records
+// each cycle and VACUUM pass that ended before the soak did.
 func (b *bench) soakPrune(ctx context.Context, fs *flowdStack, st *soakState, res *SoakResult) {
-	p := retention.New(fs.store, &retention.Config{Logger: b.log})
-	for ctxtime.Sleep(ctx, b.o.SoakPruneInterval) == nil {
-		c, err := p.Prune(ctx, retention.Cutoff(b.o.SoakRetention))
-		if ctx.Err() != nil {
-			// The soak ended during the cycle (its throttled VACUUM can
-			// outlast a short soak): cut short, it is neither a cycle's
-			// figures nor a failure.
-			return
-		}
-		if !c.Ran {
-			continue
-		}
-		sc := SoakCycle{StartSec: round(c.Started.Sub(st.start).Seconds(), 1), Seconds: round(c.Finished.Sub(c.Started).Seconds(), 2),
-			Batches: c.Batches, Rows: c.Pruned.Total()}
-		if !c.Deleted.IsZero() {
-			sc.VacuumSeconds = round(c.Finished.Sub(c.Deleted).Seconds(), 2)
-		}
-		if err != nil {
-			sc.Error = err.Error()
-		}
-		st.mu.Lock()
-		res.Cycles = append(res.Cycles, sc)
-		st.cycles = append(st.cycles, soakInterval{c.Started, c.Finished})
-		st.mu.Unlock()
-	}
+	since := func(t time.Time) float64 { return round(t.Sub(st.start).Seconds(), 1) }
+	p := retention.New(fs.store, &retention.Config{Logger: b.log, Retention: b.o.SoakRetention, Interval: b.o.SoakPruneInterval,
+		OnCycle: func(c retention.Cycle, err error) {
+			sc := SoakCycle{StartSec: since(c.Started), Seconds: round(c.Finished.Sub(c.Started).Seconds(), 2),
+				Batches: c.Batches, Rows: c.Pruned.Total()}
+			if err != nil {
+				sc.Error = err.Error()
+			}
+			st.mu.Lock()
+			res.Cycles = append(res.Cycles, sc)
+			st.pruning = append(st.pruning, soakInterval{c.Started, c.Finished})
+			st.mu.Unlock()
+		},
+		OnVacuum: func(v retention.Vacuum) {
+			sv := SoakVacuum{StartSec: since(v.Started), Seconds: round(v.Finished.Sub(v.Started).Seconds(), 2), Tables: v.Tables}
+			if v.Err != nil {
+				sv.Error = v.Err.Error()
+			}
+			st.mu.Lock()
+			res.Vacuums = append(res.Vacuums, sv)
+			st.pruning = append(st.pruning, soakInterval{v.Started, v.Finished})
+			st.mu.Unlock()
+		},
+	})
+	p.Start(ctx)
+	<-ctx.Done()
+	p.Stop()
 }
 
 // soakSample records the tables' size and the minute's steps/s every
@@ -230,7 +240,7 @@ func (b *bench) soakSummary(st *soakState, res *SoakResult) {
 	defer st.mu.Unlock()
 	from := st.start.Add(b.o.SoakRetention + b.o.SoakPruneInterval)
 	pruning := func(a, z time.Time) bool {
-		for _, c := range st.cycles {
+		for _, c := range st.pruning {
 			if a.Before(c.to) && c.from.Before(z) {
 				return true
 			}
@@ -287,8 +297,14 @@ func (h *harness) sizes(ctx context.Context) (flowd, river int64, err error) {
 
 // printSoak prints a soak's minutes and its during/between comparison.
 func printSoak(w io.Writer, s *SoakResult) {
-	fmt.Fprintf(w, "soak: %s of workload b (3-step chain, Go trigger), retention %s, prune every %s, %d prune cycles\n",
-		s.Duration, s.Retention, s.PruneInterval, len(s.Cycles))
+	var vacuumed int
+	for _, v := range s.Vacuums {
+		if len(v.Tables) > 0 {
+			vacuumed++
+		}
+	}
+	fmt.Fprintf(w, "soak: %s of workload b (3-step chain, Go trigger), retention %s, prune every %s, %d prune cycles, %d VACUUM passes (%d vacuumed a table)\n",
+		s.Duration, s.Retention, s.PruneInterval, len(s.Cycles), len(s.Vacuums), vacuumed)
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
 	fmt.Fprintln(tw, "minute\tflowd MiB\tRiver MiB\tsteps/s\trows pruned\t")
 	for _, m := range s.Minutes {
@@ -296,6 +312,6 @@ func printSoak(w io.Writer, s *SoakResult) {
 	}
 	_ = tw.Flush()
 	fmt.Fprintf(w, "size at the end vs minute 3: %+.1f%%\n", s.SizeChangePct)
-	fmt.Fprintf(w, "steps/s during prune cycles %.0f, between %.0f; trigger→done p99 during %.0f ms (%d executions), between %.0f ms (%d)\n\n",
+	fmt.Fprintf(w, "steps/s while the pruner worked (cycles and VACUUM passes) %.0f, between %.0f; trigger→done p99 during %.0f ms (%d executions), between %.0f ms (%d)\n\n",
 		s.StepsPerSecPruning, s.StepsPerSecBetween, s.P99PruningMs, s.SamplesPruning, s.P99BetweenMs, s.SamplesBetween)
 }

@@ -52,7 +52,7 @@ type Config struct {
 	HeartbeatInterval     time.Duration
 	RescueAfter           time.Duration
 	// Retention is how long finished executions are kept (0: for ever);
-	// PruneInterval the time between two prune cycles.
+	// PruneInterval is the time between the starts of two prune cycles.
 	Retention     time.Duration
 	PruneInterval time.Duration
 	// MetricsAddr is the metrics-only listener of `flowd worker` ("" off).
@@ -286,7 +286,7 @@ func configFlags(name string, withAPI bool) (c *Config, allow *string, e *envFla
 	e.dur(&c.HeartbeatInterval, "heartbeat-interval", "FLOWD_HEARTBEAT_INTERVAL", scheduler.HeartbeatIntervalDefault, "how often this process records that it is alive")
 	e.dur(&c.RescueAfter, "rescue-after", "FLOWD_RESCUE_AFTER", scheduler.RescueAfterDefault, "a process silent this long is dead: its running executions are re-queued")
 	retentionFlags(e, &c.Retention)
-	e.dur(&c.PruneInterval, "prune-interval", "FLOWD_PRUNE_INTERVAL", retention.PruneIntervalDefault, "time between two prune cycles (one process at a time prunes)")
+	e.dur(&c.PruneInterval, "prune-interval", "FLOWD_PRUNE_INTERVAL", retention.PruneIntervalDefault, "time between the starts of two prune cycles (one process at a time prunes)")
 	e.str(&c.LogFormat, "log-format", "FLOWD_LOG_FORMAT", LogFormatDefault, "log format: json or text")
 	e.str(&c.LogLevel, "log-level", "FLOWD_LOG_LEVEL", LogLevelDefault, "log level: debug, info, warn, error")
 	what := "the API, the workers and the scheduler"

@@ -1,0 +1,4 @@
+package retention
+
+// UntilNext exposes untilNext to the tests.
+var UntilNext = untilNext
