@@ -29,9 +29,18 @@ type stopBundle struct {
 
 func setupStop(t *testing.T) *stopBundle {
 	t.Helper()
+	return setupStopWith(t, &engine.WorkerConfig{})
+}
+
+// setupStopWith is setupStop with a worker configured by cfg (its HTTP
+// client and logger set here).
+func setupStopWith(t *testing.T, cfg *engine.WorkerConfig) *stopBundle {
+	t.Helper()
 	b := &stopBundle{runBundle: setupRunWith(t, &flowdtest.Options{OwnDatabase: true, NoWorker: true})}
 	b.hold = b.tg.Gate(t, "/hold")
-	b.w = engine.NewWorker(b.env.Store, &engine.WorkerConfig{HTTPClient: http.DefaultClient, Logger: flowdtest.Logger()})
+	c := *cfg
+	c.HTTPClient, c.Logger = http.DefaultClient, flowdtest.Logger()
+	b.w = engine.NewWorker(b.env.Store, &c)
 	if err := b.w.Start(context.Background()); err != nil {
 		t.Fatal(err)
 	}

@@ -9,12 +9,14 @@ import (
 	"log/slog"
 	"math"
 	"net/http"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/google/uuid"
 	"github.com/riverqueue/river"
+	"github.com/riverqueue/river/rivertype"
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/trace"
 	"go.opentelemetry.io/otel/trace/noop"
@@ -70,6 +72,7 @@ const (
 	CommitShardsDefault          = 1
 	MaxCommitBatchDefault        = 256
 	MaxRunsDefault               = 25
+	StartGraceDefault            = 100 * time.Millisecond
 	UserAgentDefault             = "flowd/1.0 (+https://github.com/flowd/flowd)"
 )
 
@@ -100,6 +103,13 @@ type WorkerConfig struct {
 	// with an error saying so, instead of River discarding the job and
 	// leaving the execution in progress for ever.
 	MaxRuns int
+	// StartGrace is how long the first requests of an execution that
+	// never started may be in flight before its state (in_progress, the
+	// steps running) is written for operators to see; a first step that
+	// answers sooner has its outcome written instead, in one checkpoint
+	// (README "Round seven"). Durability does not depend on it: a run that
+	// dies before writing anything leaves its job's record (run.recoverUnstarted).
+	StartGrace time.Duration
 	// WorkerID is recorded on each attempt (the River client id).
 	WorkerID string
 	// UserAgent is sent on every request.
@@ -155,6 +165,7 @@ func NewWorker(store Store, cfg *WorkerConfig) *Worker {
 	c.CommitShards = cmp.Or(max(c.CommitShards, 0), CommitShardsDefault)
 	c.MaxCommitBatch = cmp.Or(max(c.MaxCommitBatch, 0), MaxCommitBatchDefault)
 	c.MaxRuns = cmp.Or(max(c.MaxRuns, 0), MaxRunsDefault)
+	c.StartGrace = cmp.Or(max(c.StartGrace, 0), StartGraceDefault)
 	c.UserAgent = cmp.Or(c.UserAgent, UserAgentDefault)
 	if c.HTTPClient == nil {
 		c.HTTPClient = http.DefaultClient
@@ -269,6 +280,8 @@ func (w *Worker) NextRetry(job *river.Job[ExecutionArgs]) time.Time {
 // Work runs one execution job, in a span of its own (a child of River's
 // work span, which continues the trace of the trigger).
 func (w *Worker) Work(ctx context.Context, job *river.Job[ExecutionArgs]) (err error) {
+	var r *run
+	defer func() { err = markNothingSent(r, err) }()
 	if !w.begin() {
 		return fmt.Errorf("run execution %s: %w", job.Args.ExecutionID, ErrStopped)
 	}
@@ -280,8 +293,7 @@ func (w *Worker) Work(ctx context.Context, job *river.Job[ExecutionArgs]) (err e
 	if recording {
 		span.SetAttributes(attrExecutionID.String(job.Args.ExecutionID.String()), attribute.Int("flowd.run", job.Attempt))
 	}
-	var r *run
-	defer func() { endRun(span, r, err) }()
+	defer func() { endRun(span, r, markNothingSent(r, err)) }()
 	if job.Attempt == 1 && !job.ScheduledAt.IsZero() {
 		w.obs.QueueLag(time.Since(job.ScheduledAt))
 	}
@@ -311,7 +323,38 @@ func (w *Worker) Work(ctx context.Context, job *river.Job[ExecutionArgs]) (err e
 	if n := len(job.AttemptedBy); n >= 2 {
 		r.prevWorker = job.AttemptedBy[n-2]
 	}
+	r.prevMaySend = job.Attempt > 1 && !prevRunSentNothing(job)
 	return r.execute(ctx)
+}
+
+// nothingSentPrefix starts the error of a run that sent no request (River
+// keeps it in the job's errors): the next run knows that this one did not
+// send the first requests of an execution that never started
+// (prevRunSentNothing).
+const nothingSentPrefix = "no request sent: "
+
+// markNothingSent prefixes err with nothingSentPrefix when the run (nil:
+// it never began) sent no request. River's snooze and cancel are left as
+// they are.
+func markNothingSent(r *run, err error) error {
+	var snooze *rivertype.JobSnoozeError
+	var cancel *rivertype.JobCancelError
+	if err == nil || (r != nil && r.sent) || errors.As(err, &snooze) || errors.As(err, &cancel) {
+		return err
+	}
+	return fmt.Errorf("%s%w", nothingSentPrefix, err)
+}
+
+// prevRunSentNothing tells whether the job's previous run ended with an
+// error saying it sent no request. Any other end (a crash, a rescue, an
+// error after sending, a panic) may have sent some.
+func prevRunSentNothing(job *river.Job[ExecutionArgs]) bool {
+	for i := len(job.Errors) - 1; i >= 0; i-- {
+		if e := job.Errors[i]; e.Attempt == job.Attempt-1 {
+			return strings.HasPrefix(e.Error, nothingSentPrefix)
+		}
+	}
+	return false
 }
 
 // run is one job's work on one execution. It decides nothing: the state
@@ -332,6 +375,49 @@ type run struct {
 	signing flow.SigningSecrets
 	// prevWorker is the process that ran the job before this one, if any.
 	prevWorker string
+	// prevMaySend is true when the job ran before and that run may have
+	// sent requests (prevRunSentNothing).
+	prevMaySend bool
+	// sent is true once this run has sent a request.
+	sent bool
+	// lazy is the first checkpoint of an execution that never started,
+	// written only if its first requests outlast StartGrace; nil once
+	// settled (settle).
+	lazy *lazyStart
+}
+
+// lazyStart is a checkpoint held back for StartGrace.
+type lazyStart struct {
+	timer *time.Timer
+	// queued is closed once the timer's checkpoint is queued with the
+	// committer (whose queue keeps each execution's checkpoints in order).
+	queued chan struct{}
+}
+
+// startLazily arms the first checkpoint of an execution that never
+// started: the state as it is now (in_progress, the first steps running)
+// is written only if nothing else is written within StartGrace. It is not
+// waited for: nothing depends on it but what operators see.
+func (r *run) startLazily(ctx context.Context) {
+	req := &commitReq{update: r.update()}
+	l := &lazyStart{queued: make(chan struct{})}
+	l.timer = time.AfterFunc(r.w.cfg.StartGrace, func() {
+		defer close(l.queued)
+		_ = r.w.commit.submit(ctx, req, false)
+	})
+	r.lazy = l
+}
+
+// settle makes sure a held-back first checkpoint can no longer be queued
+// after what comes next: stopped before it fired, or queued already.
+func (r *run) settle() {
+	if r.lazy == nil {
+		return
+	}
+	if !r.lazy.timer.Stop() {
+		<-r.lazy.queued
+	}
+	r.lazy = nil
 }
 
 func newRun(w *Worker, exec *flow.Execution, plan *flow.Plan, signing flow.SigningSecrets) *run {
@@ -349,11 +435,13 @@ func (r *run) update() *flow.ExecutionUpdate {
 // checkpoint records the state and the attempt records, and waits until
 // they are durable.
 func (r *run) checkpoint(ctx context.Context, attempts []flow.StepAttempt) error {
+	r.settle()
 	return r.w.commit.submit(ctx, &commitReq{attempts: attempts, update: r.update()}, true)
 }
 
 func (r *run) execute(ctx context.Context) error {
 	w := r.w
+	defer r.settle()
 	starting := r.state.ExecutedAt == nil
 	r.state = flow.Begin(r.state, time.Now())
 	if starting {
@@ -361,6 +449,14 @@ func (r *run) execute(ctx context.Context) error {
 	}
 	var pending []flow.StepAttempt // attempt records not yet durable
 	r.state, pending = flow.RecoverOrphans(r.plan, r.state, r.prevWorker, r.exec.UpdatedAt)
+	if starting && r.prevMaySend {
+		// The run before this one began without writing anything (the
+		// first checkpoint is held back, startLazily) and did not say it
+		// sent nothing: its first requests may have left.
+		pending = append(pending, flow.RecoverUnstarted(r.plan, r.state, r.prevWorker, r.exec.UpdatedAt, time.Now())...)
+	}
+	// lazy: this run's first checkpoint may be held back (startLazily).
+	lazy := starting && len(pending) == 0
 	for i := range pending {
 		rec := &pending[i]
 		rec.ID = flow.NewID()
@@ -396,8 +492,18 @@ func (r *run) execute(ctx context.Context) error {
 			// Attempt records must be durable before what depends on them is
 			// sent, and a step is marked running before its request leaves, so
 			// that a worker that dies mid-request leaves a record saying the
-			// request may have been sent (flow.RecoverOrphans).
-			err := r.checkpoint(ctx, pending)
+			// request may have been sent (flow.RecoverOrphans). The first
+			// requests of an execution that never started are the exception:
+			// the job's own run count says that they may have left
+			// (flow.RecoverUnstarted), so their checkpoint is held back and
+			// usually merged into the next one.
+			var err error
+			if lazy && d.Kind == flow.Launch {
+				r.startLazily(ctx)
+			} else {
+				err = r.checkpoint(ctx, pending)
+			}
+			lazy = false
 			if err != nil && ctx.Err() != nil {
 				// Cancelled or stopping while checkpointing: nothing new was
 				// sent (the launch is withdrawn: the state is what a stopping
@@ -410,6 +516,7 @@ func (r *run) execute(ctx context.Context) error {
 				return r.abort(inflight, results, fmt.Errorf("record attempts: %w", err))
 			}
 			pending = nil
+			r.sent = r.sent || len(d.Start) > 0
 			for _, a := range d.Start {
 				inflight++
 				ps, vars, secrets := r.plan.Steps[a.Step], r.scope.Vars(a.Attempt, now), r.signing.Active(now)

@@ -255,6 +255,36 @@ func RecoverOrphans(p *Plan, s State, worker string, since time.Time) (State, []
 	return e.s, recs
 }
 
+// RecoverUnstarted returns a record of each attempt a previous run of an
+// execution that never started may have sent: the first launch of s (a
+// state with nothing started and nothing recorded), outcome interrupted,
+// as RecoverOrphans writes them. A run does not write its state before
+// its first requests leave (the runner's start without a checkpoint), so
+// when the run before this one ended without saying it sent nothing (its
+// worker died, or lost the database after sending), the first launch's
+// requests may have reached their targets. The state is left as it is:
+// the same attempts are sent again, with the same Idempotency-Key.
+func RecoverUnstarted(p *Plan, s State, worker string, since, now time.Time) []StepAttempt {
+	_, d := Next(p, s, now, false)
+	if d.Kind != Launch {
+		return nil
+	}
+	recs := make([]StepAttempt, 0, len(d.Start))
+	for _, a := range d.Start {
+		recs = append(recs, StepAttempt{
+			StepNumber:       a.Step,
+			Attempt:          a.Attempt,
+			ExecutionAttempt: s.AttemptNumber,
+			Outcome:          OutcomeInterrupted,
+			RequestMethod:    p.Steps[a.Step].Step.WebhookMethod,
+			Error:            OrphanedAttemptError(worker),
+			WorkerID:         worker,
+			StartedAt:        since,
+		})
+	}
+	return recs
+}
+
 // Next decides what happens at now. It skips the steps whose dependencies
 // can no longer succeed (transitively, in one pass), and then:
 //

@@ -394,6 +394,41 @@ func TestRecoverOrphans(t *testing.T) {
 	}
 }
 
+// A run that started nothing left nothing to recover from its state: the
+// attempts it may have sent are the first launch's, one record each, and
+// the state is left for the same attempts to be sent again.
+func TestRecoverUnstarted(t *testing.T) {
+	t.Parallel()
+	p := machinePlan(t, branches...)
+	fresh := State{Status: ExecutionStatusInProgress, AttemptNumber: 1, Steps: map[int]*StepState{
+		1: {Status: StepPending}, 2: {Status: StepPending}, 3: {Status: StepPending}, 4: {Status: StepPending}}}
+	before := cloneState(fresh)
+	recs := RecoverUnstarted(p, fresh, "flowd-a", t0, t0.Add(time.Second))
+	msg := OrphanedAttemptError("flowd-a")
+	want := []StepAttempt{
+		{StepNumber: 1, Attempt: 1, ExecutionAttempt: 1, Outcome: OutcomeInterrupted, RequestMethod: "POST", Error: msg, WorkerID: "flowd-a", StartedAt: t0},
+		{StepNumber: 2, Attempt: 1, ExecutionAttempt: 1, Outcome: OutcomeInterrupted, RequestMethod: "POST", Error: msg, WorkerID: "flowd-a", StartedAt: t0},
+	}
+	if d := cmp.Diff(want, recs); d != "" {
+		t.Errorf("records (-want +got):\n%s", d)
+	}
+	checkUnchanged(t, before, fresh)
+	// The same attempts go out again: the launch after recovery is the one
+	// the records name.
+	_, d := Next(p, fresh, t0.Add(time.Second), false)
+	if d.Kind != Launch || len(d.Start) != 2 || d.Start[0].Step != 1 || d.Start[0].Attempt != 1 || d.Start[1].Step != 2 {
+		t.Errorf("launch after recovery: %+v", d)
+	}
+	// A first decision that sends nothing (every root waits for a retry
+	// due later) leaves nothing to recover.
+	waiting := State{Status: ExecutionStatusInProgress, AttemptNumber: 1, Steps: map[int]*StepState{
+		1: {Status: StepWaiting, NextAttemptAt: at(time.Hour)}, 2: {Status: StepWaiting, NextAttemptAt: at(time.Hour)},
+		3: {Status: StepPending}, 4: {Status: StepPending}}}
+	if recs := RecoverUnstarted(p, waiting, "flowd-a", t0, t0.Add(time.Second)); len(recs) != 0 {
+		t.Errorf("nothing launched, yet records %+v", recs)
+	}
+}
+
 func TestCancelWins(t *testing.T) {
 	t.Parallel()
 	in := State{Status: ExecutionStatusInProgress, AttemptNumber: 1, Steps: map[int]*StepState{
