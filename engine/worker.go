@@ -108,7 +108,7 @@ type WorkerConfig struct {
 	// steps running) is written for operators to see; a first step that
 	// answers sooner has its outcome written instead, in one checkpoint
 	// (README "Round seven"). Durability does not depend on it: a run that
-	// dies before writing anything leaves its job's record (run.recoverUnstarted).
+	// dies before writing anything leaves its job's record (flow.RecoverUnstarted).
 	StartGrace time.Duration
 	// WorkerID is recorded on each attempt (the River client id).
 	WorkerID string
