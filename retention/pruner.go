@@ -319,17 +319,27 @@ func (v *vacuumer) loop(ctx context.Context) {
 		debt := v.debt
 		v.debt = nil
 		v.mu.Unlock()
-		v.p.vacuum(ctx, debt)
+		if v.p.vacuum(ctx, debt) != nil {
+			// Kept for the next pass (after the next cycle): after a
+			// server crash the statistics no longer count the dead rows.
+			v.mu.Lock()
+			if v.debt == nil {
+				v.debt = store.Pruned{}
+			}
+			v.debt.Add(debt)
+			v.mu.Unlock()
+		}
 	}
 }
 
-// vacuum runs one pass on a session of its own and logs it.
-func (p *Pruner) vacuum(ctx context.Context, deleted store.Pruned) {
+// vacuum runs one pass on a session of its own, logs it, and returns its
+// error.
+func (p *Pruner) vacuum(ctx context.Context, deleted store.Pruned) error {
 	pass := Vacuum{Started: time.Now()}
 	pass.Tables, pass.Err = p.vacuumPass(ctx, deleted)
 	pass.Finished = time.Now()
 	if ctx.Err() != nil {
-		return // stopping
+		return nil // stopping
 	}
 	if p.cfg.OnVacuum != nil {
 		p.cfg.OnVacuum(pass)
@@ -344,6 +354,7 @@ func (p *Pruner) vacuum(ctx context.Context, deleted store.Pruned) {
 	default:
 		p.log.Debug("prune vacuum: no table needed it", attrs...)
 	}
+	return pass.Err
 }
 
 func (p *Pruner) vacuumPass(ctx context.Context, deleted store.Pruned) ([]string, error) {
