@@ -233,8 +233,8 @@ func (b *bench) soakSample(ctx context.Context, st *soakState, res *SoakResult) 
 	}
 }
 
-// soakSummary compares throughput and latency during prune cycles with
-// between them, from the moment pruning had work.
+// soakSummary compares throughput and latency while the pruner worked with
+// the moments it rested, from the moment pruning had work.
 func (b *bench) soakSummary(st *soakState, res *SoakResult) {
 	st.mu.Lock()
 	defer st.mu.Unlock()
