@@ -101,6 +101,20 @@ func (f *fixture) at(d time.Duration) *time.Time {
 	return &t
 }
 
+// manyPrunable writes 400 executions finished an hour before the cutoff
+// with 3 attempts each: 1,200 attempts pass the pruner's VACUUM threshold,
+// 400 executions do not.
+func (f *fixture) manyPrunable() {
+	f.t.Helper()
+	fl := f.flow(nil)
+	f.exec(`INSERT INTO executions (id, flow_id, company_id, flow_version, status, trigger, finished_at)
+		SELECT gen_random_uuid(), $1, $2, 1, 'success', 'manual', $3 FROM generate_series(1, 400)`, fl, f.company, f.at(-time.Hour))
+	f.exec(`INSERT INTO step_attempts (id, execution_id, step_number, attempt, execution_attempt, outcome,
+			request_method, request_url, duration_ms, started_at)
+		SELECT gen_random_uuid(), e.id, s, 1, 1, 'success', 'GET', 'https://example.com', 1, now()
+		FROM executions e, generate_series(1, 3) s`)
+}
+
 // count returns the rows of table matching where (SQL, with args).
 func (f *fixture) count(table, where string, args ...any) int64 {
 	f.t.Helper()

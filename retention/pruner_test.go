@@ -383,13 +383,7 @@ func TestRunningExecutionStaysAndFinishes(t *testing.T) {
 func TestVacuumAfterLargePrune(t *testing.T) {
 	t.Parallel()
 	f := newFixture(t)
-	fl := f.flow(nil)
-	f.exec(`INSERT INTO executions (id, flow_id, company_id, flow_version, status, trigger, finished_at)
-		SELECT gen_random_uuid(), $1, $2, 1, 'success', 'manual', $3 FROM generate_series(1, 400)`, fl, f.company, f.at(-time.Hour))
-	f.exec(`INSERT INTO step_attempts (id, execution_id, step_number, attempt, execution_attempt, outcome,
-			request_method, request_url, duration_ms, started_at)
-		SELECT gen_random_uuid(), e.id, s, 1, 1, 'success', 'GET', 'https://example.com', 1, now()
-		FROM executions e, generate_series(1, 3) s`)
+	f.manyPrunable()
 	c := f.prune(f.pruner(100), f.cutoff)
 	if c.Pruned["step_attempts"] != 1200 {
 		t.Fatalf("pruned %v", c.Pruned)
@@ -409,13 +403,7 @@ func TestVacuumAfterLargePrune(t *testing.T) {
 func TestStartVacuumsApartFromCycles(t *testing.T) {
 	t.Parallel()
 	f := newFixture(t)
-	fl := f.flow(nil)
-	f.exec(`INSERT INTO executions (id, flow_id, company_id, flow_version, status, trigger, finished_at)
-		SELECT gen_random_uuid(), $1, $2, 1, 'success', 'manual', $3 FROM generate_series(1, 400)`, fl, f.company, f.at(-time.Hour))
-	f.exec(`INSERT INTO step_attempts (id, execution_id, step_number, attempt, execution_attempt, outcome,
-			request_method, request_url, duration_ms, started_at)
-		SELECT gen_random_uuid(), e.id, s, 1, 1, 'success', 'GET', 'https://example.com', 1, now()
-		FROM executions e, generate_series(1, 3) s`)
+	f.manyPrunable()
 	cycles, vacuums := make(chan retention.Cycle, 10), make(chan retention.Vacuum, 10)
 	p := retention.New(f.st, &retention.Config{
 		Retention: time.Since(f.cutoff), Interval: time.Hour, // one cycle in the test
