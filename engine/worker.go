@@ -280,10 +280,8 @@ func (w *Worker) NextRetry(job *river.Job[ExecutionArgs]) time.Time {
 // Work runs one execution job, in a span of its own (a child of River's
 // work span, which continues the trace of the trigger).
 func (w *Worker) Work(ctx context.Context, job *river.Job[ExecutionArgs]) (err error) {
-	var r *run
-	defer func() { err = markNothingSent(r, err) }()
 	if !w.begin() {
-		return fmt.Errorf("run execution %s: %w", job.Args.ExecutionID, ErrStopped)
+		return markNothingSent(nil, fmt.Errorf("run execution %s: %w", job.Args.ExecutionID, ErrStopped))
 	}
 	defer w.runs.Done()
 	w.active.Store(job.ID, struct{}{})
@@ -293,7 +291,9 @@ func (w *Worker) Work(ctx context.Context, job *river.Job[ExecutionArgs]) (err e
 	if recording {
 		span.SetAttributes(attrExecutionID.String(job.Args.ExecutionID.String()), attribute.Int("flowd.run", job.Attempt))
 	}
-	defer func() { endRun(span, r, markNothingSent(r, err)) }()
+	var r *run
+	defer func() { endRun(span, r, err) }()
+	defer func() { err = markNothingSent(r, err) }() // runs first: the span sees the marked error
 	if job.Attempt == 1 && !job.ScheduledAt.IsZero() {
 		w.obs.QueueLag(time.Since(job.ScheduledAt))
 	}
