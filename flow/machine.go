@@ -239,16 +239,7 @@ func RecoverOrphans(p *Plan, s State, worker string, since time.Time) (State, []
 			continue
 		}
 		st := e.step(n)
-		recs = append(recs, StepAttempt{
-			StepNumber:       n,
-			Attempt:          max(st.Attempts, 1),
-			ExecutionAttempt: s.AttemptNumber,
-			Outcome:          OutcomeInterrupted,
-			RequestMethod:    p.Steps[n].Step.WebhookMethod,
-			Error:            OrphanedAttemptError(worker),
-			WorkerID:         worker,
-			StartedAt:        since,
-		})
+		recs = append(recs, interruptedAttempt(p, s, n, max(st.Attempts, 1), worker, since))
 		st.Status = StepPending
 		st.Attempts = max(st.Attempts-1, 0)
 	}
@@ -271,18 +262,26 @@ func RecoverUnstarted(p *Plan, s State, worker string, since, now time.Time) []S
 	}
 	recs := make([]StepAttempt, 0, len(d.Start))
 	for _, a := range d.Start {
-		recs = append(recs, StepAttempt{
-			StepNumber:       a.Step,
-			Attempt:          a.Attempt,
-			ExecutionAttempt: s.AttemptNumber,
-			Outcome:          OutcomeInterrupted,
-			RequestMethod:    p.Steps[a.Step].Step.WebhookMethod,
-			Error:            OrphanedAttemptError(worker),
-			WorkerID:         worker,
-			StartedAt:        since,
-		})
+		recs = append(recs, interruptedAttempt(p, s, a.Step, a.Attempt, worker, since))
 	}
 	return recs
+}
+
+// interruptedAttempt is the record of an attempt of step whose request a
+// previous run, on worker, may have sent without recording its outcome
+// (RecoverOrphans, RecoverUnstarted). It lacks its ID and RequestURL,
+// which the runner fills in.
+func interruptedAttempt(p *Plan, s State, step, attempt int, worker string, since time.Time) StepAttempt {
+	return StepAttempt{
+		StepNumber:       step,
+		Attempt:          attempt,
+		ExecutionAttempt: s.AttemptNumber,
+		Outcome:          OutcomeInterrupted,
+		RequestMethod:    p.Steps[step].Step.WebhookMethod,
+		Error:            OrphanedAttemptError(worker),
+		WorkerID:         worker,
+		StartedAt:        since,
+	}
 }
 
 // Next decides what happens at now. It skips the steps whose dependencies
