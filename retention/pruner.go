@@ -295,12 +295,7 @@ type vacuumer struct {
 
 // add records rows a cycle deleted and wakes the loop.
 func (v *vacuumer) add(deleted store.Pruned) {
-	v.mu.Lock()
-	if v.debt == nil {
-		v.debt = store.Pruned{}
-	}
-	v.debt.Add(deleted)
-	v.mu.Unlock()
+	v.owe(deleted)
 	select {
 	case v.kick <- struct{}{}:
 	default: // a pass is already due
@@ -322,14 +317,19 @@ func (v *vacuumer) loop(ctx context.Context) {
 		if v.p.vacuum(ctx, debt) != nil {
 			// Kept for the next pass (after the next cycle): after a
 			// server crash the statistics no longer count the dead rows.
-			v.mu.Lock()
-			if v.debt == nil {
-				v.debt = store.Pruned{}
-			}
-			v.debt.Add(debt)
-			v.mu.Unlock()
+			v.owe(debt)
 		}
 	}
+}
+
+// owe adds deleted rows to the debt of the next pass.
+func (v *vacuumer) owe(deleted store.Pruned) {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	if v.debt == nil {
+		v.debt = store.Pruned{}
+	}
+	v.debt.Add(deleted)
 }
 
 // vacuum runs one pass on a session of its own, logs it, and returns its
