@@ -39,8 +39,8 @@ type SoakResult struct {
 	Cycles        []SoakCycle  `json:"cycles"`
 	Vacuums       []SoakVacuum `json:"vacuums"`
 	// Steps per second and trigger-to-done p99 while the pruner worked (a
-	// cycle's deletes or a VACUUM pass) and between, once pruning had work (after the first
-	// retention period and one interval).
+	// cycle's deletes or a VACUUM pass) and between, once pruning had work
+	// (after the first retention period and one interval).
 	StepsPerSecPruning float64 `json:"steps_per_second_pruning"`
 	StepsPerSecBetween float64 `json:"steps_per_second_between"`
 	P99PruningMs       float64 `json:"trigger_to_done_p99_ms_pruning"`
